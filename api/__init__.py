@@ -1,0 +1,1 @@
+"""Entry points: the command-line tool (and, later, the HTTP API)."""

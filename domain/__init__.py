@@ -1,0 +1,1 @@
+"""The pure model of docledger: aggregates, signed commands, verification."""

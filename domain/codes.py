@@ -1,0 +1,65 @@
+"""Codes and enumerations of the exchange standard (edXML, QCVN 102:2016)."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+from enum import Enum, IntEnum
+
+from domain.errors import InvalidInputError
+
+# ddd.dd.dd.Xdd: four dot-separated groups of letters and digits, 13 characters,
+# the last group starting with a letter (000.00.00.G22, 001.00.20.TT2).
+AGENCY_CODE = re.compile(r"^[0-9A-Z]{3}\.[0-9A-Z]{2}\.[0-9A-Z]{2}\.[A-Z][0-9A-Z]{2}$")
+
+# Registers run from 1 January to 31 December in Vietnam's time (UTC+7, no DST).
+VIETNAM_TIME = timezone(timedelta(hours=7), "ICT")
+
+
+def check_agency_code(code: str) -> str:
+    """Return ``code`` if it is a valid 13-character agency code, else raise."""
+    if not isinstance(code, str) or not AGENCY_CODE.match(code):
+        raise InvalidInputError(
+            f"invalid agency code {code!r}: expected ddd.dd.dd.Xdd (13 characters)"
+        )
+    return code
+
+
+def register_year(at: datetime) -> int:
+    """The register year an act at ``at`` belongs to."""
+    return at.astimezone(VIETNAM_TIME).year
+
+
+class Status(str, Enum):
+    """Status message codes reported back to the sender."""
+
+    ARRIVED = "01"
+    REFUSED = "02"
+    ACCEPTED = "03"
+    ASSIGNED = "04"
+    IN_PROGRESS = "05"
+    COMPLETED = "06"
+    RECALL_REQUESTED = "13"
+    RECALL_AGREED = "15"
+    RECALL_REFUSED = "16"
+
+
+class Priority(IntEnum):
+    NORMAL = 0
+    URGENT = 1
+    VERY_URGENT = 2
+    EXPRESS = 3
+    EXPRESS_TIMED = 4
+
+
+class SteeringType(IntEnum):
+    NOT_STEERING = 0
+    STEERING = 1
+    REPORT_ON_STEERING = 2
+
+
+class BusinessType(IntEnum):
+    NEW = 0
+    REVOKE = 1
+    UPDATE = 2
+    REPLACE = 3

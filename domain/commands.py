@@ -1,0 +1,269 @@
+"""Command payloads: parsed from signed bytes into validated models.
+
+A payload is JSON::
+
+    {"type": "delivery.accept", "command_id": "…", "issued_at": "RFC 3339",
+     "actor": {"agency": "000.00.00.G22" | "registrar", "staff": "…"},
+     "fields": {…}}
+
+Parsing is strict: unknown keys, wrong types and over-long text are refused.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+)
+
+from domain.codes import check_agency_code
+from domain.errors import InvalidCommandError, InvalidInputError
+
+REGISTRAR = "registrar"
+
+
+def _agency_code(value: str) -> str:
+    try:
+        return check_agency_code(value)
+    except InvalidInputError as exc:  # re-raised as a pydantic field error
+        raise ValueError(str(exc)) from None
+
+
+AgencyCode = Annotated[str, AfterValidator(_agency_code)]
+Text = Annotated[str, StringConstraints(min_length=1, max_length=1000)]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=300)]
+Note = Annotated[str, StringConstraints(max_length=2000)]
+Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+
+
+class KeySpec(Model):
+    keyid: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
+    algorithm: Literal["ed25519"]
+    public_key: Annotated[str, StringConstraints(min_length=1, max_length=4096)]
+
+
+class Actor(Model):
+    agency: str
+    staff: Name
+
+    @field_validator("agency")
+    @classmethod
+    def _agency(cls, value: str) -> str:
+        return value if value == REGISTRAR else _agency_code(value)
+
+
+# ---- fields of each command type -------------------------------------------
+
+
+class LedgerInit(Model):
+    origin: Annotated[str, StringConstraints(pattern=r"^[^\s+]{1,200}$")]
+    registrar_key: KeySpec
+    ledger_key: KeySpec
+    max_clock_skew_seconds: int = Field(ge=1, le=3600)
+
+
+class AgencyRegister(Model):
+    code: AgencyCode
+    name: Name
+    keys: list[KeySpec] = Field(min_length=1, max_length=8)
+
+
+class AgencyAddKey(Model):
+    code: AgencyCode
+    key: KeySpec
+
+
+class AgencyRevokeKey(Model):
+    code: AgencyCode
+    keyid: str
+    reason: Text
+
+
+class SignerInfo(Model):
+    competence: Annotated[str, StringConstraints(max_length=100)] = ""
+    position: Annotated[str, StringConstraints(max_length=200)] = ""
+    full_name: Name
+
+
+class DocumentType(Model):
+    type: int = Field(ge=0, le=999)
+    type_name: Name
+
+
+class ResponseFor(Model):
+    organ_id: AgencyCode
+    code: Annotated[str, StringConstraints(min_length=1, max_length=42)]
+    promulgation_date: date
+    document_id: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class Header(Model):
+    """The edXML header fields the sender fills in (the number is assigned)."""
+
+    code_notation: Annotated[str, StringConstraints(min_length=1, max_length=30)]
+    document_type: DocumentType
+    subject: Annotated[str, StringConstraints(min_length=1, max_length=500)]
+    promulgation_place: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    promulgation_date: date
+    signer: SignerInfo
+    priority: int = Field(default=0, ge=0, le=4)
+    steering_type: int = Field(default=0, ge=0, le=2)
+    due_date: date | None = None
+    to_places: list[Annotated[str, StringConstraints(min_length=1, max_length=300)]] = Field(
+        default_factory=list, max_length=200
+    )
+    response_for: ResponseFor | None = None
+
+
+class Attachment(Model):
+    name: Annotated[str, StringConstraints(min_length=1, max_length=255)]
+    media_type: Annotated[str, StringConstraints(min_length=3, max_length=127)]
+    size: int = Field(ge=0)
+    sha256: Sha256
+
+
+class DocumentCreate(Model):
+    document_id: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    header: Header
+    attachments: list[Attachment] = Field(default_factory=list, max_length=100)
+
+
+class DocumentRef(Model):
+    document: UUID
+
+
+class DocumentSign(DocumentRef):
+    signer: SignerInfo
+
+
+class DocumentSend(DocumentRef):
+    recipients: list[AgencyCode] = Field(min_length=1, max_length=1000)
+
+    @field_validator("recipients")
+    @classmethod
+    def _unique(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("a recipient may appear only once")
+        return value
+
+
+class DocumentRevise(DocumentRef):
+    business_type: Literal[2, 3]
+    attachments: list[Attachment] = Field(min_length=1, max_length=100)
+    reason: Text
+
+
+class DeliveryRefuse(DocumentRef):
+    reason: Text
+
+
+class DeliveryAssign(DocumentRef):
+    lead_unit: Name
+    officer: Name | None = None
+    co_units: list[Name] = Field(default_factory=list, max_length=50)
+    instructions: Note = ""
+    due_date: date | None = None
+
+
+class DeliveryNote(DocumentRef):
+    note: Note = ""
+
+
+class RecallRequest(DocumentRef):
+    recipients: list[AgencyCode] | None = None  # None: every live recipient
+    reason: Text
+
+
+class RecallAnswer(DocumentRef):
+    agree: bool
+    reason: Text
+
+
+FIELDS: dict[str, type[Model]] = {
+    "ledger.init": LedgerInit,
+    "agency.register": AgencyRegister,
+    "agency.add_key": AgencyAddKey,
+    "agency.revoke_key": AgencyRevokeKey,
+    "document.create": DocumentCreate,
+    "document.sign": DocumentSign,
+    "document.issue": DocumentRef,
+    "document.send": DocumentSend,
+    "document.revise": DocumentRevise,
+    "delivery.accept": DocumentRef,
+    "delivery.refuse": DeliveryRefuse,
+    "delivery.assign": DeliveryAssign,
+    "delivery.progress": DeliveryNote,
+    "delivery.complete": DeliveryNote,
+    "delivery.recall": RecallRequest,
+    "delivery.answer_recall": RecallAnswer,
+}
+
+
+class Command(Model):
+    type: Literal[tuple(FIELDS)]  # type: ignore[valid-type]
+    command_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:-]{8,128}$")]
+    issued_at: AwareDatetime
+    actor: Actor
+    fields: dict[str, Any]
+
+    def parsed_fields(self) -> Any:
+        try:
+            return FIELDS[self.type].model_validate(self.fields)
+        except ValidationError as exc:
+            raise InvalidCommandError(_describe(exc, prefix="fields.")) from None
+
+
+def parse_command(payload: bytes) -> tuple[Command, Any]:
+    """Parse payload bytes into a command and its typed fields, or raise."""
+    try:
+        doc = json.loads(payload)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidCommandError(f"payload is not JSON: {exc}") from None
+    try:
+        command = Command.model_validate(doc)
+    except ValidationError as exc:
+        raise InvalidCommandError(_describe(exc)) from None
+    return command, command.parsed_fields()
+
+
+def command_payload(
+    *,
+    type: str,
+    command_id: str,
+    issued_at: str,
+    agency: str,
+    staff: str,
+    fields: dict[str, Any],
+) -> bytes:
+    """Serialise a command payload (the bytes a client signs)."""
+    doc = {
+        "type": type,
+        "command_id": command_id,
+        "issued_at": issued_at,
+        "actor": {"agency": agency, "staff": staff},
+        "fields": fields,
+    }
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _describe(exc: ValidationError, prefix: str = "") -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        where = prefix + ".".join(str(p) for p in err["loc"])
+        parts.append(f"{where}: {err['msg']}")
+    return "; ".join(parts)

@@ -1,0 +1,253 @@
+"""One document's journey to one recipient, through the status codes 01–16."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from domain.codes import Status
+from domain.errors import IllegalTransitionError
+from domain.records import Record, stable_id
+
+
+class DeliveryState(str, Enum):
+    ARRIVED = "arrived"
+    REFUSED = "refused"
+    ACCEPTED = "accepted"
+    ASSIGNED = "assigned"
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    RECALL_REQUESTED = "recall_requested"
+    RECALLED = "recalled"
+
+
+S = DeliveryState
+ACTIVE = frozenset({S.ARRIVED, S.ACCEPTED, S.ASSIGNED, S.IN_PROGRESS})
+
+# act -> (states it may start from, state it leads to; None = back to before recall)
+TRANSITIONS: dict[str, tuple[frozenset[DeliveryState], DeliveryState | None]] = {
+    "accept": (frozenset({S.ARRIVED}), S.ACCEPTED),
+    "refuse": (frozenset({S.ARRIVED}), S.REFUSED),
+    "assign": (frozenset({S.ACCEPTED, S.ASSIGNED}), S.ASSIGNED),
+    "progress": (frozenset({S.ASSIGNED, S.IN_PROGRESS}), S.IN_PROGRESS),
+    "complete": (frozenset({S.ASSIGNED, S.IN_PROGRESS}), S.COMPLETED),
+    "request_recall": (ACTIVE, S.RECALL_REQUESTED),
+    "agree_recall": (frozenset({S.RECALL_REQUESTED}), S.RECALLED),
+    "refuse_recall": (frozenset({S.RECALL_REQUESTED}), None),
+}
+
+
+class Delivery(Record):
+    """The recipient's copy of a sent document and every status it passed."""
+
+    @staticmethod
+    def id_for(document: UUID, recipient: str) -> UUID:
+        return stable_id("delivery", str(document), recipient)
+
+    class Dispatched(Record.Created):
+        document: str
+        sender: str
+        recipient: str
+        reference: str
+        priority: int
+        due_date: str | None
+
+        def apply(self, delivery: Any) -> None:
+            delivery.document = self.document
+            delivery.sender = self.sender
+            delivery.recipient = self.recipient
+            delivery.reference = self.reference
+            delivery.priority = self.priority
+            delivery.due_date = self.due_date
+            delivery.state = None
+            delivery.state_before_recall = None
+            delivery.incoming_number = None
+            delivery.revision = 0
+
+    class StatusEvent(Record.Event):
+        status: str  # the standard's status code, kept as data
+
+        def apply(self, delivery: Any) -> None:
+            if self.status == Status.RECALL_REQUESTED:
+                delivery.state_before_recall = delivery.state
+            if self.status == Status.RECALL_REFUSED:
+                delivery.state = delivery.state_before_recall
+            else:
+                delivery.state = STATE_AFTER[self.status]
+
+    class Arrived(StatusEvent):
+        pass
+
+    class Accepted(StatusEvent):
+        incoming_number: int
+        year: int
+
+        def apply(self, delivery: Any) -> None:
+            super().apply(delivery)
+            delivery.incoming_number = self.incoming_number
+
+    class Refused(StatusEvent):
+        reason: str
+
+    class Assigned(StatusEvent):
+        lead_unit: str
+        officer: str | None
+        co_units: list[str]
+        instructions: str
+        due_date: str | None
+
+        def apply(self, delivery: Any) -> None:
+            super().apply(delivery)
+            if self.due_date is not None:
+                delivery.due_date = self.due_date
+
+    class ProgressReported(StatusEvent):
+        note: str
+
+    class Completed(StatusEvent):
+        note: str
+
+    class RecallRequested(StatusEvent):
+        reason: str
+
+    class RecallAgreed(StatusEvent):
+        reason: str
+
+    class RecallRefused(StatusEvent):
+        reason: str
+
+    class Revised(Record.Event):
+        business_type: int
+        revision: int
+        attachments: list[dict[str, Any]]
+
+        def apply(self, delivery: Any) -> None:
+            delivery.revision = self.revision
+
+    if TYPE_CHECKING:  # set by the events' apply(), not by __init__
+        document: str
+        sender: str
+        recipient: str
+        reference: str
+        priority: int
+        due_date: str | None
+        state: DeliveryState | None
+        state_before_recall: DeliveryState | None
+        incoming_number: int | None
+        revision: int
+
+    def _change(self, act: str, event_class: type[Any], status: Status, **data: Any) -> None:
+        self.check_can(act)
+        self.trigger_event(event_class, status=status.value, **data)
+
+    def arrive(self, *, envelope: dict[str, Any], at: datetime) -> None:
+        if self.state is not None:
+            raise IllegalTransitionError("delivery has already arrived")
+        self.trigger_event(
+            self.Arrived, status=Status.ARRIVED.value, envelope=envelope, timestamp=at
+        )
+
+    def accept(self, number: int, year: int, *, envelope: dict[str, Any], at: datetime) -> None:
+        self._change(
+            "accept", self.Accepted, Status.ACCEPTED,
+            incoming_number=number, year=year, envelope=envelope, timestamp=at,
+        )
+
+    def check_can(self, act: str) -> None:
+        """Raise unless ``act`` is allowed now (used before taking a number)."""
+        allowed, _ = TRANSITIONS[act]
+        if self.state not in allowed:
+            current = "not arrived" if self.state is None else self.state.value
+            raise IllegalTransitionError(
+                f"cannot {act.replace('_', ' ')} delivery of {self.reference} "
+                f"to {self.recipient}: it is {current}"
+            )
+
+    def refuse(self, reason: str, *, envelope: dict[str, Any], at: datetime) -> None:
+        self._change(
+            "refuse", self.Refused, Status.REFUSED,
+            reason=reason, envelope=envelope, timestamp=at,
+        )
+
+    def assign(
+        self,
+        *,
+        lead_unit: str,
+        officer: str | None,
+        co_units: list[str],
+        instructions: str,
+        due_date: str | None,
+        envelope: dict[str, Any],
+        at: datetime,
+    ) -> None:
+        self._change(
+            "assign", self.Assigned, Status.ASSIGNED,
+            lead_unit=lead_unit, officer=officer, co_units=co_units,
+            instructions=instructions, due_date=due_date,
+            envelope=envelope, timestamp=at,
+        )
+
+    def report_progress(self, note: str, *, envelope: dict[str, Any], at: datetime) -> None:
+        self._change(
+            "progress", self.ProgressReported, Status.IN_PROGRESS,
+            note=note, envelope=envelope, timestamp=at,
+        )
+
+    def complete(self, note: str, *, envelope: dict[str, Any], at: datetime) -> None:
+        self._change(
+            "complete", self.Completed, Status.COMPLETED,
+            note=note, envelope=envelope, timestamp=at,
+        )
+
+    def request_recall(self, reason: str, *, envelope: dict[str, Any], at: datetime) -> None:
+        self._change(
+            "request_recall", self.RecallRequested, Status.RECALL_REQUESTED,
+            reason=reason, envelope=envelope, timestamp=at,
+        )
+
+    def answer_recall(
+        self, agree: bool, reason: str, *, envelope: dict[str, Any], at: datetime
+    ) -> None:
+        if agree:
+            self._change(
+                "agree_recall", self.RecallAgreed, Status.RECALL_AGREED,
+                reason=reason, envelope=envelope, timestamp=at,
+            )
+        else:
+            self._change(
+                "refuse_recall", self.RecallRefused, Status.RECALL_REFUSED,
+                reason=reason, envelope=envelope, timestamp=at,
+            )
+
+    @property
+    def is_live(self) -> bool:
+        """Still in the recipient's hands (not refused, recalled)."""
+        return self.state not in (S.REFUSED, S.RECALLED)
+
+    def revise(
+        self,
+        business_type: int,
+        revision: int,
+        attachments: list[dict[str, Any]],
+        *,
+        envelope: dict[str, Any],
+        at: datetime,
+    ) -> None:
+        self.trigger_event(
+            self.Revised, envelope=envelope, timestamp=at,
+            business_type=business_type, revision=revision, attachments=attachments,
+        )
+
+
+STATE_AFTER: dict[str, DeliveryState] = {
+    Status.ARRIVED: S.ARRIVED,
+    Status.REFUSED: S.REFUSED,
+    Status.ACCEPTED: S.ACCEPTED,
+    Status.ASSIGNED: S.ASSIGNED,
+    Status.IN_PROGRESS: S.IN_PROGRESS,
+    Status.COMPLETED: S.COMPLETED,
+    Status.RECALL_REQUESTED: S.RECALL_REQUESTED,
+    Status.RECALL_AGREED: S.RECALLED,
+}

@@ -1,0 +1,132 @@
+"""One error hierarchy for the whole domain.
+
+Every refusal the ledger makes is one of these; the command line and the HTTP
+API map them to exit codes and problem types. Each carries a stable ``code``.
+"""
+
+from __future__ import annotations
+
+
+class DocLedgerError(Exception):
+    """Base of every error the ledger raises on purpose."""
+
+    code = "docledger-error"
+
+
+class InvalidInputError(DocLedgerError):
+    """Input could not be parsed into a valid command or value."""
+
+    code = "invalid-input"
+
+
+class InvalidEnvelopeError(InvalidInputError):
+    """The DSSE envelope is malformed."""
+
+    code = "invalid-envelope"
+
+
+class InvalidCommandError(InvalidInputError):
+    """The command payload is malformed or breaks a field rule."""
+
+    code = "invalid-command"
+
+
+class VerificationError(DocLedgerError):
+    """A signature, key or digest check failed."""
+
+    code = "verification-failed"
+
+
+class InvalidSignatureError(VerificationError):
+    """The signature does not verify over the envelope's payload."""
+
+    code = "invalid-signature"
+
+
+class UnknownKeyError(VerificationError):
+    """The key id names no key of the acting party."""
+
+    code = "unknown-key"
+
+
+class KeyNotActiveError(VerificationError):
+    """The key was not yet effective at the command's issue time."""
+
+    code = "key-not-active"
+
+
+class KeyRevokedError(VerificationError):
+    """The key has been revoked."""
+
+    code = "key-revoked"
+
+
+class StaleCommandError(VerificationError):
+    """The command's issue time is outside the allowed clock-skew window."""
+
+    code = "stale-command"
+
+
+class DigestMismatchError(VerificationError):
+    """Bytes do not match the digest they were declared with."""
+
+    code = "digest-mismatch"
+
+
+class NotFoundError(DocLedgerError):
+    """The named agency, document, delivery or blob does not exist."""
+
+    code = "not-found"
+
+
+class ForbiddenError(DocLedgerError):
+    """The acting party may not perform this act."""
+
+    code = "forbidden"
+
+
+class ConflictError(DocLedgerError):
+    """The command conflicts with the ledger's current state."""
+
+    code = "conflict"
+
+
+class DuplicateError(ConflictError):
+    """The thing already exists (duplicate document, agency, recipient …)."""
+
+    code = "duplicate"
+
+
+class CommandIdConflictError(ConflictError):
+    """The command id was used before with different payload bytes."""
+
+    code = "command-id-conflict"
+
+
+class IllegalTransitionError(ConflictError):
+    """The act is not allowed in the current state."""
+
+    code = "illegal-transition"
+
+
+class ConcurrencyError(ConflictError):
+    """Another command changed the same records at the same time; retry."""
+
+    code = "concurrent-modification"
+
+
+class NotInitialisedError(DocLedgerError):
+    """The ledger has not been initialised."""
+
+    code = "not-initialised"
+
+
+class AuditFailure(DocLedgerError):
+    """The stored history does not hold: names the first bad position."""
+
+    code = "audit-failure"
+
+    def __init__(self, position: int | None, message: str) -> None:
+        self.position = position
+        where = f"notification {position}" if position is not None else "ledger"
+        super().__init__(f"{where}: {message}")

@@ -1,0 +1,298 @@
+"""What each command does: checks who may act, then changes aggregates.
+
+Each handler returns the aggregates to save (in a fixed order, so replaying a
+command reproduces the same log) and a small result for the caller.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from domain import commands as c
+from domain.agency import Agency
+from domain.context import Context, Handler
+from domain.codes import register_year
+from domain.commands import REGISTRAR
+from domain.delivery import Delivery
+from domain.document import Document, DocumentState
+from domain.errors import (
+    DuplicateError,
+    ForbiddenError,
+    IllegalTransitionError,
+    InvalidCommandError,
+    NotFoundError,
+)
+from domain.keys import PublicKey
+from domain.records import Record
+from domain.register import Direction, NumberRegister
+from domain.root import ROOT_ID, LedgerRoot
+from domain.statements import arrived_statement
+
+Result = tuple[list[Record], dict[str, Any]]
+
+
+# ---- who may act -------------------------------------------------------------
+
+
+def require_registrar(ctx: Context) -> None:
+    if ctx.actor != REGISTRAR:
+        raise ForbiddenError(f"only the registrar may {ctx.command.type}")
+
+
+def require_self_or_registrar(ctx: Context, code: str) -> None:
+    if ctx.actor not in (REGISTRAR, code):
+        raise ForbiddenError(f"agency {ctx.actor} may not manage keys of {code}")
+
+
+def senders_document(ctx: Context, document: UUID) -> Document:
+    doc = ctx.find(Document, document)
+    if doc is None or (doc.sender != ctx.actor and ctx.actor not in doc.recipients):
+        raise NotFoundError(f"document {document} does not exist")
+    if doc.sender != ctx.actor:
+        raise ForbiddenError(f"only the sender {doc.sender} may {ctx.command.type}")
+    return doc
+
+
+def recipients_delivery(ctx: Context, document: UUID) -> Delivery:
+    delivery = ctx.find(Delivery, Delivery.id_for(document, ctx.actor))
+    if delivery is not None:
+        return delivery
+    doc = ctx.find(Document, document)
+    if doc is not None and doc.sender == ctx.actor:
+        raise ForbiddenError(f"only a recipient may {ctx.command.type}")
+    raise NotFoundError(f"document {document} was not sent to {ctx.actor}")
+
+
+def check_attachments(ctx: Context, attachments: list[c.Attachment]) -> list[dict[str, Any]]:
+    if ctx.app.blobs is not None:
+        for a in attachments:
+            ctx.app.blobs.check(a.sha256, a.size)
+    return [a.model_dump(mode="json") for a in attachments]
+
+
+def take_number(ctx: Context, agency: str, direction: Direction, entry: str) -> tuple[list[Record], int, int]:
+    year = register_year(ctx.at)
+    register = ctx.find(NumberRegister, NumberRegister.id_for(agency, direction, year))
+    if register is None:
+        register = NumberRegister.open(agency, direction, year, envelope=ctx.envelope, at=ctx.at)
+    number = register.take_number(entry, envelope=ctx.envelope, at=ctx.at)
+    return [register], number, year
+
+
+# ---- the ledger and its agencies ---------------------------------------------
+
+
+def ledger_init(ctx: Context) -> Result:
+    f: c.LedgerInit = ctx.fields
+    require_registrar(ctx)
+    if ctx.find(LedgerRoot, ROOT_ID) is not None:
+        raise DuplicateError("the ledger is already initialised")
+    if f.ledger_key.keyid != ctx.app.ledger_signer.keyid:
+        raise InvalidCommandError("ledger_key is not the key this ledger signs with")
+    for spec in (f.registrar_key, f.ledger_key):
+        PublicKey.from_spec(spec.model_dump())
+    root = LedgerRoot._create(
+        LedgerRoot.Initialised, id=ROOT_ID, envelope=ctx.envelope, timestamp=ctx.at,
+        origin=f.origin, registrar_key=f.registrar_key.model_dump(),
+        ledger_key=f.ledger_key.model_dump(),
+        max_clock_skew_seconds=f.max_clock_skew_seconds,
+    )
+    return [root], {"origin": f.origin}
+
+
+def agency_register(ctx: Context) -> Result:
+    f: c.AgencyRegister = ctx.fields
+    require_registrar(ctx)
+    if ctx.find(Agency, Agency.id_for(f.code)) is not None:
+        raise DuplicateError(f"agency {f.code} is already registered")
+    keys = [PublicKey.from_spec(k.model_dump()).to_spec() for k in f.keys]
+    agency = Agency._create(
+        Agency.Registered, id=Agency.id_for(f.code), envelope=ctx.envelope,
+        timestamp=ctx.at, code=f.code, name=f.name, keys=keys,
+    )
+    return [agency], {"agency": f.code}
+
+
+def agency_add_key(ctx: Context) -> Result:
+    f: c.AgencyAddKey = ctx.fields
+    require_self_or_registrar(ctx, f.code)
+    agency = ctx.get(Agency, Agency.id_for(f.code), f"agency {f.code}")
+    key = PublicKey.from_spec(f.key.model_dump())
+    agency.add_key(key, envelope=ctx.envelope, at=ctx.at)
+    return [agency], {"agency": f.code, "keyid": key.keyid}
+
+
+def agency_revoke_key(ctx: Context) -> Result:
+    f: c.AgencyRevokeKey = ctx.fields
+    require_self_or_registrar(ctx, f.code)
+    agency = ctx.get(Agency, Agency.id_for(f.code), f"agency {f.code}")
+    agency.revoke_key(f.keyid, f.reason, envelope=ctx.envelope, at=ctx.at)
+    return [agency], {"agency": f.code, "keyid": f.keyid}
+
+
+# ---- documents ---------------------------------------------------------------
+
+
+def document_create(ctx: Context) -> Result:
+    f: c.DocumentCreate = ctx.fields
+    if ctx.actor == REGISTRAR:
+        raise ForbiddenError("the registrar does not send documents")
+    doc_id = Document.id_for(ctx.actor, f.document_id)
+    if ctx.find(Document, doc_id) is not None:
+        raise DuplicateError(
+            f"document {f.document_id!r} of {ctx.actor} already exists ({doc_id})"
+        )
+    attachments = check_attachments(ctx, f.attachments)
+    doc = Document._create(
+        Document.Created, id=doc_id, envelope=ctx.envelope, timestamp=ctx.at,
+        sender=ctx.actor, document_id=f.document_id,
+        header=f.header.model_dump(mode="json"), attachments=attachments,
+    )
+    return [doc], {"document": str(doc_id)}
+
+
+def document_sign(ctx: Context) -> Result:
+    f: c.DocumentSign = ctx.fields
+    doc = senders_document(ctx, f.document)
+    doc.sign(f.signer.model_dump(), envelope=ctx.envelope, at=ctx.at)
+    return [doc], {"document": str(doc.id)}
+
+
+def document_issue(ctx: Context) -> Result:
+    f: c.DocumentRef = ctx.fields
+    doc = senders_document(ctx, f.document)
+    doc.check_state(DocumentState.SIGNED, act="issue")
+    registers, number, year = take_number(ctx, doc.sender, "outgoing", str(doc.id))
+    doc.issue(number, year, envelope=ctx.envelope, at=ctx.at)
+    return [doc, *registers], {"document": str(doc.id), "number": number,
+                              "reference": doc.reference, "year": year}
+
+
+def document_send(ctx: Context) -> Result:
+    f: c.DocumentSend = ctx.fields
+    doc = senders_document(ctx, f.document)
+    for code in f.recipients:
+        if code == doc.sender:
+            raise InvalidCommandError("a document cannot be sent to its own sender")
+        ctx.get(Agency, Agency.id_for(code), f"recipient agency {code}")
+    doc.send(list(f.recipients), envelope=ctx.envelope, at=ctx.at)
+    deliveries: list[Record] = []
+    for code in f.recipients:
+        delivery = Delivery._create(
+            Delivery.Dispatched, id=Delivery.id_for(doc.id, code),
+            envelope=ctx.envelope, timestamp=ctx.at, document=str(doc.id),
+            sender=doc.sender, recipient=code, reference=doc.reference,
+            priority=doc.header["priority"], due_date=doc.header["due_date"],
+        )
+        arrived = arrived_statement(
+            command_id=ctx.command.command_id, document=str(doc.id),
+            recipient=code, at=ctx.at,
+        )
+        delivery.arrive(envelope=ctx.ledger_envelope(arrived), at=ctx.at)
+        deliveries.append(delivery)
+    return [doc, *deliveries], {"document": str(doc.id), "deliveries": [
+        str(d.id) for d in deliveries]}
+
+
+def document_revise(ctx: Context) -> Result:
+    f: c.DocumentRevise = ctx.fields
+    doc = senders_document(ctx, f.document)
+    attachments = check_attachments(ctx, f.attachments)
+    doc.revise(f.business_type, attachments, f.reason, envelope=ctx.envelope, at=ctx.at)
+    changed: list[Record] = [doc]
+    for code in doc.recipients:
+        delivery = ctx.get(Delivery, Delivery.id_for(doc.id, code), "delivery")
+        if delivery.is_live:
+            delivery.revise(f.business_type, doc.revision, attachments,
+                            envelope=ctx.envelope, at=ctx.at)
+            changed.append(delivery)
+    return changed, {"document": str(doc.id), "revision": doc.revision}
+
+
+# ---- deliveries --------------------------------------------------------------
+
+
+def delivery_accept(ctx: Context) -> Result:
+    delivery = recipients_delivery(ctx, ctx.fields.document)
+    delivery.check_can("accept")
+    registers, number, year = take_number(ctx, ctx.actor, "incoming", str(delivery.id))
+    delivery.accept(number, year, envelope=ctx.envelope, at=ctx.at)
+    return [delivery, *registers], {"delivery": str(delivery.id), "incoming_number": number,
+                                    "year": year}
+
+
+def delivery_refuse(ctx: Context) -> Result:
+    delivery = recipients_delivery(ctx, ctx.fields.document)
+    delivery.refuse(ctx.fields.reason, envelope=ctx.envelope, at=ctx.at)
+    return [delivery], {"delivery": str(delivery.id)}
+
+
+def delivery_assign(ctx: Context) -> Result:
+    f: c.DeliveryAssign = ctx.fields
+    delivery = recipients_delivery(ctx, f.document)
+    delivery.assign(
+        lead_unit=f.lead_unit, officer=f.officer, co_units=list(f.co_units),
+        instructions=f.instructions,
+        due_date=None if f.due_date is None else f.due_date.isoformat(),
+        envelope=ctx.envelope, at=ctx.at,
+    )
+    return [delivery], {"delivery": str(delivery.id)}
+
+
+def delivery_progress(ctx: Context) -> Result:
+    delivery = recipients_delivery(ctx, ctx.fields.document)
+    delivery.report_progress(ctx.fields.note, envelope=ctx.envelope, at=ctx.at)
+    return [delivery], {"delivery": str(delivery.id)}
+
+
+def delivery_complete(ctx: Context) -> Result:
+    delivery = recipients_delivery(ctx, ctx.fields.document)
+    delivery.complete(ctx.fields.note, envelope=ctx.envelope, at=ctx.at)
+    return [delivery], {"delivery": str(delivery.id)}
+
+
+def delivery_recall(ctx: Context) -> Result:
+    f: c.RecallRequest = ctx.fields
+    doc = senders_document(ctx, f.document)
+    codes = doc.recipients if f.recipients is None else list(f.recipients)
+    deliveries = []
+    for code in codes:
+        if code not in doc.recipients:
+            raise NotFoundError(f"document {doc.id} was not sent to {code}")
+        delivery = ctx.get(Delivery, Delivery.id_for(doc.id, code), "delivery")
+        if f.recipients is None and not delivery.is_live:
+            continue
+        delivery.request_recall(f.reason, envelope=ctx.envelope, at=ctx.at)
+        deliveries.append(delivery)
+    if not deliveries:
+        raise IllegalTransitionError(f"document {doc.id} has no delivery left to recall")
+    return list(deliveries), {"document": str(doc.id),
+                              "recipients": [d.recipient for d in deliveries]}
+
+
+def delivery_answer_recall(ctx: Context) -> Result:
+    f: c.RecallAnswer = ctx.fields
+    delivery = recipients_delivery(ctx, f.document)
+    delivery.answer_recall(f.agree, f.reason, envelope=ctx.envelope, at=ctx.at)
+    return [delivery], {"delivery": str(delivery.id), "agreed": f.agree}
+
+
+HANDLERS: dict[str, Handler] = {
+    "ledger.init": ledger_init,
+    "agency.register": agency_register,
+    "agency.add_key": agency_add_key,
+    "agency.revoke_key": agency_revoke_key,
+    "document.create": document_create,
+    "document.sign": document_sign,
+    "document.issue": document_issue,
+    "document.send": document_send,
+    "document.revise": document_revise,
+    "delivery.accept": delivery_accept,
+    "delivery.refuse": delivery_refuse,
+    "delivery.assign": delivery_assign,
+    "delivery.progress": delivery_progress,
+    "delivery.complete": delivery_complete,
+    "delivery.recall": delivery_recall,
+    "delivery.answer_recall": delivery_answer_recall,
+}

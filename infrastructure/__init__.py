@@ -1,0 +1,1 @@
+"""Adapters: settings, persistence, key files and the blob store."""

@@ -1,0 +1,46 @@
+"""One settings object, read from DOCLEDGER_* environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Where the ledger keeps its data and which database it uses."""
+
+    model_config = SettingsConfigDict(env_prefix="DOCLEDGER_", extra="ignore")
+
+    data: Path = Path("docledger-data")
+    backend: Literal["sqlite", "postgres"] = "sqlite"
+    pg_host: str = "127.0.0.1"
+    pg_port: int = 5432
+    pg_db: str = "docledger"
+    pg_user: str = "postgres"
+    pg_password: SecretStr = SecretStr("")
+    pg_schema: str = "public"
+    origin: str = "docledger.local/ledger"
+    max_clock_skew_seconds: int = 300
+
+    def eventsourcing_env(self) -> dict[str, str]:
+        """The environment eventsourcing selects its recorder from."""
+        if self.backend == "sqlite":
+            return {
+                "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                "SQLITE_DBNAME": str(self.data / "ledger.sqlite"),
+                "SQLITE_LOCK_TIMEOUT": "30",
+            }
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_HOST": self.pg_host,
+            "POSTGRES_PORT": str(self.pg_port),
+            "POSTGRES_DBNAME": self.pg_db,
+            "POSTGRES_USER": self.pg_user,
+            "POSTGRES_PASSWORD": self.pg_password.get_secret_value(),
+            "POSTGRES_SCHEMA": self.pg_schema,
+            "POSTGRES_CONNECT_TIMEOUT": "5",
+            "POSTGRES_LOCK_TIMEOUT": "10",
+        }
