@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from eventsourcing.persistence import Notification
 
-from domain.application import DocLedger
+from domain.application import DocLedger, utc_now
 from domain.audit import AuditReport, audit_log
 from domain.errors import DuplicateError, NotInitialisedError
 from domain.keys import Ed25519Signer, PublicKey
@@ -42,7 +43,7 @@ class DataFolder:
         return BlobStore(self.root / "blobs")
 
 
-def open_ledger(settings: Settings) -> DocLedger:
+def open_ledger(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -> DocLedger:
     """Open an initialised ledger."""
     folder = DataFolder(settings.data)
     if not folder.ledger_key.exists():
@@ -53,10 +54,11 @@ def open_ledger(settings: Settings) -> DocLedger:
         settings.eventsourcing_env(),
         ledger_signer=load_signer(folder.ledger_key),
         blobs=folder.blobs,
+        clock=clock,
     )
 
 
-def init_ledger(settings: Settings) -> DocLedger:
+def init_ledger(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -> DocLedger:
     """Create the data folder, the ledger and registrar keys, and the genesis."""
     folder = DataFolder(settings.data)
     if folder.ledger_key.exists():
@@ -64,7 +66,7 @@ def init_ledger(settings: Settings) -> DocLedger:
     folder.root.mkdir(parents=True, exist_ok=True)
     ledger = write_key_pair(Ed25519Signer.generate(), folder.ledger_key)
     registrar = write_key_pair(Ed25519Signer.generate(), folder.registrar_key)
-    app = open_ledger(settings)
+    app = open_ledger(settings, clock=clock)
     registrar_signer = load_signer(registrar)
     fields = {
         "origin": settings.origin,

@@ -1,0 +1,73 @@
+"""Backends: every contract test runs on embedded SQLite and on PostgreSQL.
+
+PostgreSQL is at 127.0.0.1:5432 (user postgres, database test). When CI is
+set, an unreachable server fails the PostgreSQL tests instead of skipping.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from infrastructure.settings import Settings
+from tests.factories import ManualClock, World
+
+PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "dbname": "test"}
+
+
+def _pg_reachable() -> str | None:
+    try:
+        with psycopg.connect(**PG, connect_timeout=3):
+            return None
+    except psycopg.Error as exc:
+        return str(exc)
+
+
+@pytest.fixture(scope="session")
+def postgres_available() -> None:
+    problem = _pg_reachable()
+    if problem is None:
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"PostgreSQL is required in CI and unreachable: {problem}")
+    pytest.skip(f"PostgreSQL unreachable: {problem}")
+
+
+def sqlite_settings(tmp_path: Path) -> Settings:
+    return Settings(data=tmp_path / "data", backend="sqlite")
+
+
+@pytest.fixture
+def pg_schema(postgres_available: None) -> Iterator[str]:
+    schema = "t_" + uuid.uuid4().hex[:16]
+    with psycopg.connect(**PG, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    yield schema
+    with psycopg.connect(**PG, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    if request.param == "sqlite":
+        return sqlite_settings(tmp_path)
+    schema = request.getfixturevalue("pg_schema")
+    return Settings(data=tmp_path / "data", backend="postgres", pg_db="test",
+                    pg_schema=schema)
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def world(settings: Settings, clock: ManualClock) -> Iterator[World]:
+    w = World.create(settings, clock=clock)
+    yield w
+    w.app.close()
