@@ -1,0 +1,382 @@
+"""The ``docledger`` command-line tool."""
+
+from __future__ import annotations
+
+import mimetypes
+import secrets
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, Optional
+from uuid import UUID
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+from api import render
+from api.session import Session
+from domain import errors
+from domain.errors import DocLedgerError, InvalidInputError
+from domain.history import document_history
+from domain.keys import Ed25519Signer
+from infrastructure.keyfiles import load_public_key, write_key_pair
+from infrastructure.ledger import init_ledger, run_audit, trust_anchors
+from infrastructure.settings import Settings
+
+app = typer.Typer(
+    help="Tamper-evident ledger for the exchange of official documents between agencies.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+agency_app = typer.Typer(help="Register agencies and manage their keys.", no_args_is_help=True)
+app.add_typer(agency_app, name="agency")
+
+DataOpt = Annotated[
+    Optional[Path],
+    typer.Option("--data", help="Data folder (default: $DOCLEDGER_DATA or ./docledger-data)."),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+AsOpt = Annotated[str, typer.Option("--as", help="Acting agency code.")]
+KeyOpt = Annotated[
+    Optional[Path],
+    typer.Option("--key", help="Private key file (default: the agency's key in the data folder)."),
+]
+StaffOpt = Annotated[str, typer.Option("--staff", help="Staff member acting.")]
+DocArg = Annotated[str, typer.Argument(help="Document id (as printed by 'send').")]
+
+EXIT_CODES: list[tuple[type[DocLedgerError], int]] = [
+    (errors.AuditFailure, 1),
+    (errors.InvalidInputError, 2),
+    (errors.VerificationError, 3),
+    (errors.NotFoundError, 4),
+    (errors.ForbiddenError, 5),
+    (errors.ConflictError, 6),
+    (errors.NotInitialisedError, 7),
+]
+
+
+def settings_for(data: Path | None) -> Settings:
+    return Settings(data=data) if data is not None else Settings()
+
+
+def session_for(data: Path | None) -> Session:
+    return Session(settings_for(data))
+
+
+def document_ref(value: str) -> str:
+    try:
+        return str(UUID(value))
+    except ValueError:
+        raise InvalidInputError(f"{value!r} is not a document id") from None
+
+
+# ---- setting up ----------------------------------------------------------------
+
+
+@app.command()
+def init(data: DataOpt = None) -> None:
+    """Create a data folder with a new ledger key and registrar key."""
+    settings = settings_for(data)
+    ledger = init_ledger(settings)
+    ledger.close()
+    render.out.print(f"initialised ledger {settings.origin} in {settings.data}")
+    render.out.print(f"registrar key: {settings.data / 'keys' / 'registrar.key'} (keep it safe)")
+
+
+@app.command()
+def keygen(out: Annotated[Path, typer.Argument(help="Private key file to write (0600).")]) -> None:
+    """Generate an Ed25519 key pair: OUT (private, mode 0600) and OUT.pub."""
+    signer = Ed25519Signer.generate()
+    try:
+        write_key_pair(signer, out)
+    except FileExistsError:
+        raise errors.DuplicateError(f"{out} already exists; not overwriting a key") from None
+    render.out.print(f"wrote {out} and {out}.pub (key id {signer.keyid})")
+
+
+@agency_app.command("register")
+def agency_register(
+    code: Annotated[str, typer.Argument(help="13-character agency code, e.g. 000.00.00.G22.")],
+    name: Annotated[str, typer.Argument(help="Agency name.")],
+    pubkey: Annotated[
+        Optional[Path],
+        typer.Option(help="The agency's public key (PEM). Default: generate one in the data folder."),
+    ] = None,
+    data: DataOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Register an agency (signed with the registrar key)."""
+    session = session_for(data)
+    if pubkey is None:
+        target = session.folder.agency_key(code)
+        write_key_pair(Ed25519Signer.generate(), target)
+        pubkey = target
+    spec = load_public_key(pubkey).to_spec()
+    outcome = session.act("registrar", "agency.register",
+                          {"code": code, "name": name, "keys": [spec]}, staff="registrar")
+    render.print_outcome(outcome, as_json=as_json)
+
+
+@agency_app.command("add-key")
+def agency_add_key(
+    code: str,
+    pubkey: Annotated[Path, typer.Option(help="The new public key (PEM).")],
+    actor: Annotated[str, typer.Option("--as", help="'registrar' or the agency itself.")] = "registrar",
+    key: KeyOpt = None,
+    data: DataOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Add a key to an agency (key rotation: add the new, then revoke the old)."""
+    spec = load_public_key(pubkey).to_spec()
+    outcome = session_for(data).act(actor, "agency.add_key", {"code": code, "key": spec}, key=key)
+    render.print_outcome(outcome, as_json=as_json)
+
+
+@agency_app.command("revoke-key")
+def agency_revoke_key(
+    code: str,
+    keyid: str,
+    reason: Annotated[str, typer.Option(help="Why the key is revoked.")],
+    actor: Annotated[str, typer.Option("--as", help="'registrar' or the agency itself.")] = "registrar",
+    key: KeyOpt = None,
+    data: DataOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Revoke an agency's key from now on; earlier signatures stay valid."""
+    outcome = session_for(data).act(
+        actor, "agency.revoke_key", {"code": code, "keyid": keyid, "reason": reason}, key=key
+    )
+    render.print_outcome(outcome, as_json=as_json)
+
+
+# ---- sending -------------------------------------------------------------------
+
+
+@app.command()
+def send(
+    sender: AsOpt,
+    to: Annotated[list[str], typer.Option("--to", help="Recipient agency code (repeatable).")],
+    subject: Annotated[str, typer.Option(help="Summary (trích yếu), at most 500 characters.")],
+    notation: Annotated[str, typer.Option(help="Code notation, e.g. QĐ-UBND.")],
+    type_name: Annotated[str, typer.Option(help="Document type name.")] = "Công văn",
+    type_code: Annotated[int, typer.Option(help="Document type code.")] = 1,
+    place: Annotated[str, typer.Option(help="Promulgation place.")] = "Hà Nội",
+    signer: Annotated[str, typer.Option(help="Signer's full name.")] = "Người ký",
+    position: Annotated[str, typer.Option(help="Signer's position.")] = "",
+    priority: Annotated[int, typer.Option(help="0 normal … 4 express with set time.")] = 0,
+    due: Annotated[Optional[str], typer.Option(help="Due date, YYYY-MM-DD.")] = None,
+    attach: Annotated[Optional[list[Path]], typer.Option(help="Attachment file (repeatable).")] = None,
+    document_id: Annotated[Optional[str], typer.Option(help="Sender-unique document id.")] = None,
+    key: KeyOpt = None,
+    staff: StaffOpt = "văn thư",
+    data: DataOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create, sign, issue (numbered) and send a document to its recipients."""
+    session = session_for(data)
+    header = {
+        "code_notation": notation,
+        "document_type": {"type": type_code, "type_name": type_name},
+        "subject": subject,
+        "promulgation_place": place,
+        "promulgation_date": date.today().isoformat(),
+        "signer": {"full_name": signer, "position": position},
+        "priority": priority,
+        "due_date": due,
+    }
+    result = send_document(
+        session, sender, list(to), header, attachments=list(attach or []),
+        document_id=document_id, key=key, staff=staff,
+    )
+    if as_json:
+        render.print_json(result)
+    else:
+        render.out.print(
+            f"[green]sent[/] {result['reference']} as document {result['document']} "
+            f"to {', '.join(to)}"
+        )
+
+
+def send_document(
+    session: Session,
+    sender: str,
+    recipients: list[str],
+    header: dict[str, Any],
+    *,
+    attachments: list[Path] = (),  # type: ignore[assignment]
+    document_id: str | None = None,
+    key: Path | None = None,
+    staff: str = "văn thư",
+) -> dict[str, Any]:
+    """The four signed steps of sending: create, sign, issue, send."""
+    files = []
+    for path in attachments:
+        content = path.read_bytes()
+        files.append({
+            "name": path.name,
+            "media_type": mimetypes.guess_type(path.name)[0] or "application/octet-stream",
+            "size": len(content),
+            "sha256": session.folder.blobs.put(content),
+        })
+    doc_id = document_id or f"{sender},{date.today():%Y/%m/%d},{secrets.token_hex(6)}"
+    created = session.act(sender, "document.create",
+                          {"document_id": doc_id, "header": header, "attachments": files},
+                          key=key, staff=staff)
+    doc = created.result["document"]
+    session.act(sender, "document.sign", {"document": doc, "signer": header["signer"]},
+                key=key, staff=header["signer"]["full_name"])
+    issued = session.act(sender, "document.issue", {"document": doc}, key=key, staff=staff)
+    session.act(sender, "document.send", {"document": doc, "recipients": recipients},
+                key=key, staff=staff)
+    return {"document": doc, "document_id": doc_id, "number": issued.result["number"],
+            "reference": issued.result["reference"], "recipients": recipients}
+
+
+# ---- handling a delivery ----------------------------------------------------------
+
+
+def _act(data: Path | None, actor: str, type: str, fields: dict[str, Any],
+         key: Path | None, staff: str, as_json: bool) -> None:
+    outcome = session_for(data).act(actor, type, fields, key=key, staff=staff)
+    render.print_outcome(outcome, as_json=as_json)
+
+
+@app.command()
+def accept(doc: DocArg, actor: AsOpt, key: KeyOpt = None, staff: StaffOpt = "văn thư",
+           data: DataOpt = None, as_json: JsonOpt = False) -> None:
+    """Accept a delivery (03): register it with the next incoming number."""
+    _act(data, actor, "delivery.accept", {"document": document_ref(doc)}, key, staff, as_json)
+
+
+@app.command()
+def refuse(doc: DocArg, actor: AsOpt,
+           reason: Annotated[str, typer.Option(help="Why it is refused.")],
+           key: KeyOpt = None, staff: StaffOpt = "văn thư",
+           data: DataOpt = None, as_json: JsonOpt = False) -> None:
+    """Refuse a delivery (02) with a reason."""
+    _act(data, actor, "delivery.refuse", {"document": document_ref(doc), "reason": reason},
+         key, staff, as_json)
+
+
+@app.command()
+def assign(doc: DocArg, actor: AsOpt,
+           unit: Annotated[str, typer.Option(help="Lead handling unit.")],
+           officer: Annotated[Optional[str], typer.Option(help="Handling officer.")] = None,
+           co_unit: Annotated[Optional[list[str]], typer.Option(help="Co-handling unit.")] = None,
+           instructions: Annotated[str, typer.Option(help="Leader's instructions.")] = "",
+           due: Annotated[Optional[str], typer.Option(help="Deadline, YYYY-MM-DD.")] = None,
+           key: KeyOpt = None, staff: StaffOpt = "lãnh đạo",
+           data: DataOpt = None, as_json: JsonOpt = False) -> None:
+    """Assign a delivery (04) to a handling unit or officer with a deadline."""
+    fields = {"document": document_ref(doc), "lead_unit": unit, "officer": officer,
+              "co_units": list(co_unit or []), "instructions": instructions, "due_date": due}
+    _act(data, actor, "delivery.assign", fields, key, staff, as_json)
+
+
+@app.command()
+def progress(doc: DocArg, actor: AsOpt, note: str = "", key: KeyOpt = None,
+             staff: StaffOpt = "chuyên viên", data: DataOpt = None,
+             as_json: JsonOpt = False) -> None:
+    """Report that a delivery is being processed (05)."""
+    _act(data, actor, "delivery.progress", {"document": document_ref(doc), "note": note},
+         key, staff, as_json)
+
+
+@app.command()
+def complete(doc: DocArg, actor: AsOpt, note: str = "", key: KeyOpt = None,
+             staff: StaffOpt = "chuyên viên", data: DataOpt = None,
+             as_json: JsonOpt = False) -> None:
+    """Mark a delivery completed (06)."""
+    _act(data, actor, "delivery.complete", {"document": document_ref(doc), "note": note},
+         key, staff, as_json)
+
+
+@app.command()
+def recall(doc: DocArg, actor: AsOpt,
+           reason: Annotated[str, typer.Option(help="Why the sender recalls it.")],
+           to: Annotated[Optional[list[str]], typer.Option(
+               "--to", help="Recipient to recall from (repeatable; default: all).")] = None,
+           key: KeyOpt = None, staff: StaffOpt = "văn thư",
+           data: DataOpt = None, as_json: JsonOpt = False) -> None:
+    """Ask recipients to give a document back (13)."""
+    fields = {"document": document_ref(doc), "reason": reason,
+              "recipients": list(to) if to else None}
+    _act(data, actor, "delivery.recall", fields, key, staff, as_json)
+
+
+@app.command("answer-recall")
+def answer_recall(doc: DocArg, actor: AsOpt,
+                  agree: Annotated[bool, typer.Option("--agree/--refuse",
+                                                      help="Agree (15) or refuse (16).")],
+                  reason: Annotated[str, typer.Option(help="Reason given.")],
+                  key: KeyOpt = None, staff: StaffOpt = "văn thư",
+                  data: DataOpt = None, as_json: JsonOpt = False) -> None:
+    """Answer a recall: agree (15, the delivery is cancelled) or refuse (16)."""
+    fields = {"document": document_ref(doc), "agree": agree, "reason": reason}
+    _act(data, actor, "delivery.answer_recall", fields, key, staff, as_json)
+
+
+# ---- auditing --------------------------------------------------------------------
+
+
+@app.command()
+def history(doc: DocArg, data: DataOpt = None, as_json: JsonOpt = False) -> None:
+    """Every event of a document and its deliveries, in order, signatures verified."""
+    session = session_for(data)
+    render.print_history(document_history(session.app, UUID(document_ref(doc))), as_json=as_json)
+
+
+@app.command()
+def audit(
+    data: DataOpt = None,
+    registrar_key: Annotated[Optional[Path], typer.Option(
+        help="Registrar public key to trust (default: the data folder's).")] = None,
+    ledger_key: Annotated[Optional[Path], typer.Option(
+        help="Ledger public key to trust (default: the data folder's).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Re-read the whole store, re-verify every signature and replay every command.
+
+    Exit 0 when all holds; otherwise exit 1 naming the first bad event.
+    """
+    settings = settings_for(data)
+    session = Session(settings)
+    registrar, ledger = trust_anchors(settings)
+    if registrar_key is not None:
+        registrar = load_public_key(registrar_key)
+    if ledger_key is not None:
+        ledger = load_public_key(ledger_key)
+    total = session.app.recorder.max_notification_id() or 0
+    with Progress(TextColumn("auditing"), BarColumn(), MofNCompleteColumn(),
+                  console=render.err, disable=as_json, transient=True) as bar:
+        task = bar.add_task("audit", total=total)
+        report = run_audit(session.app, registrar_key=registrar, ledger_key=ledger,
+                           progress=lambda n: bar.advance(task, n))
+    if as_json:
+        render.print_json({"ok": True, "commands": report.commands, "events": report.events,
+                           "last_position": report.last_position})
+    else:
+        render.out.print(
+            f"[green]audit passed[/]: {report.commands} signed commands replayed, "
+            f"{report.events} stored events verified byte for byte "
+            f"(last position {report.last_position})"
+        )
+
+
+@app.command()
+def demo(data: DataOpt = None) -> None:
+    """Run a realistic exchange on the embedded ledger and audit it."""
+    from api.demo import run_demo
+
+    run_demo(settings_for(data))
+
+
+def main() -> None:
+    try:
+        app()
+    except DocLedgerError as exc:
+        render.err.print(f"[red]error[/] ({exc.code}): {exc}", highlight=False)
+        raise SystemExit(exit_code_for(exc)) from None
+
+
+def exit_code_for(exc: DocLedgerError) -> int:
+    return next((code for cls, code in EXIT_CODES if isinstance(exc, cls)), 1)

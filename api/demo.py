@@ -1,0 +1,196 @@
+"""``docledger demo``: a provincial department exchanges documents with districts
+and communes; they accept, refuse, assign and complete; one recall, one
+duplicate refused; then the whole ledger is audited.
+
+Runs on an existing data folder too: the ledger and agencies are created only
+if missing, and each run adds a new round of documents.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import date, timedelta
+from typing import Any
+
+from rich.table import Table
+
+from api.cli import send_document
+from api.render import out
+from api.session import Session
+from domain.agency import Agency
+from domain.delivery import Delivery
+from domain.errors import DocLedgerError
+from domain.keys import Ed25519Signer
+from infrastructure.keyfiles import write_key_pair
+from infrastructure.ledger import init_ledger, open_ledger, run_audit, trust_anchors
+from infrastructure.settings import Settings
+
+DEPARTMENT = "000.22.31.H29"
+DISTRICT_EAST = "000.01.31.H29"
+DISTRICT_WEST = "000.02.31.H29"
+COMMUNE_AN_PHU = "001.01.31.H29"
+COMMUNE_BINH_MINH = "002.02.31.H29"
+
+AGENCIES = {
+    DEPARTMENT: "Sở Nội vụ tỉnh Bình An",
+    DISTRICT_EAST: "UBND huyện Đông Sơn",
+    DISTRICT_WEST: "UBND huyện Tây Hòa",
+    COMMUNE_AN_PHU: "UBND xã An Phú",
+    COMMUNE_BINH_MINH: "UBND xã Bình Minh",
+}
+
+
+def run_demo(settings: Settings) -> None:
+    fresh = not (settings.data / "keys" / "ledger.key").exists()
+    app = init_ledger(settings) if fresh else open_ledger(settings)
+    session = Session(settings, app)
+    out.rule("docledger demo")
+    out.print(f"ledger {'created' if fresh else 'reopened'} in {settings.data} "
+              f"({settings.backend})")
+    register_agencies(session)
+    round_id = secrets.token_hex(3)
+    plan = send_plan(session, round_id)
+    handle_plan(session, plan)
+    recall_round(session, round_id)
+    refuse_duplicate(session, plan["document_id"])
+    show_statuses(session, [plan["document"]])
+    audit(session, settings)
+
+
+def register_agencies(session: Session) -> None:
+    for code, name in AGENCIES.items():
+        if session.app.find(Agency, Agency.id_for(code)) is not None:
+            continue
+        signer = Ed25519Signer.generate()
+        write_key_pair(signer, session.folder.agency_key(code))
+        session.act("registrar", "agency.register",
+                    {"code": code, "name": name, "keys": [signer.public_key.to_spec()]},
+                    staff="registrar")
+        out.print(f"registered {code} {name} (key {signer.keyid[:12]}…)")
+
+
+def header(notation: str, type_name: str, subject: str, priority: int,
+           due_in_days: int) -> dict[str, Any]:
+    return {
+        "code_notation": notation,
+        "document_type": {"type": 2, "type_name": type_name},
+        "subject": subject,
+        "promulgation_place": "Bình An",
+        "promulgation_date": date.today().isoformat(),
+        "signer": {"competence": "KT. GIÁM ĐỐC", "position": "Phó Giám đốc",
+                   "full_name": "Nguyễn Văn B"},
+        "priority": priority,
+        "due_date": (date.today() + timedelta(days=due_in_days)).isoformat(),
+    }
+
+
+def send_plan(session: Session, round_id: str) -> dict[str, Any]:
+    attachment = session.settings.data / "demo-attachments" / "ke-hoach-chuyen-doi-so.pdf"
+    attachment.parent.mkdir(parents=True, exist_ok=True)
+    attachment.write_bytes(b"%PDF-1.4\n% Ke hoach chuyen doi so nam 2027\n%%EOF\n")
+    result = send_document(
+        session, DEPARTMENT,
+        [DISTRICT_EAST, DISTRICT_WEST, COMMUNE_AN_PHU, COMMUNE_BINH_MINH],
+        header("KH-SNV", "Kế hoạch",
+               "Kế hoạch triển khai chuyển đổi số trong cơ quan hành chính năm 2027",
+               priority=1, due_in_days=14),
+        attachments=[attachment],
+        document_id=f"{DEPARTMENT},{date.today():%Y/%m/%d},plan-{round_id}",
+    )
+    out.print(f"\n[bold]{AGENCIES[DEPARTMENT]}[/] sent {result['reference']} (urgent, with "
+              f"signed PDF digest) to 4 agencies → 01 arrived at each")
+    return result
+
+
+def step(session: Session, actor: str, type: str, fields: dict[str, Any], say: str,
+         staff: str = "văn thư") -> None:
+    outcome = session.act(actor, type, fields, staff=staff)
+    number = outcome.result.get("incoming_number")
+    suffix = f" (incoming no. {number})" if number else ""
+    out.print(f"  {AGENCIES[actor]}: {say}{suffix}")
+
+
+def handle_plan(session: Session, plan: dict[str, Any]) -> None:
+    doc = {"document": plan["document"]}
+    step(session, DISTRICT_EAST, "delivery.accept", doc, "03 accepted and registered")
+    step(session, DISTRICT_EAST, "delivery.assign",
+         {**doc, "lead_unit": "Phòng Nội vụ", "officer": "Lê Văn D",
+          "instructions": "Tham mưu triển khai, báo cáo trước hạn",
+          "due_date": (date.today() + timedelta(days=10)).isoformat()},
+         "04 assigned to Phòng Nội vụ", staff="Chủ tịch UBND huyện")
+    step(session, DISTRICT_EAST, "delivery.progress", {**doc, "note": "Đang xây dựng kế hoạch"},
+         "05 in progress", staff="Lê Văn D")
+    step(session, DISTRICT_EAST, "delivery.complete", {**doc, "note": "Đã ban hành kế hoạch"},
+         "06 completed", staff="Lê Văn D")
+    step(session, DISTRICT_WEST, "delivery.accept", doc, "03 accepted and registered")
+    step(session, DISTRICT_WEST, "delivery.assign",
+         {**doc, "lead_unit": "Văn phòng HĐND-UBND", "instructions": "Xử lý theo quy định"},
+         "04 assigned to Văn phòng HĐND-UBND", staff="Chủ tịch UBND huyện")
+    step(session, COMMUNE_AN_PHU, "delivery.refuse",
+         {**doc, "reason": "Gửi nhầm nơi nhận: văn bản dành cho cấp huyện"},
+         "02 refused (wrong addressee)")
+    step(session, COMMUNE_BINH_MINH, "delivery.accept", doc, "03 accepted and registered")
+    step(session, COMMUNE_BINH_MINH, "delivery.assign",
+         {**doc, "lead_unit": "Công chức Văn phòng - Thống kê"}, "04 assigned",
+         staff="Chủ tịch UBND xã")
+    step(session, COMMUNE_BINH_MINH, "delivery.complete", {**doc, "note": "Đã triển khai"},
+         "06 completed", staff="Công chức Văn phòng - Thống kê")
+
+
+def recall_round(session: Session, round_id: str) -> None:
+    notice = send_document(
+        session, DEPARTMENT, [DISTRICT_EAST, DISTRICT_WEST],
+        header("CV-SNV", "Công văn", "Về việc báo cáo số liệu cán bộ, công chức quý IV",
+               priority=0, due_in_days=7),
+        document_id=f"{DEPARTMENT},{date.today():%Y/%m/%d},report-{round_id}",
+    )
+    out.print(f"\n[bold]{AGENCIES[DEPARTMENT]}[/] sent {notice['reference']} to 2 districts")
+    doc = {"document": notice["document"]}
+    step(session, DISTRICT_WEST, "delivery.accept", doc, "03 accepted and registered")
+    session.act(DEPARTMENT, "delivery.recall",
+                {**doc, "reason": "Sai số liệu mẫu biểu, sẽ ban hành văn bản thay thế"})
+    out.print(f"  {AGENCIES[DEPARTMENT]}: 13 asks both districts to give it back")
+    step(session, DISTRICT_EAST, "delivery.answer_recall",
+         {**doc, "agree": True, "reason": "Đồng ý thu hồi"}, "15 agrees: delivery cancelled")
+    step(session, DISTRICT_WEST, "delivery.answer_recall",
+         {**doc, "agree": False, "reason": "Đã vào sổ và đang xử lý"},
+         "16 refuses: keeps its registered copy")
+    show_statuses(session, [notice["document"]])
+
+
+def refuse_duplicate(session: Session, document_id: str) -> None:
+    out.print(f"\n{AGENCIES[DEPARTMENT]} tries to create {document_id!r} again:")
+    try:
+        session.act(DEPARTMENT, "document.create", {
+            "document_id": document_id,
+            "header": header("KH-SNV", "Kế hoạch", "Bản trùng", priority=0, due_in_days=1),
+        })
+    except DocLedgerError as exc:
+        out.print(f"  [yellow]refused[/] ({exc.code}): {exc}", highlight=False)
+    else:
+        raise AssertionError("the ledger accepted a duplicate document")
+
+
+def show_statuses(session: Session, documents: list[str]) -> None:
+    from uuid import UUID
+
+    table = Table(show_header=True)
+    for column in ("document", "recipient", "state", "incoming no."):
+        table.add_column(column)
+    for doc in documents:
+        for code in AGENCIES:
+            delivery = session.app.find(Delivery, Delivery.id_for(UUID(doc), code))
+            if delivery is None:
+                continue
+            table.add_row(delivery.reference, f"{code} {AGENCIES[code]}",
+                          delivery.state.value if delivery.state else "",
+                          str(delivery.incoming_number or ""))
+    out.print(table)
+
+
+def audit(session: Session, settings: Settings) -> None:
+    registrar, ledger = trust_anchors(settings)
+    report = run_audit(session.app, registrar_key=registrar, ledger_key=ledger)
+    out.print(f"\n[green]audit passed[/]: {report.commands} signed commands replayed, "
+              f"{report.events} stored events verified byte for byte")
+    out.print(f"try: docledger history {{document id}} --data {settings.data}")

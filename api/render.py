@@ -1,0 +1,55 @@
+"""Printing records for people (rich tables) and for scripts (--json)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from domain.application import Outcome
+from domain.history import HistoryEntry
+
+# Piped output is not cut to 80 columns: records stay on one line for grep.
+out = Console(width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True)
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+def outcome_dict(outcome: Outcome) -> dict[str, Any]:
+    return {
+        "command_id": outcome.command_id,
+        "received_at": outcome.received_at.isoformat(),
+        "result": outcome.result,
+        "events": [list(e) for e in outcome.events],
+        "notification_ids": list(outcome.notification_ids),
+        "repeated": outcome.repeated,
+    }
+
+
+def print_outcome(outcome: Outcome, *, as_json: bool) -> None:
+    if as_json:
+        print_json(outcome_dict(outcome))
+        return
+    note = " (repeat of an earlier command: nothing new written)" if outcome.repeated else ""
+    details = ", ".join(f"{k}={v}" for k, v in outcome.result.items() if k != "deliveries")
+    out.print(f"[green]accepted[/] {outcome.command_id}: {details}{note}")
+
+
+def print_history(entries: list[HistoryEntry], *, as_json: bool) -> None:
+    if as_json:
+        print_json([e.as_dict() for e in entries])
+        return
+    table = Table(title="History (every signature verified)")
+    for column in ("time (UTC)", "record", "event", "status", "by", "signed by"):
+        table.add_column(column, no_wrap=column != "by")
+    for e in entries:
+        by = e.actor if not e.staff else f"{e.actor} ({e.staff})"
+        table.add_row(e.at[:19].replace("T", " "), e.aggregate, e.event, e.status or "",
+                      by, f"{e.signed_by} {e.keyid[:8]}")
+    out.print(table)

@@ -1,0 +1,46 @@
+"""A local session: one ledger opened from a data folder, acting with key files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from domain.application import DocLedger, Outcome
+from domain.commands import REGISTRAR
+from domain.keys import Ed25519Signer
+from domain.signing import sign_command
+from infrastructure.keyfiles import load_signer
+from infrastructure.ledger import DataFolder, open_ledger
+from infrastructure.settings import Settings
+
+
+class Session:
+    """Signs commands with key files and executes them on a local ledger."""
+
+    def __init__(self, settings: Settings, app: DocLedger | None = None) -> None:
+        self.settings = settings
+        self.folder = DataFolder(settings.data)
+        self.app = app or open_ledger(settings)
+
+    def signer_for(self, agency: str, key: Path | None = None) -> Ed25519Signer:
+        """The key file given, else the agency's key kept in the data folder."""
+        if key is not None:
+            return load_signer(key)
+        if agency == REGISTRAR:
+            return load_signer(self.folder.registrar_key)
+        return load_signer(self.folder.agency_key(agency))
+
+    def act(
+        self,
+        agency: str,
+        type: str,
+        fields: dict[str, Any],
+        *,
+        key: Path | None = None,
+        staff: str = "văn thư",
+    ) -> Outcome:
+        raw = sign_command(self.signer_for(agency, key), type, fields, agency=agency, staff=staff)
+        return self.app.execute(raw)
+
+    def close(self) -> None:
+        self.app.close()
