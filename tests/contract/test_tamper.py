@@ -1,0 +1,269 @@
+"""Tampering with the stored events table is caught by the audit.
+
+Each test builds a small history through the ledger, then edits the events
+table directly (SQLite file or PostgreSQL schema) and requires
+``run_audit`` to raise AuditFailure, naming the tampered position where that
+is well defined. The audit itself must never change a stored row.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+import pytest
+
+from domain.errors import AuditFailure
+from infrastructure.ledger import run_audit, trust_anchors
+from tests.factories import OTHER, RECIPIENT, World
+
+PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "dbname": "test"}
+
+Row = tuple[int, str, int, str, bytes]  # notification id, originator id, version, topic, state
+
+
+@dataclass
+class Store:
+    """Direct access to the ledger's events table, bypassing the application."""
+
+    world: World
+
+    @property
+    def postgres(self) -> bool:
+        return self.world.settings.backend == "postgres"
+
+    def _table(self, conn: Any) -> str:
+        schema = self.world.settings.pg_schema
+        names = [r[0] for r in conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
+            (schema,)).fetchall()]
+        events = [n for n in names if n.endswith("_events") or n == "stored_events"]
+        assert len(events) == 1, names
+        return f'"{schema}"."{events[0]}"'
+
+    def rows(self) -> list[Row]:
+        if self.postgres:
+            with psycopg.connect(**PG) as conn:
+                found = conn.execute(
+                    "SELECT notification_id, originator_id, originator_version, topic, state "
+                    f"FROM {self._table(conn)} ORDER BY notification_id").fetchall()
+        else:
+            conn = sqlite3.connect(self.world.settings.data / "ledger.sqlite")
+            try:
+                found = conn.execute(
+                    "SELECT rowid, originator_id, originator_version, topic, state "
+                    "FROM stored_events ORDER BY rowid").fetchall()
+            finally:
+                conn.close()
+        return [(int(i), str(o), int(v), str(t), bytes(s)) for i, o, v, t, s in found]
+
+    def run(self, *statements: tuple[str, tuple[Any, ...]]) -> None:
+        """Run statements in one transaction; ``{t}`` is the table, ``{id}`` the id column;
+        placeholders are written ``?``."""
+        if self.postgres:
+            with psycopg.connect(**PG) as conn:
+                table = self._table(conn)
+                for sql, params in statements:
+                    conn.execute(sql.format(t=table, id="notification_id").replace("?", "%s"),
+                                 _pg_params(params))
+        else:
+            conn = sqlite3.connect(self.world.settings.data / "ledger.sqlite")
+            try:
+                with conn:
+                    for sql, params in statements:
+                        conn.execute(sql.format(t="stored_events", id="rowid"), params)
+            finally:
+                conn.close()
+
+    def set_state(self, nid: int, state: bytes) -> None:
+        self.run(("UPDATE {t} SET state = ? WHERE {id} = ?", (state, nid)))
+
+    def set_topic(self, nid: int, topic: str) -> None:
+        self.run(("UPDATE {t} SET topic = ? WHERE {id} = ?", (topic, nid)))
+
+    def delete(self, nid: int) -> None:
+        self.run(("DELETE FROM {t} WHERE {id} = ?", (nid,)))
+
+    def insert(self, originator_id: str, version: int, topic: str, state: bytes) -> None:
+        self.run(("INSERT INTO {t} (originator_id, originator_version, topic, state) "
+                  "VALUES (?, ?, ?, ?)", (originator_id, version, topic, state)))
+
+
+def _pg_params(params: tuple[Any, ...]) -> tuple[Any, ...]:
+    return params
+
+
+# ---- fixtures and helpers ------------------------------------------------------
+
+
+@pytest.fixture
+def history(world: World) -> Iterator[Store]:
+    """Several documents sent, accepted, handled and completed; the audit passes."""
+    a = world.sent(recipients=(RECIPIENT, OTHER))
+    b = world.sent()
+    c = world.sent()
+    world.act(RECIPIENT, "delivery.accept", {"document": a})
+    world.act(OTHER, "delivery.accept", {"document": a})
+    world.act(RECIPIENT, "delivery.assign", {"document": a, "lead_unit": "Phòng Tư pháp",
+                                             "officer": "Lê Văn D"})
+    world.act(RECIPIENT, "delivery.progress", {"document": a, "note": "đang xử lý"})
+    world.act(RECIPIENT, "delivery.accept", {"document": b})
+    world.act(RECIPIENT, "delivery.refuse", {"document": c, "reason": "không thuộc thẩm quyền"})
+    world.act(RECIPIENT, "delivery.complete", {"document": a, "note": "đã xong"})
+    store = Store(world)
+    report = audit_unchanged(store)
+    assert report.events == len(store.rows()) == world.event_count()
+    yield store
+
+
+def audit(store: Store) -> Any:
+    registrar_key, ledger_key = trust_anchors(store.world.settings)
+    return run_audit(store.world.app, registrar_key=registrar_key, ledger_key=ledger_key)
+
+
+def audit_unchanged(store: Store) -> Any:
+    """Run the audit and require that it changed no stored row."""
+    before = store.rows()
+    try:
+        return audit(store)
+    finally:
+        assert store.rows() == before, "the audit modified the stored events"
+
+
+def audit_fails(store: Store) -> AuditFailure:
+    with pytest.raises(AuditFailure) as info:
+        audit_unchanged(store)
+    return info.value
+
+
+RECORD = "domain.command_log:CommandRecord.Accepted"
+
+
+def middle_event(store: Store, topic_suffix: str = "Delivery.Accepted") -> Row:
+    """A domain event (not a command record) in the middle of the log."""
+    rows = store.rows()
+    candidates = [r for r in rows[len(rows) // 4: -2] if r[3].endswith(topic_suffix)]
+    assert candidates, [r[3] for r in rows]
+    return candidates[0]
+
+
+# ---- the attacks ---------------------------------------------------------------
+
+
+def test_untampered_history_audits_and_audit_writes_nothing(history: Store) -> None:
+    report = audit_unchanged(history)
+    rows = history.rows()
+    assert report.last_position == rows[-1][0]
+    assert report.commands == sum(1 for r in rows if r[3] == RECORD)
+
+
+@pytest.mark.parametrize("where", ["start", "middle", "end"])
+def test_flip_one_byte_of_state(history: Store, where: str) -> None:
+    nid, _, _, _, state = middle_event(history)
+    offset = {"start": 1, "middle": len(state) // 2, "end": len(state) - 2}[where]
+    tampered = bytearray(state)
+    tampered[offset] ^= 0x01
+    history.set_state(nid, bytes(tampered))
+    assert audit_fails(history).position == nid
+
+
+def test_edit_value_keeping_valid_json(history: Store) -> None:
+    """A plausible forgery: a different incoming number, still well-formed."""
+    nid, _, _, _, state = middle_event(history)
+    assert b'"incoming_number":1' in state
+    history.set_state(nid, state.replace(b'"incoming_number":1', b'"incoming_number":7'))
+    assert audit_fails(history).position == nid
+
+
+def test_flip_one_byte_of_command_record(history: Store) -> None:
+    rows = history.rows()
+    nid, _, _, _, state = [r for r in rows[len(rows) // 2:] if r[3] == RECORD][0]
+    tampered = bytearray(state)
+    tampered[len(state) // 2] ^= 0x01
+    history.set_state(nid, bytes(tampered))
+    assert audit_fails(history).position == nid
+
+
+def test_change_topic(history: Store) -> None:
+    nid = middle_event(history)[0]
+    history.set_topic(nid, "domain.delivery:Delivery.Refused")
+    assert audit_fails(history).position == nid
+
+
+def test_change_topic_to_unknown_class(history: Store) -> None:
+    nid = middle_event(history)[0]
+    history.set_topic(nid, "domain.delivery:Delivery.Nonexistent")
+    assert audit_fails(history).position == nid
+
+
+def test_delete_event(history: Store) -> None:
+    nid = middle_event(history)[0]
+    history.delete(nid)
+    failure = audit_fails(history)
+    assert failure.position is not None and failure.position >= nid - 3
+
+
+def test_delete_command_record(history: Store) -> None:
+    rows = history.rows()
+    nid = [r for r in rows[len(rows) // 2:] if r[3] == RECORD][0][0]
+    history.delete(nid)
+    audit_fails(history)
+
+
+def test_swap_originator_versions(history: Store) -> None:
+    rows = history.rows()
+    # two events of one aggregate: the first document's Signed (v2) and Issued (v3)
+    signed = next(r for r in rows if r[3].endswith("Document.Signed"))
+    issued = next(r for r in rows if r[1] == signed[1] and r[2] == signed[2] + 1)
+    history.run(
+        ("UPDATE {t} SET originator_version = ? WHERE originator_id = ? "
+         "AND originator_version = ?", (-1, signed[1], signed[2])),
+        ("UPDATE {t} SET originator_version = ? WHERE originator_id = ? "
+         "AND originator_version = ?", (signed[2], issued[1], issued[2])),
+        ("UPDATE {t} SET originator_version = ? WHERE originator_id = ? "
+         "AND originator_version = ?", (issued[2], signed[1], -1)),
+    )
+    after = {r[0]: r[2] for r in history.rows()}
+    assert after[signed[0]] == issued[2] and after[issued[0]] == signed[2]
+    assert audit_fails(history).position == signed[0]
+
+
+def test_insert_forged_event(history: Store) -> None:
+    rows = history.rows()
+    last = rows[-1]
+    history.insert(last[1], last[2] + 1, last[3], last[4])
+    forged = history.rows()[-1]
+    assert forged[0] > last[0] and forged[2] == last[2] + 1
+    assert audit_fails(history).position == forged[0]
+
+
+def test_insert_replayed_command_group(history: Store) -> None:
+    """Copies of a whole group (command record and its event) appended at the end."""
+    rows = history.rows()
+    head = max(i for i, r in enumerate(rows) if r[3] == RECORD)
+    group = rows[head:]
+    versions = {}
+    for r in group:
+        versions[r[1]] = max(x[2] for x in history.rows() if x[1] == r[1]) + 1
+        history.insert(r[1], versions[r[1]], r[3], r[4])
+    audit_fails(history)
+
+
+def test_truncate_tail(history: Store) -> None:
+    rows = history.rows()
+    history.delete(rows[-1][0])
+    failure = audit_fails(history)
+    assert failure.position is not None and failure.position < rows[-1][0]
+
+
+def test_truncate_tail_inside_a_multi_event_group(history: Store) -> None:
+    rows = history.rows()
+    # the history's last multi-event group: find any group of 3+ rows and cut after its 2nd
+    heads = [i for i, r in enumerate(rows) if r[3] == RECORD] + [len(rows)]
+    start, end = next((s, e) for s, e in zip(heads, heads[1:]) if e - s >= 3)
+    history.run(("DELETE FROM {t} WHERE {id} >= ?", (rows[start + 2][0],)))
+    failure = audit_fails(history)
+    assert failure.position == rows[start + 1][0]
