@@ -6,7 +6,7 @@ import mimetypes
 import secrets
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 from uuid import UUID
 
 import typer
@@ -31,15 +31,16 @@ agency_app = typer.Typer(help="Register agencies and manage their keys.", no_arg
 app.add_typer(agency_app, name="agency")
 
 DataOpt = Annotated[
-    Optional[Path],
+    Path | None,
     typer.Option("--data", help="Data folder (default: $DOCLEDGER_DATA or ./docledger-data)."),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 AsOpt = Annotated[str, typer.Option("--as", help="Acting agency code.")]
 KeyOpt = Annotated[
-    Optional[Path],
+    Path | None,
     typer.Option("--key", help="Private key file (default: the agency's key in the data folder)."),
 ]
+KeyActorOpt = Annotated[str, typer.Option("--as", help="'registrar' or the agency itself.")]
 StaffOpt = Annotated[str, typer.Option("--staff", help="Staff member acting.")]
 DocArg = Annotated[str, typer.Argument(help="Document id (as printed by 'send').")]
 
@@ -98,8 +99,8 @@ def agency_register(
     code: Annotated[str, typer.Argument(help="13-character agency code, e.g. 000.00.00.G22.")],
     name: Annotated[str, typer.Argument(help="Agency name.")],
     pubkey: Annotated[
-        Optional[Path],
-        typer.Option(help="The agency's public key (PEM). Default: generate one in the data folder."),
+        Path | None,
+        typer.Option(help="The agency's public key (PEM). Default: generate one in D/keys."),
     ] = None,
     data: DataOpt = None,
     as_json: JsonOpt = False,
@@ -120,7 +121,7 @@ def agency_register(
 def agency_add_key(
     code: str,
     pubkey: Annotated[Path, typer.Option(help="The new public key (PEM).")],
-    actor: Annotated[str, typer.Option("--as", help="'registrar' or the agency itself.")] = "registrar",
+    actor: KeyActorOpt = "registrar",
     key: KeyOpt = None,
     data: DataOpt = None,
     as_json: JsonOpt = False,
@@ -136,7 +137,7 @@ def agency_revoke_key(
     code: str,
     keyid: str,
     reason: Annotated[str, typer.Option(help="Why the key is revoked.")],
-    actor: Annotated[str, typer.Option("--as", help="'registrar' or the agency itself.")] = "registrar",
+    actor: KeyActorOpt = "registrar",
     key: KeyOpt = None,
     data: DataOpt = None,
     as_json: JsonOpt = False,
@@ -163,9 +164,9 @@ def send(
     signer: Annotated[str, typer.Option(help="Signer's full name.")] = "Người ký",
     position: Annotated[str, typer.Option(help="Signer's position.")] = "",
     priority: Annotated[int, typer.Option(help="0 normal … 4 express with set time.")] = 0,
-    due: Annotated[Optional[str], typer.Option(help="Due date, YYYY-MM-DD.")] = None,
-    attach: Annotated[Optional[list[Path]], typer.Option(help="Attachment file (repeatable).")] = None,
-    document_id: Annotated[Optional[str], typer.Option(help="Sender-unique document id.")] = None,
+    due: Annotated[str | None, typer.Option(help="Due date, YYYY-MM-DD.")] = None,
+    attach: Annotated[list[Path] | None, typer.Option(help="Attachment file (repeatable).")] = None,
+    document_id: Annotated[str | None, typer.Option(help="Sender-unique document id.")] = None,
     key: KeyOpt = None,
     staff: StaffOpt = "văn thư",
     data: DataOpt = None,
@@ -260,10 +261,10 @@ def refuse(doc: DocArg, actor: AsOpt,
 @app.command()
 def assign(doc: DocArg, actor: AsOpt,
            unit: Annotated[str, typer.Option(help="Lead handling unit.")],
-           officer: Annotated[Optional[str], typer.Option(help="Handling officer.")] = None,
-           co_unit: Annotated[Optional[list[str]], typer.Option(help="Co-handling unit.")] = None,
+           officer: Annotated[str | None, typer.Option(help="Handling officer.")] = None,
+           co_unit: Annotated[list[str] | None, typer.Option(help="Co-handling unit.")] = None,
            instructions: Annotated[str, typer.Option(help="Leader's instructions.")] = "",
-           due: Annotated[Optional[str], typer.Option(help="Deadline, YYYY-MM-DD.")] = None,
+           due: Annotated[str | None, typer.Option(help="Deadline, YYYY-MM-DD.")] = None,
            key: KeyOpt = None, staff: StaffOpt = "lãnh đạo",
            data: DataOpt = None, as_json: JsonOpt = False) -> None:
     """Assign a delivery (04) to a handling unit or officer with a deadline."""
@@ -293,7 +294,7 @@ def complete(doc: DocArg, actor: AsOpt, note: str = "", key: KeyOpt = None,
 @app.command()
 def recall(doc: DocArg, actor: AsOpt,
            reason: Annotated[str, typer.Option(help="Why the sender recalls it.")],
-           to: Annotated[Optional[list[str]], typer.Option(
+           to: Annotated[list[str] | None, typer.Option(
                "--to", help="Recipient to recall from (repeatable; default: all).")] = None,
            key: KeyOpt = None, staff: StaffOpt = "văn thư",
            data: DataOpt = None, as_json: JsonOpt = False) -> None:
@@ -328,9 +329,9 @@ def history(doc: DocArg, data: DataOpt = None, as_json: JsonOpt = False) -> None
 @app.command()
 def audit(
     data: DataOpt = None,
-    registrar_key: Annotated[Optional[Path], typer.Option(
+    registrar_key: Annotated[Path | None, typer.Option(
         help="Registrar public key to trust (default: the data folder's).")] = None,
-    ledger_key: Annotated[Optional[Path], typer.Option(
+    ledger_key: Annotated[Path | None, typer.Option(
         help="Ledger public key to trust (default: the data folder's).")] = None,
     as_json: JsonOpt = False,
 ) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
@@ -31,9 +31,9 @@ from domain.errors import (
     StaleCommandError,
     UnknownKeyError,
 )
+from domain.handlers import HANDLERS
 from domain.keys import PublicKey, Signer
 from domain.records import Record
-from domain.handlers import HANDLERS
 from domain.root import ROOT_ID, LedgerRoot
 from domain.statements import accepted_statement
 
@@ -47,7 +47,7 @@ class BlobChecker(Protocol):
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, kw_only=True)

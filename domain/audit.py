@@ -155,7 +155,7 @@ def _replay_group(
 
 
 def _compare(stored: list[Notification], produced: list[Notification]) -> None:
-    for mine, theirs in zip(stored, produced):
+    for mine, theirs in zip(stored, produced, strict=False):
         for attr in ("originator_id", "originator_version", "topic", "state"):
             if getattr(mine, attr) != getattr(theirs, attr):
                 raise AuditFailure(

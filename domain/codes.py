@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta, timezone
-from enum import Enum, IntEnum
+from enum import IntEnum, StrEnum
 
 from domain.errors import InvalidInputError
 
@@ -30,7 +30,7 @@ def register_year(at: datetime) -> int:
     return at.astimezone(VIETNAM_TIME).year
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     """Status message codes reported back to the sender."""
 
     ARRIVED = "01"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -12,7 +12,7 @@ from domain.errors import IllegalTransitionError
 from domain.records import Record, stable_id
 
 
-class DeliveryState(str, Enum):
+class DeliveryState(StrEnum):
     ARRIVED = "arrived"
     REFUSED = "refused"
     ACCEPTED = "accepted"

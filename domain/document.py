@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -11,7 +11,7 @@ from domain.errors import DuplicateError, IllegalTransitionError
 from domain.records import Record, stable_id
 
 
-class DocumentState(str, Enum):
+class DocumentState(StrEnum):
     DRAFT = "draft"
     SIGNED = "signed"
     ISSUED = "issued"

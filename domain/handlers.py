@@ -11,9 +11,9 @@ from uuid import UUID
 
 from domain import commands as c
 from domain.agency import Agency
-from domain.context import Context, Handler
 from domain.codes import register_year
 from domain.commands import REGISTRAR
+from domain.context import Context, Handler
 from domain.delivery import Delivery
 from domain.document import Document, DocumentState
 from domain.errors import (
@@ -71,7 +71,10 @@ def check_attachments(ctx: Context, attachments: list[c.Attachment]) -> list[dic
     return [a.model_dump(mode="json") for a in attachments]
 
 
-def take_number(ctx: Context, agency: str, direction: Direction, entry: str) -> tuple[list[Record], int, int]:
+def take_number(
+    ctx: Context, agency: str, direction: Direction, entry: str
+) -> tuple[list[Record], int, int]:
+    """Take the next number of the agency's register for the act's year."""
     year = register_year(ctx.at)
     register = ctx.find(NumberRegister, NumberRegister.id_for(agency, direction, year))
     if register is None:

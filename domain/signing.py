@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from domain.commands import command_payload
@@ -26,7 +26,7 @@ def sign_command(
     issued_at: datetime | None = None,
 ) -> bytes:
     """Return the DSSE JSON bytes of a command signed by ``signer``."""
-    at = issued_at or datetime.now(timezone.utc)
+    at = issued_at or datetime.now(UTC)
     payload = command_payload(
         type=type,
         command_id=command_id or new_command_id(),
