@@ -55,6 +55,8 @@ def run_demo(settings: Settings) -> None:
     refuse_duplicate(session, plan["document_id"])
     show_statuses(session, [plan["document"]])
     audit(session, settings)
+    out.print(f"see one document's signed history: "
+              f"docledger history {plan['document']} --data {settings.data}")
 
 
 def register_agencies(session: Session) -> None:
@@ -193,4 +195,3 @@ def audit(session: Session, settings: Settings) -> None:
     report = run_audit(session.app, registrar_key=registrar, ledger_key=ledger)
     out.print(f"\n[green]audit passed[/]: {report.commands} signed commands replayed, "
               f"{report.events} stored events verified byte for byte")
-    out.print(f"try: docledger history {{document id}} --data {settings.data}")
