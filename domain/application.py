@@ -25,6 +25,7 @@ from domain.envelope import COMMAND_TYPE, Envelope
 from domain.errors import (
     CommandIdConflictError,
     ConcurrencyError,
+    ConflictError,
     InvalidEnvelopeError,
     NotFoundError,
     NotInitialisedError,
@@ -111,8 +112,15 @@ class DocLedger(Application):
             app=self, command=command, fields=fields,
             envelope=envelope.to_dict(), at=received_at,
         )
-        aggregates, result = HANDLERS[command.type](ctx)
-        return self._commit(ctx, envelope, aggregates, result)
+        try:
+            aggregates, result = HANDLERS[command.type](ctx)
+            return self._commit(ctx, envelope, aggregates, result)
+        except ConflictError:
+            # A concurrent copy of this very command may have won the race.
+            again = self.find(CommandRecord, CommandRecord.id_for(command.command_id))
+            if again is None:
+                raise
+            return self._repeat(again, envelope)
 
     def _actor_key(
         self, command: Command, fields: Any, envelope: Envelope, root: LedgerRoot | None
@@ -170,9 +178,6 @@ class DocLedger(Application):
         try:
             recordings = self.save(record, *aggregates)
         except IntegrityError:
-            again = self.find(CommandRecord, record.id)
-            if again is not None:
-                return self._repeat(again, envelope)
             raise ConcurrencyError(
                 "another command changed the same records concurrently; retry"
             ) from None

@@ -10,7 +10,7 @@ from domain.errors import InvalidInputError
 
 # ddd.dd.dd.Xdd: four dot-separated groups of letters and digits, 13 characters,
 # the last group starting with a letter (000.00.00.G22, 001.00.20.TT2).
-AGENCY_CODE = re.compile(r"^[0-9A-Z]{3}\.[0-9A-Z]{2}\.[0-9A-Z]{2}\.[A-Z][0-9A-Z]{2}$")
+AGENCY_CODE = re.compile(r"[0-9A-Z]{3}\.[0-9A-Z]{2}\.[0-9A-Z]{2}\.[A-Z][0-9A-Z]{2}")
 
 # Registers run from 1 January to 31 December in Vietnam's time (UTC+7, no DST).
 VIETNAM_TIME = timezone(timedelta(hours=7), "ICT")
@@ -18,7 +18,7 @@ VIETNAM_TIME = timezone(timedelta(hours=7), "ICT")
 
 def check_agency_code(code: str) -> str:
     """Return ``code`` if it is a valid 13-character agency code, else raise."""
-    if not isinstance(code, str) or not AGENCY_CODE.match(code):
+    if not isinstance(code, str) or not AGENCY_CODE.fullmatch(code):
         raise InvalidInputError(
             f"invalid agency code {code!r}: expected ddd.dd.dd.Xdd (13 characters)"
         )

@@ -48,7 +48,9 @@ Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 
 
 class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+    # strict: JSON types must be right (no 1 -> True, no number -> datetime);
+    # dates, times and UUIDs are read from their JSON string forms.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class KeySpec(Model):
@@ -223,7 +225,7 @@ class Command(Model):
 
     def parsed_fields(self) -> Any:
         try:
-            return FIELDS[self.type].model_validate(self.fields)
+            return FIELDS[self.type].model_validate_json(json.dumps(self.fields))
         except ValidationError as exc:
             raise InvalidCommandError(_describe(exc, prefix="fields.")) from None
 
@@ -231,11 +233,7 @@ class Command(Model):
 def parse_command(payload: bytes) -> tuple[Command, Any]:
     """Parse payload bytes into a command and its typed fields, or raise."""
     try:
-        doc = json.loads(payload)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidCommandError(f"payload is not JSON: {exc}") from None
-    try:
-        command = Command.model_validate(doc)
+        command = Command.model_validate_json(payload)
     except ValidationError as exc:
         raise InvalidCommandError(_describe(exc)) from None
     return command, command.parsed_fields()
@@ -264,6 +262,8 @@ def command_payload(
 def _describe(exc: ValidationError, prefix: str = "") -> str:
     parts = []
     for err in exc.errors()[:5]:
+        if err["type"] == "json_invalid":
+            return f"payload is not JSON: {err['msg']}"
         where = prefix + ".".join(str(p) for p in err["loc"])
         parts.append(f"{where}: {err['msg']}")
     return "; ".join(parts)

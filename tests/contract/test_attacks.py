@@ -15,6 +15,7 @@ from uuid import UUID
 import pytest
 
 from domain.agency import Agency
+from domain.commands import command_payload
 from domain.delivery import Delivery, DeliveryState
 from domain.envelope import COMMAND_TYPE, Envelope
 from domain.errors import (
@@ -34,7 +35,6 @@ from domain.errors import (
     UnknownKeyError,
 )
 from domain.keys import Ed25519Signer
-from domain.commands import command_payload
 from infrastructure.blobs import BlobStore
 from infrastructure.ledger import DataFolder, run_audit, trust_anchors
 from tests.factories import OTHER, RECIPIENT, SENDER, THIRD, World, header

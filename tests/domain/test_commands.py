@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -65,7 +65,7 @@ def test_valid_create_is_parsed() -> None:
     command, fields = parse_command(raw(doc()))
     assert command.type == "document.create"
     assert command.actor.agency == "000.00.00.G22"
-    assert command.issued_at == datetime(2026, 11, 27, 1, 0, tzinfo=timezone.utc)
+    assert command.issued_at == datetime(2026, 11, 27, 1, 0, tzinfo=UTC)
     assert isinstance(fields, DocumentCreate)
     assert fields.header.subject == "Về việc phê duyệt kế hoạch"
     assert fields.header.promulgation_date == date(2026, 11, 27)
@@ -197,31 +197,15 @@ def test_check_agency_code_refuses_invalid_codes(code: Any) -> None:
         check_agency_code(code)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: AGENCY_CODE regex ends in '$', which re.match lets match before a "
-    "trailing newline, so '000.00.00.G22\\n' (14 characters) is accepted",
-)
 def test_check_agency_code_refuses_trailing_newline() -> None:
     with pytest.raises(InvalidInputError):
         check_agency_code("000.00.00.G22\n")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: same '$' defect lets a recipient code with a trailing newline "
-    "through parse_command (a distinct, never-registered recipient code)",
-)
 def test_parse_command_refuses_recipient_with_trailing_newline() -> None:
     refused(doc("document.send", {"document": DOC, "recipients": ["000.00.00.H41\n"]}))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (spec deviation): commands.Model uses strict=False, so pydantic's lax mode "
-    "accepts a Unix-epoch integer as issued_at (not RFC 3339) and the string 'yes' as the "
-    "boolean 'agree', contrary to the module docstring ('wrong types are refused')",
-)
 @pytest.mark.parametrize(
     ("type", "fields", "top"),
     [("document.issue", {"document": DOC}, {"issued_at": 1795000000}),

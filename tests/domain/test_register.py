@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from domain.codes import register_year
 from domain.register import NumberRegister
@@ -48,5 +48,5 @@ def test_register_id_is_per_agency_direction_and_year() -> None:
 
 def test_register_year_follows_vietnam_time() -> None:
     # 31 Dec 2026 18:00 UTC is already 1 Jan 2027 01:00 in Vietnam (UTC+7).
-    assert register_year(datetime(2026, 12, 31, 18, 0, tzinfo=timezone.utc)) == 2027
-    assert register_year(datetime(2026, 12, 31, 16, 59, tzinfo=timezone.utc)) == 2026
+    assert register_year(datetime(2026, 12, 31, 18, 0, tzinfo=UTC)) == 2027
+    assert register_year(datetime(2026, 12, 31, 16, 59, tzinfo=UTC)) == 2026
