@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from domain.application import DocLedger, Outcome
@@ -42,7 +42,7 @@ class ManualClock:
     """A clock the test moves by hand."""
 
     def __init__(self) -> None:
-        self.now = datetime.now(timezone.utc)
+        self.now = datetime.now(UTC)
 
     def __call__(self) -> datetime:
         return self.now
@@ -80,7 +80,8 @@ class World:
                signer: Ed25519Signer | None = None, **kw: Any) -> bytes:
         key = signer or (self.registrar if agency == "registrar" else self.keys[agency])
         kw.setdefault("issued_at", self.app.clock())
-        return sign_command(key, type, fields, agency=agency, staff=kw.pop("staff", "Trần Thị C"), **kw)
+        staff = kw.pop("staff", "Trần Thị C")
+        return sign_command(key, type, fields, agency=agency, staff=staff, **kw)
 
     def act(self, agency: str, type: str, fields: dict[str, Any], **kw: Any) -> Outcome:
         return self.app.execute(self.signed(agency, type, fields, **kw))
