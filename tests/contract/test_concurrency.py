@@ -45,8 +45,8 @@ def test_racing_accepts_of_one_delivery_write_exactly_once(world: World) -> None
     assert delivery.incoming_number == 1
     # one command record + the acceptance + the register's opening and number
     assert world.event_count() - before >= 3
-    assert [e for e in world.app.events_of(delivery.id)
-            if type(e).__name__ == "Accepted"].__len__() == 1
+    accepted = [e for e in world.app.events_of(delivery.id) if isinstance(e, Delivery.Accepted)]
+    assert len(accepted) == 1
 
 
 def test_recall_racing_completion_one_wins(world: World) -> None:
