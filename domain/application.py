@@ -56,6 +56,7 @@ class Outcome:
     """What an accepted command did."""
 
     command_id: str
+    payload_sha256: str
     received_at: datetime
     events: tuple[tuple[str, int, str], ...]
     result: dict[str, Any]
@@ -147,6 +148,7 @@ class DocLedger(Application):
             )
         return Outcome(
             command_id=previous.command_id,
+            payload_sha256=previous.payload_sha256,
             received_at=previous.received_at,
             events=tuple((e[0], e[1], e[2]) for e in previous.events),
             result=previous.result,
@@ -183,6 +185,7 @@ class DocLedger(Application):
             ) from None
         return Outcome(
             command_id=ctx.command.command_id,
+            payload_sha256=envelope.payload_digest,
             received_at=ctx.at,
             events=tuple((e[0], e[1], e[2]) for e in events),
             result=result,

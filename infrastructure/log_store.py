@@ -1,0 +1,210 @@
+"""SQL tables of the Merkle log, beside the event store, on SQLite and PostgreSQL.
+
+- ``ledger_leaves``: leaf index (0, 1, 2 … without holes), the notification id
+  it covers (unique) and the leaf hash;
+- ``ledger_nodes``: hashes of complete subtrees above the leaves, by (level, index);
+- ``ledger_checkpoints``: every signed checkpoint, by tree size.
+
+A batch of leaves, with the nodes it completes, is written in one transaction;
+the primary keys make a second writer of the same leaves fail, so each event
+becomes a leaf exactly once and in notification order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import IntegrityError, Notification
+from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.sqlite import SQLiteApplicationRecorder
+
+from domain.application import DocLedger
+from domain.errors import ConcurrencyError, NotFoundError
+from domain.merkle import NodeKey
+
+SCHEMA = [
+    "CREATE TABLE IF NOT EXISTS {p}ledger_leaves (leaf_index {int} PRIMARY KEY, "
+    "notification_id {int} NOT NULL UNIQUE, hash {blob} NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS ledger_leaves_hash ON {p}ledger_leaves (hash)",
+    "CREATE TABLE IF NOT EXISTS {p}ledger_nodes (level INTEGER NOT NULL, idx {int} NOT NULL, "
+    "hash {blob} NOT NULL, PRIMARY KEY (level, idx))",
+    "CREATE TABLE IF NOT EXISTS {p}ledger_checkpoints (size {int} PRIMARY KEY, "
+    "root {blob} NOT NULL, note TEXT NOT NULL, issued_at TEXT NOT NULL)",
+]
+
+
+@dataclass(frozen=True, kw_only=True)
+class StoredCheckpoint:
+    size: int
+    root: bytes
+    note: str
+    issued_at: str
+
+
+class LogStore:
+    """The Merkle log's tables in the ledger's own database."""
+
+    def __init__(self, app: DocLedger) -> None:
+        recorder = app.recorder
+        self.datastore: Any = recorder.datastore  # type: ignore[attr-defined]
+        if isinstance(recorder, SQLiteApplicationRecorder):
+            self.postgres = False
+            self.prefix = ""
+            self.events_table = recorder.events_table_name
+            self.notification_column = "rowid"
+        elif isinstance(recorder, PostgresApplicationRecorder):
+            self.postgres = True
+            self.prefix = f'"{self.datastore.schema}".'
+            self.events_table = f'"{self.datastore.schema}".{recorder.events_table_name}'
+            self.notification_column = "notification_id"
+        else:
+            raise TypeError(f"no Merkle log store for {type(recorder).__name__}")
+        self._create_tables()
+
+    # ---- plumbing -------------------------------------------------------------
+
+    def _sql(self, statement: str) -> str:
+        statement = statement.replace("{p}", self.prefix)
+        return statement if self.postgres else statement.replace("%s", "?")
+
+    @contextmanager
+    def _cursor(self, *, commit: bool) -> Iterator[Any]:
+        with self.datastore.transaction(commit=commit) as cursor:
+            yield cursor
+
+    def _create_tables(self) -> None:
+        types = {"int": "BIGINT", "blob": "BYTEA"} if self.postgres else {
+            "int": "INTEGER", "blob": "BLOB"}
+        with self._cursor(commit=True) as c:
+            for statement in SCHEMA:
+                c.execute(self._sql(statement.format(p="{p}", **types)))
+
+    # ---- leaves and nodes ---------------------------------------------------------
+
+    def size(self) -> int:
+        """Number of leaves (leaf indexes have no holes, so max + 1)."""
+        with self._cursor(commit=False) as c:
+            return self._size(c)
+
+    def _size(self, c: Any) -> int:
+        c.execute(self._sql("SELECT max(leaf_index) AS last FROM {p}ledger_leaves"))
+        last = c.fetchone()["last"]
+        return 0 if last is None else int(last) + 1
+
+    def last_notification_id(self) -> int:
+        with self._cursor(commit=False) as c:
+            c.execute(self._sql("SELECT max(notification_id) AS last FROM {p}ledger_leaves"))
+            row = c.fetchone()
+        return int(row["last"] or 0)
+
+    def append(self, start: int, leaves: Sequence[tuple[int, bytes]],
+               nodes: Iterable[tuple[int, int, bytes]]) -> None:
+        """Write leaves ``start, start+1 …`` and the nodes they complete, atomically.
+
+        Refuses (ConcurrencyError) if another writer appended first.
+        """
+        try:
+            with self._cursor(commit=True) as c:
+                if self._size(c) != start:
+                    raise ConcurrencyError("another writer extended the Merkle log")
+                c.executemany(
+                    self._sql("INSERT INTO {p}ledger_leaves (leaf_index, notification_id, hash) "
+                              "VALUES (%s, %s, %s)"),
+                    [(start + i, nid, h) for i, (nid, h) in enumerate(leaves)],
+                )
+                c.executemany(
+                    self._sql("INSERT INTO {p}ledger_nodes (level, idx, hash) VALUES (%s, %s, %s)"),
+                    list(nodes),
+                )
+        except IntegrityError:
+            raise ConcurrencyError("another writer extended the Merkle log") from None
+
+    def nodes(self, keys: Iterable[NodeKey]) -> dict[NodeKey, bytes]:
+        """Hashes of the named complete subtrees (level 0 = leaves), in one query each."""
+        wanted = set(keys)
+        leaves = sorted(i for level, i in wanted if level == 0)
+        inner = sorted(k for k in wanted if k[0] > 0)
+        found: dict[NodeKey, bytes] = {}
+        with self._cursor(commit=False) as c:
+            if leaves:
+                c.execute(self._sql(
+                    "SELECT leaf_index, hash FROM {p}ledger_leaves WHERE leaf_index IN ("
+                    + ",".join(["%s"] * len(leaves)) + ")"), leaves)
+                found.update({(0, int(r["leaf_index"])): bytes(r["hash"]) for r in c.fetchall()})
+            if inner:
+                clause = " OR ".join(["(level = %s AND idx = %s)"] * len(inner))
+                c.execute(self._sql(f"SELECT level, idx, hash FROM {{p}}ledger_nodes WHERE {clause}"),
+                          [v for key in inner for v in key])
+                found.update({(int(r["level"]), int(r["idx"])): bytes(r["hash"])
+                              for r in c.fetchall()})
+        missing = wanted - found.keys()
+        if missing:
+            raise NotFoundError(f"the Merkle log lacks subtrees {sorted(missing)[:3]}")
+        return found
+
+    def leaves(self, start: int, limit: int) -> list[tuple[int, int, bytes]]:
+        """(leaf index, notification id, hash) from ``start`` in index order."""
+        with self._cursor(commit=False) as c:
+            c.execute(self._sql("SELECT leaf_index, notification_id, hash FROM {p}ledger_leaves "
+                                "WHERE leaf_index >= %s ORDER BY leaf_index LIMIT %s"),
+                      (start, limit))
+            return [(int(r["leaf_index"]), int(r["notification_id"]), bytes(r["hash"]))
+                    for r in c.fetchall()]
+
+    def leaf_index_of(self, *, notification_id: int | None = None,
+                      leaf_hash: bytes | None = None) -> int:
+        column, value = (("notification_id", notification_id) if notification_id is not None
+                         else ("hash", leaf_hash))
+        with self._cursor(commit=False) as c:
+            c.execute(self._sql(f"SELECT min(leaf_index) AS i FROM {{p}}ledger_leaves "
+                                f"WHERE {column} = %s"), (value,))
+            row = c.fetchone()
+        if row["i"] is None:
+            raise NotFoundError(f"no leaf with {column} {value!r} in the Merkle log yet")
+        return int(row["i"])
+
+    def notifications_of(self, events: Iterable[tuple[str, int]]) -> list[Notification]:
+        """The stored rows of the given (aggregate id, version) pairs, in that order."""
+        rows = []
+        with self._cursor(commit=False) as c:
+            for aggregate_id, version in events:
+                uid = UUID(aggregate_id)
+                c.execute(self._sql(
+                    f"SELECT {self.notification_column} AS nid, topic, state FROM "
+                    f"{self.events_table} WHERE originator_id = %s AND originator_version = %s"),
+                    (uid if self.postgres else uid.hex, version))
+                row = c.fetchone()
+                if row is None:
+                    raise NotFoundError(f"no stored event {aggregate_id} v{version}")
+                rows.append(Notification(id=int(row["nid"]), originator_id=uid,
+                                         originator_version=version, topic=row["topic"],
+                                         state=bytes(row["state"])))
+        return rows
+
+    # ---- checkpoints ----------------------------------------------------------------
+
+    def save_checkpoint(self, checkpoint: StoredCheckpoint) -> None:
+        try:
+            with self._cursor(commit=True) as c:
+                c.execute(self._sql("INSERT INTO {p}ledger_checkpoints (size, root, note, "
+                                    "issued_at) VALUES (%s, %s, %s, %s)"),
+                          (checkpoint.size, checkpoint.root, checkpoint.note,
+                           checkpoint.issued_at))
+        except IntegrityError:
+            raise ConcurrencyError(f"a checkpoint of size {checkpoint.size} exists") from None
+
+    def checkpoints(self, *, latest_only: bool = False) -> list[StoredCheckpoint]:
+        order = "DESC LIMIT 1" if latest_only else "ASC"
+        with self._cursor(commit=False) as c:
+            c.execute(self._sql("SELECT size, root, note, issued_at FROM {p}ledger_checkpoints "
+                                f"ORDER BY size {order}"))
+            return [StoredCheckpoint(size=int(r["size"]), root=bytes(r["root"]), note=r["note"],
+                                     issued_at=r["issued_at"]) for r in c.fetchall()]
+
+    def latest_checkpoint(self) -> StoredCheckpoint | None:
+        found = self.checkpoints(latest_only=True)
+        return found[0] if found else None
