@@ -52,7 +52,7 @@ class Checkpoint:
     def parse(cls, body: str) -> Checkpoint:
         lines = body.split("\n")
         if len(lines) < 4 or lines[-1] != "":
-            raise CheckpointError("a checkpoint has origin, size and root lines, each ending in \\n")
+            raise CheckpointError("a checkpoint is origin, size and root lines, each with \\n")
         origin, size, root = lines[0], lines[1], lines[2]
         if not origin or not re.fullmatch(r"0|[1-9][0-9]*", size):
             raise CheckpointError("malformed checkpoint origin or size")

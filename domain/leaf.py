@@ -37,6 +37,8 @@ def leaf_data(originator_id: UUID, originator_version: int, topic: str, state: b
     ))
 
 
-def event_leaf_hash(originator_id: UUID, originator_version: int, topic: str, state: bytes) -> bytes:
+def event_leaf_hash(
+    originator_id: UUID, originator_version: int, topic: str, state: bytes
+) -> bytes:
     """The RFC 9162 leaf hash of one stored event."""
     return leaf_hash(leaf_data(originator_id, originator_version, topic, state))

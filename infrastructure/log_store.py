@@ -137,8 +137,8 @@ class LogStore:
                 found.update({(0, int(r["leaf_index"])): bytes(r["hash"]) for r in c.fetchall()})
             if inner:
                 clause = " OR ".join(["(level = %s AND idx = %s)"] * len(inner))
-                c.execute(self._sql(f"SELECT level, idx, hash FROM {{p}}ledger_nodes WHERE {clause}"),
-                          [v for key in inner for v in key])
+                statement = f"SELECT level, idx, hash FROM {{p}}ledger_nodes WHERE {clause}"
+                c.execute(self._sql(statement), [v for key in inner for v in key])
                 found.update({(int(r["level"]), int(r["idx"])): bytes(r["hash"])
                               for r in c.fetchall()})
         missing = wanted - found.keys()

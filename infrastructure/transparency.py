@@ -64,7 +64,7 @@ class LedgerLog:
             edge = self.store.nodes(edge_keys(size))
             formed: list[tuple[int, int, bytes]] = []
             tree = CompactRange(size, [edge[k] for k in edge_keys(size)],
-                                on_node=lambda lvl, i, h: formed.append((lvl, i, h)))
+                                on_node=lambda lvl, i, h, into=formed: into.append((lvl, i, h)))
             leaves = []
             for n in batch:
                 leaf = event_leaf_hash(n.originator_id, n.originator_version, n.topic, n.state)
