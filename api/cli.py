@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import mimetypes
 import secrets
+import sys
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
@@ -237,8 +238,10 @@ def send_document(
 
 def _act(data: Path | None, actor: str, type: str, fields: dict[str, Any],
          key: Path | None, staff: str, as_json: bool) -> None:
-    outcome = session_for(data).act(actor, type, fields, key=key, staff=staff)
-    render.print_outcome(outcome, as_json=as_json)
+    session = session_for(data)
+    outcome = session.act(actor, type, fields, key=key, staff=staff)
+    render.print_outcome(outcome, as_json=as_json,
+                         receipt=session.log.receipt(outcome) if as_json else None)
 
 
 @app.command()
@@ -361,6 +364,106 @@ def audit(
             f"{report.events} stored events verified byte for byte "
             f"(last position {report.last_position})"
         )
+
+
+# ---- the Merkle log ------------------------------------------------------------------
+
+
+@app.command()
+def checkpoint(
+    vkey: Annotated[bool, typer.Option("--vkey", help="Print the ledger's verifier key.")] = False,
+    issue: Annotated[bool, typer.Option(help="Sign a new checkpoint now if the log grew.")] = False,
+    data: DataOpt = None,
+) -> None:
+    """Print the latest signed checkpoint, exactly the C2SP signed-note text."""
+    session = session_for(data)
+    if vkey:
+        sys.stdout.write(session.log.note_key.vkey() + "\n")
+        return
+    session.log.issue_checkpoint(force=issue)
+    latest = session.log.store.latest_checkpoint()
+    if latest is None:
+        raise errors.NotFoundError("the ledger has signed no checkpoint yet")
+    sys.stdout.write(latest.note)
+
+
+@app.command("receipt")
+def receipt_cmd(command_id: str, data: DataOpt = None) -> None:
+    """Print the ledger-signed receipt of an accepted command (JSON, DSSE)."""
+    session = session_for(data)
+    session.log.catch_up()
+    render.print_json(session.log.receipt(session.app.outcome_of(command_id)))
+
+
+@app.command("prove-inclusion")
+def prove_inclusion(
+    leaf_hash: Annotated[str | None, typer.Option(help="Leaf hash (hex) from a receipt.")] = None,
+    notification: Annotated[int | None, typer.Option(help="Notification id.")] = None,
+    data: DataOpt = None,
+) -> None:
+    """Inclusion proof of one event against the latest signed checkpoint (JSON)."""
+    if (leaf_hash is None) == (notification is None):
+        raise InvalidInputError("give exactly one of --leaf-hash and --notification")
+    session = session_for(data)
+    session.log.issue_checkpoint(force=True)
+    latest = session.log.store.latest_checkpoint()
+    assert latest is not None  # issue_checkpoint(force=True) signed one or one exists
+    index = session.log.store.leaf_index_of(
+        notification_id=notification,
+        leaf_hash=None if leaf_hash is None else bytes.fromhex(leaf_hash))
+    stored = session.log.store.leaves(index, 1)[0]
+    proof = session.log.inclusion_proof(index, latest.size)
+    render.print_json({"leaf_index": index, "notification_id": stored[1],
+                       "leaf_hash": stored[2].hex(), "tree_size": latest.size,
+                       "proof": [p.hex() for p in proof], "checkpoint": latest.note})
+
+
+@app.command("prove-consistency")
+def prove_consistency(
+    old_size: Annotated[int, typer.Argument(help="Size of the older checkpoint.")],
+    new_size: Annotated[int | None, typer.Argument(
+        help="Size of the newer checkpoint (default: the latest).")] = None,
+    data: DataOpt = None,
+) -> None:
+    """Consistency proof between two tree sizes (JSON), for verify-consistency."""
+    session = session_for(data)
+    session.log.issue_checkpoint(force=True)
+    if new_size is None:
+        latest = session.log.store.latest_checkpoint()
+        new_size = 0 if latest is None else latest.size
+    proof = session.log.consistency_proof(old_size, new_size)
+    render.print_json({"old_size": old_size, "new_size": new_size,
+                       "proof": [p.hex() for p in proof]})
+
+
+@app.command("verify-consistency")
+def verify_consistency_cmd(
+    old: Annotated[Path, typer.Argument(help="The older signed checkpoint (note file).")],
+    new: Annotated[Path, typer.Argument(help="The newer signed checkpoint (note file).")],
+    proof: Annotated[Path, typer.Option(help="JSON from prove-consistency.")],
+    ledger_key: Annotated[str, typer.Option(
+        help="The ledger's verifier key (vkey text, or a file holding it).")],
+) -> None:
+    """Check offline that NEW extends OLD: both signed, and the proof links them."""
+    from domain.consistency import check_consistency
+
+    outcome = check_consistency(old.read_text(), new.read_text(), read_json(proof),
+                                read_vkey(ledger_key))
+    render.out.print(f"[green]consistent[/]: {outcome}")
+
+
+def read_json(path: Path) -> Any:
+    import json
+
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise InvalidInputError(f"cannot read JSON from {path}: {exc}") from None
+
+
+def read_vkey(value: str) -> str:
+    path = Path(value)
+    return path.read_text().strip() if "+" not in value and path.exists() else value
 
 
 @app.command()

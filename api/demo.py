@@ -54,6 +54,10 @@ def run_demo(settings: Settings) -> None:
     recall_round(session, round_id)
     refuse_duplicate(session, plan["document_id"])
     show_statuses(session, [plan["document"]])
+    checkpoint = session.log.issue_checkpoint(force=True)
+    if checkpoint is not None:
+        out.print(f"\nsigned checkpoint: {checkpoint.size} events, "
+                  f"root {checkpoint.root.hex()[:16]}…")
     audit(session, settings)
     out.print(f"see one document's signed history: "
               f"docledger history {plan['document']} --data {settings.data}")

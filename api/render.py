@@ -32,9 +32,10 @@ def outcome_dict(outcome: Outcome) -> dict[str, Any]:
     }
 
 
-def print_outcome(outcome: Outcome, *, as_json: bool) -> None:
+def print_outcome(outcome: Outcome, *, as_json: bool,
+                  receipt: dict[str, Any] | None = None) -> None:
     if as_json:
-        print_json(outcome_dict(outcome))
+        print_json({**outcome_dict(outcome), "receipt": receipt})
         return
     note = " (repeat of an earlier command: nothing new written)" if outcome.repeated else ""
     details = ", ".join(f"{k}={v}" for k, v in outcome.result.items() if k != "deliveries")

@@ -10,8 +10,9 @@ from domain.commands import REGISTRAR
 from domain.keys import Ed25519Signer
 from domain.signing import sign_command
 from infrastructure.keyfiles import load_signer
-from infrastructure.ledger import DataFolder, open_ledger
+from infrastructure.ledger import DataFolder, open_ledger, open_log
 from infrastructure.settings import Settings
+from infrastructure.transparency import LedgerLog
 
 
 class Session:
@@ -21,6 +22,7 @@ class Session:
         self.settings = settings
         self.folder = DataFolder(settings.data)
         self.app = app or open_ledger(settings)
+        self.log: LedgerLog = open_log(settings, self.app)
 
     def signer_for(self, agency: str, key: Path | None = None) -> Ed25519Signer:
         """The key file given, else the agency's key kept in the data folder."""
@@ -40,7 +42,13 @@ class Session:
         staff: str = "văn thư",
     ) -> Outcome:
         raw = sign_command(self.signer_for(agency, key), type, fields, agency=agency, staff=staff)
-        return self.app.execute(raw)
+        return self.execute(raw)
+
+    def execute(self, raw: bytes) -> Outcome:
+        """Execute a signed command, then extend the Merkle log (and checkpoint if due)."""
+        outcome = self.app.execute(raw)
+        self.log.issue_checkpoint()
+        return outcome
 
     def close(self) -> None:
         self.app.close()

@@ -146,14 +146,7 @@ class DocLedger(Application):
             raise CommandIdConflictError(
                 f"command id {previous.command_id} was already used for other bytes"
             )
-        return Outcome(
-            command_id=previous.command_id,
-            payload_sha256=previous.payload_sha256,
-            received_at=previous.received_at,
-            events=tuple((e[0], e[1], e[2]) for e in previous.events),
-            result=previous.result,
-            repeated=True,
-        )
+        return self.outcome_of(previous.command_id)
 
     def _commit(
         self,
@@ -203,6 +196,20 @@ class DocLedger(Application):
         if not isinstance(found, cls):
             raise NotFoundError(f"{aggregate_id} is not a {cls.__name__}")
         return found
+
+    def outcome_of(self, command_id: str) -> Outcome:
+        """What the accepted command ``command_id`` did."""
+        record = self.find(CommandRecord, CommandRecord.id_for(command_id))
+        if record is None:
+            raise NotFoundError(f"no accepted command {command_id}")
+        return Outcome(
+            command_id=record.command_id,
+            payload_sha256=record.payload_sha256,
+            received_at=record.received_at,
+            events=tuple((e[0], e[1], e[2]) for e in record.events),
+            result=record.result,
+            repeated=True,
+        )
 
     def root(self) -> LedgerRoot:
         root = self.find(LedgerRoot, ROOT_ID)

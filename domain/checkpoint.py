@@ -90,7 +90,7 @@ class NoteKey:
 
     @classmethod
     def parse(cls, vkey: str) -> NoteKey:
-        parts = vkey.strip().split("+")
+        parts = vkey.strip().split("+", 2)  # the base64 key may hold "+"
         if len(parts) != 3 or not NAME.match(parts[0]):
             raise CheckpointError("a verifier key is <name>+<hash>+<base64 key>")
         try:

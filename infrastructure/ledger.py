@@ -17,6 +17,7 @@ from domain.signing import sign_command
 from infrastructure.blobs import BlobStore
 from infrastructure.keyfiles import load_public_key, load_signer, write_key_pair
 from infrastructure.settings import Settings
+from infrastructure.transparency import LedgerLog
 
 PAGE = 1000
 
@@ -78,6 +79,16 @@ def init_ledger(settings: Settings, *, clock: Callable[[], datetime] = utc_now) 
         sign_command(registrar_signer, "ledger.init", fields, agency="registrar", staff="init")
     )
     return app
+
+
+def open_log(settings: Settings, app: DocLedger) -> LedgerLog:
+    """The Merkle log over ``app``'s event store, signing with the ledger key."""
+    return LedgerLog(
+        app,
+        load_signer(DataFolder(settings.data).ledger_key),
+        checkpoint_every=settings.checkpoint_every,
+        checkpoint_seconds=settings.checkpoint_seconds,
+    )
 
 
 def read_log(app: DocLedger, start: int = 1, page: int = PAGE) -> Iterator[Notification]:

@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     pg_schema: str = "public"
     origin: str = "docledger.local/ledger"
     max_clock_skew_seconds: int = 300
+    checkpoint_every: int = 256  # sign a checkpoint after this many new events …
+    checkpoint_seconds: float = 10.0  # … or when the latest is this old and the log grew
 
     def eventsourcing_env(self) -> dict[str, str]:
         """The environment eventsourcing selects its recorder from."""

@@ -72,3 +72,10 @@ def test_checkpoint_round_trip_and_origin_must_match_key() -> None:
 def test_malformed_checkpoints_are_refused(body: str) -> None:
     with pytest.raises(CheckpointError):
         Checkpoint.parse(body)
+
+
+def test_verifier_key_whose_base64_holds_a_plus_parses() -> None:
+    # the verifier key of transparency-dev/formats' note tests
+    vkey = "TEST+7997405c+AQcC+FTVKf0jlTdHDY3rbevmnKxxPjigCXlVtGe6RIr6"
+    key = NoteKey.parse(vkey)
+    assert key.name == "TEST" and key.vkey() == vkey
