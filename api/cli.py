@@ -336,9 +336,12 @@ def audit(
         help="Registrar public key to trust (default: the data folder's).")] = None,
     ledger_key: Annotated[Path | None, typer.Option(
         help="Ledger public key to trust (default: the data folder's).")] = None,
+    trusted: Annotated[list[Path] | None, typer.Option(
+        "--checkpoint", help="A signed checkpoint you saved earlier (repeatable).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Re-read the whole store, re-verify every signature and replay every command.
+    """Re-read the whole store: verify every signature, replay every command,
+    rebuild the Merkle tree and check it against every signed checkpoint.
 
     Exit 0 when all holds; otherwise exit 1 naming the first bad event.
     """
@@ -354,16 +357,12 @@ def audit(
                   console=render.err, disable=as_json, transient=True) as bar:
         task = bar.add_task("audit", total=total)
         report = run_audit(session.app, registrar_key=registrar, ledger_key=ledger,
+                           trusted_checkpoints=[p.read_text() for p in trusted or []],
                            progress=lambda n: bar.advance(task, n))
     if as_json:
-        render.print_json({"ok": True, "commands": report.commands, "events": report.events,
-                           "last_position": report.last_position})
+        render.print_json({"ok": True, **report.__dict__})
     else:
-        render.out.print(
-            f"[green]audit passed[/]: {report.commands} signed commands replayed, "
-            f"{report.events} stored events verified byte for byte "
-            f"(last position {report.last_position})"
-        )
+        render.print_audit(report)
 
 
 # ---- the Merkle log ------------------------------------------------------------------

@@ -15,7 +15,7 @@ from typing import Any
 from rich.table import Table
 
 from api.cli import send_document
-from api.render import out
+from api.render import out, print_audit
 from api.session import Session
 from domain.agency import Agency
 from domain.delivery import Delivery
@@ -197,5 +197,5 @@ def show_statuses(session: Session, documents: list[str]) -> None:
 def audit(session: Session, settings: Settings) -> None:
     registrar, ledger = trust_anchors(settings)
     report = run_audit(session.app, registrar_key=registrar, ledger_key=ledger)
-    out.print(f"\n[green]audit passed[/]: {report.commands} signed commands replayed, "
-              f"{report.events} stored events verified byte for byte")
+    out.print()
+    print_audit(report)

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from domain.application import Outcome
+from domain.audit import AuditReport
 from domain.history import HistoryEntry
 
 # Piped output is not cut to 80 columns: records stay on one line for grep.
@@ -54,3 +55,16 @@ def print_history(entries: list[HistoryEntry], *, as_json: bool) -> None:
         table.add_row(e.at[:19].replace("T", " "), e.aggregate, e.event, e.status or "",
                       by, f"{e.signed_by} {e.keyid[:8]}")
     out.print(table)
+
+
+def print_audit(report: AuditReport) -> None:
+    out.print(
+        f"[green]audit passed[/]: {report.commands} signed commands replayed, "
+        f"{report.events} stored events verified byte for byte, "
+        f"{report.checkpoints} signed checkpoint root(s) recomputed"
+    )
+    if report.latest_checkpoint is None:
+        out.print("[yellow]no signed checkpoint yet[/]: nothing anchors the log's end")
+    elif report.uncovered:
+        out.print(f"[yellow]{report.uncovered} event(s) after the latest checkpoint "
+                  f"(size {report.latest_checkpoint})[/] are not yet covered by a signed root")

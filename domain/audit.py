@@ -1,4 +1,4 @@
-"""Full audit: verify every signature and replay every signed command.
+"""Full audit: verify every signature, replay every signed command, rebuild the tree.
 
 The stored log is read in notification order. It must consist of groups, each
 opening with a ledger-signed ``ledger.accepted`` command record followed by
@@ -11,12 +11,14 @@ exactly the events that record lists. For every group the auditor
    signature against the key history as it stood, the command id's freshness,
    the clock-skew window, who may act and every state-machine rule;
 4. requires the replay to produce the stored records byte for byte
-   (aggregate id, version, topic, state).
+   (aggregate id, version, topic, state);
+5. hashes every event into the RFC 9162 tree, compares each leaf with the
+   stored Merkle log, and at every checkpoint size (stored, or trusted by the
+   auditor) compares the root with the ledger-signed checkpoint.
 
 So every stored byte is either signed by its author or derived from signed
-input by the rules, and the first position where that fails is named. The
-ledger's private key is not needed: statements the ledger signed are checked
-against its public key instead of being re-signed.
+input by the rules, and the log as a whole is the one the checkpoints sign;
+the first position where that fails is named. Only public keys are needed.
 """
 
 from __future__ import annotations
@@ -31,14 +33,25 @@ from eventsourcing.persistence import Mapper, Notification, StoredEvent
 from eventsourcing.utils import get_topic
 
 from domain.application import DocLedger
+from domain.checkpoint import Checkpoint, CheckpointError, NoteKey, open_checkpoint
 from domain.command_log import CommandRecord
 from domain.envelope import STATEMENT_TYPE, Envelope, pae
 from domain.errors import AuditFailure, DocLedgerError, VerificationError
 from domain.keys import PublicKey
+from domain.leaf import event_leaf_hash
+from domain.merkle import CompactRange
+from domain.preverify import signature_digest
 from domain.root import ROOT_ID, LedgerRoot
 
 RECORD_TOPIC = get_topic(CommandRecord.Accepted)
-IN_MEMORY = {"PERSISTENCE_MODULE": "eventsourcing.popo"}
+# The replay is the only writer of its in-memory store, so it may cache every
+# aggregate without copies or fast-forwarding: a refused command ends the audit.
+IN_MEMORY = {
+    "PERSISTENCE_MODULE": "eventsourcing.popo",
+    "AGGREGATE_CACHE_MAXSIZE": "200000",
+    "AGGREGATE_CACHE_FASTFORWARD": "n",
+    "DEEPCOPY_FROM_AGGREGATE_CACHE": "n",
+}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -46,6 +59,9 @@ class AuditReport:
     commands: int
     events: int
     last_position: int | None
+    checkpoints: int  # signed checkpoints whose roots were recomputed
+    latest_checkpoint: int | None  # its tree size
+    uncovered: int  # events after the latest checkpoint (no signed root yet)
 
 
 class ReplaySigner:
@@ -55,9 +71,10 @@ class ReplaySigner:
     statement the stored log does not hold is a mismatch.
     """
 
-    def __init__(self, ledger_key: PublicKey) -> None:
+    def __init__(self, ledger_key: PublicKey, verified: set[bytes]) -> None:
         self.ledger_key = ledger_key
         self.keyid = ledger_key.keyid
+        self.verified = verified
         self._stored: dict[bytes, bytes] = {}
 
     def expect(self, envelopes: Iterable[Envelope]) -> None:
@@ -71,8 +88,89 @@ class ReplaySigner:
         sig = self._stored.get(message)
         if sig is None:
             raise VerificationError("the ledger statement the rules produce is not stored")
-        self.ledger_key.verify(sig, message)
+        check_signature(self.ledger_key, message, sig, self.verified)
         return sig
+
+
+def check_signature(key: PublicKey, message: bytes, sig: bytes, verified: set[bytes]) -> None:
+    digest = signature_digest(key.spki_der, message, sig)
+    if digest not in verified:
+        key.verify(sig, message)
+        verified.add(digest)
+
+
+class ReplayLedger(DocLedger):
+    """The in-memory ledger the audit replays into; skips re-checking signatures
+    that were verified already (in bulk, on other cores)."""
+
+    verified: set[bytes]
+
+    def verify_envelope(self, envelope: Envelope, key: PublicKey) -> None:
+        signature = envelope.signature_by(key.keyid)
+        if signature is None:
+            envelope.verify_with(key)  # raises the precise error
+            return
+        check_signature(key, pae(envelope.payload_type, envelope.payload), signature.sig,
+                        self.verified)
+
+
+class TreeAudit:
+    """Rebuilds the Merkle tree from the events and checks it against the
+    stored leaves and every signed checkpoint."""
+
+    def __init__(self, checkpoints: list[Checkpoint],
+                 stored_leaves: Iterator[tuple[int, int, bytes]] | None) -> None:
+        by_size: dict[int, Checkpoint] = {}
+        for cp in checkpoints:
+            if cp.size in by_size and by_size[cp.size].root != cp.root:
+                raise AuditFailure(None, f"two signed checkpoints of size {cp.size} have "
+                                         "different roots: the ledger forked its history")
+            by_size[cp.size] = cp
+        self.pending = sorted(by_size.values(), key=lambda c: c.size)
+        self.checked = 0
+        self.stored = stored_leaves
+        self.tree = CompactRange()
+
+    def add(self, n: Notification) -> None:
+        leaf = event_leaf_hash(n.originator_id, n.originator_version, n.topic, n.state)
+        index = self.tree.size
+        if self.stored is not None:
+            stored = next(self.stored, None)
+            if stored is not None and stored[1] != n.id:
+                raise AuditFailure(n.id, f"leaf {index} of the Merkle log covers notification "
+                                         f"{stored[1]}, but the event at that place is {n.id}")
+            if stored is not None and stored[2] != leaf:
+                raise AuditFailure(n.id, f"leaf {index} of the Merkle log does not match the "
+                                         "stored event")
+        self.tree.append(leaf)
+        while self.pending and self.pending[0].size == self.tree.size:
+            cp = self.pending.pop(0)
+            if self.tree.root() != cp.root:
+                raise AuditFailure(n.id, f"the events up to here make a tree of size {cp.size} "
+                                         "whose root is not the one its signed checkpoint "
+                                         "signs: history was altered")
+            self.checked += 1
+
+    def finish(self, last: int | None) -> None:
+        if self.pending:
+            raise AuditFailure(last, f"the log holds {self.tree.size} events but a signed "
+                                     f"checkpoint covers {self.pending[0].size}: events were "
+                                     "removed")
+        if self.stored is not None and next(self.stored, None) is not None:
+            raise AuditFailure(last, "the Merkle log has leaves beyond the last stored event: "
+                                     "events were removed")
+
+
+def open_checkpoints(notes: Iterable[str], ledger_key: PublicKey) -> list[Checkpoint]:
+    """Verify each signed checkpoint with the ledger key (named by its origin)."""
+    opened = []
+    for note in notes:
+        origin = note.split("\n", 1)[0]
+        try:
+            opened.append(open_checkpoint(note, NoteKey.from_public_key(origin, ledger_key)))
+        except (CheckpointError, DocLedgerError) as exc:
+            raise AuditFailure(None, f"checkpoint {origin!r}: {exc}") from None
+    return opened
 
 
 def audit_log(
@@ -81,40 +179,64 @@ def audit_log(
     mapper: Mapper[Any],
     registrar_key: PublicKey,
     ledger_key: PublicKey,
+    checkpoints: Iterable[str] = (),
+    stored_leaves: Iterator[tuple[int, int, bytes]] | None = None,
+    verified: set[bytes] | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> AuditReport:
-    """Audit the whole log; raise AuditFailure naming the first bad position."""
-    signer = ReplaySigner(ledger_key)
-    replay = DocLedger(IN_MEMORY, ledger_signer=signer)
+    """Audit the whole log; raise AuditFailure naming the first bad position.
+
+    ``verified`` may hold digests of signatures already found valid (see
+    ``signature_digest``); they are not verified again.
+    """
+    opened = open_checkpoints(checkpoints, ledger_key)
+    tree = TreeAudit(opened, stored_leaves)
+    known = verified if verified is not None else set()
+    signer = ReplaySigner(ledger_key, known)
+    replay = ReplayLedger(IN_MEMORY, ledger_signer=signer)
+    replay.verified = known
     stream = iter(notifications)
     commands = events = 0
     last: int | None = None
     for head in stream:
-        statement, rest = _take_group(head, stream, mapper, ledger_key)
+        statement, rest = _take_group(head, stream, mapper, ledger_key, known)
         group = [head, *rest]
         _replay_group(replay, signer, group, mapper, statement)
         if commands == 0:
-            _check_genesis(replay, head, registrar_key, ledger_key)
+            _check_genesis(replay, head, registrar_key, ledger_key, opened)
+        for n in group:
+            tree.add(n)
         commands += 1
         events += len(group)
         last = group[-1].id
         if progress is not None:
             progress(len(group))
-    return AuditReport(commands=commands, events=events, last_position=last)
+    tree.finish(last)
+    latest = max((c.size for c in opened), default=None)
+    return AuditReport(commands=commands, events=events, last_position=last,
+                       checkpoints=tree.checked, latest_checkpoint=latest,
+                       uncovered=events - (latest or 0))
 
 
 def _take_group(
-    head: Notification, stream: Iterator[Notification], mapper: Mapper[Any], ledger_key: PublicKey
+    head: Notification,
+    stream: Iterator[Notification],
+    mapper: Mapper[Any],
+    ledger_key: PublicKey,
+    verified: set[bytes],
 ) -> tuple[dict[str, Any], list[Notification]]:
     """Verify the command record at ``head``; take the events it lists."""
     if head.topic != RECORD_TOPIC:
         raise AuditFailure(head.id, f"expected a command record, found {head.topic}")
-    record = _decode(head, mapper)
-    envelope = _envelope_of(head, record)
+    envelope = _envelope_of(head, _decode(head, mapper))
     if envelope.payload_type != STATEMENT_TYPE:
         raise AuditFailure(head.id, "command record is not a ledger statement")
+    signature = envelope.signature_by(ledger_key.keyid)
     try:
-        envelope.verify_with(ledger_key)
+        if signature is None:
+            raise VerificationError("not signed by the ledger key")
+        check_signature(ledger_key, pae(envelope.payload_type, envelope.payload),
+                        signature.sig, verified)
     except DocLedgerError as exc:
         raise AuditFailure(head.id, f"ledger signature on command record: {exc}") from None
     statement = json.loads(envelope.payload)
@@ -171,7 +293,11 @@ def _compare(stored: list[Notification], produced: list[Notification]) -> None:
 
 
 def _check_genesis(
-    replay: DocLedger, head: Notification, registrar_key: PublicKey, ledger_key: PublicKey
+    replay: DocLedger,
+    head: Notification,
+    registrar_key: PublicKey,
+    ledger_key: PublicKey,
+    checkpoints: list[Checkpoint],
 ) -> None:
     root = replay.find(LedgerRoot, ROOT_ID)
     if root is None:
@@ -180,6 +306,10 @@ def _check_genesis(
         raise AuditFailure(head.id, "the genesis names another registrar key")
     if root.ledger_key != ledger_key:
         raise AuditFailure(head.id, "the genesis names another ledger key")
+    for cp in checkpoints:
+        if cp.origin != root.origin:
+            raise AuditFailure(None, f"a checkpoint names origin {cp.origin!r}, "
+                                     f"the ledger is {root.origin!r}")
 
 
 def _decode(n: Notification, mapper: Mapper[Any]) -> Any:

@@ -17,7 +17,7 @@ import psycopg
 import pytest
 
 from domain.errors import AuditFailure
-from infrastructure.ledger import run_audit, trust_anchors
+from infrastructure.ledger import open_log, run_audit, trust_anchors
 from tests.factories import OTHER, RECIPIENT, World
 
 PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "dbname": "test"}
@@ -78,6 +78,10 @@ class Store:
             finally:
                 conn.close()
 
+    def prefix(self) -> str:
+        """How the Merkle log's tables are qualified in raw SQL."""
+        return f'"{self.world.settings.pg_schema}".' if self.postgres else ""
+
     def set_state(self, nid: int, state: bytes) -> None:
         self.run(("UPDATE {t} SET state = ? WHERE {id} = ?", (state, nid)))
 
@@ -109,6 +113,7 @@ def history(world: World) -> Iterator[Store]:
     world.act(RECIPIENT, "delivery.accept", {"document": b})
     world.act(RECIPIENT, "delivery.refuse", {"document": c, "reason": "không thuộc thẩm quyền"})
     world.act(RECIPIENT, "delivery.complete", {"document": a, "note": "đã xong"})
+    assert open_log(world.settings, world.app).issue_checkpoint(force=True) is not None
     store = Store(world)
     report = audit_unchanged(store)
     assert report.events == len(store.rows()) == world.event_count()
@@ -264,7 +269,8 @@ def test_truncate_tail_inside_a_multi_event_group(history: Store) -> None:
     assert failure.position == rows[start + 1][0]
 
 
-# ---- known gaps: whole command groups removed -----------------------------------
+# ---- whole commands removed or moved: the replay alone cannot see these, the ------
+# ---- Merkle log and its signed checkpoint do ---------------------------------------
 
 
 def _groups(rows: list[Row]) -> list[list[Row]]:
@@ -272,10 +278,6 @@ def _groups(rows: list[Row]) -> list[list[Row]]:
     return [rows[s:e] for s, e in zip(heads, heads[1:], strict=False)]
 
 
-@pytest.mark.xfail(strict=True, raises=pytest.fail.Exception,
-                   reason="known gap (docs/audit.md): the replay alone cannot see a whole, "
-                          "independent command removed from the middle; the Merkle log "
-                          "with signed checkpoints closes it")
 def test_delete_whole_command_group_from_middle(history: Store) -> None:
     refused = next(g for g in _groups(history.rows()) if g[1][3].endswith("Delivery.Refused"))
     assert refused[-1][0] < history.rows()[-1][0]  # later commands follow it
@@ -284,18 +286,12 @@ def test_delete_whole_command_group_from_middle(history: Store) -> None:
     audit_fails(history)
 
 
-@pytest.mark.xfail(strict=True, raises=pytest.fail.Exception,
-                   reason="known gap (docs/audit.md): nothing anchors the head of the log "
-                          "until signed checkpoints exist")
 def test_truncate_whole_last_command_group(history: Store) -> None:
     for r in _groups(history.rows())[-1]:
         history.delete(r[0])
     audit_fails(history)
 
 
-@pytest.mark.xfail(strict=True, raises=pytest.fail.Exception,
-                   reason="known gap (docs/audit.md): moving a whole, independent command "
-                          "is invisible to the replay; the Merkle log closes it")
 def test_move_whole_command_group_to_the_end(history: Store) -> None:
     refused = next(g for g in _groups(history.rows()) if g[1][3].endswith("Delivery.Refused"))
     for r in refused:
@@ -304,3 +300,33 @@ def test_move_whole_command_group_to_the_end(history: Store) -> None:
         history.insert(r[1], r[2], r[3], r[4])
     assert history.rows()[-1][3].endswith("Delivery.Refused")
     audit_fails(history)
+
+
+def test_delete_group_and_rebuild_the_merkle_tables(history: Store) -> None:
+    """The attacker also rewrites the leaves and nodes to match: the signed root still
+    exposes it."""
+    refused = next(g for g in _groups(history.rows()) if g[1][3].endswith("Delivery.Refused"))
+    for r in refused:
+        history.delete(r[0])
+    history.run(("DELETE FROM " + history.prefix() + "ledger_leaves", ()),
+                ("DELETE FROM " + history.prefix() + "ledger_nodes", ()))
+    history.world.sent()  # the ledger goes on; the tree grows past the checkpoint
+    log = open_log(history.world.settings, history.world.app)
+    assert log.catch_up() == len(history.rows())
+    assert "not the one its signed checkpoint signs" in str(audit_fails(history))
+
+
+def test_delete_stored_checkpoints_then_truncate(history: Store) -> None:
+    """With the ledger's own checkpoints gone, the auditor's saved one still holds."""
+    saved = open_log(history.world.settings, history.world.app).store.latest_checkpoint()
+    assert saved is not None
+    history.run(("DELETE FROM " + history.prefix() + "ledger_checkpoints", ()))
+    for r in _groups(history.rows())[-1]:
+        history.delete(r[0])
+    history.run(("DELETE FROM " + history.prefix() + "ledger_leaves WHERE notification_id > ?",
+                 (history.rows()[-1][0],)))
+    registrar_key, ledger_key = trust_anchors(history.world.settings)
+    run_audit(history.world.app, registrar_key=registrar_key, ledger_key=ledger_key)
+    with pytest.raises(AuditFailure, match="events were removed"):
+        run_audit(history.world.app, registrar_key=registrar_key, ledger_key=ledger_key,
+                  trusted_checkpoints=[saved.note])
