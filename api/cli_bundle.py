@@ -1,0 +1,66 @@
+"""``docledger bundle`` and ``docledger verify-bundle``: one document's audit bundle.
+
+Registered on the main ``app`` by the import at the end of api/cli.py.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+from uuid import UUID
+
+import typer
+
+from api import render
+from api.cli import (
+    DataOpt,
+    DocArg,
+    JsonOpt,
+    app,
+    document_ref,
+    read_json,
+    read_vkey,
+    session_for,
+)
+from domain.bundle import verify_bundle
+from infrastructure.bundle import build_bundle
+
+
+@app.command("bundle")
+def bundle_cmd(
+    doc: DocArg,
+    out: Annotated[Path, typer.Option("-o", "--out", help="Bundle file to write (JSON).")],
+    data: DataOpt = None,
+) -> None:
+    """Write one document's self-contained audit bundle, for verify-bundle."""
+    session = session_for(data)
+    bundle = build_bundle(session.app, session.log, UUID(document_ref(doc)))
+    out.write_text(json.dumps(bundle, ensure_ascii=False, indent=1) + "\n")
+    render.out.print(f"wrote {out}: {len(bundle['events'])} events with inclusion proofs "
+                     f"against the signed checkpoint of size "
+                     f"{bundle['checkpoint'].split(chr(10))[1]}")
+
+
+@app.command("verify-bundle")
+def verify_bundle_cmd(
+    file: Annotated[Path, typer.Argument(help="Bundle file written by 'bundle'.")],
+    ledger_key: Annotated[str, typer.Option(
+        help="The ledger's verifier key (vkey text, or a file holding it).")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Check an audit bundle offline, step by step; exit non-zero at the first problem."""
+    steps: list[dict[str, object]] = []
+
+    def report(step: int, text: str) -> None:
+        steps.append({"step": step, "text": text})
+        if not as_json:
+            render.out.print(f"step {step}: {text}", highlight=False)
+
+    summary = verify_bundle(read_json(file), read_vkey(ledger_key), report)
+    if as_json:
+        render.print_json({"ok": True, "steps": steps, "summary": summary.as_dict()})
+    else:
+        render.out.print(f"[green]bundle verified[/]: {summary.events} events of document "
+                         f"{summary.reference} against checkpoint of size "
+                         f"{summary.checkpoint_size}")

@@ -1,0 +1,672 @@
+"""Offline verification of an audit bundle (docs/bundle.md).
+
+An audit bundle is one JSON file holding everything needed to check one
+document's history without the ledger's database: the stored events of the
+document, of its deliveries, of every agency involved and of the genesis, the
+command record of every command that wrote them, each with its leaf index and
+RFC 9162 inclusion proof against one signed checkpoint.
+
+This module is deliberately self-contained: stored event states are decoded
+with plain ``json`` (not eventsourcing), and aggregate ids are recomputed with
+``uuid5`` here, so an outside auditor can reimplement every step from the
+documentation. ``verify_bundle`` runs the numbered steps in order, reports each
+one that passes, and raises ``BundleError`` naming the step and the event on the
+first problem.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from domain.checkpoint import Checkpoint, NoteKey, open_checkpoint
+from domain.envelope import COMMAND_TYPE, STATEMENT_TYPE, Envelope
+from domain.errors import DocLedgerError, VerificationError
+from domain.keys import PublicKey
+from domain.leaf import event_leaf_hash
+from domain.merkle import verify_inclusion
+
+FORMAT = "docledger-audit-bundle/1"
+REGISTRAR = "registrar"
+
+# Topics (module:Class.Event) of the records a bundle may hold.
+ROOT_TOPIC = "domain.root:LedgerRoot."
+AGENCY_TOPIC = "domain.agency:Agency."
+DOCUMENT_TOPIC = "domain.document:Document."
+DELIVERY_TOPIC = "domain.delivery:Delivery."
+RECORD_TOPIC = "domain.command_log:CommandRecord."
+GENESIS_TOPIC = ROOT_TOPIC + "Initialised"
+RECORD_ACCEPTED_TOPIC = RECORD_TOPIC + "Accepted"
+
+HEX_HASH = re.compile(r"^[0-9a-f]{64}$")
+
+# Which commands act on which record, and whether the sender or the recipient acts.
+SENDER_ACTS = frozenset({
+    "document.create", "document.sign", "document.issue", "document.send",
+    "document.revise", "delivery.recall",
+})
+RECIPIENT_ACTS = frozenset({
+    "delivery.accept", "delivery.refuse", "delivery.assign", "delivery.progress",
+    "delivery.complete", "delivery.answer_recall",
+})
+DOCUMENT_ACTS = frozenset({
+    "document.create", "document.sign", "document.issue", "document.send", "document.revise",
+})
+DELIVERY_ACTS = frozenset({"document.send", "document.revise", "delivery.recall"}) | RECIPIENT_ACTS
+AGENCY_ACTS = frozenset({"agency.register", "agency.add_key", "agency.revoke_key"})
+
+STEPS = {
+    1: "format",
+    2: "checkpoint",
+    3: "inclusion",
+    4: "completeness",
+    5: "genesis",
+    6: "key histories",
+    7: "signatures",
+    8: "commands",
+    9: "summary",
+}
+
+
+class BundleError(VerificationError):
+    """An audit bundle does not verify: names the step and the event."""
+
+    code = "invalid-bundle"
+
+    def __init__(self, step: int, message: str) -> None:
+        self.step = step
+        super().__init__(f"step {step} ({STEPS[step]}) failed: {message}")
+
+
+# ---- ids and decoding (what an auditor reimplements) -------------------------------
+
+ID_NAMESPACE = uuid5(NAMESPACE_URL, "https://docledger.invalid/ids")
+
+
+def stable_id(*parts: str) -> UUID:
+    """Aggregate ids: UUIDv5 in the docledger namespace of the parts joined by 0x1F."""
+    return uuid5(ID_NAMESPACE, "\x1f".join(parts))
+
+
+ROOT_ID = stable_id("ledger-root")
+
+
+def agency_id(code: str) -> UUID:
+    return stable_id("agency", code)
+
+
+def document_id(sender: str, sender_document_id: str) -> UUID:
+    return stable_id("document", sender, sender_document_id)
+
+
+def delivery_id(document: UUID, recipient: str) -> UUID:
+    return stable_id("delivery", str(document), recipient)
+
+
+def command_record_id(command_id: str) -> UUID:
+    return stable_id("command", command_id)
+
+
+def _decode_value(obj: dict[str, Any]) -> Any:
+    if set(obj) == {"_type_", "_data_"}:
+        if obj["_type_"] == "datetime_iso" and isinstance(obj["_data_"], str):
+            return datetime.fromisoformat(obj["_data_"])
+        raise ValueError(f"unknown encoded value type {obj['_type_']!r}")
+    return obj
+
+
+def decode_state(state: bytes) -> dict[str, Any]:
+    """A stored event's state: UTF-8 JSON, ``{"_type_": "datetime_iso", "_data_": …}`` a time."""
+    decoded = json.loads(state.decode("utf-8"), object_hook=_decode_value)
+    if not isinstance(decoded, dict):
+        raise ValueError("the state is not a JSON object")
+    if not isinstance(decoded.get("timestamp"), datetime):
+        raise ValueError("the state has no datetime_iso timestamp")
+    if decoded["timestamp"].tzinfo is None:
+        raise ValueError("the state's timestamp has no UTC offset")
+    if not isinstance(decoded.get("envelope"), dict):
+        raise ValueError("the state has no envelope")
+    return decoded
+
+
+# ---- the bundle's events ---------------------------------------------------------------
+
+
+@dataclass(kw_only=True)
+class BundleEvent:
+    """One stored event of the bundle, as read in step 1 and decoded after step 3."""
+
+    leaf_index: int
+    notification_id: int
+    aggregate_id: UUID
+    version: int
+    topic: str
+    state: bytes
+    proof: list[bytes]
+    data: dict[str, Any] = field(default_factory=dict)
+    envelope: Envelope | None = None
+    payload: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def where(self) -> str:
+        return f"event {self.aggregate_id} v{self.version} (leaf {self.leaf_index})"
+
+    @property
+    def timestamp(self) -> datetime:
+        return self.data["timestamp"]  # type: ignore[no-any-return]
+
+    @property
+    def key(self) -> tuple[str, int, str]:
+        return (str(self.aggregate_id), self.version, self.topic)
+
+    @property
+    def is_statement(self) -> bool:
+        assert self.envelope is not None
+        return self.envelope.payload_type == STATEMENT_TYPE
+
+    @property
+    def command_id(self) -> str:
+        """The command that wrote this event: its own, or a ledger statement's cause."""
+        if self.is_statement:
+            value = self.payload.get("command_id" if self.topic == RECORD_ACCEPTED_TOPIC
+                                     else "cause")
+        else:
+            value = self.payload.get("command_id")
+        if not isinstance(value, str):
+            raise ValueError("the envelope names no command")
+        return value
+
+
+@dataclass(frozen=True, kw_only=True)
+class KeyPeriod:
+    key: PublicKey
+    effective_from: datetime
+    added_by: str  # command id
+    revoked_at: datetime | None = None
+    revoked_by: str | None = None
+
+    def valid_for(self, at: datetime, command_id: str) -> bool:
+        """Valid for an event of ``command_id`` at ``at``.
+
+        A command's own key changes do not count for it: the ledger checks the
+        key against the agency as it stood before the command.
+        """
+        if self.added_by == command_id or self.effective_from > at:
+            return False
+        if self.revoked_at is None or self.revoked_by == command_id:
+            return True
+        return at < self.revoked_at
+
+
+@dataclass(frozen=True, kw_only=True)
+class BundleSummary:
+    """What a verified bundle shows."""
+
+    document: UUID
+    reference: str
+    sender: str
+    statuses: dict[str, str]  # recipient -> last status code
+    events: int
+    checkpoint_size: int
+    origin: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"document": str(self.document), "reference": self.reference,
+                "sender": self.sender, "statuses": dict(self.statuses),
+                "events": self.events, "checkpoint_size": self.checkpoint_size,
+                "origin": self.origin}
+
+
+Report = Callable[[int, str], None]
+
+
+def verify_bundle(bundle: Any, vkey: str, report: Report | None = None) -> BundleSummary:
+    """Verify an audit bundle offline against the ledger's verifier key ``vkey``."""
+    return _Verifier(bundle, vkey, report or (lambda n, text: None)).run()
+
+
+class _Verifier:
+    def __init__(self, bundle: Any, vkey: str, report: Report) -> None:
+        self.bundle = bundle
+        self.vkey = vkey
+        self.report = report
+        self.events: list[BundleEvent] = []
+        self.by_key: dict[tuple[UUID, int], BundleEvent] = {}
+        self.streams: dict[UUID, list[BundleEvent]] = {}
+        self.records: dict[str, BundleEvent] = {}  # command id -> its CommandRecord event
+        self.statements: dict[str, dict[str, Any]] = {}  # command id -> ledger.accepted
+        self.agencies: dict[str, dict[str, KeyPeriod]] = {}
+        self.step = 0
+
+    def fail(self, message: str, event: BundleEvent | None = None) -> BundleError:
+        return BundleError(self.step, f"{event.where}: {message}" if event else message)
+
+    def run(self) -> BundleSummary:
+        for step, check in enumerate((self.format, self.checkpoint, self.inclusion,
+                                      self.completeness, self.genesis, self.key_histories,
+                                      self.signatures, self.commands), start=1):
+            self.step = step
+            try:
+                text = check()
+            except BundleError:
+                raise
+            except (DocLedgerError, ValueError, KeyError, TypeError) as exc:
+                raise self.fail(f"{type(exc).__name__}: {exc}") from None
+            self.report(step, text)
+        self.step = 9
+        summary = self.summary()
+        statuses = ", ".join(f"{code} {status}" for code, status in summary.statuses.items())
+        self.report(9, f"document {summary.reference} from {summary.sender}: "
+                       f"{statuses or 'not sent'}")
+        return summary
+
+    # ---- 1 ---------------------------------------------------------------------------
+
+    def format(self) -> str:
+        b = self.bundle
+        if not isinstance(b, dict):
+            raise self.fail("the bundle is not a JSON object")
+        if b.get("format") != FORMAT:
+            raise self.fail(f"format is {b.get('format')!r}, not {FORMAT!r}")
+        try:
+            self.document = UUID(b["document"])
+        except (KeyError, TypeError, ValueError, AttributeError):
+            raise self.fail("document is not a UUID") from None
+        if not isinstance(b.get("checkpoint"), str):
+            raise self.fail("checkpoint is not a signed note (text)")
+        raw = b.get("events")
+        if not isinstance(raw, list) or not raw:
+            raise self.fail("events is not a non-empty list")
+        for position, entry in enumerate(raw):
+            event = self._parse_event(position, entry)
+            if self.events and event.leaf_index <= self.events[-1].leaf_index:
+                raise self.fail("events are not sorted by strictly increasing leaf index",
+                                event)
+            if (event.aggregate_id, event.version) in self.by_key:
+                raise self.fail("the same event appears twice", event)
+            self.events.append(event)
+            self.by_key[(event.aggregate_id, event.version)] = event
+        return f"{FORMAT}: {len(self.events)} events for document {self.document}"
+
+    def _parse_event(self, position: int, entry: Any) -> BundleEvent:
+        where = f"events[{position}]"
+        if not isinstance(entry, dict):
+            raise self.fail(f"{where} is not an object")
+
+        def integer(name: str, least: int) -> int:
+            value = entry.get(name)
+            if type(value) is not int or value < least:
+                raise self.fail(f"{where}.{name} is not an integer >= {least}")
+            return value
+
+        try:
+            aggregate = UUID(entry["aggregate_id"])
+        except (KeyError, TypeError, ValueError, AttributeError):
+            raise self.fail(f"{where}.aggregate_id is not a UUID") from None
+        topic = entry.get("topic")
+        if not isinstance(topic, str) or not topic:
+            raise self.fail(f"{where}.topic is not a string")
+        try:
+            state = base64.b64decode(entry["state"], validate=True)
+        except (KeyError, TypeError, binascii.Error, ValueError):
+            raise self.fail(f"{where}.state is not base64") from None
+        proof = entry.get("proof")
+        if not isinstance(proof, list) or not all(
+                isinstance(h, str) and HEX_HASH.match(h) for h in proof):
+            raise self.fail(f"{where}.proof is not a list of 64-digit lowercase hex hashes")
+        return BundleEvent(
+            leaf_index=integer("leaf_index", 0), notification_id=integer("notification_id", 0),
+            aggregate_id=aggregate, version=integer("version", 1), topic=topic,
+            state=state, proof=[bytes.fromhex(h) for h in proof],
+        )
+
+    # ---- 2 ---------------------------------------------------------------------------
+
+    def checkpoint(self) -> str:
+        self.note_key = NoteKey.parse(self.vkey)
+        self.tree: Checkpoint = open_checkpoint(self.bundle["checkpoint"], self.note_key)
+        return (f"checkpoint of size {self.tree.size} signed by {self.note_key.name} "
+                f"(key hash {self.note_key.key_hash.hex()})")
+
+    # ---- 3 ---------------------------------------------------------------------------
+
+    def inclusion(self) -> str:
+        for e in self.events:
+            if e.leaf_index >= self.tree.size:
+                raise self.fail(f"leaf index is not below the checkpoint's size "
+                                f"{self.tree.size}", e)
+            leaf = event_leaf_hash(e.aggregate_id, e.version, e.topic, e.state)
+            try:
+                verify_inclusion(e.leaf_index, self.tree.size, leaf, e.proof, self.tree.root)
+            except VerificationError as exc:
+                raise self.fail(f"not in the checkpointed log: {exc}", e) from None
+        return (f"{len(self.events)} inclusion proofs verified against checkpoint of size "
+                f"{self.tree.size}")
+
+    # ---- 4 ---------------------------------------------------------------------------
+
+    def completeness(self) -> str:
+        for e in self.events:
+            try:
+                e.data = decode_state(e.state)
+                e.envelope = Envelope.from_dict(e.data["envelope"])
+                payload = json.loads(e.envelope.payload.decode("utf-8"))
+            except (DocLedgerError, ValueError) as exc:
+                raise self.fail(f"undecodable state: {exc}", e) from None
+            if not isinstance(payload, dict):
+                raise self.fail("the envelope's payload is not a JSON object", e)
+            e.payload = payload
+            self.streams.setdefault(e.aggregate_id, []).append(e)
+        for aggregate, stream in self.streams.items():
+            stream.sort(key=lambda ev: ev.version)
+            for expected, e in enumerate(stream, start=1):
+                if e.version != expected:
+                    raise self.fail(f"record {aggregate} lacks version {expected} "
+                                    f"(the bundle has v{e.version} next)", e)
+                if expected > 1 and e.leaf_index <= stream[expected - 2].leaf_index:
+                    raise self.fail("leaf index is not after the previous version's", e)
+            kind = stream[0].topic.split(".")[0:2]
+            if any(ev.topic.split(".")[0:2] != kind for ev in stream):
+                raise self.fail(f"record {aggregate} mixes event types of different records")
+        # every command record lists its events; those of records in the bundle must be here
+        for e in self.events:
+            if e.topic != RECORD_ACCEPTED_TOPIC:
+                continue
+            for listed in e.payload.get("events", []):
+                try:
+                    aggregate, version = UUID(listed[0]), listed[1]
+                except (TypeError, ValueError, IndexError):
+                    raise self.fail("the command record lists a malformed event", e) from None
+                if aggregate in self.streams and (aggregate, version) not in self.by_key:
+                    raise self.fail(f"event {aggregate} v{version}, written by command "
+                                    f"{e.payload.get('command_id')}, is missing from the bundle",
+                                    e)
+        doc_stream = self.streams.get(self.document)
+        if not doc_stream or not doc_stream[0].topic.startswith(DOCUMENT_TOPIC):
+            raise self.fail(f"the events of document {self.document} are missing")
+        self.recipients = [code for e in doc_stream if e.topic == DOCUMENT_TOPIC + "Sent"
+                           for code in e.data.get("recipients", [])]
+        for code in self.recipients:
+            if delivery_id(self.document, code) not in self.streams:
+                raise self.fail(f"the document was sent to {code} but that delivery's "
+                                f"events are missing")
+        return (f"{len(self.streams)} records, each with versions 1..n without gaps and "
+                f"leaf indexes in version order; {len(self.recipients)} deliveries present")
+
+    # ---- 5 ---------------------------------------------------------------------------
+
+    def genesis(self) -> str:
+        genesis = self.by_key.get((ROOT_ID, 1))
+        if genesis is None or genesis.topic != GENESIS_TOPIC:
+            raise self.fail(f"the genesis event {ROOT_ID} v1 ({GENESIS_TOPIC}) is missing")
+        if len(self.streams[ROOT_ID]) != 1:
+            raise self.fail("the ledger root has more than one event", genesis)
+        self.registrar_key = PublicKey.from_spec(genesis.data["registrar_key"])
+        self.ledger_key = PublicKey.from_spec(genesis.data["ledger_key"])
+        origin = genesis.data["origin"]
+        expected = NoteKey.from_public_key(origin, self.ledger_key)
+        if expected.raw != self.note_key.raw:
+            raise self.fail("the genesis' ledger key is not the verifier key's key", genesis)
+        if origin != self.note_key.name:
+            raise self.fail(f"the genesis' origin {origin!r} is not the verifier key's name "
+                            f"{self.note_key.name!r}", genesis)
+        self.origin = origin
+        return (f"genesis of {origin}: registrar key {self.registrar_key.keyid}, ledger key "
+                f"{self.ledger_key.keyid} is the verifier key")
+
+    # ---- 6 ---------------------------------------------------------------------------
+
+    def key_histories(self) -> str:
+        described = []
+        for aggregate, stream in self.streams.items():
+            if not stream[0].topic.startswith(AGENCY_TOPIC):
+                continue
+            first = stream[0]
+            if first.topic != AGENCY_TOPIC + "Registered":
+                raise self.fail("an agency's first event is not Registered", first)
+            code = first.data["code"]
+            if agency_id(code) != aggregate:
+                raise self.fail(f"the record is not agency {code}'s", first)
+            if code in self.agencies:
+                raise self.fail(f"agency {code} appears twice", first)
+            keys: dict[str, KeyPeriod] = {}
+            for e in stream:
+                command_id = self._command_of(e)
+                if e.topic == AGENCY_TOPIC + "Registered" and e.version == 1:
+                    for spec in e.data["keys"]:
+                        self._add_key(keys, spec, e, command_id)
+                elif e.topic == AGENCY_TOPIC + "KeyAdded":
+                    self._add_key(keys, e.data["key"], e, command_id)
+                elif e.topic == AGENCY_TOPIC + "KeyRevoked":
+                    period = keys.get(e.data["keyid"])
+                    if period is None or period.revoked_at is not None:
+                        raise self.fail(f"revokes key {e.data['keyid']}, which is not a "
+                                        f"live key of {code}", e)
+                    keys[e.data["keyid"]] = KeyPeriod(
+                        key=period.key, effective_from=period.effective_from,
+                        added_by=period.added_by, revoked_at=e.timestamp,
+                        revoked_by=command_id)
+                else:
+                    raise self.fail(f"unexpected agency event {e.topic}", e)
+            self.agencies[code] = keys
+            revoked = sum(1 for p in keys.values() if p.revoked_at is not None)
+            described.append(f"{code} ({len(keys)} keys, {revoked} revoked)")
+        sender = self.streams[self.document][0].data.get("sender")
+        for code in [sender, *self.recipients]:
+            if code not in self.agencies:
+                raise self.fail(f"the key history of agency {code} is missing")
+        return "key histories rebuilt: " + ", ".join(described)
+
+    def _add_key(self, keys: dict[str, KeyPeriod], spec: Any, e: BundleEvent,
+                 command_id: str) -> None:
+        key = PublicKey.from_spec(spec)
+        if key.keyid in keys:
+            raise self.fail(f"adds key {key.keyid} a second time", e)
+        keys[key.keyid] = KeyPeriod(key=key, effective_from=e.timestamp, added_by=command_id)
+
+    def _command_of(self, e: BundleEvent) -> str:
+        try:
+            return e.command_id
+        except ValueError as exc:
+            raise self.fail(str(exc), e) from None
+
+    # ---- 7 ---------------------------------------------------------------------------
+
+    def signatures(self) -> str:
+        counts = {"ledger": 0, "registrar": 0, "agency": 0}
+        for e in self.events:
+            assert e.envelope is not None
+            try:
+                if e.envelope.payload_type == STATEMENT_TYPE:
+                    e.envelope.verify_with(self.ledger_key)
+                    counts["ledger"] += 1
+                elif e.envelope.payload_type == COMMAND_TYPE:
+                    actor = self._actor(e)
+                    if actor == REGISTRAR:
+                        e.envelope.verify_with(self.registrar_key)
+                        counts["registrar"] += 1
+                    else:
+                        e.envelope.verify_with(self._agency_key(e, actor))
+                        counts["agency"] += 1
+                else:
+                    raise self.fail(f"unknown payload type {e.envelope.payload_type!r}", e)
+            except BundleError:
+                raise
+            except VerificationError as exc:
+                raise self.fail(str(exc), e) from None
+        return (f"{len(self.events)} signatures verified: {counts['ledger']} by the ledger, "
+                f"{counts['registrar']} by the registrar, {counts['agency']} by agencies")
+
+    def _actor(self, e: BundleEvent) -> str:
+        actor = e.payload.get("actor")
+        if not isinstance(actor, dict) or not isinstance(actor.get("agency"), str):
+            raise self.fail("the command names no acting agency", e)
+        return str(actor["agency"])
+
+    def _agency_key(self, e: BundleEvent, actor: str) -> PublicKey:
+        keys = self.agencies.get(actor)
+        if keys is None:
+            raise self.fail(f"signed by agency {actor}, whose key history is not in the "
+                            f"bundle", e)
+        command_id = self._command_of(e)
+        assert e.envelope is not None
+        for signature in e.envelope.signatures:
+            period = keys.get(signature.keyid)
+            if period is None:
+                continue
+            if not period.valid_for(e.timestamp, command_id):
+                when = (f"revoked at {period.revoked_at.isoformat()}"
+                        if period.revoked_at is not None and e.timestamp >= period.revoked_at
+                        else f"effective from {period.effective_from.isoformat()}")
+                raise self.fail(f"key {signature.keyid} of {actor} was not valid at "
+                                f"{e.timestamp.isoformat()} ({when})", e)
+            return period.key
+        keyids = ", ".join(s.keyid for s in e.envelope.signatures)
+        raise self.fail(f"signed with {keyids}, not a key of agency {actor}", e)
+
+    # ---- 8 ---------------------------------------------------------------------------
+
+    def commands(self) -> str:
+        for e in self.events:
+            if e.topic != RECORD_ACCEPTED_TOPIC:
+                continue
+            statement = e.payload
+            command_id = statement.get("command_id")
+            if statement.get("type") != "ledger.accepted" or not isinstance(command_id, str):
+                raise self.fail("the command record's statement is not ledger.accepted", e)
+            if e.aggregate_id != command_record_id(command_id) or e.version != 1:
+                raise self.fail(f"the record is not command {command_id}'s", e)
+            if (e.data.get("command_id"), e.data.get("events")) != (
+                    command_id, statement.get("events")):
+                raise self.fail("the record's stored fields differ from its signed statement",
+                                e)
+            if _time(statement.get("received_at")) != e.timestamp:
+                raise self.fail("the record's time is not its signed received_at", e)
+            self.records[command_id] = e
+            self.statements[command_id] = statement
+        used: set[str] = set()
+        for e in self.events:
+            if e.topic == RECORD_ACCEPTED_TOPIC:
+                continue
+            command_id = self._command_of(e)
+            statement = self.statements.get(command_id)
+            if statement is None:
+                raise self.fail(f"the record of command {command_id} is not in the bundle", e)
+            listed = [tuple(x) for x in statement.get("events", []) if isinstance(x, list)]
+            if e.key not in listed:
+                raise self.fail(f"command {command_id}'s record does not list "
+                                f"[{e.aggregate_id}, {e.version}, {e.topic}]", e)
+            if _time(statement.get("received_at")) != e.timestamp:
+                raise self.fail(f"the event's time {e.timestamp.isoformat()} is not the "
+                                f"received_at {statement.get('received_at')} the ledger signed "
+                                f"for command {command_id}", e)
+            assert e.envelope is not None
+            if not e.is_statement and statement.get("payload_sha256") != \
+                    e.envelope.payload_digest:
+                raise self.fail(f"the envelope's payload is not the one command {command_id} "
+                                f"was accepted with", e)
+            self._belongs(e)
+            used.add(command_id)
+        unused = sorted(set(self.records) - used)
+        if unused:
+            raise self.fail(f"command record {unused[0]} explains no event of the bundle",
+                            self.records[unused[0]])
+        return (f"every event belongs to the signed command it carries: "
+                f"{len(self.records)} command records, each listing its events")
+
+    def _belongs(self, e: BundleEvent) -> None:
+        """The command (or ledger statement) that wrote ``e`` is about ``e``'s record."""
+        p = e.payload
+        if e.topic.startswith(ROOT_TOPIC):
+            if p.get("type") != "ledger.init" or self._actor(e) != REGISTRAR:
+                raise self.fail("the genesis was not written by the registrar's ledger.init", e)
+            return
+        if e.topic.startswith(AGENCY_TOPIC):
+            code = self.streams[e.aggregate_id][0].data["code"]
+            if p.get("type") not in AGENCY_ACTS or p.get("fields", {}).get("code") != code:
+                raise self.fail(f"its command {p.get('type')} is not about agency {code}", e)
+            if self._actor(e) not in (REGISTRAR, code):
+                raise self.fail(f"agency {self._actor(e)} may not change agency {code}", e)
+            return
+        if e.is_statement:
+            if p.get("type") != "delivery.arrived" or not e.topic.startswith(DELIVERY_TOPIC):
+                raise self.fail(f"unexpected ledger statement {p.get('type')!r}", e)
+            if _time(p.get("at")) != e.timestamp or p.get("status") != e.data.get("status"):
+                raise self.fail("the arrival statement's time or status is not the event's", e)
+            target, actor_role = p.get("document"), None
+        else:
+            kind = p.get("type")
+            allowed = DOCUMENT_ACTS if e.topic.startswith(DOCUMENT_TOPIC) else (
+                DELIVERY_ACTS if e.topic.startswith(DELIVERY_TOPIC) else frozenset())
+            if kind not in allowed:
+                raise self.fail(f"a {kind!r} command cannot write {e.topic}", e)
+            fields = p.get("fields", {})
+            if kind == "document.create":
+                target = str(document_id(self._actor(e), str(fields.get("document_id"))))
+            else:
+                target = fields.get("document")
+            actor_role = "sender" if kind in SENDER_ACTS else "recipient"
+        if target != str(self.document):
+            raise self.fail(f"its command targets document {target}, not {self.document}", e)
+        doc_created = self.streams[self.document][0].data
+        if e.topic.startswith(DOCUMENT_TOPIC):
+            if e.aggregate_id != self.document:
+                raise self.fail(f"a record of another document, not {self.document}", e)
+            if self._actor(e) != doc_created["sender"]:
+                raise self.fail(f"agency {self._actor(e)} is not the sender", e)
+            return
+        dispatched = self.streams[e.aggregate_id][0].data
+        recipient = dispatched.get("recipient")
+        if (dispatched.get("document") != str(self.document)
+                or delivery_id(self.document, str(recipient)) != e.aggregate_id):
+            raise self.fail(f"a delivery of another document, not {self.document}", e)
+        if e.is_statement:
+            if p.get("recipient") != recipient:
+                raise self.fail(f"the arrival statement names {p.get('recipient')}, not the "
+                                f"recipient {recipient}", e)
+            return
+        fields = p.get("fields", {})
+        if p.get("type") == "document.send" and recipient not in fields.get("recipients", []):
+            raise self.fail(f"the send command does not name recipient {recipient}", e)
+        expected = doc_created["sender"] if actor_role == "sender" else recipient
+        if self._actor(e) != expected:
+            raise self.fail(f"{p.get('type')} by {self._actor(e)}: only the {actor_role} "
+                            f"{expected} may do it", e)
+
+    # ---- 9 ---------------------------------------------------------------------------
+
+    def summary(self) -> BundleSummary:
+        doc_events = self.streams[self.document]
+        created = doc_events[0].data
+        numbers = [e.data["number"] for e in doc_events if e.topic == DOCUMENT_TOPIC + "Issued"]
+        number = str(numbers[-1]) if numbers else "?"
+        statuses: dict[str, str] = {}
+        for code in self.recipients:
+            codes = [e.data["status"] for e in self.streams[delivery_id(self.document, code)]
+                     if "status" in e.data]
+            statuses[code] = codes[-1] if codes else ""
+        return BundleSummary(
+            document=self.document,
+            reference=f"{number}/{created['header']['code_notation']}",
+            sender=created["sender"],
+            statuses=statuses,
+            events=len(self.events),
+            checkpoint_size=self.tree.size,
+            origin=self.origin,
+        )
+
+
+def _time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None

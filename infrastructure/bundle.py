@@ -1,0 +1,87 @@
+"""Building an audit bundle of one document from the ledger and its Merkle log.
+
+The bundle (docs/bundle.md) holds, each with its leaf index and inclusion proof
+against one signed checkpoint: the genesis, every event of the agencies
+involved (sender and recipients), of the document and of each of its
+deliveries, and the command record of every command that wrote any of them.
+``domain.bundle.verify_bundle`` checks it offline.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from domain.agency import Agency
+from domain.application import DocLedger
+from domain.bundle import FORMAT
+from domain.command_log import CommandRecord
+from domain.delivery import Delivery
+from domain.document import Document
+from domain.envelope import STATEMENT_TYPE, Envelope
+from domain.errors import NotFoundError
+from domain.root import ROOT_ID
+
+if TYPE_CHECKING:
+    from infrastructure.transparency import LedgerLog
+
+
+def select_events(app: DocLedger, document: UUID) -> list[tuple[str, int]]:
+    """(aggregate id, version) of every event a bundle of ``document`` holds."""
+    doc = app.find(Document, document)
+    if doc is None:
+        raise NotFoundError(f"document {document} does not exist")
+    aggregates = [ROOT_ID, *(Agency.id_for(code) for code in dict.fromkeys(
+        [doc.sender, *doc.recipients])), doc.id,
+        *(Delivery.id_for(doc.id, code) for code in doc.recipients)]
+    chosen: dict[tuple[str, int], None] = {}
+    commands: dict[str, None] = {}
+    for aggregate in aggregates:
+        for event in app.events_of(aggregate):
+            chosen[(str(event.originator_id), event.originator_version)] = None
+            commands[_command_of(event.envelope)] = None
+    for command_id in commands:
+        chosen[(str(CommandRecord.id_for(command_id)), 1)] = None
+    return list(chosen)
+
+
+def _command_of(envelope: dict[str, Any]) -> str:
+    parsed = Envelope.from_dict(envelope)
+    payload = json.loads(parsed.payload)
+    if parsed.payload_type == STATEMENT_TYPE:
+        return str(payload["cause"])  # delivery.arrived, written by the send command
+    return str(payload["command_id"])
+
+
+def build_bundle(app: DocLedger, log: LedgerLog, document: UUID) -> dict[str, Any]:
+    """The audit bundle of ``document`` against a checkpoint signed now.
+
+    Events written after that checkpoint (by commands running concurrently) are
+    left out, so the bundle shows the document as of the checkpoint.
+    """
+    log.issue_checkpoint(force=True)
+    checkpoint = log.store.latest_checkpoint()
+    if checkpoint is None:
+        raise NotFoundError("the ledger has signed no checkpoint")
+    events = []
+    for n in log.store.notifications_of(select_events(app, document)):
+        try:
+            index = log.store.leaf_index_of(notification_id=n.id)
+        except NotFoundError:
+            continue  # written after the checkpoint
+        if index >= checkpoint.size:
+            continue
+        events.append({
+            "leaf_index": index,
+            "notification_id": n.id,
+            "aggregate_id": str(n.originator_id),
+            "version": n.originator_version,
+            "topic": n.topic,
+            "state": base64.b64encode(n.state).decode(),
+            "proof": [h.hex() for h in log.inclusion_proof(index, checkpoint.size)],
+        })
+    events.sort(key=lambda e: e["leaf_index"])
+    return {"format": FORMAT, "document": str(document), "checkpoint": checkpoint.note,
+            "events": events}

@@ -1,0 +1,42 @@
+"""``docledger bundle`` and ``verify-bundle`` as real processes."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+from tests.api.test_cli import docledger
+
+
+def test_bundle_of_the_demo_document_verifies_offline_and_a_flipped_byte_fails(
+        tmp_path: Path) -> None:
+    data = tmp_path / "D"
+    demo = docledger("demo", "--data", str(data))
+    assert demo.returncode == 0, demo.stderr
+    doc = demo.stdout.strip().splitlines()[-1].split("history ")[1].split()[0]
+    out = tmp_path / "bundle.json"
+    made = docledger("bundle", doc, "-o", str(out), "--data", str(data))
+    assert made.returncode == 0, made.stderr
+    vkey = docledger("checkpoint", "--vkey", "--data", str(data)).stdout.strip()
+    (tmp_path / "ledger.vkey").write_text(vkey + "\n")
+
+    ok = docledger("verify-bundle", str(out), "--ledger-key", str(tmp_path / "ledger.vkey"))
+    assert ok.returncode == 0, ok.stderr
+    lines = [line for line in ok.stdout.splitlines() if line.startswith("step ")]
+    assert [line.split(":")[0] for line in lines] == [f"step {n}" for n in range(1, 10)]
+    assert "inclusion proofs verified against checkpoint of size" in lines[2]
+    as_json = json.loads(docledger("verify-bundle", str(out), "--ledger-key", vkey,
+                                   "--json").stdout)
+    assert as_json["ok"] and as_json["summary"]["document"] == doc
+
+    bundle = json.loads(out.read_text())
+    state = bytearray(base64.b64decode(bundle["events"][-1]["state"]))
+    state[10] ^= 0x01
+    bundle["events"][-1]["state"] = base64.b64encode(bytes(state)).decode()
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(bundle))
+    failed = docledger("verify-bundle", str(bad), "--ledger-key", vkey)
+    assert failed.returncode == 3
+    assert "invalid-bundle" in failed.stderr and "step 3 (inclusion) failed" in failed.stderr
+    assert "step 2:" in failed.stdout and "step 3:" not in failed.stdout
