@@ -27,9 +27,14 @@ class KeyEntry:
     revoked_at: datetime | None = None
 
     def valid_at(self, at: datetime) -> bool:
-        """Whether a signature made at ``at`` is within this key's lifetime."""
+        """Whether an event recorded at ``at`` may carry this key's signature.
+
+        The revocation instant itself counts as valid: the ledger refuses a
+        revoked key outright, so an event stamped with that very instant was
+        verified before the revocation was recorded (or is the revocation).
+        """
         return self.effective_from <= at and (
-            self.revoked_at is None or at < self.revoked_at
+            self.revoked_at is None or at <= self.revoked_at
         )
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import IntegrityError, Notification
+from eventsourcing.persistence import IntegrityError, Notification, OperationalError
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 
@@ -105,12 +105,12 @@ class LogStore:
                nodes: Iterable[tuple[int, int, bytes]]) -> None:
         """Write leaves ``start, start+1 …`` and the nodes they complete, atomically.
 
-        Refuses (ConcurrencyError) if another writer appended first.
+        Refuses (ConcurrencyError) if another writer appended first: its leaves
+        hold those indexes (primary key) or those notifications (unique). The
+        inserts come first so SQLite takes its write lock before reading.
         """
         try:
             with self._cursor(commit=True) as c:
-                if self._size(c) != start:
-                    raise ConcurrencyError("another writer extended the Merkle log")
                 c.executemany(
                     self._sql("INSERT INTO {p}ledger_leaves (leaf_index, notification_id, hash) "
                               "VALUES (%s, %s, %s)"),
@@ -120,7 +120,9 @@ class LogStore:
                     self._sql("INSERT INTO {p}ledger_nodes (level, idx, hash) VALUES (%s, %s, %s)"),
                     list(nodes),
                 )
-        except IntegrityError:
+                if self._size(c) != start + len(leaves):
+                    raise ConcurrencyError("the Merkle log would have a hole")
+        except (IntegrityError, OperationalError):
             raise ConcurrencyError("another writer extended the Merkle log") from None
 
     def nodes(self, keys: Iterable[NodeKey]) -> dict[NodeKey, bytes]:

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from domain.application import DocLedger, Outcome, utc_now
 from domain.checkpoint import Checkpoint, NoteKey, sign_note
+from domain.command_log import CommandRecord
 from domain.errors import ConcurrencyError, VerificationError
 from domain.keys import Ed25519Signer
 from domain.leaf import event_leaf_hash
@@ -141,7 +142,8 @@ class LedgerLog:
 
     def receipt(self, outcome: Outcome) -> dict[str, object]:
         """The ledger-signed receipt of an accepted (or repeated) command."""
-        rows = self.store.notifications_of((e[0], e[1]) for e in outcome.events)
+        record = (str(CommandRecord.id_for(outcome.command_id)), 1)
+        rows = self.store.notifications_of([record, *((e[0], e[1]) for e in outcome.events)])
         events = [{
             "aggregate_id": str(n.originator_id),
             "version": n.originator_version,
