@@ -17,22 +17,9 @@ from domain.commands import (
     parse_command,
 )
 from domain.errors import InvalidCommandError, InvalidInputError
+from tests.factories import header
 
 DOC = str(uuid4())
-
-
-def header(**overrides: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {
-        "code_notation": "QĐ-UBND",
-        "document_type": {"type": 1, "type_name": "Quyết định"},
-        "subject": "Về việc phê duyệt kế hoạch",
-        "promulgation_place": "Hà Nội",
-        "promulgation_date": "2026-11-27",
-        "signer": {"full_name": "Nguyễn Văn B"},
-        "priority": 1,
-    }
-    base.update(overrides)
-    return base
 
 
 def doc(type: str = "document.create", fields: dict[str, Any] | None = None,
@@ -67,7 +54,7 @@ def test_valid_create_is_parsed() -> None:
     assert command.actor.agency == "000.00.00.G22"
     assert command.issued_at == datetime(2026, 11, 27, 1, 0, tzinfo=UTC)
     assert isinstance(fields, DocumentCreate)
-    assert fields.header.subject == "Về việc phê duyệt kế hoạch"
+    assert fields.header.subject == header()["subject"]
     assert fields.header.promulgation_date == date(2026, 11, 27)
     assert fields.header.priority == 1 and fields.attachments == []
 
