@@ -1,0 +1,1 @@
+"""Projection views as SQL tables: inboxes, outboxes, status, registers, statistics."""

@@ -1,0 +1,213 @@
+"""How each stored event changes the view tables.
+
+Handlers read the stored state as JSON (no aggregate is rebuilt), so a rebuild
+runs at the speed of the database. Every topic in the log is named here: an
+unknown topic stops the worker with the notification id, never skipped.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from eventsourcing.persistence import Notification
+
+from domain.codes import VIETNAM_TIME
+
+Op = tuple[str, tuple[Any, ...]]  # SQL with %s placeholders and {t:name} table names
+Handler = Callable[[Notification, dict[str, Any]], list[Op]]
+
+STATES = {"01": "arrived", "02": "refused", "03": "accepted", "04": "assigned",
+          "05": "in_progress", "06": "completed", "13": "recall_requested", "15": "recalled"}
+
+
+class UnhandledEventError(Exception):
+    """A stored event no view knows how to handle; the worker stops on it."""
+
+    def __init__(self, notification_id: int, topic: str, reason: str) -> None:
+        self.notification_id = notification_id
+        super().__init__(f"notification {notification_id} ({topic}): {reason}")
+
+
+def at(state: dict[str, Any]) -> str:
+    return str(state["timestamp"]["_data_"])
+
+
+def on(state: dict[str, Any]) -> str:
+    """The act's date in Vietnam's time: registers and statistics count by it."""
+    return datetime.fromisoformat(at(state)).astimezone(VIETNAM_TIME).date().isoformat()
+
+
+def actor(state: dict[str, Any]) -> tuple[str, str]:
+    payload = json.loads(base64.b64decode(state["envelope"]["payload"]))
+    who = payload.get("actor")
+    return ("ledger", "") if who is None else (who["agency"], who["staff"])
+
+
+# ---- agencies and documents ------------------------------------------------------------
+
+
+def agency_registered(n: Notification, s: dict[str, Any]) -> list[Op]:
+    return [("INSERT INTO {t:v_agencies} (code, name) VALUES (%s, %s)", (s["code"], s["name"]))]
+
+
+def document_created(n: Notification, s: dict[str, Any]) -> list[Op]:
+    h = s["header"]
+    return [("INSERT INTO {t:v_documents} (document_id, sender, sender_document_id, notation, "
+             "reference, number, year, subject, type_name, priority, due_date, state, "
+             "created_at, issued_at, sent_at, revision) VALUES "
+             "(%s, %s, %s, %s, %s, NULL, NULL, %s, %s, %s, %s, 'draft', %s, NULL, NULL, 0)",
+             (str(n.originator_id), s["sender"], s["document_id"], h["code_notation"],
+              "?/" + h["code_notation"], h["subject"], h["document_type"]["type_name"],
+              h["priority"], h["due_date"], at(s)))]
+
+
+def document_signed(n: Notification, s: dict[str, Any]) -> list[Op]:
+    return [("UPDATE {t:v_documents} SET state = 'signed' WHERE document_id = %s",
+             (str(n.originator_id),))]
+
+
+def document_issued(n: Notification, s: dict[str, Any]) -> list[Op]:
+    doc = str(n.originator_id)
+    return [
+        ("UPDATE {t:v_documents} SET state = 'issued', number = %s, year = %s, issued_at = %s, "
+         "reference = %s || '/' || notation WHERE document_id = %s",
+         (s["number"], s["year"], at(s), str(s["number"]), doc)),
+        ("INSERT INTO {t:v_register} (agency, direction, year, number, document_id, "
+         "delivery_id, reference, subject, counterpart, registered_on) SELECT sender, 'outgoing', "
+         "year, number, document_id, NULL, reference, subject, '', %s FROM {t:v_documents} "
+         "WHERE document_id = %s", (on(s), doc)),
+    ]
+
+
+def document_sent(n: Notification, s: dict[str, Any]) -> list[Op]:
+    doc = str(n.originator_id)
+    recipients = ", ".join(s["recipients"])
+    return [
+        ("UPDATE {t:v_documents} SET state = 'sent', sent_at = COALESCE(sent_at, %s) "
+         "WHERE document_id = %s", (at(s), doc)),
+        ("UPDATE {t:v_register} SET counterpart = CASE WHEN counterpart = '' THEN %s "
+         "ELSE counterpart || ', ' || %s END WHERE direction = 'outgoing' AND document_id = %s",
+         (recipients, recipients, doc)),
+    ]
+
+
+def document_revised(n: Notification, s: dict[str, Any]) -> list[Op]:
+    return [("UPDATE {t:v_documents} SET revision = %s WHERE document_id = %s",
+             (s["revision"], str(n.originator_id)))]
+
+
+# ---- deliveries --------------------------------------------------------------------------
+
+
+def delivery_dispatched(n: Notification, s: dict[str, Any]) -> list[Op]:
+    return [("INSERT INTO {t:v_deliveries} (delivery_id, document_id, sender, recipient, "
+             "reference, subject, type_name, priority, due_date, state, state_before_recall, "
+             "status_code, incoming_number, incoming_year, lead_unit, officer, arrived_on, "
+             "accepted_on, refused_on, completed_on, updated_at, revision) "
+             "SELECT %s, %s, %s, %s, %s, subject, type_name, %s, %s, 'dispatched', NULL, NULL, "
+             "NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, %s, 0 FROM {t:v_documents} "
+             "WHERE document_id = %s",
+             (str(n.originator_id), s["document"], s["sender"], s["recipient"], s["reference"],
+              s["priority"], s["due_date"], at(s), s["document"]))]
+
+
+def timeline(n: Notification, s: dict[str, Any], detail: str) -> Op:
+    who, staff = actor(s)
+    event = n.topic.rsplit(".", 1)[-1]
+    return ("INSERT INTO {t:v_timeline} (delivery_id, version, document_id, recipient, "
+            "status_code, event, at, actor, staff, detail) SELECT delivery_id, %s, document_id, "
+            "recipient, %s, %s, %s, %s, %s, %s FROM {t:v_deliveries} WHERE delivery_id = %s",
+            (n.originator_version, s.get("status"), event, at(s), who, staff, detail,
+             str(n.originator_id)))
+
+
+def status_change(extra: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+                  detail: Callable[[dict[str, Any]], str] = lambda s: "") -> Handler:
+    """A delivery event carrying a status code: set state, code, times, and log it."""
+
+    def handle(n: Notification, s: dict[str, Any]) -> list[Op]:
+        code = s["status"]
+        columns: dict[str, Any] = {"status_code": code, "updated_at": at(s)}
+        columns.update(extra(s) if extra else {})
+        sets = ", ".join(f"{c} = %s" for c in columns)
+        if code == "13":
+            state_sql = "state_before_recall = state, state = 'recall_requested'"
+        elif code == "16":
+            state_sql = "state = state_before_recall"
+        else:
+            state_sql = f"state = '{STATES[code]}'"
+        return [
+            (f"UPDATE {{t:v_deliveries}} SET {state_sql}, {sets} WHERE delivery_id = %s",
+             (*columns.values(), str(n.originator_id))),
+            timeline(n, s, detail(s)),
+        ]
+
+    return handle
+
+
+def delivery_accepted(n: Notification, s: dict[str, Any]) -> list[Op]:
+    ops = status_change(lambda s: {"incoming_number": s["incoming_number"],
+                                   "incoming_year": s["year"], "accepted_on": on(s)},
+                        lambda s: f"incoming no. {s['incoming_number']}")(n, s)
+    ops.append(("INSERT INTO {t:v_register} (agency, direction, year, number, document_id, "
+                "delivery_id, reference, subject, counterpart, registered_on) SELECT recipient, "
+                "'incoming', %s, %s, document_id, delivery_id, reference, subject, sender, %s "
+                "FROM {t:v_deliveries} WHERE delivery_id = %s",
+                (s["year"], s["incoming_number"], on(s), str(n.originator_id))))
+    return ops
+
+
+def delivery_revised(n: Notification, s: dict[str, Any]) -> list[Op]:
+    return [("UPDATE {t:v_deliveries} SET revision = %s, updated_at = %s WHERE delivery_id = %s",
+             (s["revision"], at(s), str(n.originator_id)))]
+
+
+def ignored(n: Notification, s: dict[str, Any]) -> list[Op]:
+    return []
+
+
+HANDLERS: dict[str, Handler] = {
+    "domain.agency:Agency.Registered": agency_registered,
+    "domain.agency:Agency.KeyAdded": ignored,
+    "domain.agency:Agency.KeyRevoked": ignored,
+    "domain.root:LedgerRoot.Initialised": ignored,
+    "domain.command_log:CommandRecord.Accepted": ignored,
+    "domain.register:NumberRegister.Opened": ignored,  # numbers come with the acts
+    "domain.register:NumberRegister.NumberTaken": ignored,
+    "domain.document:Document.Created": document_created,
+    "domain.document:Document.Signed": document_signed,
+    "domain.document:Document.Issued": document_issued,
+    "domain.document:Document.Sent": document_sent,
+    "domain.document:Document.Revised": document_revised,
+    "domain.delivery:Delivery.Dispatched": delivery_dispatched,
+    "domain.delivery:Delivery.Arrived": status_change(lambda s: {"arrived_on": on(s)}),
+    "domain.delivery:Delivery.Accepted": delivery_accepted,
+    "domain.delivery:Delivery.Refused": status_change(
+        lambda s: {"refused_on": on(s)}, lambda s: s["reason"]),
+    "domain.delivery:Delivery.Assigned": status_change(
+        lambda s: {"lead_unit": s["lead_unit"], "officer": s["officer"],
+                   **({"due_date": s["due_date"]} if s["due_date"] else {})},
+        lambda s: s["lead_unit"] + (f" / {s['officer']}" if s["officer"] else "")),
+    "domain.delivery:Delivery.ProgressReported": status_change(detail=lambda s: s["note"]),
+    "domain.delivery:Delivery.Completed": status_change(
+        lambda s: {"completed_on": on(s)}, lambda s: s["note"]),
+    "domain.delivery:Delivery.RecallRequested": status_change(detail=lambda s: s["reason"]),
+    "domain.delivery:Delivery.RecallAgreed": status_change(detail=lambda s: s["reason"]),
+    "domain.delivery:Delivery.RecallRefused": status_change(detail=lambda s: s["reason"]),
+    "domain.delivery:Delivery.Revised": delivery_revised,
+}
+
+
+def ops_for(n: Notification) -> list[Op]:
+    """The view changes one stored event makes; raises UnhandledEventError."""
+    handler = HANDLERS.get(n.topic)
+    if handler is None:
+        raise UnhandledEventError(n.id, n.topic, "no view handles this topic")
+    try:
+        return handler(n, json.loads(n.state))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise UnhandledEventError(n.id, n.topic, f"cannot read the event: {exc!r}") from None

@@ -1,0 +1,60 @@
+"""The view tables. ``{s}`` is a suffix: live tables have none, a rebuild
+writes beside them under ``__new`` and swaps, a check writes under ``__check``."""
+
+from __future__ import annotations
+
+# table -> (columns with types, primary key)
+TABLES: dict[str, tuple[list[tuple[str, str]], tuple[str, ...]]] = {
+    "v_agencies": ([("code", "TEXT"), ("name", "TEXT")], ("code",)),
+    "v_documents": ([
+        ("document_id", "TEXT"), ("sender", "TEXT"), ("sender_document_id", "TEXT"),
+        ("notation", "TEXT"), ("reference", "TEXT"), ("number", "INT"), ("year", "INT"),
+        ("subject", "TEXT"), ("type_name", "TEXT"), ("priority", "INT"), ("due_date", "TEXT"),
+        ("state", "TEXT"), ("created_at", "TEXT"), ("issued_at", "TEXT"), ("sent_at", "TEXT"),
+        ("revision", "INT"),
+    ], ("document_id",)),
+    "v_deliveries": ([
+        ("delivery_id", "TEXT"), ("document_id", "TEXT"), ("sender", "TEXT"),
+        ("recipient", "TEXT"), ("reference", "TEXT"), ("subject", "TEXT"),
+        ("type_name", "TEXT"), ("priority", "INT"), ("due_date", "TEXT"), ("state", "TEXT"),
+        ("state_before_recall", "TEXT"), ("status_code", "TEXT"), ("incoming_number", "INT"),
+        ("incoming_year", "INT"), ("lead_unit", "TEXT"), ("officer", "TEXT"),
+        ("arrived_on", "TEXT"), ("accepted_on", "TEXT"), ("refused_on", "TEXT"),
+        ("completed_on", "TEXT"), ("updated_at", "TEXT"), ("revision", "INT"),
+    ], ("delivery_id",)),
+    "v_timeline": ([
+        ("delivery_id", "TEXT"), ("version", "INT"), ("document_id", "TEXT"),
+        ("recipient", "TEXT"), ("status_code", "TEXT"), ("event", "TEXT"), ("at", "TEXT"),
+        ("actor", "TEXT"), ("staff", "TEXT"), ("detail", "TEXT"),
+    ], ("delivery_id", "version")),
+    "v_register": ([
+        ("agency", "TEXT"), ("direction", "TEXT"), ("year", "INT"), ("number", "INT"),
+        ("document_id", "TEXT"), ("delivery_id", "TEXT"), ("reference", "TEXT"),
+        ("subject", "TEXT"), ("counterpart", "TEXT"), ("registered_on", "TEXT"),
+    ], ("agency", "direction", "year", "number")),
+}
+
+INDEXES: dict[str, list[tuple[str, str]]] = {
+    "v_deliveries": [
+        ("inbox", "recipient, state, priority DESC, due_date, delivery_id"),
+        ("inbox_due", "recipient, due_date, priority DESC, delivery_id"),
+        ("outbox", "sender, document_id"),
+        ("document", "document_id"),
+    ],
+    "v_documents": [("sender", "sender, created_at")],
+}
+
+VIEWS = ("inbox", "outbox", "status", "registers", "statistics")
+
+
+def create_statements(prefix: str, suffix: str, postgres: bool) -> list[str]:
+    types = {"TEXT": "TEXT", "INT": "BIGINT" if postgres else "INTEGER"}
+    statements = []
+    for table, (columns, key) in TABLES.items():
+        cols = ", ".join(f"{name} {types[kind]}" for name, kind in columns)
+        statements.append(f"CREATE TABLE IF NOT EXISTS {prefix}{table}{suffix} "
+                          f"({cols}, PRIMARY KEY ({', '.join(key)}))")
+        for name, cols in INDEXES.get(table, []):
+            statements.append(f"CREATE INDEX IF NOT EXISTS {table}{suffix}_{name} "
+                              f"ON {prefix}{table}{suffix} ({cols})")
+    return statements

@@ -1,0 +1,121 @@
+"""The view tables and their tracking position, in the ledger's own database.
+
+Rows and the tracking position are written in one transaction, through
+eventsourcing's tracking recorder (single-row tracking: a position can only
+move forward, so replaying an old batch fails instead of doubling rows).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from eventsourcing.persistence import Tracking, TrackingRecorder
+from eventsourcing.postgres import PostgresTrackingRecorder
+
+from domain.application import DocLedger
+from infrastructure.views.handlers import Op
+from infrastructure.views.schema import INDEXES, TABLES, create_statements
+
+LIVE = ""
+TABLE_REF = re.compile(r"\{t:(\w+)\}")
+
+
+class ViewStore:
+    """One set of view tables (live, or a shadow beside it) and its tracking name."""
+
+    def __init__(self, app: DocLedger, suffix: str = LIVE) -> None:
+        self.recorder: TrackingRecorder = app.factory.tracking_recorder()
+        self.datastore: Any = self.recorder.datastore  # type: ignore[attr-defined]
+        self.postgres = isinstance(self.recorder, PostgresTrackingRecorder)
+        self.prefix = f'"{self.datastore.schema}".' if self.postgres else ""
+        self.suffix = suffix
+        self.tracking_name = "views" + suffix
+        self.app_name = app.name
+        self._sql_cache: dict[str, str] = {}
+        with self.transaction() as c:
+            for statement in create_statements(self.prefix, suffix, self.postgres):
+                c.execute(statement)
+
+    # ---- plumbing -------------------------------------------------------------
+
+    def sql(self, template: str) -> str:
+        """Resolve ``{t:table}`` names and placeholders for this backend."""
+        cached = self._sql_cache.get(template)
+        if cached is None:
+            cached = TABLE_REF.sub(lambda m: f"{self.prefix}{m.group(1)}{self.suffix}", template)
+            if not self.postgres:
+                cached = cached.replace("%s", "?")
+            self._sql_cache[template] = cached
+        return cached
+
+    @contextmanager
+    def transaction(self, *, commit: bool = True) -> Iterator[Any]:
+        with self.datastore.transaction(commit=commit) as cursor:
+            yield cursor
+
+    def query(self, template: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        with self.transaction(commit=False) as c:
+            c.execute(self.sql(template), tuple(params))
+            return [dict(row) for row in c.fetchall()]
+
+    # ---- feeding ----------------------------------------------------------------
+
+    def position(self) -> int:
+        return self.recorder.max_tracking_id(self.tracking_name) or 0
+
+    def apply(self, ops: list[Op], notification_id: int) -> None:
+        """Write a batch's rows and move the tracking position, atomically."""
+        with self.transaction() as c:
+            for template, params in ops:
+                c.execute(self.sql(template), params)
+            self.recorder._insert_tracking(  # type: ignore[attr-defined]
+                c, Tracking(application_name=self.tracking_name, notification_id=notification_id))
+
+    def wait(self, notification_id: int, timeout: float) -> None:
+        """Block until the views include ``notification_id`` (read-your-writes)."""
+        self.recorder.wait(self.tracking_name, notification_id, timeout=timeout)
+
+    # ---- shadows: rebuild beside, then switch --------------------------------------
+
+    def rows(self, table: str) -> list[tuple[Any, ...]]:
+        columns, key = TABLES[table]
+        names = ", ".join(c for c, _ in columns)
+        with self.transaction(commit=False) as c:
+            c.execute(self.sql(f"SELECT {names} FROM {{t:{table}}} ORDER BY {', '.join(key)}"))
+            return [tuple(row[name] for name, _ in columns) for row in c.fetchall()]
+
+    def drop(self) -> None:
+        with self.transaction() as c:
+            for table in TABLES:
+                c.execute(f"DROP TABLE IF EXISTS {self.prefix}{table}{self.suffix}")
+            self._set_tracking(c, self.tracking_name, None)
+
+    def replace_live(self) -> None:
+        """Make these (shadow) tables the live ones, with their position, in one step."""
+        with self.transaction() as c:
+            for table in TABLES:
+                c.execute(f"DROP TABLE IF EXISTS {self.prefix}{table}")
+                c.execute(f"ALTER TABLE {self.prefix}{table}{self.suffix} RENAME TO {table}")
+            # indexes move with their table but keep the shadow's names
+            for table, (index, columns) in ((t, i) for t, ix in INDEXES.items() for i in ix):
+                old, new = f"{table}{self.suffix}_{index}", f"{table}_{index}"
+                if self.postgres:
+                    c.execute(f"ALTER INDEX {self.prefix}{old} RENAME TO {new}")
+                else:  # SQLite cannot rename an index
+                    c.execute(f"DROP INDEX {old}")
+                    c.execute(f"CREATE INDEX {new} ON {table} ({columns})")
+            position = self.position()
+            self._set_tracking(c, "views", position)
+            self._set_tracking(c, self.tracking_name, None)
+
+    def _set_tracking(self, c: Any, name: str, position: int | None) -> None:
+        table = (f'{self.prefix}"{self.recorder.tracking_table_name}"'  # type: ignore[attr-defined]
+                 if self.postgres else "tracking")
+        c.execute(self.sql(f"DELETE FROM {table} WHERE application_name = %s"), (name,))
+        if position:
+            self.recorder._insert_tracking(  # type: ignore[attr-defined]
+                c, Tracking(application_name=name, notification_id=position))
+

@@ -1,0 +1,107 @@
+"""Feeding the views from the log: catch up in batches, follow, rebuild, check."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from threading import Event
+
+from domain.application import DocLedger
+from infrastructure.views.handlers import Op, UnhandledEventError, ops_for
+from infrastructure.views.schema import TABLES
+from infrastructure.views.store import ViewStore
+
+BATCH = 2000
+Progress = Callable[[int], None]
+
+
+class ViewWorker:
+    """Applies the log to one set of view tables, many events per transaction."""
+
+    def __init__(self, app: DocLedger, store: ViewStore, *, batch: int = BATCH) -> None:
+        self.app = app
+        self.store = store
+        self.batch = batch
+
+    def catch_up(self, *, until: int | None = None, progress: Progress | None = None) -> int:
+        """Apply every event after the tracking position (up to ``until``).
+
+        An event no view handles stops the worker: the events before it are
+        applied, then UnhandledEventError names its notification id.
+        """
+        done = 0
+        while True:
+            start = self.store.position() + 1
+            if until is not None and start > until:
+                return done
+            batch = self.app.recorder.select_notifications(start, self.batch, stop=until)
+            if not batch:
+                return done
+            ops: list[Op] = []
+            for i, n in enumerate(batch):
+                try:
+                    ops.extend(ops_for(n))
+                except UnhandledEventError:
+                    if i:
+                        self.store.apply(ops, batch[i - 1].id)
+                    raise
+            self.store.apply(ops, batch[-1].id)
+            done += len(batch)
+            if progress is not None:
+                progress(len(batch))
+
+    def follow(self, stop: Event, *, poll: float = 0.2, progress: Progress | None = None) -> None:
+        """Catch up, then keep following new events until ``stop`` is set."""
+        while not stop.is_set():
+            if not self.catch_up(progress=progress):
+                stop.wait(poll)
+
+
+@dataclass(frozen=True)
+class Difference:
+    table: str
+    live_rows: int
+    rebuilt_rows: int
+    first: str
+
+
+def rebuild(app: DocLedger, *, progress: Progress | None = None) -> int:
+    """Rebuild every view beside the live one, then switch in one transaction.
+
+    The live views keep serving (and may keep following) until the switch.
+    """
+    ViewStore(app, "__new").drop()
+    shadow = ViewStore(app, "__new")
+    worker = ViewWorker(app, shadow, batch=5000)
+    total = worker.catch_up(progress=progress)
+    total += worker.catch_up(progress=progress)  # what arrived meanwhile
+    shadow.replace_live()
+    return total
+
+
+def check(app: DocLedger, *, progress: Progress | None = None,
+          attempts: int = 5) -> tuple[int, list[Difference]]:
+    """Rebuild into a shadow at the live position and compare row for row."""
+    live = ViewStore(app)
+    try:
+        for _ in range(attempts):
+            position = live.position()
+            ViewStore(app, "__check").drop()
+            shadow = ViewStore(app, "__check")
+            ViewWorker(app, shadow, batch=5000).catch_up(until=position, progress=progress)
+            found = {table: (live.rows(table), shadow.rows(table)) for table in TABLES}
+            if live.position() == position:  # the live views did not move meanwhile
+                return position, [_difference(t, a, b) for t, (a, b) in found.items() if a != b]
+            time.sleep(0.1)
+        raise TimeoutError("the live views kept moving; run check-views again")
+    finally:
+        ViewStore(app, "__check").drop()
+
+
+def _difference(table: str, live: list[tuple[object, ...]],
+                rebuilt: list[tuple[object, ...]]) -> Difference:
+    for a, b in zip(live, rebuilt, strict=False):
+        if a != b:
+            return Difference(table, len(live), len(rebuilt), f"live {a} != rebuilt {b}")
+    return Difference(table, len(live), len(rebuilt), "one side has extra rows")
