@@ -484,3 +484,4 @@ def main() -> None:
 def exit_code_for(exc: DocLedgerError) -> int:
     return next((code for cls, code in EXIT_CODES if isinstance(exc, cls)), 1)
 import api.cli_bundle  # noqa: E402,F401  (registers bundle commands)
+import api.cli_views  # noqa: E402,F401  (registers the view commands)

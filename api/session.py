@@ -13,6 +13,8 @@ from infrastructure.keyfiles import load_signer
 from infrastructure.ledger import DataFolder, open_ledger, open_log
 from infrastructure.settings import Settings
 from infrastructure.transparency import LedgerLog
+from infrastructure.views.store import ViewStore
+from infrastructure.views.worker import ViewWorker
 
 
 class Session:
@@ -23,6 +25,8 @@ class Session:
         self.folder = DataFolder(settings.data)
         self.app = app or open_ledger(settings)
         self.log: LedgerLog = open_log(settings, self.app)
+        self.views = ViewStore(self.app)
+        self.view_worker = ViewWorker(self.app, self.views)
 
     def signer_for(self, agency: str, key: Path | None = None) -> Ed25519Signer:
         """The key file given, else the agency's key kept in the data folder."""
@@ -48,7 +52,18 @@ class Session:
         """Execute a signed command, then extend the Merkle log (and checkpoint if due)."""
         outcome = self.app.execute(raw)
         self.log.issue_checkpoint()
+        if self.settings.follow_views_in_process:
+            self.view_worker.catch_up()
         return outcome
+
+    def fresh_views(self, wait_for: int | None = None, timeout: float = 10.0) -> ViewStore:
+        """The views, caught up in-process, or (with a separate worker) once they
+        include notification ``wait_for``: read-your-writes after a command."""
+        if self.settings.follow_views_in_process:
+            self.view_worker.catch_up()
+        elif wait_for is not None:
+            self.views.wait(wait_for, timeout)
+        return self.views
 
     def close(self) -> None:
         self.app.close()

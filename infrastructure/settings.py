@@ -26,6 +26,15 @@ class Settings(BaseSettings):
     max_clock_skew_seconds: int = 300
     checkpoint_every: int = 256  # sign a checkpoint after this many new events …
     checkpoint_seconds: float = 10.0  # … or when the latest is this old and the log grew
+    # Views follow the log inside each process (the embedded default); with
+    # PostgreSQL a separate worker (`docledger project --follow`) usually does.
+    views_in_process: bool | None = None
+
+    @property
+    def follow_views_in_process(self) -> bool:
+        if self.views_in_process is not None:
+            return self.views_in_process
+        return self.backend == "sqlite"
 
     def eventsourcing_env(self) -> dict[str, str]:
         """The environment eventsourcing selects its recorder from."""

@@ -1,0 +1,257 @@
+"""``docledger`` commands that read the projection views, and run and rebuild them."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.table import Table
+
+from api import render
+from api.cli import DataOpt, DocArg, JsonOpt, app, document_ref, session_for
+from domain.codes import VIETNAM_TIME
+from domain.errors import InvalidInputError, NotFoundError
+from infrastructure.views import queries
+from infrastructure.views.schema import VIEWS
+from infrastructure.views.worker import check, rebuild
+
+WaitOpt = Annotated[int | None, typer.Option(
+    "--wait-for", help="Wait until the views include this notification id.")]
+PageOpt = Annotated[int, typer.Option(help="Page number, from 1.")]
+PerPageOpt = Annotated[int, typer.Option(help="Rows per page (1–500).")]
+
+
+def today() -> date:
+    return datetime.now(VIETNAM_TIME).date()
+
+
+def parse_date(value: str, what: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InvalidInputError(f"{what} must be a date YYYY-MM-DD, not {value!r}") from None
+
+
+@app.command()
+def inbox(
+    agency: Annotated[str, typer.Argument(help="Agency code.")],
+    status: Annotated[list[str] | None, typer.Option(
+        help=f"State (repeatable): {', '.join(queries.INBOX_STATES)}.")] = None,
+    overdue: Annotated[bool, typer.Option(help="Only deliveries past their due date.")] = False,
+    unit: Annotated[str | None, typer.Option(help="Assigned to this handling unit.")] = None,
+    officer: Annotated[str | None, typer.Option(help="Assigned to this officer.")] = None,
+    sort: Annotated[str, typer.Option(help="urgency (priority, then due date) or due.")] =
+    "urgency",
+    page: PageOpt = 1,
+    per_page: PerPageOpt = 50,
+    wait_for: WaitOpt = None,
+    data: DataOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """An agency's inbox: deliveries by state, most urgent first, overdue flagged."""
+    session = session_for(data)  # keeps the database open while the views are read
+    views = session.fresh_views(wait_for)
+    rows = queries.inbox(views, queries.InboxQuery(
+        agency=agency, states=tuple(status or ()), overdue=overdue, unit=unit,
+        officer=officer, sort=sort, limit=per_page, offset=(page - 1) * per_page), today())
+    if as_json:
+        render.print_json(rows)
+        return
+    table = Table(title=f"Inbox of {agency} (page {page})")
+    for column in ("document", "reference", "subject", "from", "priority", "due", "state",
+                   "no.", "assigned to"):
+        table.add_column(column)
+    for r in rows:
+        due = (r["due_date"] or "") + (" [red]overdue[/]" if r["overdue"] else "")
+        table.add_row(r["document_id"], r["reference"], r["subject"][:60], r["sender"],
+                      str(r["priority"]), due, f"{r['status_code']} {r['state']}",
+                      str(r["incoming_number"] or ""),
+                      " / ".join(x for x in (r["lead_unit"], r["officer"]) if x))
+    render.out.print(table)
+
+
+@app.command()
+def outbox(
+    agency: Annotated[str, typer.Argument(help="Agency code.")],
+    page: PageOpt = 1,
+    per_page: PerPageOpt = 50,
+    wait_for: WaitOpt = None,
+    data: DataOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Documents an agency sent, with each recipient's current status."""
+    session = session_for(data)  # keeps the database open while the views are read
+    views = session.fresh_views(wait_for)
+    docs = queries.outbox(views, agency, limit=per_page, offset=(page - 1) * per_page)
+    if as_json:
+        render.print_json(docs)
+        return
+    table = Table(title=f"Outbox of {agency} (page {page})")
+    for column in ("document", "reference", "subject", "recipients"):
+        table.add_column(column)
+    for d in docs:
+        recipients = ", ".join(f"{r['recipient']}: {r['status_code']}" for r in d["recipients"])
+        table.add_row(d["document_id"], d["reference"], d["subject"][:60], recipients)
+    render.out.print(table)
+
+
+@app.command()
+def status(doc: DocArg, wait_for: WaitOpt = None, data: DataOpt = None,
+           as_json: JsonOpt = False) -> None:
+    """A document's status timeline per recipient (code, time, actor)."""
+    session = session_for(data)  # keeps the database open while the views are read
+    views = session.fresh_views(wait_for)
+    found = queries.status(views, document_ref(doc))
+    if found is None:
+        raise NotFoundError(f"document {doc} is not in the views")
+    if as_json:
+        render.print_json(found)
+        return
+    table = Table(title=f"{found['reference']} — {found['subject'][:70]}")
+    for column in ("recipient", "code", "event", "time (UTC)", "by", "detail"):
+        table.add_column(column)
+    for t in found["timeline"]:
+        by = t["actor"] + (f" ({t['staff']})" if t["staff"] else "")
+        table.add_row(t["recipient"], t["status_code"] or "", t["event"],
+                      t["at"][:19].replace("T", " "), by, t["detail"])
+    render.out.print(table)
+
+
+@app.command("register")
+def register_cmd(
+    agency: Annotated[str, typer.Argument(help="Agency code.")],
+    direction: Annotated[str, typer.Option(help="incoming or outgoing.")] = "incoming",
+    year: Annotated[int | None, typer.Option(help="Register year (default: this year).")] =
+    None,
+    csv: Annotated[Path | None, typer.Option(help="Write the register as CSV here.")] = None,
+    html: Annotated[Path | None, typer.Option(help="Write a print-ready HTML page here.")] =
+    None,
+    wait_for: WaitOpt = None,
+    data: DataOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The incoming or outgoing register (sổ đăng ký văn bản đến/đi), in number order."""
+    session = session_for(data)  # keeps the database open while the views are read
+    views = session.fresh_views(wait_for)
+    year = year or today().year
+    rows = queries.register(views, agency, direction, year)
+    if csv is not None:
+        csv.write_text(queries.register_csv(rows, direction), encoding="utf-8")
+    if html is not None:
+        names = views.query("SELECT name FROM {t:v_agencies} WHERE code = %s", [agency])
+        html.write_text(queries.register_html(
+            rows, agency=agency, name=names[0]["name"] if names else agency,
+            direction=direction, year=year), encoding="utf-8")
+    if as_json:
+        render.print_json(rows)
+    elif csv is None and html is None:
+        table = Table(title=f"{direction} register of {agency}, {year}")
+        for heading in queries.REGISTER_HEADINGS[direction]:
+            table.add_column(heading)
+        for r in rows:
+            table.add_row(str(r["number"]), r["registered_on"], r["reference"],
+                          r["subject"][:60], r["counterpart"])
+        render.out.print(table)
+    else:
+        render.out.print(f"wrote {len(rows)} entries")
+
+
+@app.command()
+def stats(
+    agency: Annotated[str, typer.Argument(help="Agency code.")],
+    start: Annotated[str, typer.Option("--from", help="First day, YYYY-MM-DD.")],
+    end: Annotated[str, typer.Option("--to", help="Last day, YYYY-MM-DD.")],
+    wait_for: WaitOpt = None,
+    data: DataOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Exchange statistics of an agency for a period (deliveries it received)."""
+    session = session_for(data)  # keeps the database open while the views are read
+    views = session.fresh_views(wait_for)
+    figures = queries.statistics(views, agency, parse_date(start, "--from"),
+                                 parse_date(end, "--to"), today())
+    if as_json:
+        render.print_json(figures)
+        return
+    rate = "n/a" if figures["on_time_rate"] is None else f"{figures['on_time_rate']}%"
+    render.out.print(
+        f"{agency}, {figures['from']} – {figures['to']}: {figures['received']:,} received, "
+        f"{figures['accepted']:,} accepted, {figures['refused']:,} refused, "
+        f"{figures['completed']:,} completed ({figures['completed_on_time']:,} on time, "
+        f"{rate}), {figures['overdue']:,} overdue")
+
+
+# ---- running the views ----------------------------------------------------------------
+
+
+def _bar(total: int) -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    console=render.err, transient=True)
+
+
+@app.command()
+def project(
+    follow: Annotated[bool, typer.Option(help="Keep following new events (a worker).")] =
+    False,
+    data: DataOpt = None,
+) -> None:
+    """Bring the views up to date with the log; with --follow, keep them there."""
+    session = session_for(data)
+    worker = session.view_worker
+    behind = (session.app.recorder.max_notification_id() or 0) - session.views.position()
+    with _bar(behind) as bar:
+        task = bar.add_task("catching up", total=max(behind, 0))
+        done = worker.catch_up(progress=lambda n: bar.advance(task, n))
+    render.err.print(f"views at notification {session.views.position()} ({done} applied)")
+    if follow:
+        stop = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+        render.err.print("following the log (Ctrl-C to stop)")
+        worker.follow(stop)
+
+
+@app.command("rebuild")
+def rebuild_cmd(
+    view: Annotated[str | None, typer.Argument(
+        help=f"One of {', '.join(VIEWS)}; all views share their tables and are rebuilt "
+             "together.")] = None,
+    data: DataOpt = None,
+) -> None:
+    """Rebuild the views from the log beside the live ones, then switch atomically."""
+    if view is not None and view not in VIEWS:
+        raise InvalidInputError(f"unknown view {view!r}; known: {', '.join(VIEWS)}")
+    session = session_for(data)
+    total = session.app.recorder.max_notification_id() or 0
+    with _bar(total) as bar:
+        task = bar.add_task("rebuilding", total=total)
+        done = rebuild(session.app, progress=lambda n: bar.advance(task, n))
+    render.out.print(f"rebuilt every view from {done} events and switched them live")
+
+
+@app.command("check-views")
+def check_views(data: DataOpt = None, as_json: JsonOpt = False) -> None:
+    """Rebuild into a shadow and compare it row for row with the live views."""
+    session = session_for(data)
+    session.fresh_views()
+    total = session.views.position()
+    with _bar(total) as bar:
+        task = bar.add_task("checking", total=total)
+        position, differences = check(session.app, progress=lambda n: bar.advance(task, n))
+    if as_json:
+        render.print_json({"position": position, "identical": not differences,
+                           "differences": [d.__dict__ for d in differences]})
+    elif differences:
+        for d in differences:
+            render.err.print(f"[red]{d.table}[/]: live {d.live_rows} rows, rebuilt "
+                             f"{d.rebuilt_rows}: {d.first}")
+    else:
+        render.out.print(f"[green]identical[/]: every view equals a rebuild at "
+                         f"notification {position}")
+    if differences:
+        raise typer.Exit(1)
