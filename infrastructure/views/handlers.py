@@ -20,6 +20,7 @@ from domain.codes import VIETNAM_TIME
 Op = tuple[str, tuple[Any, ...]]  # SQL with %s placeholders and {t:name} table names
 Handler = Callable[[Notification, dict[str, Any]], list[Op]]
 
+NO_DUE_DATE = "9999-12-31"
 STATES = {"01": "arrived", "02": "refused", "03": "accepted", "04": "assigned",
           "05": "in_progress", "06": "completed", "13": "recall_requested", "15": "recalled"}
 
@@ -105,14 +106,20 @@ def document_revised(n: Notification, s: dict[str, Any]) -> list[Op]:
 
 def delivery_dispatched(n: Notification, s: dict[str, Any]) -> list[Op]:
     return [("INSERT INTO {t:v_deliveries} (delivery_id, document_id, sender, recipient, "
-             "reference, subject, type_name, priority, due_date, state, state_before_recall, "
+             "reference, subject, type_name, priority, due_date, due_key, state, "
+             "state_before_recall, "
              "status_code, incoming_number, incoming_year, lead_unit, officer, arrived_on, "
              "accepted_on, refused_on, completed_on, updated_at, revision) "
-             "SELECT %s, %s, %s, %s, %s, subject, type_name, %s, %s, 'dispatched', NULL, NULL, "
+             "SELECT %s, %s, %s, %s, %s, subject, type_name, %s, %s, %s, 'dispatched', NULL, NULL, "
              "NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, %s, 0 FROM {t:v_documents} "
              "WHERE document_id = %s",
              (str(n.originator_id), s["document"], s["sender"], s["recipient"], s["reference"],
-              s["priority"], s["due_date"], at(s), s["document"]))]
+              s["priority"], s["due_date"], due_key(s["due_date"]), at(s), s["document"]))]
+
+
+def due_key(due_date: str | None) -> str:
+    """Due date as a sort key that is never NULL (no due date sorts last)."""
+    return due_date or NO_DUE_DATE
 
 
 def timeline(n: Notification, s: dict[str, Any], detail: str) -> Op:
@@ -190,7 +197,8 @@ HANDLERS: dict[str, Handler] = {
         lambda s: {"refused_on": on(s)}, lambda s: s["reason"]),
     "domain.delivery:Delivery.Assigned": status_change(
         lambda s: {"lead_unit": s["lead_unit"], "officer": s["officer"],
-                   **({"due_date": s["due_date"]} if s["due_date"] else {})},
+                   **({"due_date": s["due_date"], "due_key": s["due_date"]}
+                      if s["due_date"] else {})},
         lambda s: s["lead_unit"] + (f" / {s['officer']}" if s["officer"] else "")),
     "domain.delivery:Delivery.ProgressReported": status_change(detail=lambda s: s["note"]),
     "domain.delivery:Delivery.Completed": status_change(

@@ -15,9 +15,9 @@ from infrastructure.views.store import ViewStore
 ACTIVE = ("arrived", "accepted", "assigned", "in_progress", "recall_requested")
 INBOX_STATES = ("arrived", "accepted", "assigned", "in_progress", "completed", "refused",
                 "recalled", "recall_requested")
-SORTS = {
-    "urgency": "priority DESC, due_date IS NULL, due_date, delivery_id",
-    "due": "due_date IS NULL, due_date, priority DESC, delivery_id",
+SORTS = {  # each served by an index on (recipient, …) in the same order
+    "urgency": "priority DESC, due_key, delivery_id",
+    "due": "due_key, priority DESC, delivery_id",
 }
 DELIVERY_COLUMNS = ("delivery_id, document_id, sender, recipient, reference, subject, priority, "
                     "due_date, state, status_code, incoming_number, lead_unit, officer, "
@@ -44,11 +44,11 @@ def inbox(views: ViewStore, q: InboxQuery, today: date) -> list[dict[str, Any]]:
             f"inbox: states must be among {', '.join(INBOX_STATES)}; sort one of "
             f"{', '.join(SORTS)}; limit 1–500")
     where, params = ["recipient = %s"], [q.agency]
-    states = q.states or tuple(s for s in INBOX_STATES)
-    where.append(f"state IN ({', '.join(['%s'] * len(states))})")
-    params += list(states)
+    if q.states:
+        where.append(f"state IN ({', '.join(['%s'] * len(q.states))})")
+        params += list(q.states)
     if q.overdue:
-        where.append(f"due_date < %s AND state IN ({', '.join(['%s'] * len(ACTIVE))})")
+        where.append(f"due_key < %s AND state IN ({', '.join(['%s'] * len(ACTIVE))})")
         params += [today.isoformat(), *ACTIVE]
     for column, value in (("lead_unit", q.unit), ("officer", q.officer)):
         if value is not None:

@@ -16,8 +16,9 @@ TABLES: dict[str, tuple[list[tuple[str, str]], tuple[str, ...]]] = {
     "v_deliveries": ([
         ("delivery_id", "TEXT"), ("document_id", "TEXT"), ("sender", "TEXT"),
         ("recipient", "TEXT"), ("reference", "TEXT"), ("subject", "TEXT"),
-        ("type_name", "TEXT"), ("priority", "INT"), ("due_date", "TEXT"), ("state", "TEXT"),
-        ("state_before_recall", "TEXT"), ("status_code", "TEXT"), ("incoming_number", "INT"),
+        ("type_name", "TEXT"), ("priority", "INT"), ("due_date", "TEXT"),
+        ("due_key", "TEXT"), ("state", "TEXT"), ("state_before_recall", "TEXT"),
+        ("status_code", "TEXT"), ("incoming_number", "INT"),
         ("incoming_year", "INT"), ("lead_unit", "TEXT"), ("officer", "TEXT"),
         ("arrived_on", "TEXT"), ("accepted_on", "TEXT"), ("refused_on", "TEXT"),
         ("completed_on", "TEXT"), ("updated_at", "TEXT"), ("revision", "INT"),
@@ -36,12 +37,14 @@ TABLES: dict[str, tuple[list[tuple[str, str]], tuple[str, ...]]] = {
 
 INDEXES: dict[str, list[tuple[str, str]]] = {
     "v_deliveries": [
-        ("inbox", "recipient, state, priority DESC, due_date, delivery_id"),
-        ("inbox_due", "recipient, due_date, priority DESC, delivery_id"),
+        ("inbox_urgency", "recipient, priority DESC, due_key, delivery_id"),
+        ("inbox_due", "recipient, due_key, priority DESC, delivery_id"),
+        ("inbox_state", "recipient, state, priority DESC, due_key, delivery_id"),
         ("outbox", "sender, document_id"),
         ("document", "document_id"),
     ],
-    "v_documents": [("sender", "sender, created_at")],
+    "v_documents": [("sender", "sender, state, sent_at")],
+    "v_register": [("document", "document_id")],
 }
 
 VIEWS = ("inbox", "outbox", "status", "registers", "statistics")

@@ -9,17 +9,25 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
-from eventsourcing.persistence import Tracking, TrackingRecorder
+from eventsourcing.persistence import IntegrityError, Tracking, TrackingRecorder
 from eventsourcing.postgres import PostgresTrackingRecorder
 
 from domain.application import DocLedger
+from domain.errors import ConcurrencyError
 from infrastructure.views.handlers import Op
 from infrastructure.views.schema import INDEXES, TABLES, create_statements
 
 LIVE = ""
+
+
+class StaleBatchError(ConcurrencyError):
+    """The views moved since the batch was read (a switch, or another worker)."""
+
+    def __init__(self, name: str, after: int) -> None:
+        super().__init__(f"views {name!r} are no longer at position {after}; batch discarded")
 TABLE_REF = re.compile(r"\{t:(\w+)\}")
 
 
@@ -66,13 +74,45 @@ class ViewStore:
     def position(self) -> int:
         return self.recorder.max_tracking_id(self.tracking_name) or 0
 
-    def apply(self, ops: list[Op], notification_id: int) -> None:
-        """Write a batch's rows and move the tracking position, atomically."""
+    def apply(self, ops: list[Op], notification_id: int, *, after: int | None = None) -> None:
+        """Write a batch's rows and move the tracking position, atomically.
+
+        ``after`` is the position the batch was read from. The position moves
+        only if it is still that (compare and set), so a batch read before a
+        rebuild's switch, or by a second worker, rolls back instead of landing
+        on other tables or doubling rows; raises StaleBatchError then.
+        """
         with self.transaction() as c:
-            for template, params in ops:
-                c.execute(self.sql(template), params)
-            self.recorder._insert_tracking(  # type: ignore[attr-defined]
-                c, Tracking(application_name=self.tracking_name, notification_id=notification_id))
+            # PostgreSQL: pipeline the statements instead of a round trip each.
+            with c.connection.pipeline() if self.postgres else nullcontext():
+                for template, params in ops:
+                    c.execute(self.sql(template), params)
+            if after is None:
+                self.recorder._insert_tracking(  # type: ignore[attr-defined]
+                    c, Tracking(application_name=self.tracking_name,
+                                notification_id=notification_id))
+            else:
+                self._advance(c, after, notification_id)
+
+    def _advance(self, c: Any, after: int, notification_id: int) -> None:
+        if after == 0:
+            try:
+                self.recorder._insert_tracking(  # type: ignore[attr-defined]
+                    c, Tracking(application_name=self.tracking_name,
+                                notification_id=notification_id))
+            except IntegrityError:
+                raise StaleBatchError(self.tracking_name, after) from None
+            return
+        c.execute(self.sql(f"UPDATE {self._tracking_table()} SET notification_id = %s "
+                           "WHERE application_name = %s AND notification_id = %s "
+                           "RETURNING notification_id"),
+                  (notification_id, self.tracking_name, after))
+        if c.fetchone() is None:
+            raise StaleBatchError(self.tracking_name, after)
+
+    def _tracking_table(self) -> str:
+        return (f'{self.prefix}"{self.recorder.tracking_table_name}"'  # type: ignore[attr-defined]
+                if self.postgres else "tracking")
 
     def wait(self, notification_id: int, timeout: float) -> None:
         """Block until the views include ``notification_id`` (read-your-writes)."""
@@ -112,9 +152,8 @@ class ViewStore:
             self._set_tracking(c, self.tracking_name, None)
 
     def _set_tracking(self, c: Any, name: str, position: int | None) -> None:
-        table = (f'{self.prefix}"{self.recorder.tracking_table_name}"'  # type: ignore[attr-defined]
-                 if self.postgres else "tracking")
-        c.execute(self.sql(f"DELETE FROM {table} WHERE application_name = %s"), (name,))
+        c.execute(self.sql(f"DELETE FROM {self._tracking_table()} WHERE application_name = %s"),
+                  (name,))
         if position:
             self.recorder._insert_tracking(  # type: ignore[attr-defined]
                 c, Tracking(application_name=name, notification_id=position))

@@ -10,7 +10,7 @@ from threading import Event
 from domain.application import DocLedger
 from infrastructure.views.handlers import Op, UnhandledEventError, ops_for
 from infrastructure.views.schema import TABLES
-from infrastructure.views.store import ViewStore
+from infrastructure.views.store import StaleBatchError, ViewStore
 
 BATCH = 2000
 Progress = Callable[[int], None]
@@ -32,21 +32,24 @@ class ViewWorker:
         """
         done = 0
         while True:
-            start = self.store.position() + 1
-            if until is not None and start > until:
+            position = self.store.position()
+            if until is not None and position >= until:
                 return done
-            batch = self.app.recorder.select_notifications(start, self.batch, stop=until)
+            batch = self.app.recorder.select_notifications(position + 1, self.batch, stop=until)
             if not batch:
                 return done
             ops: list[Op] = []
-            for i, n in enumerate(batch):
-                try:
-                    ops.extend(ops_for(n))
-                except UnhandledEventError:
-                    if i:
-                        self.store.apply(ops, batch[i - 1].id)
-                    raise
-            self.store.apply(ops, batch[-1].id)
+            try:
+                for i, n in enumerate(batch):
+                    try:
+                        ops.extend(ops_for(n))
+                    except UnhandledEventError:
+                        if i:
+                            self.store.apply(ops, batch[i - 1].id, after=position)
+                        raise
+                self.store.apply(ops, batch[-1].id, after=position)
+            except StaleBatchError:
+                continue  # the views moved under us: read the position again
             done += len(batch)
             if progress is not None:
                 progress(len(batch))
