@@ -9,7 +9,7 @@ if missing, and each run adds a new round of documents.
 from __future__ import annotations
 
 import secrets
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from rich.table import Table
@@ -18,12 +18,14 @@ from api.cli import send_document
 from api.render import out, print_audit
 from api.session import Session
 from domain.agency import Agency
+from domain.codes import VIETNAM_TIME
 from domain.delivery import Delivery
 from domain.errors import DocLedgerError
 from domain.keys import Ed25519Signer
 from infrastructure.keyfiles import write_key_pair
 from infrastructure.ledger import init_ledger, open_ledger, run_audit, trust_anchors
 from infrastructure.settings import Settings
+from infrastructure.views import queries
 
 DEPARTMENT = "000.22.31.H29"
 DISTRICT_EAST = "000.01.31.H29"
@@ -54,6 +56,7 @@ def run_demo(settings: Settings) -> None:
     recall_round(session, round_id)
     refuse_duplicate(session, plan["document_id"])
     show_statuses(session, [plan["document"]])
+    show_views(session)
     checkpoint = session.log.issue_checkpoint(force=True)
     if checkpoint is not None:
         out.print(f"\nsigned checkpoint: {checkpoint.size} events, "
@@ -192,6 +195,21 @@ def show_statuses(session: Session, documents: list[str]) -> None:
                           delivery.state.value if delivery.state else "",
                           str(delivery.incoming_number or ""))
     out.print(table)
+
+
+def show_views(session: Session) -> None:
+    """What the clerks see: an inbox and the figures an agency publishes."""
+    session.view_worker.catch_up()  # with PostgreSQL a worker would; the demo does it here
+    views = session.views
+    today = datetime.now(VIETNAM_TIME).date()
+    rows = queries.inbox(views, queries.InboxQuery(agency=DISTRICT_WEST), today)
+    out.print(f"\nInbox of {AGENCIES[DISTRICT_WEST]} (most urgent first): " + "; ".join(
+        f"{r['reference']} {r['status_code']} {r['state']}" for r in rows))
+    figures = queries.statistics(views, DISTRICT_EAST, today.replace(month=1, day=1), today,
+                                 today)
+    out.print(f"{AGENCIES[DISTRICT_EAST]} this year: {figures['received']} received, "
+              f"{figures['completed']} completed, {figures['refused']} refused, "
+              f"on-time rate {figures['on_time_rate']}%")
 
 
 def audit(session: Session, settings: Settings) -> None:
