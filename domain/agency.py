@@ -38,6 +38,20 @@ class KeyEntry:
         )
 
 
+def check_can_sign(entry: KeyEntry | None, keyid: str, owner: str, at: datetime) -> PublicKey:
+    """The key of ``entry`` if it may sign something new dated ``at``, else raise."""
+    if entry is None:
+        raise UnknownKeyError(f"key {keyid} is not a key of {owner}")
+    if entry.revoked_at is not None:
+        raise KeyRevokedError(
+            f"key {keyid} of {owner} was revoked at {entry.revoked_at.isoformat()}")
+    if at < entry.effective_from:
+        raise KeyNotActiveError(
+            f"key {keyid} of {owner} takes effect at {entry.effective_from.isoformat()}, "
+            "after the issue time")
+    return entry.key
+
+
 class Agency(Record):
     """A registered agency: code, name and the history of its keys."""
 
@@ -91,20 +105,7 @@ class Agency(Record):
         revoked key (a compromised key could otherwise backdate within the
         clock-skew window).
         """
-        entry = self.keys.get(keyid)
-        if entry is None:
-            raise UnknownKeyError(f"key {keyid} is not a key of agency {self.code}")
-        if entry.revoked_at is not None:
-            raise KeyRevokedError(
-                f"key {keyid} of agency {self.code} was revoked at "
-                f"{entry.revoked_at.isoformat()}"
-            )
-        if issued_at < entry.effective_from:
-            raise KeyNotActiveError(
-                f"key {keyid} of agency {self.code} takes effect at "
-                f"{entry.effective_from.isoformat()}, after the issue time"
-            )
-        return entry.key
+        return check_can_sign(self.keys.get(keyid), keyid, f"agency {self.code}", issued_at)
 
     def add_key(self, key: PublicKey, *, envelope: dict[str, Any], at: datetime) -> None:
         if key.keyid in self.keys:

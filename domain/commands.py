@@ -96,6 +96,18 @@ class AgencyRevokeKey(Model):
     reason: Text
 
 
+class AuditorRegister(Model):
+    auditor_id: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{2,39}$")]
+    name: Name
+    keys: list[KeySpec] = Field(min_length=1, max_length=8)
+
+
+class AuditorRevokeKey(Model):
+    auditor_id: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{2,39}$")]
+    keyid: str
+    reason: Text
+
+
 class SignerInfo(Model):
     competence: Annotated[str, StringConstraints(max_length=100)] = ""
     position: Annotated[str, StringConstraints(max_length=200)] = ""
@@ -201,6 +213,8 @@ FIELDS: dict[str, type[Model]] = {
     "agency.register": AgencyRegister,
     "agency.add_key": AgencyAddKey,
     "agency.revoke_key": AgencyRevokeKey,
+    "auditor.register": AuditorRegister,
+    "auditor.revoke_key": AuditorRevokeKey,
     "document.create": DocumentCreate,
     "document.sign": DocumentSign,
     "document.issue": DocumentRef,

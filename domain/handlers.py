@@ -11,6 +11,7 @@ from uuid import UUID
 
 from domain import commands as c
 from domain.agency import Agency
+from domain.auditor import Auditor
 from domain.codes import register_year
 from domain.commands import REGISTRAR
 from domain.context import Context, Handler
@@ -132,6 +133,27 @@ def agency_revoke_key(ctx: Context) -> Result:
     agency = ctx.get(Agency, Agency.id_for(f.code), f"agency {f.code}")
     agency.revoke_key(f.keyid, f.reason, envelope=ctx.envelope, at=ctx.at)
     return [agency], {"agency": f.code, "keyid": f.keyid}
+
+
+def auditor_register(ctx: Context) -> Result:
+    f: c.AuditorRegister = ctx.fields
+    require_registrar(ctx)
+    if ctx.find(Auditor, Auditor.id_for(f.auditor_id)) is not None:
+        raise DuplicateError(f"auditor {f.auditor_id} is already registered")
+    keys = [PublicKey.from_spec(k.model_dump()).to_spec() for k in f.keys]
+    auditor = Auditor._create(
+        Auditor.Registered, id=Auditor.id_for(f.auditor_id), envelope=ctx.envelope,
+        timestamp=ctx.at, auditor_id=f.auditor_id, name=f.name, keys=keys,
+    )
+    return [auditor], {"auditor": f.auditor_id}
+
+
+def auditor_revoke_key(ctx: Context) -> Result:
+    f: c.AuditorRevokeKey = ctx.fields
+    require_registrar(ctx)
+    auditor = ctx.get(Auditor, Auditor.id_for(f.auditor_id), f"auditor {f.auditor_id}")
+    auditor.revoke_key(f.keyid, f.reason, envelope=ctx.envelope, at=ctx.at)
+    return [auditor], {"auditor": f.auditor_id, "keyid": f.keyid}
 
 
 # ---- documents ---------------------------------------------------------------
@@ -286,6 +308,8 @@ HANDLERS: dict[str, Handler] = {
     "agency.register": agency_register,
     "agency.add_key": agency_add_key,
     "agency.revoke_key": agency_revoke_key,
+    "auditor.register": auditor_register,
+    "auditor.revoke_key": auditor_revoke_key,
     "document.create": document_create,
     "document.sign": document_sign,
     "document.issue": document_issue,

@@ -26,7 +26,8 @@ def key_specs_in(rows: Iterable[tuple[str, bytes]]) -> dict[str, bytes]:
     """keyid -> SPKI DER of every key registered by the given (topic, state) rows."""
     found: dict[str, bytes] = {}
     for topic, state in rows:
-        if not topic.startswith(("domain.agency:Agency.", "domain.root:LedgerRoot.")):
+        if not topic.startswith(("domain.agency:Agency.", "domain.auditor:Auditor.",
+                                  "domain.root:LedgerRoot.")):
             continue
         try:
             doc = json.loads(state)

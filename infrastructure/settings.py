@@ -14,6 +14,7 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="DOCLEDGER_", extra="ignore")
 
+    env: Literal["development", "production"] = "development"
     data: Path = Path("docledger-data")
     backend: Literal["sqlite", "postgres"] = "sqlite"
     pg_host: str = "127.0.0.1"
@@ -29,6 +30,10 @@ class Settings(BaseSettings):
     # Views follow the log inside each process (the embedded default); with
     # PostgreSQL a separate worker (`docledger project --follow`) usually does.
     views_in_process: bool | None = None
+    # HTTP API
+    max_upload_bytes: int = 25 * 2**20
+    request_max_age_seconds: int = 300  # how old a signed request may be
+    ready_max_view_lag: int = 10_000  # /readyz fails when the views are further behind
 
     @property
     def follow_views_in_process(self) -> bool:

@@ -181,6 +181,8 @@ HANDLERS: dict[str, Handler] = {
     "domain.agency:Agency.Registered": agency_registered,
     "domain.agency:Agency.KeyAdded": ignored,
     "domain.agency:Agency.KeyRevoked": ignored,
+    "domain.auditor:Auditor.Registered": ignored,
+    "domain.auditor:Auditor.KeyRevoked": ignored,
     "domain.root:LedgerRoot.Initialised": ignored,
     "domain.command_log:CommandRecord.Accepted": ignored,
     "domain.register:NumberRegister.Opened": ignored,  # numbers come with the acts

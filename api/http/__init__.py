@@ -1,0 +1,1 @@
+"""The HTTP API (FastAPI): agencies' document systems, clerks' screens, auditors."""

@@ -1,0 +1,57 @@
+"""The FastAPI application: composition of routers, error mapping, lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from api.http import problems
+from api.http.container import Container
+from api.http.routes import (
+    attachments,
+    commands,
+    directory,
+    documents,
+    health,
+    log,
+    stream,
+    views,
+)
+from domain.errors import DocLedgerError
+from infrastructure.settings import Settings
+
+DESCRIPTION = """
+Tamper-evident exchange of official documents between agencies.
+
+* **Commands** are DSSE envelopes signed by the acting agency; each accepted
+  command returns a receipt signed by the ledger.
+* **Reads** other than the public ones (directory, log, health) are signed with
+  HTTP Message Signatures (RFC 9421, Ed25519) by an agency or an auditor key:
+  an agency reads only documents it sent or received; an auditor reads audit
+  trails and nothing else.
+* **Errors** are RFC 9457 problem details with a stable `type` per error.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.container = Container.open(settings)
+        try:
+            yield
+        finally:
+            app.state.container.close()
+
+    app = FastAPI(title="docledger", version="1", description=DESCRIPTION, lifespan=lifespan)
+    app.add_exception_handler(DocLedgerError, problems.domain_error)
+    app.add_exception_handler(RequestValidationError, problems.validation_error)
+    app.add_exception_handler(StarletteHTTPException, problems.http_error)
+    for module in (health, commands, directory, log, views, documents, attachments, stream):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,151 @@
+"""Request authentication: HTTP Message Signatures (RFC 9421) with Ed25519.
+
+A signed request carries ``Signature-Input`` and ``Signature`` covering
+``@method``, ``@path``, ``@query`` and, with a body, ``content-digest``
+(RFC 9530, sha-256), with ``created``, ``expires``, ``nonce`` and
+``keyid = "<party>:<key id>"``, where party is an agency code, ``auditor/<id>``
+or ``registrar``. See docs/api.md for why this and not bearer tokens.
+
+Verification (each failure is a 401 and nothing is written):
+1. the signature parameters parse and cover the required components;
+2. the party exists and the key is one of its keys, effective and not revoked;
+3. the Ed25519 signature verifies over the RFC 9421 signature base, and the
+   body matches the signed Content-Digest;
+4. ``created`` is at most ``request_max_age_seconds`` old and ``expires`` not
+   past (the library checks both) and not later than created + max age;
+5. the nonce was never seen (stored until the request would have expired).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from http_message_signatures import HTTPMessageVerifier, HTTPSignatureKeyResolver
+from http_message_signatures.algorithms import ED25519
+from http_message_signatures.exceptions import HTTPMessageSignaturesException
+
+from api.http.problems import Unauthenticated
+from domain.agency import Agency
+from domain.application import DocLedger, utc_now
+from domain.auditor import Auditor
+from domain.codes import check_agency_code
+from domain.errors import DocLedgerError, InvalidInputError
+from domain.keys import PublicKey
+
+REQUIRED = ("@method", "@path", "@query")
+REGISTRAR = "registrar"
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who signed the request: an agency, an auditor, or the registrar."""
+
+    kind: str  # "agency" | "auditor" | "registrar"
+    name: str  # agency code, auditor id, or "registrar"
+    keyid: str
+
+    @property
+    def agency(self) -> str | None:
+        return self.name if self.kind == "agency" else None
+
+
+def parse_keyid(value: str) -> tuple[str, str, str]:
+    """``<party>:<key id>`` → (kind, name, key id)."""
+    party, sep, keyid = value.rpartition(":")
+    if not sep or not keyid:
+        raise Unauthenticated("keyid must be '<agency code|auditor/<id>|registrar>:<key id>'")
+    if party == REGISTRAR:
+        return "registrar", party, keyid
+    if party.startswith("auditor/"):
+        return "auditor", party.removeprefix("auditor/"), keyid
+    try:
+        return "agency", check_agency_code(party), keyid
+    except InvalidInputError as exc:
+        raise Unauthenticated(str(exc)) from None
+
+
+def party_key(app: DocLedger, kind: str, name: str, keyid: str, now: dt.datetime) -> PublicKey:
+    """Step 2: the key, if it is a current key of the named party."""
+    try:
+        if kind == "registrar":
+            key = app.root().registrar_key
+            if key.keyid != keyid:
+                raise Unauthenticated("not the registrar's key")
+            return key
+        holder = (app.find(Agency, Agency.id_for(name)) if kind == "agency"
+                  else app.find(Auditor, Auditor.id_for(name)))
+        if holder is None:
+            raise Unauthenticated(f"{kind} {name} is not registered")
+        return holder.key_for_signing(keyid, now)
+    except Unauthenticated:
+        raise
+    except DocLedgerError as exc:
+        raise Unauthenticated(str(exc)) from None
+
+
+class _Resolver(HTTPSignatureKeyResolver):
+    def __init__(self, app: DocLedger, now: dt.datetime) -> None:
+        self.app, self.now = app, now
+        self.caller: Caller | None = None
+
+    def resolve_public_key(self, key_id: str) -> Any:
+        kind, name, keyid = parse_keyid(key_id)
+        key = party_key(self.app, kind, name, keyid, self.now)
+        self.caller = Caller(kind, name, keyid)
+        return serialization.load_der_public_key(key.spki_der)
+
+    def resolve_private_key(self, key_id: str) -> Any:  # pragma: no cover - never signs
+        raise NotImplementedError
+
+
+class NonceStore:
+    """Nonces seen, kept until their request would have expired anyway."""
+
+    def __init__(self, log_store: Any) -> None:
+        self.store = log_store
+        with self.store._cursor(commit=True) as c:
+            c.execute(self.store._sql("CREATE TABLE IF NOT EXISTS {p}api_nonces "
+                                      "(nonce TEXT PRIMARY KEY, expires_at TEXT NOT NULL)"))
+
+    def claim(self, nonce: str, expires: dt.datetime, now: dt.datetime) -> None:
+        from eventsourcing.persistence import IntegrityError
+
+        try:
+            with self.store._cursor(commit=True) as c:
+                c.execute(self.store._sql("DELETE FROM {p}api_nonces WHERE expires_at < %s"),
+                          (now.isoformat(),))
+                c.execute(self.store._sql("INSERT INTO {p}api_nonces (nonce, expires_at) "
+                                          "VALUES (%s, %s)"), (nonce, expires.isoformat()))
+        except IntegrityError:
+            raise Unauthenticated("replayed request: this nonce was used before") from None
+
+
+def authenticate(request: Any, body: bytes, app: DocLedger, nonces: NonceStore,
+                 max_age: int) -> Caller:
+    """Verify the request's RFC 9421 signature; return who signed it."""
+    if "signature-input" not in request.headers or "signature" not in request.headers:
+        raise Unauthenticated("sign the request (RFC 9421 HTTP Message Signatures)")
+    now = utc_now()
+    resolver = _Resolver(app, now)
+    verifier = HTTPMessageVerifier(signature_algorithm=ED25519, key_resolver=resolver)
+    required = REQUIRED + (("content-digest",) if body else ())
+    try:
+        results = verifier.verify(request, max_age=dt.timedelta(seconds=max_age),
+                                  require_components=required, body=body)
+    except DocLedgerError:
+        raise
+    except (HTTPMessageSignaturesException, ValueError) as exc:
+        raise Unauthenticated(f"request signature: {exc}") from None
+    if len(results) != 1 or resolver.caller is None:
+        raise Unauthenticated("exactly one request signature is expected")
+    params = results[0].parameters
+    created, expires, nonce = params.get("created"), params.get("expires"), params.get("nonce")
+    if not isinstance(nonce, str) or not 16 <= len(nonce) <= 128:
+        raise Unauthenticated("the signature needs a nonce of 16 to 128 characters")
+    if not isinstance(created, int) or not isinstance(expires, int) or expires - created > max_age:
+        raise Unauthenticated(f"the signature needs created and expires at most {max_age}s apart")
+    nonces.claim(nonce, dt.datetime.fromtimestamp(expires, dt.UTC), now)
+    return resolver.caller

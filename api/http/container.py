@@ -1,0 +1,45 @@
+"""What the API process holds: the ledger session and the nonce store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from api.http.auth import NonceStore
+from api.session import Session
+from domain.errors import InvalidInputError
+from infrastructure.settings import Settings
+
+
+@dataclass
+class Container:
+    settings: Settings
+    session: Session
+    nonces: NonceStore
+
+    @classmethod
+    def open(cls, settings: Settings) -> Container:
+        check_safe_for(settings)
+        session = Session(settings)
+        return cls(settings=settings, session=session, nonces=NonceStore(session.log.store))
+
+    def close(self) -> None:
+        self.session.close()
+
+
+DEVELOPMENT_MARKER = "DEVELOPMENT"
+
+
+def check_safe_for(settings: Settings) -> None:
+    """In production, refuse development keys and key files others can read."""
+    if settings.env != "production":
+        return
+    keys = settings.data / "keys"
+    if (keys / DEVELOPMENT_MARKER).exists():
+        raise InvalidInputError(
+            f"refusing to start in production: {keys} holds development keys (made by "
+            "'docledger demo'); initialise a ledger with 'docledger init' for production")
+    for name in ("ledger.key", "registrar.key"):
+        path = keys / name
+        if path.exists() and path.stat().st_mode & 0o077:
+            raise InvalidInputError(f"refusing to start in production: {path} is readable "
+                                    "by others (chmod 600)")

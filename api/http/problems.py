@@ -1,0 +1,93 @@
+"""Domain errors as RFC 9457 problem details, one table for the whole API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from domain import errors
+
+PROBLEM_JSON = "application/problem+json"
+TYPE_PREFIX = "urn:docledger:problem:"
+
+# most specific first
+STATUS: list[tuple[type[errors.DocLedgerError], int]] = [
+    (errors.InvalidEnvelopeError, 400),
+    (errors.InvalidInputError, 422),
+    (errors.StaleCommandError, 422),
+    (errors.DigestMismatchError, 422),
+    (errors.VerificationError, 401),
+    (errors.NotFoundError, 404),
+    (errors.ForbiddenError, 403),
+    (errors.ConflictError, 409),
+    (errors.NotInitialisedError, 503),
+]
+
+
+class Unauthenticated(errors.VerificationError):
+    """The request carries no valid HTTP message signature."""
+
+    code = "unauthenticated"
+
+
+class PayloadTooLarge(errors.InvalidInputError):
+    """The body is larger than the configured limit."""
+
+    code = "payload-too-large"
+
+
+class UnsupportedMediaType(errors.InvalidInputError):
+    """The body's media type is not the one this endpoint takes."""
+
+    code = "unsupported-media-type"
+
+
+SPECIAL = {PayloadTooLarge: 413, UnsupportedMediaType: 415}
+
+
+def status_for(exc: errors.DocLedgerError) -> int:
+    if type(exc) in SPECIAL:
+        return SPECIAL[type(exc)]
+    return next((status for cls, status in STATUS if isinstance(exc, cls)), 500)
+
+
+def problem(status: int, code: str, title: str, detail: str, **extra: Any) -> JSONResponse:
+    body = {"type": TYPE_PREFIX + code, "title": title, "status": status, "detail": detail,
+            **extra}
+    headers = {"WWW-Authenticate": 'Signature realm="docledger"'} if status == 401 else None
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+async def domain_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, errors.DocLedgerError)
+    title = (type(exc).__doc__ or type(exc).__name__).strip().splitlines()[0]
+    return problem(status_for(exc), exc.code, title, str(exc))
+
+
+async def validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    details = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+                        for e in exc.errors()[:5])
+    return problem(422, "invalid-request", "The request's parameters are invalid", details)
+
+
+async def http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
+    return problem(exc.status_code, code, str(exc.detail), str(exc.detail))
+
+
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"description": description, "content": {PROBLEM_JSON: {"schema": {
+        "type": "object", "properties": {k: {"type": t} for k, t in (
+            ("type", "string"), ("title", "string"), ("status", "integer"),
+            ("detail", "string"))}}}}}
+    for status, description in (
+        (400, "Malformed request"), (401, "Not authenticated"), (403, "Forbidden"),
+        (404, "Not found"), (409, "Conflict"), (413, "Too large"), (415, "Wrong media type"),
+        (422, "Invalid input"))
+}

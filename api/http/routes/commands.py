@@ -1,0 +1,65 @@
+"""Submitting signed commands."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from api.http.deps import ContainerDep
+from api.http.problems import PROBLEM_RESPONSES, PayloadTooLarge, UnsupportedMediaType
+from api.render import outcome_dict
+
+router = APIRouter(prefix="/v1", tags=["commands"])
+
+MAX_ENVELOPE = 2 * 2**20
+EXAMPLE_ENVELOPE = {
+    "payloadType": "application/vnd.docledger.command+json",
+    "payload": "eyJ0eXBlIjoiZGVsaXZlcnkuYWNjZXB0IiwgLi4ufQ==",
+    "signatures": [{"keyid": "3f5a0c2e9b7d41a6c8e0f1d2b3a49586", "sig": "MEUCIQ…"}],
+}
+
+
+@router.post(
+    "/commands",
+    status_code=201,
+    responses={**PROBLEM_RESPONSES, 200: {"description": "A retry: the original receipt"}},
+    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
+        "schema": {"type": "object", "required": ["payloadType", "payload", "signatures"],
+                   "properties": {"payloadType": {"type": "string"},
+                                  "payload": {"type": "string"},
+                                  "signatures": {"type": "array", "items": {
+                                      "type": "object",
+                                      "properties": {"keyid": {"type": "string"},
+                                                     "sig": {"type": "string"}}}}}},
+        "example": EXAMPLE_ENVELOPE}}}},
+)
+async def submit(request: Request, c: ContainerDep) -> JSONResponse:
+    """Submit one command as a DSSE envelope signed by the acting party.
+
+    The envelope is its own authentication (its signature, key and issue time
+    are verified), so no request signature is needed. Answers 201 with the
+    outcome and the ledger-signed receipt; a retry with the same command id
+    and bytes answers 200 with the original receipt; the same id with other
+    bytes is 409.
+    """
+    if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+        raise UnsupportedMediaType("send the DSSE envelope as application/json")
+    body = await request.body()
+    if len(body) > MAX_ENVELOPE:
+        raise PayloadTooLarge(f"an envelope may have at most {MAX_ENVELOPE} bytes")
+    outcome, receipt = await run_command(c, body)
+    payload: dict[str, Any] = {**outcome_dict(outcome), "receipt": receipt}
+    return JSONResponse(payload, status_code=200 if outcome.repeated else 201)
+
+
+async def run_command(c: ContainerDep, body: bytes) -> tuple[Any, dict[str, Any]]:
+    from starlette.concurrency import run_in_threadpool
+
+    def execute() -> tuple[Any, dict[str, Any]]:
+        outcome = c.session.execute(body)
+        c.session.log.catch_up()
+        return outcome, c.session.log.receipt(outcome)
+
+    return await run_in_threadpool(execute)

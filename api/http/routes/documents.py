@@ -1,0 +1,7 @@
+"""Routes for documents (filled in by its own change)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/v1", tags=["documents"])

@@ -1,0 +1,37 @@
+"""Liveness and readiness."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from api.http.deps import CallerDep, ContainerDep
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+def healthz() -> dict[str, str]:
+    """Liveness: the process answers."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz", responses={503: {"description": "Not ready"}})
+def readyz(c: ContainerDep) -> JSONResponse:
+    """Readiness: the database answers and the views are not far behind the log."""
+    try:
+        head = c.session.app.recorder.max_notification_id() or 0
+        position = c.session.views.position()
+    except Exception as exc:  # any database failure means not ready, and says why
+        return JSONResponse({"status": "unavailable", "detail": str(exc)}, status_code=503)
+    lag = head - position
+    ready = lag <= c.settings.ready_max_view_lag
+    return JSONResponse({"status": "ready" if ready else "lagging", "log_head": head,
+                         "views_position": position, "view_lag": lag},
+                        status_code=200 if ready else 503)
+
+
+@router.get("/v1/whoami", tags=["auth"])
+def whoami(caller: CallerDep) -> dict[str, str]:
+    """Who the request's signature says you are: check your keys and clock here."""
+    return {"kind": caller.kind, "name": caller.name, "keyid": caller.keyid}

@@ -1,0 +1,82 @@
+"""The Merkle log, public: checkpoints, verifier key, inclusion and consistency proofs."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import PlainTextResponse
+
+from api.http.deps import ContainerDep
+from api.http.problems import PROBLEM_RESPONSES
+from domain.errors import InvalidInputError, NotFoundError
+
+router = APIRouter(prefix="/v1/log", tags=["log"], responses=PROBLEM_RESPONSES)
+
+
+@router.get("/checkpoint", response_class=PlainTextResponse)
+def latest_checkpoint(c: ContainerDep) -> str:
+    """The latest signed checkpoint: C2SP tlog-checkpoint in a signed note, as text."""
+    c.session.log.issue_checkpoint()
+    latest = c.session.log.store.latest_checkpoint()
+    if latest is None:
+        raise NotFoundError("the ledger has signed no checkpoint yet")
+    return latest.note
+
+
+@router.get("/vkey", response_class=PlainTextResponse)
+def verifier_key(c: ContainerDep) -> str:
+    """The ledger's note verifier key (`<origin>+<hash>+<base64 key>`)."""
+    return c.session.log.note_key.vkey() + "\n"
+
+
+@router.get("/checkpoints")
+def checkpoints(c: ContainerDep,
+                after: Annotated[int, Query(ge=0, description="Sizes above this")] = 0,
+                limit: Annotated[int, Query(ge=1, le=500)] = 100) -> dict[str, Any]:
+    """Every signed checkpoint, oldest first, as signed notes (cursor: the last size)."""
+    found = [cp for cp in c.session.log.store.checkpoints() if cp.size > after][:limit]
+    return {"checkpoints": [{"size": cp.size, "root": cp.root.hex(), "note": cp.note,
+                             "issued_at": cp.issued_at} for cp in found],
+            "next": found[-1].size if len(found) == limit else None}
+
+
+@router.get("/inclusion")
+def inclusion(
+    c: ContainerDep,
+    leaf_hash: Annotated[str | None, Query(pattern="^[0-9a-f]{64}$")] = None,
+    notification: Annotated[int | None, Query(ge=1)] = None,
+    size: Annotated[int | None, Query(ge=1, description="Tree size (default: latest)")] = None,
+) -> dict[str, Any]:
+    """RFC 9162 inclusion proof of one leaf (by hash from a receipt, or notification id)."""
+    if (leaf_hash is None) == (notification is None):
+        raise InvalidInputError("give exactly one of leaf_hash and notification")
+    log = c.session.log
+    log.issue_checkpoint(force=True)
+    latest = log.store.latest_checkpoint()
+    if latest is None:
+        raise NotFoundError("the ledger has signed no checkpoint yet")
+    tree_size = size or latest.size
+    index = log.store.leaf_index_of(
+        notification_id=notification, leaf_hash=None if leaf_hash is None else
+        bytes.fromhex(leaf_hash))
+    if index >= tree_size:
+        raise NotFoundError(f"leaf {index} is not in a tree of size {tree_size}")
+    leaf = log.store.leaves(index, 1)[0]
+    return {"leaf_index": index, "notification_id": leaf[1], "leaf_hash": leaf[2].hex(),
+            "tree_size": tree_size,
+            "proof": [h.hex() for h in log.inclusion_proof(index, tree_size)]}
+
+
+@router.get("/consistency")
+def consistency(c: ContainerDep, old: Annotated[int, Query(ge=1)],
+                new: Annotated[int, Query(ge=1)]) -> dict[str, Any]:
+    """RFC 9162 consistency proof between two tree sizes."""
+    if old > new:
+        raise InvalidInputError("old must not exceed new")
+    log = c.session.log
+    log.catch_up()
+    if new > log.store.size():
+        raise NotFoundError(f"the log has fewer than {new} leaves")
+    return {"old_size": old, "new_size": new,
+            "proof": [h.hex() for h in log.consistency_proof(old, new)]}
