@@ -38,21 +38,61 @@ class KeyEntry:
         )
 
 
-def check_can_sign(entry: KeyEntry | None, keyid: str, owner: str, at: datetime) -> PublicKey:
-    """The key of ``entry`` if it may sign something new dated ``at``, else raise."""
-    if entry is None:
-        raise UnknownKeyError(f"key {keyid} is not a key of {owner}")
-    if entry.revoked_at is not None:
-        raise KeyRevokedError(
-            f"key {keyid} of {owner} was revoked at {entry.revoked_at.isoformat()}")
-    if at < entry.effective_from:
-        raise KeyNotActiveError(
-            f"key {keyid} of {owner} takes effect at {entry.effective_from.isoformat()}, "
-            "after the issue time")
-    return entry.key
+class KeyHolder:
+    """Key history shared by agencies and auditors: who may sign, revocation.
+
+    The class using it defines ``keys``, a ``KeyRevoked`` event and ``owner``.
+    """
+
+    keys: dict[str, KeyEntry]
+    KeyRevoked: Any
+
+    @property
+    def owner(self) -> str:
+        raise NotImplementedError
+
+    def key_for_signing(self, keyid: str, at: datetime) -> PublicKey:
+        """The key something new dated ``at`` by this party may be verified with.
+
+        Refuses unknown keys, keys not yet effective at ``at`` and any revoked
+        key (a compromised key could otherwise backdate within the clock-skew
+        window).
+        """
+        entry = self.keys.get(keyid)
+        if entry is None:
+            raise UnknownKeyError(f"key {keyid} is not a key of {self.owner}")
+        if entry.revoked_at is not None:
+            raise KeyRevokedError(
+                f"key {keyid} of {self.owner} was revoked at {entry.revoked_at.isoformat()}")
+        if at < entry.effective_from:
+            raise KeyNotActiveError(
+                f"key {keyid} of {self.owner} takes effect at "
+                f"{entry.effective_from.isoformat()}, after the issue time")
+        return entry.key
+
+    def revoke_key(self, keyid: str, reason: str, *, envelope: dict[str, Any],
+                   at: datetime) -> None:
+        entry = self.keys.get(keyid)
+        if entry is None:
+            raise NotFoundError(f"{self.owner} has no key {keyid}")
+        if entry.revoked_at is not None:
+            raise DuplicateError(f"key {keyid} is already revoked")
+        self.trigger_event(  # type: ignore[attr-defined]
+            self.KeyRevoked, envelope=envelope, timestamp=at, keyid=keyid, reason=reason)
 
 
-class Agency(Record):
+def keys_from(specs: list[dict[str, str]], at: datetime) -> dict[str, KeyEntry]:
+    return {spec["keyid"]: KeyEntry(key=PublicKey.from_spec(spec), effective_from=at)
+            for spec in specs}
+
+
+def revoked(keys: dict[str, KeyEntry], keyid: str, at: datetime) -> dict[str, KeyEntry]:
+    entry = keys[keyid]
+    return {**keys, keyid: KeyEntry(key=entry.key, effective_from=entry.effective_from,
+                                    revoked_at=at)}
+
+
+class Agency(KeyHolder, Record):
     """A registered agency: code, name and the history of its keys."""
 
     @staticmethod
@@ -67,11 +107,7 @@ class Agency(Record):
         def apply(self, agency: Any) -> None:
             agency.code = self.code
             agency.name = self.name
-            agency.keys = {}
-            for spec in self.keys:
-                agency.keys[spec["keyid"]] = KeyEntry(
-                    key=PublicKey.from_spec(spec), effective_from=self.timestamp
-                )
+            agency.keys = keys_from(self.keys, self.timestamp)
 
     class KeyAdded(Record.Event):
         key: dict[str, str]
@@ -86,42 +122,20 @@ class Agency(Record):
         reason: str
 
         def apply(self, agency: Any) -> None:
-            entry = agency.keys[self.keyid]
-            agency.keys[self.keyid] = KeyEntry(
-                key=entry.key,
-                effective_from=entry.effective_from,
-                revoked_at=self.timestamp,
-            )
+            agency.keys = revoked(agency.keys, self.keyid, self.timestamp)
 
     if TYPE_CHECKING:  # set by the events' apply(), not by __init__
         code: str
         name: str
         keys: dict[str, KeyEntry]
 
-    def key_for_signing(self, keyid: str, issued_at: datetime) -> PublicKey:
-        """The key a new command by this agency may be verified with.
-
-        Refuses unknown keys, keys not yet effective at ``issued_at`` and any
-        revoked key (a compromised key could otherwise backdate within the
-        clock-skew window).
-        """
-        return check_can_sign(self.keys.get(keyid), keyid, f"agency {self.code}", issued_at)
+    @property
+    def owner(self) -> str:
+        return f"agency {self.code}"
 
     def add_key(self, key: PublicKey, *, envelope: dict[str, Any], at: datetime) -> None:
         if key.keyid in self.keys:
             raise DuplicateError(f"agency {self.code} already has key {key.keyid}")
         self.trigger_event(
             self.KeyAdded, envelope=envelope, timestamp=at, key=key.to_spec()
-        )
-
-    def revoke_key(
-        self, keyid: str, reason: str, *, envelope: dict[str, Any], at: datetime
-    ) -> None:
-        entry = self.keys.get(keyid)
-        if entry is None:
-            raise NotFoundError(f"agency {self.code} has no key {keyid}")
-        if entry.revoked_at is not None:
-            raise DuplicateError(f"key {keyid} is already revoked")
-        self.trigger_event(
-            self.KeyRevoked, envelope=envelope, timestamp=at, keyid=keyid, reason=reason
         )
