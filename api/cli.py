@@ -14,10 +14,11 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from api import render
+from api.remote import RemoteSession, rows_of
 from api.session import Session
 from domain import errors
 from domain.errors import DocLedgerError, InvalidInputError
-from domain.history import document_history
+from domain.history import HistoryEntry, document_history
 from domain.keys import Ed25519Signer
 from infrastructure.keyfiles import load_public_key, write_key_pair
 from infrastructure.ledger import init_ledger, run_audit, trust_anchors
@@ -43,6 +44,11 @@ KeyOpt = Annotated[
 ]
 KeyActorOpt = Annotated[str, typer.Option("--as", help="'registrar' or the agency itself.")]
 StaffOpt = Annotated[str, typer.Option("--staff", help="Staff member acting.")]
+ServerOpt = Annotated[str | None, typer.Option(
+    "--server", help="Act on a remote ledger through its HTTP API (URL) instead of a local "
+                     "data folder; sign with --key.")]
+ReaderOpt = Annotated[str | None, typer.Option(
+    "--as", help="With --server: who reads (an agency code or auditor/<id>).")]
 DocArg = Annotated[str, typer.Argument(help="Document id (as printed by 'send').")]
 
 EXIT_CODES: list[tuple[type[DocLedgerError], int]] = [
@@ -64,6 +70,35 @@ def session_for(data: Path | None) -> Session:
     return Session(settings_for(data))
 
 
+def session_or_remote(data: Path | None, server: str | None,
+                      key: Path | None) -> Session | RemoteSession:
+    """The local ledger in the data folder, or the remote one at ``server``."""
+    if server is None:
+        return session_for(data)
+    return remote_for(server, key)
+
+
+def remote_for(server: str, key: Path | None = None, *, need_key: bool = True) -> RemoteSession:
+    if need_key and key is None:
+        raise InvalidInputError("with --server, give --key FILE: the private key of the party "
+                                "acting (the data folder is not used)")
+    return RemoteSession(server, key)
+
+
+def local_only(server: str | None, command: str, hint: str = "") -> None:
+    """Refuse --server for commands that work on a local data folder or files only."""
+    if server is not None:
+        raise InvalidInputError(f"'{command}' works locally only, not with --server"
+                                + (f": {hint}" if hint else ""))
+
+
+def reader(party: str | None, server: str) -> str:
+    if party is None:
+        raise InvalidInputError(f"with --server {server}, say who reads: --as CODE "
+                                "(an agency code or auditor/<id>)")
+    return party
+
+
 def document_ref(value: str) -> str:
     try:
         return str(UUID(value))
@@ -75,8 +110,9 @@ def document_ref(value: str) -> str:
 
 
 @app.command()
-def init(data: DataOpt = None) -> None:
+def init(data: DataOpt = None, server: ServerOpt = None) -> None:
     """Create a data folder with a new ledger key and registrar key."""
+    local_only(server, "init", "a ledger is initialised where it runs")
     settings = settings_for(data)
     ledger = init_ledger(settings)
     ledger.close()
@@ -85,8 +121,10 @@ def init(data: DataOpt = None) -> None:
 
 
 @app.command()
-def keygen(out: Annotated[Path, typer.Argument(help="Private key file to write (0600).")]) -> None:
+def keygen(out: Annotated[Path, typer.Argument(help="Private key file to write (0600).")],
+           server: ServerOpt = None) -> None:
     """Generate an Ed25519 key pair: OUT (private, mode 0600) and OUT.pub."""
+    local_only(server, "keygen", "keys are made where they are kept, never on a server")
     signer = Ed25519Signer.generate()
     try:
         write_key_pair(signer, out)
@@ -103,19 +141,27 @@ def agency_register(
         Path | None,
         typer.Option(help="The agency's public key (PEM). Default: generate one in D/keys."),
     ] = None,
+    key: Annotated[Path | None, typer.Option(
+        "--key", help="Registrar private key (default: the data folder's).")] = None,
     data: DataOpt = None,
+    server: ServerOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Register an agency (signed with the registrar key)."""
-    session = session_for(data)
+    if server is not None and pubkey is None:
+        raise InvalidInputError("with --server give the agency's --pubkey (make the pair with "
+                                "'docledger keygen'); no key is generated on a server")
+    session = session_or_remote(data, server, key)
     if pubkey is None:
+        assert isinstance(session, Session)
         target = session.folder.agency_key(code)
         write_key_pair(Ed25519Signer.generate(), target)
         pubkey = target
     spec = load_public_key(pubkey).to_spec()
     outcome = session.act("registrar", "agency.register",
-                          {"code": code, "name": name, "keys": [spec]}, staff="registrar")
-    render.print_outcome(outcome, as_json=as_json)
+                          {"code": code, "name": name, "keys": [spec]}, key=key,
+                          staff="registrar")
+    print_outcome(session, outcome, as_json)
 
 
 @agency_app.command("add-key")
@@ -125,12 +171,14 @@ def agency_add_key(
     actor: KeyActorOpt = "registrar",
     key: KeyOpt = None,
     data: DataOpt = None,
+    server: ServerOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Add a key to an agency (key rotation: add the new, then revoke the old)."""
     spec = load_public_key(pubkey).to_spec()
-    outcome = session_for(data).act(actor, "agency.add_key", {"code": code, "key": spec}, key=key)
-    render.print_outcome(outcome, as_json=as_json)
+    session = session_or_remote(data, server, key)
+    outcome = session.act(actor, "agency.add_key", {"code": code, "key": spec}, key=key)
+    print_outcome(session, outcome, as_json)
 
 
 @agency_app.command("revoke-key")
@@ -141,13 +189,15 @@ def agency_revoke_key(
     actor: KeyActorOpt = "registrar",
     key: KeyOpt = None,
     data: DataOpt = None,
+    server: ServerOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Revoke an agency's key from now on; earlier signatures stay valid."""
-    outcome = session_for(data).act(
+    session = session_or_remote(data, server, key)
+    outcome = session.act(
         actor, "agency.revoke_key", {"code": code, "keyid": keyid, "reason": reason}, key=key
     )
-    render.print_outcome(outcome, as_json=as_json)
+    print_outcome(session, outcome, as_json)
 
 
 # ---- sending -------------------------------------------------------------------
@@ -171,10 +221,14 @@ def send(
     key: KeyOpt = None,
     staff: StaffOpt = "văn thư",
     data: DataOpt = None,
+    server: ServerOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Create, sign, issue (numbered) and send a document to its recipients."""
-    session = session_for(data)
+    """Create, sign, issue (numbered) and send a document to its recipients.
+
+    With --server the attachments are uploaded (PUT /v1/attachments/SHA256) first.
+    """
+    session = session_or_remote(data, server, key)
     header = {
         "code_notation": notation,
         "document_type": {"type": type_code, "type_name": type_name},
@@ -199,7 +253,7 @@ def send(
 
 
 def send_document(
-    session: Session,
+    session: Session | RemoteSession,
     sender: str,
     recipients: list[str],
     header: dict[str, Any],
@@ -217,7 +271,8 @@ def send_document(
             "name": path.name,
             "media_type": mimetypes.guess_type(path.name)[0] or "application/octet-stream",
             "size": len(content),
-            "sha256": session.folder.blobs.put(content),
+            "sha256": (session.upload(sender, content) if isinstance(session, RemoteSession)
+                       else session.folder.blobs.put(content)),
         })
     doc_id = document_id or f"{sender},{date.today():%Y/%m/%d},{secrets.token_hex(6)}"
     created = session.act(sender, "document.create",
@@ -236,29 +291,40 @@ def send_document(
 # ---- handling a delivery ----------------------------------------------------------
 
 
+def print_outcome(session: Session | RemoteSession, outcome: Any, as_json: bool) -> None:
+    """The outcome; with --json its ledger-signed receipt too (a remote one comes with it)."""
+    if isinstance(session, RemoteSession):
+        receipt = outcome.receipt
+    else:
+        receipt = session.log.receipt(outcome) if as_json else None
+    render.print_outcome(outcome, as_json=as_json, receipt=receipt)
+
+
 def _act(data: Path | None, actor: str, type: str, fields: dict[str, Any],
-         key: Path | None, staff: str, as_json: bool) -> None:
-    session = session_for(data)
+         key: Path | None, staff: str, as_json: bool, server: str | None = None) -> None:
+    session = session_or_remote(data, server, key)
     outcome = session.act(actor, type, fields, key=key, staff=staff)
-    render.print_outcome(outcome, as_json=as_json,
-                         receipt=session.log.receipt(outcome) if as_json else None)
+    print_outcome(session, outcome, as_json)
 
 
 @app.command()
 def accept(doc: DocArg, actor: AsOpt, key: KeyOpt = None, staff: StaffOpt = "văn thư",
-           data: DataOpt = None, as_json: JsonOpt = False) -> None:
+           data: DataOpt = None, server: ServerOpt = None,
+           as_json: JsonOpt = False) -> None:
     """Accept a delivery (03): register it with the next incoming number."""
-    _act(data, actor, "delivery.accept", {"document": document_ref(doc)}, key, staff, as_json)
+    _act(data, actor, "delivery.accept", {"document": document_ref(doc)}, key, staff, as_json,
+         server)
 
 
 @app.command()
 def refuse(doc: DocArg, actor: AsOpt,
            reason: Annotated[str, typer.Option(help="Why it is refused.")],
            key: KeyOpt = None, staff: StaffOpt = "văn thư",
-           data: DataOpt = None, as_json: JsonOpt = False) -> None:
+           data: DataOpt = None, server: ServerOpt = None,
+           as_json: JsonOpt = False) -> None:
     """Refuse a delivery (02) with a reason."""
     _act(data, actor, "delivery.refuse", {"document": document_ref(doc), "reason": reason},
-         key, staff, as_json)
+         key, staff, as_json, server)
 
 
 @app.command()
@@ -269,29 +335,30 @@ def assign(doc: DocArg, actor: AsOpt,
            instructions: Annotated[str, typer.Option(help="Leader's instructions.")] = "",
            due: Annotated[str | None, typer.Option(help="Deadline, YYYY-MM-DD.")] = None,
            key: KeyOpt = None, staff: StaffOpt = "lãnh đạo",
-           data: DataOpt = None, as_json: JsonOpt = False) -> None:
+           data: DataOpt = None, server: ServerOpt = None,
+           as_json: JsonOpt = False) -> None:
     """Assign a delivery (04) to a handling unit or officer with a deadline."""
     fields = {"document": document_ref(doc), "lead_unit": unit, "officer": officer,
               "co_units": list(co_unit or []), "instructions": instructions, "due_date": due}
-    _act(data, actor, "delivery.assign", fields, key, staff, as_json)
+    _act(data, actor, "delivery.assign", fields, key, staff, as_json, server)
 
 
 @app.command()
 def progress(doc: DocArg, actor: AsOpt, note: str = "", key: KeyOpt = None,
              staff: StaffOpt = "chuyên viên", data: DataOpt = None,
-             as_json: JsonOpt = False) -> None:
+             server: ServerOpt = None, as_json: JsonOpt = False) -> None:
     """Report that a delivery is being processed (05)."""
     _act(data, actor, "delivery.progress", {"document": document_ref(doc), "note": note},
-         key, staff, as_json)
+         key, staff, as_json, server)
 
 
 @app.command()
 def complete(doc: DocArg, actor: AsOpt, note: str = "", key: KeyOpt = None,
              staff: StaffOpt = "chuyên viên", data: DataOpt = None,
-             as_json: JsonOpt = False) -> None:
+             server: ServerOpt = None, as_json: JsonOpt = False) -> None:
     """Mark a delivery completed (06)."""
     _act(data, actor, "delivery.complete", {"document": document_ref(doc), "note": note},
-         key, staff, as_json)
+         key, staff, as_json, server)
 
 
 @app.command()
@@ -300,11 +367,12 @@ def recall(doc: DocArg, actor: AsOpt,
            to: Annotated[list[str] | None, typer.Option(
                "--to", help="Recipient to recall from (repeatable; default: all).")] = None,
            key: KeyOpt = None, staff: StaffOpt = "văn thư",
-           data: DataOpt = None, as_json: JsonOpt = False) -> None:
+           data: DataOpt = None, server: ServerOpt = None,
+           as_json: JsonOpt = False) -> None:
     """Ask recipients to give a document back (13)."""
     fields = {"document": document_ref(doc), "reason": reason,
               "recipients": list(to) if to else None}
-    _act(data, actor, "delivery.recall", fields, key, staff, as_json)
+    _act(data, actor, "delivery.recall", fields, key, staff, as_json, server)
 
 
 @app.command("answer-recall")
@@ -313,18 +381,26 @@ def answer_recall(doc: DocArg, actor: AsOpt,
                                                       help="Agree (15) or refuse (16).")],
                   reason: Annotated[str, typer.Option(help="Reason given.")],
                   key: KeyOpt = None, staff: StaffOpt = "văn thư",
-                  data: DataOpt = None, as_json: JsonOpt = False) -> None:
+                  data: DataOpt = None, server: ServerOpt = None,
+                  as_json: JsonOpt = False) -> None:
     """Answer a recall: agree (15, the delivery is cancelled) or refuse (16)."""
     fields = {"document": document_ref(doc), "agree": agree, "reason": reason}
-    _act(data, actor, "delivery.answer_recall", fields, key, staff, as_json)
+    _act(data, actor, "delivery.answer_recall", fields, key, staff, as_json, server)
 
 
 # ---- auditing --------------------------------------------------------------------
 
 
 @app.command()
-def history(doc: DocArg, data: DataOpt = None, as_json: JsonOpt = False) -> None:
+def history(doc: DocArg, data: DataOpt = None, server: ServerOpt = None,
+            party: ReaderOpt = None, key: KeyOpt = None, as_json: JsonOpt = False) -> None:
     """Every event of a document and its deliveries, in order, signatures verified."""
+    if server is not None:
+        remote = remote_for(server, key)
+        body = remote.get(reader(party, server), f"/v1/documents/{document_ref(doc)}/history")
+        entries = [HistoryEntry(**e) for e in rows_of(body, "history", "events", "entries")]
+        render.print_history(entries, as_json=as_json)
+        return
     session = session_for(data)
     render.print_history(document_history(session.app, UUID(document_ref(doc))), as_json=as_json)
 
@@ -338,6 +414,7 @@ def audit(
         help="Ledger public key to trust (default: the data folder's).")] = None,
     trusted: Annotated[list[Path] | None, typer.Option(
         "--checkpoint", help="A signed checkpoint you saved earlier (repeatable).")] = None,
+    server: ServerOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Re-read the whole store: verify every signature, replay every command,
@@ -345,6 +422,8 @@ def audit(
 
     Exit 0 when all holds; otherwise exit 1 naming the first bad event.
     """
+    local_only(server, "audit", "it re-reads the store itself; over the API check documents "
+               "with 'bundle --server' and the log with 'prove-consistency --server'")
     settings = settings_for(data)
     session = Session(settings)
     registrar, ledger = trust_anchors(settings)
@@ -373,8 +452,15 @@ def checkpoint(
     vkey: Annotated[bool, typer.Option("--vkey", help="Print the ledger's verifier key.")] = False,
     issue: Annotated[bool, typer.Option(help="Sign a new checkpoint now if the log grew.")] = False,
     data: DataOpt = None,
+    server: ServerOpt = None,
 ) -> None:
     """Print the latest signed checkpoint, exactly the C2SP signed-note text."""
+    if server is not None:
+        if issue:
+            local_only(server, "checkpoint --issue", "only the ledger signs checkpoints")
+        remote = remote_for(server, need_key=False)
+        sys.stdout.write(remote.public("/v1/log/vkey" if vkey else "/v1/log/checkpoint"))
+        return
     session = session_for(data)
     if vkey:
         sys.stdout.write(session.log.note_key.vkey() + "\n")
@@ -387,8 +473,10 @@ def checkpoint(
 
 
 @app.command("receipt")
-def receipt_cmd(command_id: str, data: DataOpt = None) -> None:
+def receipt_cmd(command_id: str, data: DataOpt = None, server: ServerOpt = None) -> None:
     """Print the ledger-signed receipt of an accepted command (JSON, DSSE)."""
+    local_only(server, "receipt", "the server returns each command's receipt when it is "
+               "accepted (add --json to the command)")
     session = session_for(data)
     session.log.catch_up()
     render.print_json(session.log.receipt(session.app.outcome_of(command_id)))
@@ -399,10 +487,20 @@ def prove_inclusion(
     leaf_hash: Annotated[str | None, typer.Option(help="Leaf hash (hex) from a receipt.")] = None,
     notification: Annotated[int | None, typer.Option(help="Notification id.")] = None,
     data: DataOpt = None,
+    server: ServerOpt = None,
 ) -> None:
     """Inclusion proof of one event against the latest signed checkpoint (JSON)."""
     if (leaf_hash is None) == (notification is None):
         raise InvalidInputError("give exactly one of --leaf-hash and --notification")
+    if server is not None:
+        remote = remote_for(server, need_key=False)
+        ask = {"leaf_hash": leaf_hash, "notification": notification}
+        proof = remote.public("/v1/log/inclusion", **ask)  # signs a checkpoint covering it
+        note = remote.public("/v1/log/checkpoint")
+        if note_size(note) != proof["tree_size"]:  # a newer checkpoint: prove against it
+            proof = remote.public("/v1/log/inclusion", **ask, size=note_size(note))
+        render.print_json({**proof, "checkpoint": note})
+        return
     session = session_for(data)
     session.log.issue_checkpoint(force=True)
     latest = session.log.store.latest_checkpoint()
@@ -423,8 +521,15 @@ def prove_consistency(
     new_size: Annotated[int | None, typer.Argument(
         help="Size of the newer checkpoint (default: the latest).")] = None,
     data: DataOpt = None,
+    server: ServerOpt = None,
 ) -> None:
     """Consistency proof between two tree sizes (JSON), for verify-consistency."""
+    if server is not None:
+        remote = remote_for(server, need_key=False)
+        if new_size is None:
+            new_size = note_size(remote.public("/v1/log/checkpoint"))
+        render.print_json(remote.public("/v1/log/consistency", old=old_size, new=new_size))
+        return
     session = session_for(data)
     session.log.issue_checkpoint(force=True)
     if new_size is None:
@@ -442,13 +547,25 @@ def verify_consistency_cmd(
     proof: Annotated[Path, typer.Option(help="JSON from prove-consistency.")],
     ledger_key: Annotated[str, typer.Option(
         help="The ledger's verifier key (vkey text, or a file holding it).")],
+    server: ServerOpt = None,
 ) -> None:
     """Check offline that NEW extends OLD: both signed, and the proof links them."""
+    local_only(server, "verify-consistency", "it checks files offline, trusting only the "
+               "ledger key; fetch them with 'checkpoint --server' and 'prove-consistency "
+               "--server'")
     from domain.consistency import check_consistency
 
     outcome = check_consistency(old.read_text(), new.read_text(), read_json(proof),
                                 read_vkey(ledger_key))
     render.out.print(f"[green]consistent[/]: {outcome}")
+
+
+def note_size(note: str) -> int:
+    """The tree size of a C2SP checkpoint note (its second line)."""
+    try:
+        return int(note.split("\n")[1])
+    except (IndexError, ValueError):
+        raise InvalidInputError("the server's checkpoint is not a C2SP note") from None
 
 
 def read_json(path: Path) -> Any:
@@ -466,11 +583,38 @@ def read_vkey(value: str) -> str:
 
 
 @app.command()
-def demo(data: DataOpt = None) -> None:
+def demo(data: DataOpt = None, server: ServerOpt = None) -> None:
     """Run a realistic exchange on the embedded ledger and audit it."""
     from api.demo import run_demo
 
+    local_only(server, "demo", "it makes its own ledger and development keys")
     run_demo(settings_for(data))
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    data: DataOpt = None,
+    server: ServerOpt = None,
+) -> None:
+    """Run the HTTP API (uvicorn) on the configured ledger (embedded SQLite by default)."""
+    import uvicorn
+
+    from api.http.app import create_app
+    from api.http.container import check_safe_for
+    from infrastructure.ledger import DataFolder
+
+    local_only(server, "serve", "it serves the ledger in the data folder")
+    settings = settings_for(data)
+    check_safe_for(settings)  # before listening: production refuses development keys
+    if not DataFolder(settings.data).ledger_key.exists():
+        raise errors.NotInitialisedError(
+            f"no ledger in {settings.data}: run 'docledger init --data {settings.data}'")
+    render.err.print(f"serving the ledger in {settings.data} ({settings.backend}, "
+                     f"{settings.env}) on http://{host}:{port}")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level)
 
 
 def main() -> None:

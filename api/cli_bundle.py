@@ -17,10 +17,16 @@ from api.cli import (
     DataOpt,
     DocArg,
     JsonOpt,
+    KeyOpt,
+    ReaderOpt,
+    ServerOpt,
     app,
     document_ref,
+    local_only,
     read_json,
     read_vkey,
+    reader,
+    remote_for,
     session_for,
 )
 from domain.bundle import verify_bundle
@@ -32,10 +38,17 @@ def bundle_cmd(
     doc: DocArg,
     out: Annotated[Path, typer.Option("-o", "--out", help="Bundle file to write (JSON).")],
     data: DataOpt = None,
+    server: ServerOpt = None,
+    party: ReaderOpt = None,
+    key: KeyOpt = None,
 ) -> None:
     """Write one document's self-contained audit bundle, for verify-bundle."""
-    session = session_for(data)
-    bundle = build_bundle(session.app, session.log, UUID(document_ref(doc)))
+    if server is not None:  # an agency party to it, or an auditor, may ask for it
+        bundle = remote_for(server, key).get(reader(party, server),
+                                             f"/v1/documents/{document_ref(doc)}/bundle")
+    else:
+        session = session_for(data)
+        bundle = build_bundle(session.app, session.log, UUID(document_ref(doc)))
     out.write_text(json.dumps(bundle, ensure_ascii=False, indent=1) + "\n")
     render.out.print(f"wrote {out}: {len(bundle['events'])} events with inclusion proofs "
                      f"against the signed checkpoint of size "
@@ -47,9 +60,12 @@ def verify_bundle_cmd(
     file: Annotated[Path, typer.Argument(help="Bundle file written by 'bundle'.")],
     ledger_key: Annotated[str, typer.Option(
         help="The ledger's verifier key (vkey text, or a file holding it).")],
+    server: ServerOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Check an audit bundle offline, step by step; exit non-zero at the first problem."""
+    local_only(server, "verify-bundle", "it checks the file offline, trusting only the ledger "
+               "key; fetch the bundle with 'bundle --server'")
     steps: list[dict[str, object]] = []
 
     def report(step: int, text: str) -> None:

@@ -13,7 +13,21 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from api import render
-from api.cli import DataOpt, DocArg, JsonOpt, app, document_ref, session_for
+from api.cli import (
+    DataOpt,
+    DocArg,
+    JsonOpt,
+    KeyOpt,
+    ReaderOpt,
+    ServerOpt,
+    app,
+    document_ref,
+    local_only,
+    reader,
+    remote_for,
+    session_for,
+)
+from api.remote import RemoteSession, rows_of
 from domain.codes import VIETNAM_TIME
 from domain.errors import InvalidInputError, NotFoundError
 from infrastructure.views import queries
@@ -23,7 +37,8 @@ from infrastructure.views.worker import check, rebuild
 WaitOpt = Annotated[int | None, typer.Option(
     "--wait-for", help="Wait until the views include this notification id.")]
 PageOpt = Annotated[int, typer.Option(help="Page number, from 1.")]
-PerPageOpt = Annotated[int, typer.Option(help="Rows per page (1–500).")]
+PerPageOpt = Annotated[int, typer.Option(help="Rows per page (1–500; 1–200 with --server).")]
+MAX_REMOTE_PAGE = 200
 
 
 def today() -> date:
@@ -35,6 +50,20 @@ def parse_date(value: str, what: str) -> date:
         return date.fromisoformat(value)
     except ValueError:
         raise InvalidInputError(f"{what} must be a date YYYY-MM-DD, not {value!r}") from None
+
+
+def remote_page(remote: RemoteSession, party: str, path: str, page: int, per_page: int,
+                **params: object) -> list[dict[str, object]]:
+    """Page ``page`` of a cursor-paged listing: follow ``next`` from the first page."""
+    if not 1 <= per_page <= MAX_REMOTE_PAGE:
+        raise InvalidInputError(f"with --server, --per-page is 1 to {MAX_REMOTE_PAGE}")
+    cursor = None
+    for _ in range(page - 1):
+        body = remote.get(party, path, limit=per_page, cursor=cursor, **params)
+        cursor = body.get("next") if isinstance(body, dict) else None
+        if cursor is None:
+            return []
+    return rows_of(remote.get(party, path, limit=per_page, cursor=cursor, **params))
 
 
 @app.command()
@@ -51,14 +80,21 @@ def inbox(
     per_page: PerPageOpt = 50,
     wait_for: WaitOpt = None,
     data: DataOpt = None,
+    server: ServerOpt = None,
+    key: KeyOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """An agency's inbox: deliveries by state, most urgent first, overdue flagged."""
-    session = session_for(data)  # keeps the database open while the views are read
-    views = session.fresh_views(wait_for)
-    rows = queries.inbox(views, queries.InboxQuery(
-        agency=agency, states=tuple(status or ()), overdue=overdue, unit=unit,
-        officer=officer, sort=sort, limit=per_page, offset=(page - 1) * per_page), today())
+    if server is not None:  # signed by the agency itself: only it reads its inbox
+        rows = remote_page(remote_for(server, key), agency, f"/v1/agencies/{agency}/inbox",
+                           page, per_page, state=status or None, overdue=overdue or None,
+                           unit=unit, officer=officer, sort=sort, wait_for=wait_for)
+    else:
+        session = session_for(data)  # keeps the database open while the views are read
+        views = session.fresh_views(wait_for)
+        rows = queries.inbox(views, queries.InboxQuery(
+            agency=agency, states=tuple(status or ()), overdue=overdue, unit=unit,
+            officer=officer, sort=sort, limit=per_page, offset=(page - 1) * per_page), today())
     if as_json:
         render.print_json(rows)
         return
@@ -82,12 +118,18 @@ def outbox(
     per_page: PerPageOpt = 50,
     wait_for: WaitOpt = None,
     data: DataOpt = None,
+    server: ServerOpt = None,
+    key: KeyOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Documents an agency sent, with each recipient's current status."""
-    session = session_for(data)  # keeps the database open while the views are read
-    views = session.fresh_views(wait_for)
-    docs = queries.outbox(views, agency, limit=per_page, offset=(page - 1) * per_page)
+    if server is not None:
+        docs = remote_page(remote_for(server, key), agency, f"/v1/agencies/{agency}/outbox",
+                           page, per_page, wait_for=wait_for)
+    else:
+        session = session_for(data)  # keeps the database open while the views are read
+        views = session.fresh_views(wait_for)
+        docs = queries.outbox(views, agency, limit=per_page, offset=(page - 1) * per_page)
     if as_json:
         render.print_json(docs)
         return
@@ -102,11 +144,17 @@ def outbox(
 
 @app.command()
 def status(doc: DocArg, wait_for: WaitOpt = None, data: DataOpt = None,
+           server: ServerOpt = None, party: ReaderOpt = None, key: KeyOpt = None,
            as_json: JsonOpt = False) -> None:
     """A document's status timeline per recipient (code, time, actor)."""
-    session = session_for(data)  # keeps the database open while the views are read
-    views = session.fresh_views(wait_for)
-    found = queries.status(views, document_ref(doc))
+    if server is not None:
+        found = remote_for(server, key).get(
+            reader(party, server), f"/v1/documents/{document_ref(doc)}/status",
+            wait_for=wait_for)
+    else:
+        session = session_for(data)  # keeps the database open while the views are read
+        views = session.fresh_views(wait_for)
+        found = queries.status(views, document_ref(doc))
     if found is None:
         raise NotFoundError(f"document {doc} is not in the views")
     if as_json:
@@ -133,20 +181,28 @@ def register_cmd(
     None,
     wait_for: WaitOpt = None,
     data: DataOpt = None,
+    server: ServerOpt = None,
+    key: KeyOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """The incoming or outgoing register (sổ đăng ký văn bản đến/đi), in number order."""
-    session = session_for(data)  # keeps the database open while the views are read
-    views = session.fresh_views(wait_for)
     year = year or today().year
-    rows = queries.register(views, agency, direction, year)
+    if server is not None:
+        remote = remote_for(server, key)
+        rows = rows_of(remote.get(agency, f"/v1/agencies/{agency}/registers/{direction}/{year}",
+                                  wait_for=wait_for), "register", "entries")
+        name = remote.public(f"/v1/agencies/{agency}")["name"] if html is not None else agency
+    else:
+        session = session_for(data)  # keeps the database open while the views are read
+        views = session.fresh_views(wait_for)
+        rows = queries.register(views, agency, direction, year)
+        names = views.query("SELECT name FROM {t:v_agencies} WHERE code = %s", [agency])
+        name = names[0]["name"] if names else agency
     if csv is not None:
         csv.write_text(queries.register_csv(rows, direction), encoding="utf-8")
     if html is not None:
-        names = views.query("SELECT name FROM {t:v_agencies} WHERE code = %s", [agency])
         html.write_text(queries.register_html(
-            rows, agency=agency, name=names[0]["name"] if names else agency,
-            direction=direction, year=year), encoding="utf-8")
+            rows, agency=agency, name=name, direction=direction, year=year), encoding="utf-8")
     if as_json:
         render.print_json(rows)
     elif csv is None and html is None:
@@ -168,13 +224,20 @@ def stats(
     end: Annotated[str, typer.Option("--to", help="Last day, YYYY-MM-DD.")],
     wait_for: WaitOpt = None,
     data: DataOpt = None,
+    server: ServerOpt = None,
+    key: KeyOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Exchange statistics of an agency for a period (deliveries it received)."""
-    session = session_for(data)  # keeps the database open while the views are read
-    views = session.fresh_views(wait_for)
-    figures = queries.statistics(views, agency, parse_date(start, "--from"),
-                                 parse_date(end, "--to"), today())
+    first, last = parse_date(start, "--from"), parse_date(end, "--to")
+    if server is not None:
+        figures = remote_for(server, key).get(
+            agency, f"/v1/agencies/{agency}/statistics", **{
+                "from": first.isoformat(), "to": last.isoformat(), "wait_for": wait_for})
+    else:
+        session = session_for(data)  # keeps the database open while the views are read
+        views = session.fresh_views(wait_for)
+        figures = queries.statistics(views, agency, first, last, today())
     if as_json:
         render.print_json(figures)
         return
@@ -199,8 +262,10 @@ def project(
     follow: Annotated[bool, typer.Option(help="Keep following new events (a worker).")] =
     False,
     data: DataOpt = None,
+    server: ServerOpt = None,
 ) -> None:
     """Bring the views up to date with the log; with --follow, keep them there."""
+    local_only(server, "project", "the views worker runs beside the database")
     session = session_for(data)
     worker = session.view_worker
     behind = (session.app.recorder.max_notification_id() or 0) - session.views.position()
@@ -222,8 +287,10 @@ def rebuild_cmd(
         help=f"One of {', '.join(VIEWS)}; all views share their tables and are rebuilt "
              "together.")] = None,
     data: DataOpt = None,
+    server: ServerOpt = None,
 ) -> None:
     """Rebuild the views from the log beside the live ones, then switch atomically."""
+    local_only(server, "rebuild", "it rebuilds the views beside the database")
     if view is not None and view not in VIEWS:
         raise InvalidInputError(f"unknown view {view!r}; known: {', '.join(VIEWS)}")
     session = session_for(data)
@@ -235,8 +302,10 @@ def rebuild_cmd(
 
 
 @app.command("check-views")
-def check_views(data: DataOpt = None, as_json: JsonOpt = False) -> None:
+def check_views(data: DataOpt = None, server: ServerOpt = None,
+                as_json: JsonOpt = False) -> None:
     """Rebuild into a shadow and compare it row for row with the live views."""
+    local_only(server, "check-views", "it rebuilds the views beside the database")
     session = session_for(data)
     session.fresh_views()
     total = session.views.position()

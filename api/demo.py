@@ -15,6 +15,7 @@ from typing import Any
 from rich.table import Table
 
 from api.cli import send_document
+from api.http.container import DEVELOPMENT_MARKER
 from api.render import out, print_audit
 from api.session import Session
 from domain.agency import Agency
@@ -45,6 +46,7 @@ AGENCIES = {
 def run_demo(settings: Settings) -> None:
     fresh = not (settings.data / "keys" / "ledger.key").exists()
     app = init_ledger(settings) if fresh else open_ledger(settings)
+    (settings.data / "keys" / DEVELOPMENT_MARKER).write_text("keys made by 'docledger demo'\n")
     session = Session(settings, app)
     out.rule("docledger demo")
     out.print(f"ledger {'created' if fresh else 'reopened'} in {settings.data} "

@@ -1,0 +1,165 @@
+"""A remote session: the CLI acting on a ledger over its HTTP API (``--server URL``).
+
+It is the port the CLI talks to instead of a local :class:`api.session.Session`:
+``act`` signs a command (DSSE) with a key file and posts it, and returns an
+outcome shaped like the local one plus the ledger-signed receipt; reads are
+RFC 9421-signed GETs by the party named; the log endpoints are public.
+Problems the server answers (RFC 9457) come back as the domain errors the CLI
+already maps to exit codes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from api.client import LedgerClient, ProblemError, raise_for_problem
+from domain import errors
+from infrastructure.keyfiles import load_signer
+
+# Server problem statuses → the domain errors (and so the CLI's exit codes).
+STATUS_ERRORS: dict[int, type[errors.DocLedgerError]] = {
+    400: errors.InvalidInputError,
+    401: errors.VerificationError,
+    403: errors.ForbiddenError,
+    404: errors.NotFoundError,
+    409: errors.ConflictError,
+    413: errors.InvalidInputError,
+    415: errors.InvalidInputError,
+    422: errors.InvalidInputError,
+}
+
+
+class RemoteError(errors.DocLedgerError):
+    """The server answered with a problem the CLI has no closer error for."""
+
+    code = "remote-problem"
+
+
+@dataclass(frozen=True)
+class RemoteOutcome:
+    """What the server answered for an accepted command: the outcome and its receipt."""
+
+    command_id: str
+    received_at: datetime
+    result: dict[str, Any]
+    events: list[Any] = field(default_factory=list)
+    notification_ids: list[int] = field(default_factory=list)
+    repeated: bool = False
+    receipt: dict[str, Any] | None = None
+
+    @classmethod
+    def from_answer(cls, answer: dict[str, Any]) -> RemoteOutcome:
+        return cls(command_id=answer["command_id"],
+                   received_at=datetime.fromisoformat(answer["received_at"]),
+                   result=answer.get("result", {}), events=answer.get("events", []),
+                   notification_ids=answer.get("notification_ids", []),
+                   repeated=bool(answer.get("repeated")), receipt=answer.get("receipt"))
+
+
+def domain_error(exc: ProblemError) -> errors.DocLedgerError:
+    """The server's problem as the CLI's error: same message, matching exit code."""
+    detail = exc.problem.get("detail") or exc.problem.get("title") or str(exc)
+    kind = str(exc.problem.get("type", "")).rsplit(":", 1)[-1]
+    error = STATUS_ERRORS.get(exc.status, RemoteError)(f"{detail} (HTTP {exc.status})")
+    if kind and kind != "blank":
+        error.code = kind  # the server's stable problem type, as a local error prints it
+    return error
+
+
+class RemoteSession:
+    """Acts on a remote ledger with one key file, as the party each call names."""
+
+    def __init__(self, server: str, key: Path | None = None, *, timeout: float = 30.0,
+                 http: httpx.Client | None = None) -> None:
+        if not server.startswith(("http://", "https://")):
+            raise errors.InvalidInputError(f"--server must be an http(s) URL, not {server!r}")
+        self.server = server.rstrip("/")
+        self.key = key
+        self.signer = None if key is None else load_signer(key)
+        self.http = http or httpx.Client(base_url=self.server, timeout=timeout)
+
+    def client(self, party: str, key: Path | None = None, staff: str = "văn thư") -> LedgerClient:
+        """A client signing as ``party`` with ``key`` (default: the session's key file)."""
+        if key is not None and key != self.key:
+            signer = load_signer(key)
+        elif self.signer is not None:
+            signer = self.signer
+        else:
+            raise errors.InvalidInputError(
+                "with --server, give --key FILE: the private key of the party acting")
+        return LedgerClient(self.server, party, signer, staff=staff, http=self.http)
+
+    # ---- commands -------------------------------------------------------------
+
+    def act(self, agency: str, type: str, fields: dict[str, Any], *,
+            key: Path | None = None, staff: str = "văn thư") -> RemoteOutcome:
+        """Sign ``type`` as ``agency`` and submit it; the outcome carries the receipt."""
+        try:
+            answer = self.client(agency, key, staff).command(type, fields)
+        except ProblemError as exc:
+            raise domain_error(exc) from None
+        except httpx.HTTPError as exc:
+            raise unreachable(self.server, exc) from None
+        return RemoteOutcome.from_answer(answer)
+
+    def upload(self, party: str, content: bytes) -> str:
+        """PUT an attachment's bytes (signed by ``party``); return its sha256."""
+        sha256 = hashlib.sha256(content).hexdigest()
+        client = self.client(party)
+        self._call(lambda: self.http.put(
+            f"/v1/attachments/{sha256}", content=content, auth=client.auth,
+            headers={"content-type": "application/octet-stream"}))
+        return sha256
+
+    # ---- reads ------------------------------------------------------------------
+
+    def get(self, party: str, path: str, **params: Any) -> Any:
+        """A signed GET as ``party`` (an agency code or auditor/<id>)."""
+        client = self.client(party)
+        return self._call(lambda: client.get(path, **params), raw=True)
+
+    def public(self, path: str, **params: Any) -> Any:
+        """An unsigned GET of a public endpoint (the log, the directory)."""
+        response = self._call(lambda: self.http.get(
+            path, params={k: v for k, v in params.items() if v is not None}))
+        if response.headers.get("content-type", "").startswith("application/json"):
+            return response.json()
+        return response.text
+
+    def _call(self, send: Any, raw: bool = False) -> Any:
+        try:
+            result = send()
+        except ProblemError as exc:
+            raise domain_error(exc) from None
+        except httpx.HTTPError as exc:
+            raise unreachable(self.server, exc) from None
+        if raw:
+            return result
+        try:
+            return raise_for_problem(result)
+        except ProblemError as exc:
+            raise domain_error(exc) from None
+
+    def close(self) -> None:
+        self.http.close()
+
+
+def unreachable(server: str, exc: Exception) -> errors.DocLedgerError:
+    return RemoteError(f"cannot reach {server}: {exc}")
+
+
+def rows_of(body: Any, *names: str) -> list[Any]:
+    """A list answer, bare or wrapped in an object under one of ``names`` or 'items'."""
+    if isinstance(body, list):
+        return body
+    if isinstance(body, dict):
+        for name in (*names, "items"):
+            if isinstance(body.get(name), list):
+                return body[name]  # type: ignore[no-any-return]
+    raise RemoteError(f"unexpected answer from the server: {str(body)[:200]}")
