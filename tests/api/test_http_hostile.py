@@ -36,7 +36,6 @@ from tests.factories import RECIPIENT, SENDER, World
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_PREFIX = "urn:docledger:problem:"
-JSON = {"content-type": "application/json"}
 # event streams may run for as long as the request asks; schemathesis keeps what
 # arrived before this deadline, so a generated `timeout=86400` costs a second
 STREAM_CUT = 1.0
