@@ -55,6 +55,17 @@ def agency_registered(n: Notification, s: dict[str, Any]) -> list[Op]:
     return [("INSERT INTO {t:v_agencies} (code, name) VALUES (%s, %s)", (s["code"], s["name"]))]
 
 
+def attachments(n: Notification, s: dict[str, Any]) -> list[Op]:
+    """Link each attachment digest to the document; a pair already there stays
+    (a revision may carry the same bytes again). Portable, unlike INSERT OR IGNORE
+    / ON CONFLICT DO NOTHING."""
+    doc = str(n.originator_id)
+    return [("INSERT INTO {t:v_attachments} (sha256, document_id) "
+             "SELECT CAST(%s AS TEXT), CAST(%s AS TEXT) WHERE NOT EXISTS "
+             "(SELECT 1 FROM {t:v_attachments} WHERE sha256 = %s AND document_id = %s)",
+             (a["sha256"], doc, a["sha256"], doc)) for a in s["attachments"]]
+
+
 def document_created(n: Notification, s: dict[str, Any]) -> list[Op]:
     h = s["header"]
     return [("INSERT INTO {t:v_documents} (document_id, sender, sender_document_id, notation, "
@@ -63,7 +74,7 @@ def document_created(n: Notification, s: dict[str, Any]) -> list[Op]:
              "(%s, %s, %s, %s, %s, NULL, NULL, %s, %s, %s, %s, 'draft', %s, NULL, NULL, 0)",
              (str(n.originator_id), s["sender"], s["document_id"], h["code_notation"],
               "?/" + h["code_notation"], h["subject"], h["document_type"]["type_name"],
-              h["priority"], h["due_date"], at(s)))]
+              h["priority"], h["due_date"], at(s))), *attachments(n, s)]
 
 
 def document_signed(n: Notification, s: dict[str, Any]) -> list[Op]:
@@ -98,7 +109,7 @@ def document_sent(n: Notification, s: dict[str, Any]) -> list[Op]:
 
 def document_revised(n: Notification, s: dict[str, Any]) -> list[Op]:
     return [("UPDATE {t:v_documents} SET revision = %s WHERE document_id = %s",
-             (s["revision"], str(n.originator_id)))]
+             (s["revision"], str(n.originator_id))), *attachments(n, s)]
 
 
 # ---- deliveries --------------------------------------------------------------------------

@@ -33,6 +33,8 @@ TABLES: dict[str, tuple[list[tuple[str, str]], tuple[str, ...]]] = {
         ("document_id", "TEXT"), ("delivery_id", "TEXT"), ("reference", "TEXT"),
         ("subject", "TEXT"), ("counterpart", "TEXT"), ("registered_on", "TEXT"),
     ], ("agency", "direction", "year", "number")),
+    # which documents reference an attachment: who may fetch its bytes
+    "v_attachments": ([("sha256", "TEXT"), ("document_id", "TEXT")], ("sha256", "document_id")),
 }
 
 INDEXES: dict[str, list[tuple[str, str]]] = {
@@ -45,6 +47,7 @@ INDEXES: dict[str, list[tuple[str, str]]] = {
     ],
     "v_documents": [("sender", "sender, state, sent_at")],
     "v_register": [("document", "document_id")],
+    "v_attachments": [("document", "document_id")],
 }
 
 VIEWS = ("inbox", "outbox", "status", "registers", "statistics")
