@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from typing import Annotated
+from uuid import UUID
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.http.auth import Caller, authenticate
 from api.http.container import Container
+from domain.document import Document
+from domain.errors import ForbiddenError, NotFoundError
+from infrastructure.views.store import ViewStore
 
 
 def container(request: Request) -> Container:
@@ -25,3 +30,54 @@ async def caller(request: Request, c: ContainerDep) -> Caller:
 
 
 CallerDep = Annotated[Caller, Depends(caller)]
+
+
+# ---- helpers for the read endpoints --------------------------------------------------------
+
+WaitFor = Annotated[int | None, Query(
+    ge=1, description="Read-your-writes: answer only once the views include this notification "
+    "id (the largest of a command's `notification_ids`).", examples=[1234])]
+
+
+def fresh_views(c: Container, wait_for: int | None) -> ViewStore:
+    """The views, caught up to ``wait_for``; 503 if they do not get there in time."""
+    try:
+        return c.session.fresh_views(wait_for)
+    except TimeoutError:
+        raise StarletteHTTPException(
+            503, f"the views have not reached notification {wait_for} yet; retry") from None
+
+
+def require_agency(caller: Caller, code: str) -> None:
+    """Only the agency itself reads its inbox, outbox, registers and figures (else 403)."""
+    if caller.kind != "agency" or caller.name != code:
+        raise ForbiddenError(f"only agency {code} may read this; the request is signed by "
+                             f"{caller.kind} {caller.name}")
+
+
+def find_document(c: Container, document: UUID) -> Document | None:
+    return c.session.app.find(Document, document)
+
+
+def is_party(caller: Caller, doc: Document) -> bool:
+    """The sender or one of the recipients (recipients appear once it is sent)."""
+    return caller.kind == "agency" and (caller.name == doc.sender
+                                        or caller.name in doc.recipients)
+
+
+def party_document(c: Container, caller: Caller, document: UUID, *,
+                   auditors: bool) -> Document:
+    """The document if the caller is a party (or, with ``auditors``, an auditor).
+
+    Anyone else gets the same 404 as for a document that does not exist, so a
+    third agency cannot learn that it does; an auditor (who may read every audit
+    trail, so may know it exists) gets 403 on what is not an audit trail.
+    """
+    doc = find_document(c, document)
+    if doc is not None and is_party(caller, doc):
+        return doc
+    if doc is not None and caller.kind == "auditor":
+        if auditors:
+            return doc
+        raise ForbiddenError("auditors read audit trails (history, bundle), not document status")
+    raise NotFoundError(f"document {document} does not exist")

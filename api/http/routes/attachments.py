@@ -1,7 +1,115 @@
-"""Routes for attachments (filled in by its own change)."""
+"""Attachment bytes, filed under their SHA-256: upload before the command, fetch as a party.
+
+An agency uploads the bytes first (PUT), then names their digest and size in
+document.create or document.revise; the ledger refuses a command whose
+attachment it does not hold. The bytes are read back only by the sender or a
+recipient of a document that references the digest (view v_attachments); to
+anyone else a digest is 404 whether or not the bytes are held, so nobody can
+probe whether the ledger holds a file they know.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import base64
+from typing import Annotated
+from uuid import UUID
 
-router = APIRouter(prefix="/v1", tags=["attachments"])
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from api.http.auth import authenticate
+from api.http.deps import CallerDep, ContainerDep, WaitFor, find_document, fresh_views, is_party
+from api.http.problems import (
+    PROBLEM_RESPONSES,
+    PayloadTooLarge,
+    Unauthenticated,
+    UnsupportedMediaType,
+)
+from domain.errors import ForbiddenError, NotFoundError
+
+router = APIRouter(prefix="/v1/attachments", tags=["attachments"], responses=PROBLEM_RESPONSES)
+
+OCTET_STREAM = "application/octet-stream"
+Sha256Path = Annotated[str, Path(
+    pattern="^[0-9a-f]{64}$", description="SHA-256 of the bytes, lower-case hex",
+    examples=["9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"])]
+
+
+async def read_limited(request: Request, limit: int) -> bytes:
+    """The body, refusing it (413) before reading when Content-Length is over the
+    limit, and while reading when the bytes are (no or a lying Content-Length)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"an attachment may have at most {limit} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"an attachment may have at most {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@router.put(
+    "/{sha256}",
+    status_code=201,
+    responses={200: {"description": "The ledger held these bytes already"},
+               201: {"description": "Stored", "content": {"application/json": {"example": {
+                   "sha256": "9f86d0…", "size": 4, "stored": True}}}}},
+    openapi_extra={"requestBody": {"required": True, "content": {
+        OCTET_STREAM: {"schema": {"type": "string", "format": "binary"}}}}},
+)
+async def upload(sha256: Sha256Path, request: Request, c: ContainerDep) -> JSONResponse:
+    """Store attachment bytes under their SHA-256, signed by an agency.
+
+    The body is the raw bytes as `application/octet-stream` (else 415), at most
+    `max_upload_bytes` (413, refused from Content-Length before reading and
+    while reading). The request signature covers the body through
+    Content-Digest. If the bytes do not hash to the path's digest the answer is
+    422 `digest-mismatch` and nothing is written. Storing the same bytes again
+    is harmless (200).
+    """
+    if "signature-input" not in request.headers or "signature" not in request.headers:
+        raise Unauthenticated("sign the request (RFC 9421 HTTP Message Signatures)")
+    if request.headers.get("content-type", "").split(";")[0].strip().lower() != OCTET_STREAM:
+        raise UnsupportedMediaType(f"send the attachment's bytes as {OCTET_STREAM}")
+    body = await read_limited(request, c.settings.max_upload_bytes)
+    caller = authenticate(request, body, c.session.app, c.nonces,
+                          c.settings.request_max_age_seconds)
+    if caller.kind != "agency":
+        raise ForbiddenError("only agencies upload attachments")
+    blobs = c.session.folder.blobs
+    held = blobs.path_for(sha256).exists()
+    # a mismatch is 422 before anything is written, held or not
+    await run_in_threadpool(blobs.put, body, sha256=sha256)
+    return JSONResponse({"sha256": sha256, "size": len(body), "stored": not held},
+                        status_code=200 if held else 201,
+                        headers={"Location": f"/v1/attachments/{sha256}"})
+
+
+@router.get("/{sha256}", response_class=Response, responses={200: {"content": {
+    OCTET_STREAM: {"schema": {"type": "string", "format": "binary"}}}}})
+def download(sha256: Sha256Path, caller: CallerDep, c: ContainerDep,
+             wait_for: WaitFor = None) -> Response:
+    """The attachment's bytes, for the sender or a recipient of a document referencing them.
+
+    Anyone else, auditors included, gets 404 as if the digest were unknown.
+    """
+    rows = fresh_views(c, wait_for).query(
+        "SELECT document_id FROM {t:v_attachments} WHERE sha256 = %s ORDER BY document_id",
+        [sha256])
+    for row in rows:
+        doc = find_document(c, UUID(row["document_id"]))
+        if doc is not None and is_party(caller, doc):
+            data = c.session.folder.blobs.get(sha256)
+            return Response(data, media_type=OCTET_STREAM, headers={
+                "Content-Disposition": f'attachment; filename="{sha256}"',
+                "Repr-Digest": repr_digest(sha256),
+                "Cache-Control": "private, max-age=31536000, immutable"})
+    raise NotFoundError(f"no attachment with sha256 {sha256}")
+
+
+def repr_digest(sha256: str) -> str:
+    """RFC 9530 Repr-Digest of the bytes: the client can check what it got."""
+    return f"sha-256=:{base64.b64encode(bytes.fromhex(sha256)).decode()}:"

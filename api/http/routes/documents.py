@@ -1,7 +1,73 @@
-"""Routes for documents (filled in by its own change)."""
+"""One document: its status (parties), its verified history and audit bundle (parties, auditors).
+
+Who may read what (docs/api.md, "Authorization"): a document's sender and
+recipients read everything here; an auditor reads the history and the bundle
+(audit trails) and gets 403 on the status; any other agency, and the registrar,
+gets 404 exactly as for a document that does not exist, so existence is not
+revealed.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated, Any
+from uuid import UUID
 
-router = APIRouter(prefix="/v1", tags=["documents"])
+from fastapi import APIRouter, Path
+
+from api.http.deps import CallerDep, ContainerDep, WaitFor, fresh_views, party_document
+from api.http.problems import PROBLEM_RESPONSES
+from domain.errors import AuditFailure, NotFoundError, VerificationError
+from domain.history import document_history
+from infrastructure.bundle import build_bundle
+from infrastructure.views import queries
+
+router = APIRouter(prefix="/v1/documents/{document}", tags=["documents"],
+                   responses=PROBLEM_RESPONSES)
+
+DocumentPath = Annotated[UUID, Path(
+    description="The document's ledger id (`result.document` of document.create)",
+    examples=["6f1c2d9e-3b4a-5c6d-8e7f-0a1b2c3d4e5f"])]
+
+
+@router.get("/status", responses={200: {"content": {"application/json": {"example": {
+    "document_id": "6f1c…", "sender": "000.00.00.G22", "reference": "12/QĐ-UBND",
+    "subject": "Về việc …", "state": "sent", "revision": 0,
+    "timeline": [{"recipient": "000.00.00.H41", "status_code": "01", "event": "Arrived",
+                  "at": "2026-11-27T02:15:00+00:00", "actor": "ledger", "staff": "",
+                  "detail": ""}]}}}}})
+def status(document: DocumentPath, caller: CallerDep, c: ContainerDep,
+           wait_for: WaitFor = None) -> dict[str, Any]:
+    """The document and, per recipient, its timeline of status codes (sender or recipients)."""
+    party_document(c, caller, document, auditors=False)
+    found = queries.status(fresh_views(c, wait_for), str(document))
+    if found is None:  # in the ledger but not yet in the views
+        raise NotFoundError(f"document {document} is not in the views yet; retry with wait_for")
+    return found
+
+
+@router.get("/history", responses={500: {"description": "The stored history does not verify"}})
+def history(document: DocumentPath, caller: CallerDep, c: ContainerDep) -> dict[str, Any]:
+    """Every event of the document and its deliveries, in order, each signature verified.
+
+    Read from the ledger itself, not the views. A signature that does not verify
+    is the ledger's failure, not the caller's: it answers 500 with the problem
+    type `audit-failure` naming the event.
+    """
+    party_document(c, caller, document, auditors=True)
+    try:
+        entries = document_history(c.session.app, document)
+    except VerificationError as exc:
+        raise AuditFailure(None, f"document {document}: {exc}") from None
+    return {"document": str(document), "verified": True,
+            "entries": [e.as_dict() for e in entries]}
+
+
+@router.get("/bundle")
+def bundle(document: DocumentPath, caller: CallerDep, c: ContainerDep) -> dict[str, Any]:
+    """The document's audit bundle against a checkpoint signed now (docs/bundle.md).
+
+    Every event of the document, its deliveries and the agencies involved, with
+    inclusion proofs; `docledger verify-bundle` checks it offline.
+    """
+    party_document(c, caller, document, auditors=True)
+    return build_bundle(c.session.app, c.session.log, document)
