@@ -61,6 +61,8 @@ class Envelope:
             doc = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as exc:
             raise InvalidEnvelopeError(f"envelope is not JSON: {exc}") from None
+        except RecursionError:
+            raise InvalidEnvelopeError("envelope JSON is nested too deeply") from None
         return cls.from_dict(doc)
 
     @classmethod

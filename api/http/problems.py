@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from domain import errors
+from domain.merkle import ProofError
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_PREFIX = "urn:docledger:problem:"
@@ -20,6 +21,7 @@ STATUS: list[tuple[type[errors.DocLedgerError], int]] = [
     (errors.InvalidInputError, 422),
     (errors.StaleCommandError, 422),
     (errors.DigestMismatchError, 422),
+    (ProofError, 422),  # a proof the caller asked for cannot be made: not an auth failure
     (errors.VerificationError, 401),
     (errors.NotFoundError, 404),
     (errors.ForbiddenError, 403),

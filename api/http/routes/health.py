@@ -6,6 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from api.http.deps import CallerDep, ContainerDep
+from api.http.problems import PROBLEM_RESPONSES
 
 router = APIRouter(tags=["health"])
 
@@ -31,7 +32,7 @@ def readyz(c: ContainerDep) -> JSONResponse:
                         status_code=200 if ready else 503)
 
 
-@router.get("/v1/whoami", tags=["auth"])
+@router.get("/v1/whoami", tags=["auth"], responses={401: PROBLEM_RESPONSES[401]})
 def whoami(caller: CallerDep) -> dict[str, str]:
     """Who the request's signature says you are: check your keys and clock here."""
     return {"kind": caller.kind, "name": caller.name, "keyid": caller.keyid}

@@ -12,6 +12,7 @@ from api.http.problems import PROBLEM_RESPONSES
 from domain.errors import InvalidInputError, NotFoundError
 
 router = APIRouter(prefix="/v1/log", tags=["log"], responses=PROBLEM_RESPONSES)
+MAX_ID = 2**63 - 1  # notification ids and tree sizes are 64-bit in both databases
 
 
 @router.get("/checkpoint", response_class=PlainTextResponse)
@@ -32,7 +33,8 @@ def verifier_key(c: ContainerDep) -> str:
 
 @router.get("/checkpoints")
 def checkpoints(c: ContainerDep,
-                after: Annotated[int, Query(ge=0, description="Sizes above this")] = 0,
+                after: Annotated[int, Query(ge=0, le=MAX_ID,
+                                            description="Sizes above this")] = 0,
                 limit: Annotated[int, Query(ge=1, le=500)] = 100) -> dict[str, Any]:
     """Every signed checkpoint, oldest first, as signed notes (cursor: the last size)."""
     found = [cp for cp in c.session.log.store.checkpoints() if cp.size > after][:limit]
@@ -45,8 +47,9 @@ def checkpoints(c: ContainerDep,
 def inclusion(
     c: ContainerDep,
     leaf_hash: Annotated[str | None, Query(pattern="^[0-9a-f]{64}$")] = None,
-    notification: Annotated[int | None, Query(ge=1)] = None,
-    size: Annotated[int | None, Query(ge=1, description="Tree size (default: latest)")] = None,
+    notification: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    size: Annotated[int | None, Query(ge=1, le=MAX_ID,
+                                      description="Tree size (default: latest)")] = None,
 ) -> dict[str, Any]:
     """RFC 9162 inclusion proof of one leaf (by hash from a receipt, or notification id)."""
     if (leaf_hash is None) == (notification is None):
@@ -57,6 +60,8 @@ def inclusion(
     if latest is None:
         raise NotFoundError("the ledger has signed no checkpoint yet")
     tree_size = size or latest.size
+    if tree_size > log.store.size():
+        raise NotFoundError(f"the log has fewer than {tree_size} leaves")
     index = log.store.leaf_index_of(
         notification_id=notification, leaf_hash=None if leaf_hash is None else
         bytes.fromhex(leaf_hash))
@@ -69,8 +74,8 @@ def inclusion(
 
 
 @router.get("/consistency")
-def consistency(c: ContainerDep, old: Annotated[int, Query(ge=1)],
-                new: Annotated[int, Query(ge=1)]) -> dict[str, Any]:
+def consistency(c: ContainerDep, old: Annotated[int, Query(ge=1, le=MAX_ID)],
+                new: Annotated[int, Query(ge=1, le=MAX_ID)]) -> dict[str, Any]:
     """RFC 9162 consistency proof between two tree sizes."""
     if old > new:
         raise InvalidInputError("old must not exceed new")
