@@ -14,7 +14,7 @@ from domain.audit import AuditReport
 from domain.history import HistoryEntry
 
 # Piped output is not cut to 80 columns: records stay on one line for grep.
-out = Console(width=None if sys.stdout.isatty() else 160)
+out = Console(width=None if sys.stdout.isatty() else 160, soft_wrap=not sys.stdout.isatty())
 err = Console(stderr=True)
 
 

@@ -3,6 +3,8 @@ writes beside them under ``__new`` and swaps, a check writes under ``__check``."
 
 from __future__ import annotations
 
+import hashlib
+
 # table -> (columns with types, primary key)
 TABLES: dict[str, tuple[list[tuple[str, str]], tuple[str, ...]]] = {
     "v_agencies": ([("code", "TEXT"), ("name", "TEXT")], ("code",)),
@@ -51,6 +53,11 @@ INDEXES: dict[str, list[tuple[str, str]]] = {
 }
 
 VIEWS = ("inbox", "outbox", "status", "registers", "statistics")
+
+
+# Changes whenever a table, column or index changes: live views built under
+# another fingerprint are dropped and rebuilt from the log (ViewStore).
+SCHEMA_FINGERPRINT = hashlib.sha256(repr((TABLES, INDEXES)).encode()).hexdigest()[:16]
 
 
 def create_statements(prefix: str, suffix: str, postgres: bool) -> list[str]:

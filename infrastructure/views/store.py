@@ -18,7 +18,12 @@ from eventsourcing.postgres import PostgresTrackingRecorder
 from domain.application import DocLedger
 from domain.errors import ConcurrencyError
 from infrastructure.views.handlers import Op
-from infrastructure.views.schema import INDEXES, TABLES, create_statements
+from infrastructure.views.schema import (
+    INDEXES,
+    SCHEMA_FINGERPRINT,
+    TABLES,
+    create_statements,
+)
 
 LIVE = ""
 
@@ -28,6 +33,8 @@ class StaleBatchError(ConcurrencyError):
 
     def __init__(self, name: str, after: int) -> None:
         super().__init__(f"views {name!r} are no longer at position {after}; batch discarded")
+
+
 TABLE_REF = re.compile(r"\{t:(\w+)\}")
 
 
@@ -44,8 +51,25 @@ class ViewStore:
         self.app_name = app.name
         self._sql_cache: dict[str, str] = {}
         with self.transaction() as c:
+            if suffix == LIVE:
+                self._reset_if_schema_changed(c)
             for statement in create_statements(self.prefix, suffix, self.postgres):
                 c.execute(statement)
+
+    def _reset_if_schema_changed(self, c: Any) -> None:
+        """Views are derived: when their tables change shape (a new release), drop
+        them and the position, so the worker rebuilds them from the log."""
+        c.execute(f"CREATE TABLE IF NOT EXISTS {self.prefix}view_schema (fingerprint TEXT)")
+        c.execute(f"SELECT fingerprint FROM {self.prefix}view_schema")
+        row = c.fetchone()
+        if row is not None and row["fingerprint"] == SCHEMA_FINGERPRINT:
+            return
+        for table in TABLES:
+            c.execute(f"DROP TABLE IF EXISTS {self.prefix}{table}")
+        self._set_tracking(c, self.tracking_name, None)
+        c.execute(f"DELETE FROM {self.prefix}view_schema")
+        c.execute(self.sql(f"INSERT INTO {self.prefix}view_schema (fingerprint) VALUES (%s)"),
+                  (SCHEMA_FINGERPRINT,))
 
     # ---- plumbing -------------------------------------------------------------
 

@@ -345,3 +345,21 @@ def test_rebuild_switch_while_a_follower_is_mid_batch_loses_no_row(
     rows = inbox(live, ex, unit="Phòng Nội vụ")
     assert [(r["document_id"], r["state"]) for r in rows] == [(ex.c, "in_progress")]
     assert check(world.app)[1] == []
+
+
+def test_views_built_under_another_schema_are_dropped_and_rebuilt(world: World) -> None:
+    """A release that changes the view tables finds old views and rebuilds them."""
+    doc = world.sent()
+    store = ViewStore(world.app)
+    ViewWorker(world.app, store).catch_up()
+    assert store.position() == world.event_count()
+    prefix = store.prefix
+    with store.transaction() as c:
+        c.execute(f"UPDATE {prefix}view_schema SET fingerprint = 'from-an-older-release'")
+    reopened = ViewStore(world.app)
+    assert reopened.position() == 0
+    assert reopened.query("SELECT count(*) AS n FROM {t:v_deliveries}")[0]["n"] == 0
+    ViewWorker(world.app, reopened).catch_up()
+    assert [r["document_id"] for r in reopened.query(
+        "SELECT document_id FROM {t:v_deliveries}")] == [doc]
+    assert check(world.app)[1] == []
