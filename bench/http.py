@@ -29,7 +29,6 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +36,7 @@ import httpx
 from fastapi import FastAPI
 
 from bench.stats import median, percentile
+from bench.workload import full_flow
 from domain.keys import Ed25519Signer
 from domain.signing import sign_command
 from infrastructure.keyfiles import load_signer
@@ -196,24 +196,8 @@ def ledger_work(keys: dict[str, Ed25519Signer]) -> Callable[[int, httpx.Client, 
             while time.monotonic() < deadline:
                 recipients = [others[(n + i + k) % len(others)] for k in range(3)]
                 i += 1
-                doc = act(sender, "document.create", {
-                    "document_id": f"{sender},bench-{n}-{i}-{uuid.uuid4().hex[:6]}",
-                    "header": {
-                        "code_notation": "CV-UBND",
-                        "document_type": {"type": 1, "type_name": "Công văn"},
-                        "subject": f"Về việc triển khai nhiệm vụ số {i}",
-                        "promulgation_place": "Hà Nội",
-                        "promulgation_date": date.today().isoformat(),
-                        "signer": {"full_name": "Nguyễn Văn B", "position": "Chủ tịch"}},
-                })["document"]
-                act(sender, "document.sign", {"document": doc,
-                                              "signer": {"full_name": "Nguyễn Văn B"}})
-                act(sender, "document.issue", {"document": doc})
-                act(sender, "document.send", {"document": doc, "recipients": recipients})
-                for r in recipients:
-                    act(r, "delivery.accept", {"document": doc})
-                    act(r, "delivery.assign", {"document": doc, "lead_unit": "Phòng Nội vụ"})
-                    act(r, "delivery.complete", {"document": doc})
+                full_flow(act, sender, recipients,
+                          f"{sender},bench-{n}-{i}-{uuid.uuid4().hex[:6]}")
         except Exception as exc:  # reported, the other clients carry on
             errors.append(f"client {n}: {exc}")
         tally.add(samples, retries, errors)

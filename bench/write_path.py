@@ -13,20 +13,16 @@ import tempfile
 import threading
 import time
 import uuid
-from datetime import date
 from pathlib import Path
 
 from bench.plain import PlainExchange, run_flow
+from bench.workload import full_flow
 from domain.application import DocLedger
 from domain.keys import Ed25519Signer
 from domain.signing import sign_command
 from infrastructure.keyfiles import load_signer
 from infrastructure.ledger import DataFolder, init_ledger
 from infrastructure.settings import Settings
-
-HEADER = {"code_notation": "CV-UBND", "document_type": {"type": 1, "type_name": "Công văn"},
-          "subject": "Về việc triển khai", "promulgation_place": "Bình An",
-          "promulgation_date": date.today().isoformat(), "signer": {"full_name": "Nguyễn Văn B"}}
 
 
 def settings_for(backend: str) -> Settings:
@@ -49,16 +45,7 @@ def ours_flow(app: DocLedger, keys: dict[str, Ed25519Signer], sender: str,
         return app.execute(sign_command(keys[agency], type, fields, agency=agency,
                                         staff="văn thư")).result
 
-    doc = act(sender, "document.create", {"document_id": f"w-{uuid.uuid4().hex}",
-                                          "header": HEADER})["document"]
-    act(sender, "document.sign", {"document": doc, "signer": {"full_name": "Nguyễn Văn B"}})
-    act(sender, "document.issue", {"document": doc})
-    act(sender, "document.send", {"document": doc, "recipients": recipients})
-    for r in recipients:
-        act(r, "delivery.accept", {"document": doc})
-        act(r, "delivery.assign", {"document": doc, "lead_unit": "Phòng Nội vụ"})
-        act(r, "delivery.complete", {"document": doc})
-    return 4 + 3 * len(recipients)
+    return full_flow(act, sender, recipients, f"w-{uuid.uuid4().hex}")
 
 
 def drive(flow, threads: int, seconds: float) -> tuple[int, float]:  # type: ignore[no-untyped-def]
