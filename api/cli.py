@@ -5,6 +5,7 @@ from __future__ import annotations
 import mimetypes
 import secrets
 import sys
+from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
@@ -258,7 +259,7 @@ def send_document(
     recipients: list[str],
     header: dict[str, Any],
     *,
-    attachments: list[Path] = (),  # type: ignore[assignment]
+    attachments: Sequence[Path] = (),
     document_id: str | None = None,
     key: Path | None = None,
     staff: str = "văn thư",
