@@ -26,6 +26,7 @@ from domain.errors import (
     CommandIdConflictError,
     ConcurrencyError,
     ConflictError,
+    DocLedgerError,
     InvalidEnvelopeError,
     NotFoundError,
     NotInitialisedError,
@@ -65,6 +66,43 @@ class Outcome:
     repeated: bool = False
 
 
+@dataclass(kw_only=True)
+class Prepared:
+    """A verified command whose events are made but not yet saved."""
+
+    raw: bytes
+    command_id: str
+    payload_sha256: str
+    at: datetime
+    record: CommandRecord
+    aggregates: list[Record]
+    events: list[Any]  # the record's event first, then the command's, in order
+    listed: list[list[Any]]
+    result: dict[str, Any]
+
+    @classmethod
+    def of(cls, ctx: Context, envelope: Envelope, aggregates: list[Record],
+           result: dict[str, Any]) -> Prepared:
+        pending = [e for agg in aggregates for e in agg.collect_events()]
+        listed = [[str(e.originator_id), e.originator_version, get_topic(type(e))]
+                  for e in pending]
+        statement = accepted_statement(
+            command_id=ctx.command.command_id, payload_sha256=envelope.payload_digest,
+            received_at=ctx.at, events=listed, result=result,
+        )
+        record = CommandRecord.accept(statement, envelope=ctx.ledger_envelope(statement),
+                                      at=ctx.at)
+        return cls(raw=envelope.to_json(), command_id=ctx.command.command_id,
+                   payload_sha256=envelope.payload_digest, at=ctx.at, record=record,
+                   aggregates=aggregates, events=[*record.collect_events(), *pending],
+                   listed=listed, result=result)
+
+    def outcome(self, notification_ids: tuple[int, ...]) -> Outcome:
+        return Outcome(command_id=self.command_id, payload_sha256=self.payload_sha256,
+                       received_at=self.at, events=tuple((e[0], e[1], e[2]) for e in self.listed),
+                       result=self.result, notification_ids=notification_ids)
+
+
 class DocLedger(Application):
     """Event-sourced ledger of official document exchange."""
 
@@ -90,20 +128,105 @@ class DocLedger(Application):
 
     def execute(self, raw: bytes) -> Outcome:
         """Verify and execute one signed command (DSSE JSON bytes)."""
+        loaded: dict[UUID, Record] = {}
+        envelope, command = self._parse(raw)
+        try:
+            prepared = self._prepare(envelope, command, loaded)
+            if isinstance(prepared, Outcome):
+                return prepared
+            try:
+                recordings = self.save(*prepared.events)
+            except IntegrityError:
+                raise ConcurrencyError(
+                    "another command changed the same records concurrently; retry"
+                ) from None
+        except ConflictError:
+            # A concurrent copy of this very command may have won the race.
+            again = self.find(CommandRecord, CommandRecord.id_for(command.command_id))
+            if again is None:
+                raise
+            return self._repeat(again, envelope)
+        self._snapshot_registers(prepared.events)
+        return prepared.outcome(tuple(r.notification.id for r in recordings))
+
+    def execute_batch(self, raws: list[bytes]) -> list[Outcome | DocLedgerError]:
+        """Execute commands in order and commit them together in one transaction.
+
+        The log reads exactly as if they had been committed one by one: each
+        command's record is followed by its own events, later commands see the
+        earlier ones' effects. A command the rules refuse gets its error and
+        splits the group (it may have half-changed what it loaded); if the
+        transaction conflicts with another writer, each command is executed
+        on its own, so only a truly conflicting one fails.
+        """
+        results: list[Outcome | DocLedgerError | None] = [None] * len(raws)
+        group: list[tuple[int, Prepared]] = []
+        loaded: dict[UUID, Record] = {}
+        for i, raw in enumerate(raws):
+            try:
+                envelope, command = self._parse(raw)
+                prepared = self._prepare(envelope, command, loaded)
+            except DocLedgerError as exc:
+                results[i] = exc
+                self._commit_group(group, results)
+                group, loaded = [], {}
+                continue
+            if isinstance(prepared, Outcome):
+                results[i] = prepared
+            else:
+                group.append((i, prepared))
+                loaded[prepared.record.id] = prepared.record  # a copy later in the batch repeats
+        self._commit_group(group, results)
+        return [r for r in results if r is not None]
+
+    def _commit_group(self, group: list[tuple[int, Prepared]],
+                      results: list[Outcome | DocLedgerError | None]) -> None:
+        if not group:
+            return
+        events = [e for _, p in group for e in p.events]
+        try:
+            recordings = self.save(*events)
+        except IntegrityError:
+            for i, p in group:
+                try:
+                    results[i] = self.execute(p.raw)
+                except DocLedgerError as exc:
+                    results[i] = exc
+            return
+        ids = iter(r.notification.id for r in recordings)
+        for i, p in group:
+            results[i] = p.outcome(tuple(next(ids) for _ in p.events))
+        self._snapshot_registers(events)
+
+    def _snapshot_registers(self, events: list[Any]) -> None:
+        interval = self.snapshotting_intervals[NumberRegister]
+        for e in events:
+            if isinstance(e, NumberRegister.Event) and e.originator_version % interval == 0:
+                self.take_snapshot(e.originator_id, version=e.originator_version)
+
+    def _parse(self, raw: bytes) -> tuple[Envelope, Command]:
         envelope = Envelope.from_json(raw)
         if envelope.payload_type != COMMAND_TYPE:
             raise InvalidEnvelopeError(
                 f"payloadType must be {COMMAND_TYPE!r}, not {envelope.payload_type!r}"
             )
-        command, fields = parse_command(envelope.payload)
+        command, _ = parse_command(envelope.payload)
+        return envelope, command
+
+    def _prepare(self, envelope: Envelope, command: Command,
+                 loaded: dict[UUID, Record]) -> Prepared | Outcome:
+        """Verify the command and run its handler; nothing is saved yet."""
+        fields = command.parsed_fields()
         received_at = self.clock()
-        root = self.find(LedgerRoot, ROOT_ID)
+        ctx = Context(app=self, command=command, fields=fields, envelope=envelope.to_dict(),
+                      at=received_at, loaded=loaded)
+        root = ctx.find(LedgerRoot, ROOT_ID)
         if root is None and command.type != "ledger.init":
             raise NotInitialisedError("the ledger has not been initialised")
         # 1. the signature is by a key of the acting party, valid at issue time
-        self.verify_envelope(envelope, self._actor_key(command, fields, envelope, root))
+        self.verify_envelope(envelope, self._actor_key(ctx, envelope, root))
         # 2. a command id is used once: same bytes repeat the result
-        previous = self.find(CommandRecord, CommandRecord.id_for(command.command_id))
+        previous = ctx.find(CommandRecord, CommandRecord.id_for(command.command_id))
         if previous is not None:
             return self._repeat(previous, envelope)
         # 3. the issue time is within the clock-skew window
@@ -113,34 +236,24 @@ class DocLedger(Application):
                 f"issued_at {command.issued_at.isoformat()} is more than {skew}s "
                 f"from the ledger's time {received_at.isoformat()}"
             )
-        ctx = Context(
-            app=self, command=command, fields=fields,
-            envelope=envelope.to_dict(), at=received_at,
-        )
-        try:
-            aggregates, result = HANDLERS[command.type](ctx)
-            return self._commit(ctx, envelope, aggregates, result)
-        except ConflictError:
-            # A concurrent copy of this very command may have won the race.
-            again = self.find(CommandRecord, CommandRecord.id_for(command.command_id))
-            if again is None:
-                raise
-            return self._repeat(again, envelope)
+        aggregates, result = HANDLERS[command.type](ctx)
+        for aggregate in aggregates:  # later commands of a batch see what this one made
+            loaded[aggregate.id] = aggregate
+        return Prepared.of(ctx, envelope, aggregates, result)
 
     def verify_envelope(self, envelope: Envelope, key: PublicKey) -> None:
         """Raise unless ``key`` signed ``envelope`` (the audit may pre-verify in bulk)."""
         envelope.verify_with(key)
 
-    def _actor_key(
-        self, command: Command, fields: Any, envelope: Envelope, root: LedgerRoot | None
-    ) -> PublicKey:
+    def _actor_key(self, ctx: Context, envelope: Envelope, root: LedgerRoot | None) -> PublicKey:
+        command, fields = ctx.command, ctx.fields
         if command.type == "ledger.init":
             assert isinstance(fields, LedgerInit)
             return PublicKey.from_spec(fields.registrar_key.model_dump())
         assert root is not None
         if command.actor.agency == REGISTRAR:
             return root.registrar_key
-        agency = self.find(Agency, Agency.id_for(command.actor.agency))
+        agency = ctx.find(Agency, Agency.id_for(command.actor.agency))
         if agency is None:
             raise UnknownKeyError(f"agency {command.actor.agency} is not registered")
         for signature in envelope.signatures:
@@ -154,44 +267,7 @@ class DocLedger(Application):
             raise CommandIdConflictError(
                 f"command id {previous.command_id} was already used for other bytes"
             )
-        return self.outcome_of(previous.command_id)
-
-    def _commit(
-        self,
-        ctx: Context,
-        envelope: Envelope,
-        aggregates: list[Record],
-        result: dict[str, Any],
-    ) -> Outcome:
-        events = [
-            [str(agg.id), e.originator_version, get_topic(type(e))]
-            for agg in aggregates
-            for e in agg.pending_events
-        ]
-        statement = accepted_statement(
-            command_id=ctx.command.command_id,
-            payload_sha256=envelope.payload_digest,
-            received_at=ctx.at,
-            events=events,
-            result=result,
-        )
-        record = CommandRecord.accept(
-            statement, envelope=ctx.ledger_envelope(statement), at=ctx.at
-        )
-        try:
-            recordings = self.save(record, *aggregates)
-        except IntegrityError:
-            raise ConcurrencyError(
-                "another command changed the same records concurrently; retry"
-            ) from None
-        return Outcome(
-            command_id=ctx.command.command_id,
-            payload_sha256=envelope.payload_digest,
-            received_at=ctx.at,
-            events=tuple((e[0], e[1], e[2]) for e in events),
-            result=result,
-            notification_ids=tuple(r.notification.id for r in recordings),
-        )
+        return self._outcome_from(previous)
 
     # ---- reading ------------------------------------------------------------
 
@@ -210,6 +286,10 @@ class DocLedger(Application):
         record = self.find(CommandRecord, CommandRecord.id_for(command_id))
         if record is None:
             raise NotFoundError(f"no accepted command {command_id}")
+        return self._outcome_from(record)
+
+    @staticmethod
+    def _outcome_from(record: CommandRecord) -> Outcome:
         return Outcome(
             command_id=record.command_id,
             payload_sha256=record.payload_sha256,
