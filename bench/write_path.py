@@ -13,13 +13,15 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 from bench.plain import PlainExchange, run_flow
 from bench.workload import full_flow
-from domain.application import DocLedger
+from domain.application import Outcome
 from domain.keys import Ed25519Signer
 from domain.signing import sign_command
+from infrastructure.group_commit import GroupCommitter
 from infrastructure.keyfiles import load_signer
 from infrastructure.ledger import DataFolder, init_ledger
 from infrastructure.settings import Settings
@@ -39,11 +41,11 @@ def settings_for(backend: str) -> Settings:
     return settings
 
 
-def ours_flow(app: DocLedger, keys: dict[str, Ed25519Signer], sender: str,
+def ours_flow(execute: Callable[[bytes], Outcome], keys: dict[str, Ed25519Signer], sender: str,
               recipients: list[str], n: int) -> int:
     def act(agency: str, type: str, fields: dict[str, object]) -> dict[str, object]:
-        return app.execute(sign_command(keys[agency], type, fields, agency=agency,
-                                        staff="văn thư")).result
+        return execute(sign_command(keys[agency], type, fields, agency=agency,
+                                    staff="văn thư")).result
 
     return full_flow(act, sender, recipients, f"w-{uuid.uuid4().hex}")
 
@@ -74,6 +76,8 @@ def main() -> None:
     parser.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--group-commit", action="store_true",
+                        help="commit concurrent commands together (GroupCommitter)")
     args = parser.parse_args()
 
     ours = settings_for(args.backend)
@@ -86,8 +90,10 @@ def main() -> None:
             "code": code, "name": code, "keys": [keys[code].public_key.to_spec()]},
             agency="registrar", staff="r"))
     before = app.recorder.max_notification_id() or 0
+    committer = GroupCommitter(app) if args.group_commit else None
+    execute = committer.execute if committer else app.execute
     commands, elapsed = drive(lambda i, n: ours_flow(
-        app, keys, codes[4 * i], codes[4 * i + 1: 4 * i + 4], n), args.threads, args.seconds)
+        execute, keys, codes[4 * i], codes[4 * i + 1: 4 * i + 4], n), args.threads, args.seconds)
     events = (app.recorder.max_notification_id() or 0) - before
 
     plain_settings = settings_for(args.backend)
@@ -97,7 +103,10 @@ def main() -> None:
     p_events = plain.recorder.max_notification_id() or 0
 
     ours_rate, plain_rate = commands / elapsed, p_commands / p_elapsed
-    print(f"backend {args.backend}, {args.threads} thread(s), {args.seconds:.0f} s each")
+    mode = (f"group commit, {commands / max(committer.groups, 1):.1f} commands per transaction"
+            if committer else "one transaction per command")
+    print(f"backend {args.backend}, {args.threads} thread(s), {args.seconds:.0f} s each; "
+          f"docledger: {mode}")
     print(f"plain eventsourcing: {plain_rate:,.0f} commands/s, {p_events / p_elapsed:,.0f} "
           f"events/s")
     print(f"docledger:           {ours_rate:,.0f} commands/s, {events / elapsed:,.0f} events/s "
