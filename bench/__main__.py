@@ -1,0 +1,474 @@
+"""Run every benchmark, print one table of figures, and write BENCHMARKS.md.
+
+    python -m bench            # default sizes, about 10-15 minutes on 2 cores
+    python -m bench --quick    # a smoke run, about 2 minutes
+    python -m bench --full     # the performance issue's sizes: 1,000,000 leaves,
+                               # 1,000,000 deliveries, ~1,000,000 events (hours)
+
+Each benchmark runs in its own process (``python -m bench.run OUT bench.<name> …``)
+so that one's memory and caches never count toward another; its printed lines are
+parsed (the scripts keep them stable for this) and its peak resident memory is
+read from getrusage. Every figure is set next to a baseline measured in the same
+run. PostgreSQL benchmarks use a fresh schema in DOCLEDGER_PG_DB (default: test)
+on DOCLEDGER_PG_HOST/PORT (default 127.0.0.1:5432); --no-postgres skips them.
+
+BENCHMARKS.md is rewritten up to its "## Where the time goes" heading; that
+section, written by hand from profiles, is kept as it is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import shlex
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+KEPT_HEADING = "## Where the time goes"
+
+SIZES: dict[str, dict[str, float]] = {
+    "quick": {"leaves": 100_000, "proof_samples": 200, "audit_documents": 200,
+              "audit_repeats": 1, "rebuild_documents": 200, "deliveries": 100_000,
+              "view_repeats": 1, "view_samples": 200, "write_seconds": 3, "http_seconds": 5},
+    "default": {"leaves": 1_000_000, "proof_samples": 500, "audit_documents": 1000,
+                "audit_repeats": 3, "rebuild_documents": 1000, "deliveries": 1_000_000,
+                "view_repeats": 3, "view_samples": 500, "write_seconds": 10,
+                "http_seconds": 20},
+    # ~27.5 events per generated document: 36,400 documents ≈ 1,000,000 events
+    "full": {"leaves": 1_000_000, "proof_samples": 1000, "audit_documents": 36_400,
+             "audit_repeats": 1, "rebuild_documents": 36_400, "deliveries": 1_000_000,
+             "view_repeats": 1, "view_samples": 1000, "write_seconds": 30,
+             "http_seconds": 60},
+}
+
+
+@dataclass
+class Row:
+    bench: str
+    figure: str
+    median: str
+    p99: str = ""
+    baseline: str = ""
+    ratio: str = ""
+    peak: str = ""
+
+
+@dataclass
+class Run:
+    name: str
+    module: str
+    args: list[str]
+    backend: str
+    parse: Callable[[str, Run], list[Row]]
+    stdout: str = ""
+    stderr: str = ""
+    status: int = 0
+    seconds: float = 0.0
+    usage: dict = field(default_factory=dict)  # type: ignore[type-arg]
+    figures: dict[str, float] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------- parsing
+
+NUM = r"([\d,]+(?:\.\d+)?)"
+
+
+def num(text: str) -> float:
+    return float(text.replace(",", ""))
+
+
+def find(pattern: str, text: str) -> re.Match[str]:
+    match = re.search(pattern, text, re.MULTILINE)
+    if match is None:
+        raise ValueError(f"line not found in the benchmark's output: /{pattern}/")
+    return match
+
+
+def table(text: str, header: str) -> list[tuple[str, float, float, float]]:
+    """Rows 'name  median  p99  ratio' printed after the header line."""
+    lines = text[find(header, text).end():].splitlines()[1:]
+    rows = []
+    for line in lines:
+        m = re.match(rf"^(\S.*?)\s+{NUM}\s+{NUM}\s+{NUM}$", line.rstrip())
+        if m is None:
+            break
+        rows.append((m.group(1), num(m.group(2)), num(m.group(3)), num(m.group(4))))
+    return rows
+
+
+def ms(value: float) -> str:
+    return f"{value:.3f} ms" if value < 10 else f"{value:.1f} ms"
+
+
+def mib(nbytes: float) -> str:
+    return f"{nbytes / 2**20:,.0f} MiB"
+
+
+def latency_rows(run: Run, rows: list[tuple[str, float, float, float]]) -> list[Row]:
+    (base_name, base_med, base_p99, _), *rest = rows
+    base_name = base_name.removeprefix("baseline: ")
+    out = [Row(run.name, f"baseline: {base_name}", ms(base_med), ms(base_p99), "", "1")]
+    for name, med, p99, _ in rest:
+        out.append(Row(run.name, name, ms(med), ms(p99), f"{base_name}: {ms(base_med)}",
+                       f"{med / base_med:.1f}× the time"))
+    return out
+
+
+def parse_proofs(text: str, run: Run) -> list[Row]:
+    size = find(rf"^tree size {NUM}", text).group(1)
+    run.name = f"proofs, {size} leaves (SQLite)"
+    return latency_rows(run, table(text, r"^figure\s+median ms"))
+
+
+def parse_audit(text: str, run: Run) -> list[Row]:
+    head = find(rf"^{NUM} commands, {NUM} events; {NUM} cores", text)
+    cores = int(num(head.group(3)))
+    raw = num(find(rf"raw Ed25519 verifications/s on one core: {NUM}", text).group(1))
+    run.name = f"audit, {num(head.group(2)):,.0f} events (SQLite)"
+    rows = [Row(run.name, "baseline: raw Ed25519 verifications/s, one core", f"{raw:,.0f}/s")]
+    for m in re.finditer(rf"^audit, (\d+) process\(es\): median {NUM} s, {NUM} events/s",
+                         text, re.MULTILINE):
+        workers, seconds, rate = int(m.group(1)), num(m.group(2)), num(m.group(3))
+        ratio = rate / (raw * cores)
+        run.figures[f"audit_{workers}"] = ratio
+        rows.append(Row(run.name, f"full audit, {workers} process(es): events/s "
+                        f"(median run {seconds:.2f} s)", f"{rate:,.0f}/s", "",
+                        f"raw × {cores} cores: {raw * cores:,.0f}/s",
+                        f"{ratio:.0%} of raw × cores"))
+    return rows
+
+
+def parse_views(text: str, run: Run) -> list[Row]:
+    rows = []
+    rebuild = re.search(rf"^rebuild of {NUM} events: median {NUM} s = {NUM} events/s; "
+                        rf"reading the log alone: {NUM} events/s", text, re.MULTILINE)
+    if rebuild:
+        rate, read = num(rebuild.group(3)), num(rebuild.group(4))
+        rows.append(Row(run.name, f"rebuild all views, {rebuild.group(1)} events: events/s "
+                        f"(median run {num(rebuild.group(2)):.2f} s)", f"{rate:,.0f}/s", "",
+                        f"reading the log: {read:,.0f}/s",
+                        f"{rate / read:.2f}× the read rate"))
+        memory = find(rf"half the log {NUM} MiB, whole log {NUM} MiB", text)
+        rows.append(Row(run.name, "rebuild peak Python memory (tracemalloc), half / whole log",
+                        f"{memory.group(1)} / {memory.group(2)} MiB"))
+    inbox = re.search(rf"^{NUM} deliveries in the view; the busiest agency has {NUM}", text,
+                      re.MULTILINE)
+    if inbox:
+        inbox_rows = latency_rows(run, table(text, r"^figure\s+median ms"))
+        inbox_rows[0].figure += (f" ({inbox.group(1)} deliveries; the busiest agency "
+                                 f"has {inbox.group(2)}; pages of 50 rows)")
+        rows += inbox_rows
+    return rows
+
+
+def parse_write(text: str, run: Run) -> list[Row]:
+    plain = find(rf"^plain eventsourcing: {NUM} commands/s, {NUM} events/s", text)
+    ours = find(rf"^docledger: +{NUM} commands/s, {NUM} events/s", text)
+    p_cmd, p_ev, o_cmd, o_ev = (num(plain.group(1)), num(plain.group(2)),
+                                num(ours.group(1)), num(ours.group(2)))
+    run.figures["commands_ratio"] = o_cmd / p_cmd
+    return [Row(run.name, "commands/s, docledger", f"{o_cmd:,.0f}/s", "",
+                f"plain eventsourcing: {p_cmd:,.0f}/s", f"{o_cmd / p_cmd:.2f}×"),
+            Row(run.name, "events/s, docledger", f"{o_ev:,.0f}/s", "",
+                f"plain eventsourcing: {p_ev:,.0f}/s", f"{o_ev / p_ev:.2f}×")]
+
+
+def parse_http(text: str, run: Run) -> list[Row]:
+    base = find(rf"^trivial FastAPI POST \(baseline\)\s+{NUM}\s+{NUM}\s+{NUM}", text)
+    ours = find(rf"^POST /v1/commands \(full flow\)\s+{NUM}\s+{NUM}\s+{NUM}", text)
+    b_rate, b_p50, b_p99 = (num(g) for g in base.groups())
+    o_rate, o_p50, o_p99 = (num(g) for g in ours.groups())
+    retries = find(rf"^commands: {NUM} requests, of which {NUM} retries", text)
+    return [Row(run.name, "trivial FastAPI POST (baseline): requests/s", f"{b_rate:,.0f}/s"),
+            Row(run.name, "trivial FastAPI POST (baseline): latency", ms(b_p50), ms(b_p99)),
+            Row(run.name, f"POST /v1/commands, full flow: commands/s "
+                f"({retries.group(1)} requests, {retries.group(2)} retries after 409)",
+                f"{o_rate:,.0f}/s", "", f"trivial POST: {b_rate:,.0f}/s",
+                f"{o_rate / b_rate:.3f}×"),
+            Row(run.name, "POST /v1/commands, full flow: latency", ms(o_p50), ms(o_p99),
+                f"trivial POST: {ms(b_p50)} / {ms(b_p99)}",
+                f"{o_p50 / b_p50:.1f}× / {o_p99 / b_p99:.1f}× the time")]
+
+
+# ---------------------------------------------------------------- running
+
+def plan(size: dict[str, float], postgres: bool) -> list[Run]:
+    def a(*items: object) -> list[str]:
+        return [str(int(i)) if isinstance(i, float) else str(i) for i in items]
+
+    views_args = a("--documents", size["rebuild_documents"], "--deliveries", size["deliveries"],
+                   "--repeats", size["view_repeats"], "--samples", size["view_samples"])
+    write = a("--seconds", size["write_seconds"])
+    runs = [
+        Run("proofs (SQLite)", "bench.proofs",
+            a("--leaves", size["leaves"], "--samples", size["proof_samples"]), "sqlite",
+            parse_proofs),
+        Run("audit (SQLite)", "bench.audit", a("--documents", size["audit_documents"],
+                                              "--repeats", size["audit_repeats"]), "sqlite",
+            parse_audit),
+        Run("views (SQLite)", "bench.views", views_args, "sqlite", parse_views),
+        Run("write path (SQLite, 1 thread)", "bench.write_path",
+            ["--backend", "sqlite", "--threads", "1", *write], "sqlite", parse_write),
+    ]
+    if postgres:
+        runs += [
+            Run("views (PostgreSQL)", "bench.views", views_args, "postgres", parse_views),
+            Run("write path (PostgreSQL, 1 thread)", "bench.write_path",
+                ["--backend", "postgres", "--threads", "1", *write], "postgres", parse_write),
+            Run("write path (PostgreSQL, 16 threads)", "bench.write_path",
+                ["--backend", "postgres", "--threads", "16", *write], "postgres", parse_write),
+            Run("HTTP (PostgreSQL, 16 clients, uvicorn 1 worker)", "bench.http",
+                a("--clients", 16, "--seconds", size["http_seconds"]), "postgres",
+                parse_http),
+        ]
+    return runs
+
+
+def execute(run: Run, pg_db: str) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCLEDGER_")}
+    env["DOCLEDGER_BACKEND"] = run.backend
+    env["DOCLEDGER_PG_DB"] = pg_db
+    for key in ("DOCLEDGER_PG_HOST", "DOCLEDGER_PG_PORT", "DOCLEDGER_PG_USER",
+                "DOCLEDGER_PG_PASSWORD"):
+        if key in os.environ:
+            env[key] = os.environ[key]
+    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as f:
+        out = f.name
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "bench.run", out, run.module, *run.args],
+                          cwd=ROOT, env=env, capture_output=True, text=True)
+    run.seconds = time.perf_counter() - started
+    run.stdout, run.stderr, run.status = done.stdout, done.stderr, done.returncode
+    try:
+        run.usage = json.loads(Path(out).read_text() or "{}")
+    except (OSError, ValueError):
+        run.usage = {}
+    finally:
+        Path(out).unlink(missing_ok=True)
+
+
+def rows_of(run: Run) -> list[Row]:
+    if run.status != 0:
+        tail = (run.stderr or run.stdout).strip().splitlines()[-1:] or ["no output"]
+        return [Row(run.name, f"FAILED (exit {run.status}): {tail[0][:120]}", "")]
+    try:
+        rows = run.parse(run.stdout, run)
+    except ValueError as exc:
+        return [Row(run.name, f"UNPARSED: {exc}", "")]
+    if run.usage and rows:
+        peak = mib(run.usage["self"]["max_rss_bytes"])
+        if run.module == "bench.http":
+            peak += f" (server {mib(run.usage['children']['max_rss_bytes'])})"
+        rows[0].peak = peak
+    return rows
+
+
+# ---------------------------------------------------------------- machine
+
+def machine(pg_db: str, postgres: bool) -> list[tuple[str, str]]:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+        kib = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text())
+                  .group(1))  # type: ignore[union-attr]
+        memory = f"{kib / 2**20:.1f} GiB"
+    except (OSError, AttributeError):
+        memory = "unknown"
+    system = platform.platform()
+    try:
+        pretty = re.search(r'^PRETTY_NAME="?([^"\n]*)', Path("/etc/os-release").read_text(),
+                           re.MULTILINE)
+        if pretty:
+            system = f"{pretty.group(1)}, kernel {platform.release()}"
+    except OSError:
+        pass
+    pg = "not measured (--no-postgres)"
+    if postgres:
+        try:
+            import psycopg
+
+            with psycopg.connect(host=os.environ.get("DOCLEDGER_PG_HOST", "127.0.0.1"),
+                                 port=int(os.environ.get("DOCLEDGER_PG_PORT", "5432")),
+                                 user=os.environ.get("DOCLEDGER_PG_USER", "postgres"),
+                                 password=os.environ.get("DOCLEDGER_PG_PASSWORD", ""),
+                                 dbname=pg_db, connect_timeout=5) as conn:
+                row = conn.execute("SHOW server_version").fetchone()
+                pg = f"{row[0] if row else '?'} (same machine, 127.0.0.1, database {pg_db})"
+        except Exception as exc:  # reported, not fatal
+            pg = f"unreachable: {exc}".splitlines()[0]
+    return [("CPU", f"{cpu}, {os.cpu_count()} cores"), ("Memory", memory),
+            ("OS", system), ("Python", platform.python_version()),
+            ("SQLite", sqlite3.sqlite_version), ("PostgreSQL", pg)]
+
+
+def revision() -> str:
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                              capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=ROOT, capture_output=True, text=True).stdout.strip()
+        return head + (" (with uncommitted changes)" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        marker = ROOT / ".commit"  # a `git archive` export may carry its commit here
+        return marker.read_text().strip()[:12] if marker.exists() else "unknown"
+
+
+# ---------------------------------------------------------------- output
+
+COLUMNS = ("benchmark", "figure", "median", "p99", "baseline (same run)", "ratio",
+           "peak RSS")
+
+
+def cells(row: Row) -> tuple[str, ...]:
+    return (row.bench, row.figure, row.median, row.p99, row.baseline, row.ratio, row.peak)
+
+
+def text_table(rows: list[Row]) -> str:
+    data = [COLUMNS, *(cells(r) for r in rows)]
+    widths = [min(60, max(len(r[i]) for r in data)) for i in range(len(COLUMNS))]
+    lines, last = [], None
+    for r in data:
+        shown = list(r)
+        if shown[0] == last:
+            shown[0] = ""
+        else:
+            last = shown[0]
+        lines.append("  ".join(c.ljust(w) for c, w in zip(shown, widths)).rstrip())
+    return "\n".join(lines)
+
+
+def md_table(rows: list[Row]) -> str:
+    out = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    last = None
+    for r in rows:
+        c = list(cells(r))
+        if c[0] == last:
+            c[0] = ""
+        else:
+            last = c[0]
+        out.append("| " + " | ".join(x.replace("|", "\\|") for x in c) + " |")
+    return "\n".join(out)
+
+
+def goals(runs: list[Run]) -> list[str]:
+    out = []
+    w16 = next((r for r in runs if r.name == "write path (PostgreSQL, 16 threads)"), None)
+    if w16 and "commands_ratio" in w16.figures:
+        ratio = w16.figures["commands_ratio"]
+        verdict = "met" if ratio >= 5 else f"**not met**: {5 / ratio:.1f}× short"
+        out.append(f"- Write path with 16 concurrent clients on PostgreSQL at ≥ 5× the plain "
+                   f"eventsourcing commands/s: measured **{ratio:.2f}×** — {verdict}.")
+    audit = next((r for r in runs if r.module == "bench.audit"), None)
+    if audit and audit.figures:
+        best = max(audit.figures.items(), key=lambda kv: kv[1])
+        workers = best[0].split("_")[1]
+        verdict = ("met" if best[1] >= 0.70
+                   else f"**not met**: {0.70 / best[1]:.1f}× short "
+                        f"({70 - best[1] * 100:.0f} percentage points)")
+        out.append(f"- Full audit at ≥ 70% of raw Ed25519 verifications/s × cores: "
+                   f"measured **{best[1]:.0%}** (best, {workers} process(es)) — {verdict}.")
+    return out
+
+
+def write_markdown(path: Path, command: str, started: datetime.datetime, seconds: float,
+                   runs: list[Run], rows: list[Row], about: list[tuple[str, str]]) -> None:
+    kept = ""
+    if path.exists():
+        old = path.read_text(encoding="utf-8")
+        if KEPT_HEADING in old:
+            kept = old[old.index(KEPT_HEADING):]
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Measured {started:%Y-%m-%d %H:%M} UTC by `{command}` in {seconds / 60:.1f} minutes, "
+        f"code at {revision()}. Every figure sits next to a baseline measured in the same "
+        "run on the same machine; ratios compare the two. Medians of repeats; p99 where a "
+        "benchmark times single operations; throughputs are over the whole timed window. "
+        "Peak RSS is `ru_maxrss` of the benchmark's own process (each benchmark runs in "
+        "its own; bench.http also gives its uvicorn server's), and includes the set-up "
+        "(generating the history, filling the tables). PostgreSQL's own memory is not in it.",
+        "",
+        "## Machine",
+        "",
+        "| | |",
+        "|---|---|",
+        *(f"| {k} | {v} |" for k, v in about),
+        "",
+        "## Figures",
+        "",
+        md_table(rows),
+        "",
+        "Per benchmark: " + "; ".join(
+            f"`python -m {r.module} {shlex.join(r.args)}`"
+            + (" (PostgreSQL)" if r.backend == "postgres" and r.module != "bench.write_path"
+               else "") + f" {r.seconds:.0f} s" for r in runs) + ".",
+        "",
+        "## The performance issue's goals",
+        "",
+        *(goals(runs) or ["- not measured in this run"]),
+        "",
+    ]
+    path.write_text("\n".join(lines) + ("\n" + kept if kept else ""), encoding="utf-8")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--quick", action="store_true", help="smoke run, about 2 minutes")
+    mode.add_argument("--full", action="store_true",
+                      help="1,000,000 leaves / deliveries / events; takes hours")
+    parser.add_argument("--no-postgres", action="store_true", help="SQLite benchmarks only")
+    parser.add_argument("--only", action="append", default=[], metavar="NAME",
+                        help="run only benchmarks whose name contains NAME (repeatable)")
+    parser.add_argument("--output", type=Path, default=ROOT / "BENCHMARKS.md",
+                        help="the Markdown report (default: BENCHMARKS.md at the root)")
+    parser.add_argument("--no-write", action="store_true", help="print the table only")
+    args = parser.parse_args()
+
+    size = SIZES["quick" if args.quick else "full" if args.full else "default"]
+    pg_db = os.environ.get("DOCLEDGER_PG_DB", "test")
+    runs = plan(size, postgres=not args.no_postgres)
+    if args.only:
+        runs = [r for r in runs if any(o.lower() in r.name.lower() for o in args.only)]
+    command = "python -m bench" + "".join(
+        f" {a}" for a in sys.argv[1:] if not a.startswith("--output"))
+    started_at = datetime.datetime.now(datetime.UTC)
+    started = time.perf_counter()
+    rows: list[Row] = []
+    for i, run in enumerate(runs, 1):
+        print(f"[{i}/{len(runs)}] {run.name}: python -m {run.module} {shlex.join(run.args)}",
+              file=sys.stderr, flush=True)
+        execute(run, pg_db)
+        print(f"        {run.seconds:.0f} s, exit {run.status}", file=sys.stderr, flush=True)
+        if run.status != 0:
+            print(run.stderr[-2000:], file=sys.stderr)
+        rows += rows_of(run)
+    seconds = time.perf_counter() - started
+    print(text_table(rows))
+    for line in goals(runs):
+        print(line.replace("**", ""))
+    print(f"\ntotal {seconds / 60:.1f} minutes", file=sys.stderr)
+    if not args.no_write:
+        about = machine(pg_db, postgres=not args.no_postgres)
+        write_markdown(args.output, command, started_at, seconds, runs, rows, about)
+        print(f"wrote {args.output}", file=sys.stderr)
+    sys.exit(1 if any(r.status for r in runs) else 0)
+
+
+if __name__ == "__main__":
+    main()
