@@ -9,6 +9,7 @@ from domain.application import DocLedger, Outcome
 from domain.commands import REGISTRAR
 from domain.keys import Ed25519Signer
 from domain.signing import sign_command
+from infrastructure.group_commit import GroupCommitter
 from infrastructure.keyfiles import load_signer
 from infrastructure.ledger import DataFolder, open_ledger, open_log
 from infrastructure.settings import Settings
@@ -26,6 +27,8 @@ class Session:
         self.app = app or open_ledger(settings)
         self.log: LedgerLog = open_log(settings, self.app)
         self.views = ViewStore(self.app)
+        # concurrent callers (the API's threads) share transactions
+        self.committer = GroupCommitter(self.app) if settings.group_commit else None
         self.view_worker = ViewWorker(self.app, self.views)
 
     def signer_for(self, agency: str, key: Path | None = None) -> Ed25519Signer:
@@ -50,7 +53,7 @@ class Session:
 
     def execute(self, raw: bytes) -> Outcome:
         """Execute a signed command, then extend the Merkle log (and checkpoint if due)."""
-        outcome = self.app.execute(raw)
+        outcome = self.committer.execute(raw) if self.committer else self.app.execute(raw)
         self.log.issue_checkpoint()
         if self.settings.follow_views_in_process:
             self.view_worker.catch_up()

@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     # Views follow the log inside each process (the embedded default); with
     # PostgreSQL a separate worker (`docledger project --follow`) usually does.
     views_in_process: bool | None = None
+    # Commit concurrent commands together, a few milliseconds' worth per transaction
+    group_commit: bool = True
     # HTTP API
     max_upload_bytes: int = 25 * 2**20
     request_max_age_seconds: int = 300  # how old a signed request may be
