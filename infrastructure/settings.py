@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     # Views follow the log inside each process (the embedded default); with
     # PostgreSQL a separate worker (`docledger project --follow`) usually does.
     views_in_process: bool | None = None
+    # Aggregates kept in memory between commands; each use still reads the events
+    # stored since (fast-forward), so several processes stay correct. 0 turns it off.
+    aggregate_cache: int = 10_000
     # Commit concurrent commands together, a few milliseconds' worth per transaction
     group_commit: bool = True
     # HTTP API
@@ -44,7 +47,12 @@ class Settings(BaseSettings):
         return self.backend == "sqlite"
 
     def eventsourcing_env(self) -> dict[str, str]:
-        """The environment eventsourcing selects its recorder from."""
+        """The environment eventsourcing selects its recorder (and cache) from."""
+        cache = ({"AGGREGATE_CACHE_MAXSIZE": str(self.aggregate_cache),
+                  "AGGREGATE_CACHE_FASTFORWARD": "y"} if self.aggregate_cache else {})
+        return cache | self._recorder_env()
+
+    def _recorder_env(self) -> dict[str, str]:
         if self.backend == "sqlite":
             return {
                 "PERSISTENCE_MODULE": "eventsourcing.sqlite",
