@@ -105,17 +105,21 @@ def ledger_init(ctx: Context) -> Result:
     return [root], {"origin": f.origin}
 
 
+def register_party(ctx: Context, cls: type[Agency] | type[Auditor], party: str,
+                   **fields: str) -> Record:
+    """A new agency or auditor with its keys, registered by the registrar."""
+    require_registrar(ctx)
+    what = cls.__name__.lower()
+    if ctx.find(cls, cls.id_for(party)) is not None:
+        raise DuplicateError(f"{what} {party} is already registered")
+    keys = [PublicKey.from_spec(k.model_dump()).to_spec() for k in ctx.fields.keys]
+    return cls._create(cls.Registered, id=cls.id_for(party), envelope=ctx.envelope,
+                       timestamp=ctx.at, name=ctx.fields.name, keys=keys, **fields)
+
+
 def agency_register(ctx: Context) -> Result:
     f: c.AgencyRegister = ctx.fields
-    require_registrar(ctx)
-    if ctx.find(Agency, Agency.id_for(f.code)) is not None:
-        raise DuplicateError(f"agency {f.code} is already registered")
-    keys = [PublicKey.from_spec(k.model_dump()).to_spec() for k in f.keys]
-    agency = Agency._create(
-        Agency.Registered, id=Agency.id_for(f.code), envelope=ctx.envelope,
-        timestamp=ctx.at, code=f.code, name=f.name, keys=keys,
-    )
-    return [agency], {"agency": f.code}
+    return [register_party(ctx, Agency, f.code, code=f.code)], {"agency": f.code}
 
 
 def agency_add_key(ctx: Context) -> Result:
@@ -137,15 +141,8 @@ def agency_revoke_key(ctx: Context) -> Result:
 
 def auditor_register(ctx: Context) -> Result:
     f: c.AuditorRegister = ctx.fields
-    require_registrar(ctx)
-    if ctx.find(Auditor, Auditor.id_for(f.auditor_id)) is not None:
-        raise DuplicateError(f"auditor {f.auditor_id} is already registered")
-    keys = [PublicKey.from_spec(k.model_dump()).to_spec() for k in f.keys]
-    auditor = Auditor._create(
-        Auditor.Registered, id=Auditor.id_for(f.auditor_id), envelope=ctx.envelope,
-        timestamp=ctx.at, auditor_id=f.auditor_id, name=f.name, keys=keys,
-    )
-    return [auditor], {"auditor": f.auditor_id}
+    return [register_party(ctx, Auditor, f.auditor_id, auditor_id=f.auditor_id)], {
+        "auditor": f.auditor_id}
 
 
 def auditor_revoke_key(ctx: Context) -> Result:
