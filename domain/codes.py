@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta, timezone
-from enum import IntEnum, StrEnum
+from enum import StrEnum
 
 from domain.errors import InvalidInputError
 
@@ -42,24 +42,3 @@ class Status(StrEnum):
     RECALL_REQUESTED = "13"
     RECALL_AGREED = "15"
     RECALL_REFUSED = "16"
-
-
-class Priority(IntEnum):
-    NORMAL = 0
-    URGENT = 1
-    VERY_URGENT = 2
-    EXPRESS = 3
-    EXPRESS_TIMED = 4
-
-
-class SteeringType(IntEnum):
-    NOT_STEERING = 0
-    STEERING = 1
-    REPORT_ON_STEERING = 2
-
-
-class BusinessType(IntEnum):
-    NEW = 0
-    REVOKE = 1
-    UPDATE = 2
-    REPLACE = 3

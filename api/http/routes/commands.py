@@ -58,8 +58,7 @@ async def run_command(c: ContainerDep, body: bytes) -> tuple[Any, dict[str, Any]
     from starlette.concurrency import run_in_threadpool
 
     def execute() -> tuple[Any, dict[str, Any]]:
-        outcome = c.session.execute(body)
-        c.session.log.catch_up()
+        outcome = c.session.execute(body)  # also extends the Merkle log
         return outcome, c.session.log.receipt(outcome)
 
     return await run_in_threadpool(execute)

@@ -51,11 +51,13 @@ def inclusion(
     size: Annotated[int | None, Query(ge=1, le=MAX_ID,
                                       description="Tree size (default: latest)")] = None,
 ) -> dict[str, Any]:
-    """RFC 9162 inclusion proof of one leaf (by hash from a receipt, or notification id)."""
+    """RFC 9162 inclusion proof of one leaf (by hash from a receipt, or notification id)
+    against a signed checkpoint. A leaf newer than the latest checkpoint is 404 until the
+    next one is signed (policy: DOCLEDGER_CHECKPOINT_EVERY events or _SECONDS)."""
     if (leaf_hash is None) == (notification is None):
         raise InvalidInputError("give exactly one of leaf_hash and notification")
     log = c.session.log
-    log.issue_checkpoint(force=True)
+    log.issue_checkpoint()  # only when policy says so: a public read must not sign on demand
     latest = log.store.latest_checkpoint()
     if latest is None:
         raise NotFoundError("the ledger has signed no checkpoint yet")
@@ -66,7 +68,9 @@ def inclusion(
         notification_id=notification, leaf_hash=None if leaf_hash is None else
         bytes.fromhex(leaf_hash))
     if index >= tree_size:
-        raise NotFoundError(f"leaf {index} is not in a tree of size {tree_size}")
+        raise NotFoundError(
+            f"leaf {index} is not yet covered by a signed checkpoint (size {tree_size}); "
+            f"one is signed within {c.settings.checkpoint_seconds:g}s of activity: ask again")
     leaf = log.store.leaves(index, 1)[0]
     return {"leaf_index": index, "notification_id": leaf[1], "leaf_hash": leaf[2].hex(),
             "tree_size": tree_size,
