@@ -37,7 +37,7 @@ class Context:
     def find(self, cls: type[A], aggregate_id: UUID) -> A | None:
         if aggregate_id in self.loaded:
             return self.loaded[aggregate_id]  # type: ignore[return-value]
-        found = self.app.find(cls, aggregate_id)
+        found = self.app.lookup(cls, aggregate_id)
         if found is not None:
             self.loaded[aggregate_id] = found
         return found
@@ -50,9 +50,6 @@ class Context:
 
     def ledger_envelope(self, content: dict[str, Any]) -> dict[str, Any]:
         return sign_statement(content, self.app.ledger_signer).to_dict()
-
-
-Handler = Callable[[Context], tuple[list[Record], dict[str, Any]]]
 
 
 Handler = Callable[[Context], tuple[list[Record], dict[str, Any]]]

@@ -11,6 +11,7 @@ import base64
 import binascii
 import hashlib
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Protocol
 
 from cryptography.exceptions import InvalidSignature
@@ -64,13 +65,7 @@ class PublicKey:
         }
 
     def _load(self) -> Ed25519PublicKey:
-        try:
-            loaded = serialization.load_der_public_key(self.spki_der)
-        except ValueError as exc:
-            raise InvalidInputError(f"not a public key: {exc}") from None
-        if not isinstance(loaded, Ed25519PublicKey):
-            raise InvalidInputError(f"key is not {self.algorithm}")
-        return loaded
+        return _load_ed25519(self.spki_der, self.algorithm)
 
     def verify(self, signature: bytes, message: bytes) -> None:
         """Raise InvalidSignatureError unless ``signature`` signs ``message``."""
@@ -147,3 +142,15 @@ def public_key_pem(key: PublicKey) -> bytes:
     return loaded.public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
+
+
+@lru_cache(maxsize=4096)
+def _load_ed25519(spki_der: bytes, algorithm: str) -> Ed25519PublicKey:
+    """Parse a key once: every command and statement verification needs one."""
+    try:
+        loaded = serialization.load_der_public_key(spki_der)
+    except ValueError as exc:
+        raise InvalidInputError(f"not a public key: {exc}") from None
+    if not isinstance(loaded, Ed25519PublicKey):
+        raise InvalidInputError(f"key is not {algorithm}")
+    return loaded

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -10,8 +11,10 @@ from eventsourcing.domain import Aggregate
 NAMESPACE = uuid5(NAMESPACE_URL, "https://docledger.invalid/ids")
 
 
+@lru_cache(maxsize=65536)
 def stable_id(*parts: str) -> UUID:
-    """Deterministic aggregate id from its natural key."""
+    """Deterministic aggregate id from its natural key (the same few are asked for
+    again and again: a document's deliveries, an agency, a register)."""
     return uuid5(NAMESPACE, "\x1f".join(parts))
 
 

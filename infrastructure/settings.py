@@ -49,7 +49,7 @@ class Settings(BaseSettings):
     def eventsourcing_env(self) -> dict[str, str]:
         """The environment eventsourcing selects its recorder (and cache) from."""
         cache = ({"AGGREGATE_CACHE_MAXSIZE": str(self.aggregate_cache),
-                  "AGGREGATE_CACHE_FASTFORWARD": "y"} if self.aggregate_cache else {})
+                  "AGGREGATE_CACHE_FASTFORWARD": "n"} if self.aggregate_cache else {})
         return cache | self._recorder_env()
 
     def _recorder_env(self) -> dict[str, str]:

@@ -1,0 +1,109 @@
+"""The aggregate cache under other writers: two applications on one store.
+
+Each application caches the aggregates it commits and is not fast-forwarded per
+read; what another process writes must still be seen before the next command
+relies on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+from uuid import UUID
+
+import pytest
+
+from domain.agency import Agency
+from domain.application import DocLedger
+from domain.delivery import Delivery, DeliveryState
+from domain.errors import KeyRevokedError
+from infrastructure.group_commit import GroupCommitter
+from infrastructure.ledger import open_ledger
+from tests.factories import RECIPIENT, World
+
+
+@pytest.fixture
+def elsewhere(world: World) -> Iterator[DocLedger]:
+    """A second application on the same store: another API process, say."""
+    app = open_ledger(world.settings, clock=world.app.clock)
+    yield app
+    app.close()
+
+
+def test_key_revoked_in_another_process_is_refused_here(
+        world: World, elsewhere: DocLedger, clock: Any) -> None:
+    doc = world.sent()
+    world.act(RECIPIENT, "delivery.accept", {"document": doc})  # caches RECIPIENT here
+    clock.advance(minutes=1)
+    elsewhere.execute(world.signed("registrar", "agency.revoke_key", {
+        "code": RECIPIENT, "keyid": world.keys[RECIPIENT].keyid, "reason": "key compromised"}))
+    clock.advance(minutes=1)
+    raw = world.signed(RECIPIENT, "delivery.assign", {"document": doc, "lead_unit": "Phòng A"})
+    before = world.event_count()
+    with pytest.raises(KeyRevokedError):
+        world.app.execute(raw)
+    # nor through the group committer, whose callers check signatures ahead
+    # with the keys the ledger has seen
+    with pytest.raises(KeyRevokedError):
+        GroupCommitter(world.app, max_wait=0).execute(raw)
+    assert world.event_count() == before
+
+
+def test_key_revoked_in_another_process_is_refused_by_a_reader_here(
+        world: World, elsewhere: DocLedger) -> None:
+    """Reads outside a command (request authentication uses them) see it too."""
+    keyid = world.keys[RECIPIENT].keyid
+    assert world.app.find(Agency, Agency.id_for(RECIPIENT)).keys[keyid].revoked_at is None
+    elsewhere.execute(world.signed("registrar", "agency.revoke_key", {
+        "code": RECIPIENT, "keyid": keyid, "reason": "lost"}))
+    assert world.app.find(Agency, Agency.id_for(RECIPIENT)).keys[keyid].revoked_at is not None
+
+
+def test_delivery_moved_on_in_another_process_is_not_served_stale(
+        world: World, elsewhere: DocLedger, clock: Any) -> None:
+    doc = world.sent()
+    world.act(RECIPIENT, "delivery.accept", {"document": doc})  # cached here at "accepted"
+    elsewhere.execute(world.signed(RECIPIENT, "delivery.assign",
+                                   {"document": doc, "lead_unit": "Phòng A"}))
+    clock.advance(seconds=1)
+    # here, the next step builds on what the other process wrote: no stale
+    # version, no conflict
+    world.act(RECIPIENT, "delivery.complete", {"document": doc})
+    delivery = world.app.find(Delivery, Delivery.id_for(UUID(doc), RECIPIENT))
+    assert delivery is not None and delivery.state == DeliveryState.COMPLETED
+    assert world.app.cache_guard is not None and world.app.cache_guard.evictions > 0
+
+
+def test_stale_cache_after_a_lost_race_heals(world: World, elsewhere: DocLedger) -> None:
+    """Both processes hold the delivery; the one that loses the race must not keep
+    failing on its stale copy."""
+    doc = world.sent()
+    world.act(RECIPIENT, "delivery.accept", {"document": doc})
+    elsewhere.find(Delivery, Delivery.id_for(UUID(doc), RECIPIENT))
+    world.act(RECIPIENT, "delivery.assign", {"document": doc, "lead_unit": "Phòng A"})
+    # elsewhere cached the delivery at "accepted"; its next command still works
+    elsewhere.execute(world.signed(RECIPIENT, "delivery.complete", {"document": doc}))
+    delivery = world.app.find(Delivery, Delivery.id_for(UUID(doc), RECIPIENT))
+    assert delivery is not None and delivery.state == DeliveryState.COMPLETED
+
+
+def test_retry_after_the_skew_window_repeats_instead_of_refusing(
+        world: World, clock: Any) -> None:
+    """Command ids are checked lazily; a late retry of an accepted command must
+    still get its result, not a stale-command error."""
+    doc = world.sent()
+    raw = world.signed(RECIPIENT, "delivery.accept", {"document": doc})
+    first = world.app.execute(raw)
+    clock.advance(hours=2)
+    again = world.app.execute(raw)
+    assert again.repeated and again.events == first.events
+
+
+def test_retry_in_the_same_group_repeats(world: World) -> None:
+    doc = world.sent()
+    raw = world.signed(RECIPIENT, "delivery.accept", {"document": doc})
+    before = world.event_count()
+    first, second = world.app.execute_batch([raw, raw])
+    assert not isinstance(first, Exception) and not isinstance(second, Exception)
+    assert second.repeated and second.events == first.events
+    assert world.event_count() - before == len(first.events) + 1
