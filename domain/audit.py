@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -51,6 +52,7 @@ IN_MEMORY = {
     "AGGREGATE_CACHE_MAXSIZE": "200000",
     "AGGREGATE_CACHE_FASTFORWARD": "n",
     "DEEPCOPY_FROM_AGGREGATE_CACHE": "n",
+    DocLedger.SOLE_WRITER: "y",
 }
 
 
@@ -105,7 +107,8 @@ class ReplayLedger(DocLedger):
 
     verified: set[bytes]
 
-    def verify_envelope(self, envelope: Envelope, key: PublicKey) -> None:
+    def verify_envelope(self, envelope: Envelope, key: PublicKey,
+                        verified: AbstractSet[bytes] = frozenset()) -> None:
         signature = envelope.signature_by(key.keyid)
         if signature is None:
             envelope.verify_with(key)  # raises the precise error
@@ -191,31 +194,95 @@ def audit_log(
     """
     opened = open_checkpoints(checkpoints, ledger_key)
     tree = TreeAudit(opened, stored_leaves)
-    known = verified if verified is not None else set()
-    signer = ReplaySigner(ledger_key, known)
-    replay = ReplayLedger(IN_MEMORY, ledger_signer=signer)
-    replay.verified = known
-    stream = iter(notifications)
-    commands = events = 0
-    last: int | None = None
-    for head in stream:
-        statement, rest = _take_group(head, stream, mapper, ledger_key, known)
-        group = [head, *rest]
-        _replay_group(replay, signer, group, mapper, statement)
-        if commands == 0:
-            _check_genesis(replay, head, registrar_key, ledger_key, opened)
+    replay = CommandReplay(mapper=mapper, registrar_key=registrar_key, ledger_key=ledger_key,
+                           checkpoints=opened, verified=verified)
+    for group in replay.groups(iter(notifications)):
         for n in group:
             tree.add(n)
-        commands += 1
-        events += len(group)
-        last = group[-1].id
         if progress is not None:
             progress(len(group))
-    tree.finish(last)
+    tree.finish(replay.last)
+    return report_of(replay, tree, opened)
+
+
+def report_of(replay: CommandReplay | RangeReport, tree: TreeAudit,
+              opened: list[Checkpoint]) -> AuditReport:
     latest = max((c.size for c in opened), default=None)
-    return AuditReport(commands=commands, events=events, last_position=last,
-                       checkpoints=tree.checked, latest_checkpoint=latest,
-                       uncovered=events - (latest or 0))
+    return AuditReport(commands=replay.commands, events=replay.events,
+                       last_position=replay.last, checkpoints=tree.checked,
+                       latest_checkpoint=latest, uncovered=replay.events - (latest or 0))
+
+
+@dataclass(frozen=True, kw_only=True)
+class RangeReport:
+    """What replaying one range of the log found (steps 1–4)."""
+
+    first: int | None  # the first command record replayed
+    last: int | None  # the last event of the last command replayed
+    commands: int
+    events: int
+
+
+class CommandReplay:
+    """Steps 1–4: verify each command record and re-execute its signed command on
+    an in-memory ledger, requiring the stored events byte for byte.
+
+    Every command is replayed against the state its stored predecessors make. A
+    replay from genesis builds that state itself; a replay of a later range is
+    first given the stored events before it (``preload``). Both check the same
+    thing: the replays of all ranges pass exactly when one replay of the whole
+    log does, because a range's preloaded events are, where it matters, the ones
+    the ranges before it require to equal what their commands produce.
+    """
+
+    def __init__(self, *, mapper: Mapper[Any], registrar_key: PublicKey,
+                 ledger_key: PublicKey, checkpoints: list[Checkpoint],
+                 verified: set[bytes] | None = None) -> None:
+        self.mapper = mapper
+        self.registrar_key = registrar_key
+        self.ledger_key = ledger_key
+        self.checkpoints = checkpoints
+        self.verified = verified if verified is not None else set()
+        self.signer = ReplaySigner(ledger_key, self.verified)
+        self.ledger = ReplayLedger(IN_MEMORY, ledger_signer=self.signer)
+        self.ledger.verified = self.verified
+        self.genesis_due = True
+        self.first: int | None = None
+        self.last: int | None = None
+        self.commands = self.events = 0
+
+    def preload(self, stored: Iterable[Notification]) -> None:
+        """Take stored events, audited elsewhere, as the state to replay against."""
+        self.genesis_due = False
+        self.ledger.recorder.insert_events([
+            StoredEvent(originator_id=n.originator_id, originator_version=n.originator_version,
+                        topic=n.topic, state=n.state) for n in stored])
+
+    def groups(self, stream: Iterator[Notification],
+               stop_before: int | None = None) -> Iterator[list[Notification]]:
+        """Replay the groups of ``stream``, yielding each once it has passed; stop
+        at the first command record at ``stop_before`` or later."""
+        for head in stream:
+            if stop_before is not None and head.id >= stop_before:
+                return
+            statement, rest = _take_group(head, stream, self.mapper, self.ledger_key,
+                                          self.verified)
+            group = [head, *rest]
+            _replay_group(self.ledger, self.signer, group, self.mapper, statement)
+            if self.genesis_due:
+                _check_genesis(self.ledger, head, self.registrar_key, self.ledger_key,
+                               self.checkpoints)
+                self.genesis_due = False
+            if self.first is None:
+                self.first = head.id
+            self.commands += 1
+            self.events += len(group)
+            self.last = group[-1].id
+            yield group
+
+    def report(self) -> RangeReport:
+        return RangeReport(first=self.first, last=self.last, commands=self.commands,
+                           events=self.events)
 
 
 def _take_group(

@@ -128,5 +128,6 @@ class AuditFailure(DocLedgerError):
 
     def __init__(self, position: int | None, message: str) -> None:
         self.position = position
+        self.reason = message
         where = f"notification {position}" if position is not None else "ledger"
         super().__init__(f"{where}: {message}")

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import os
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
-from multiprocessing import get_context
 from pathlib import Path
 
 from eventsourcing.persistence import Notification
@@ -17,11 +14,11 @@ from domain.application import DocLedger, utc_now
 from domain.audit import AuditReport, audit_log
 from domain.errors import DuplicateError, NotInitialisedError
 from domain.keys import Ed25519Signer, PublicKey
-from domain.preverify import key_specs_in, preverify
 from domain.signing import sign_command
 from infrastructure.blobs import BlobStore
 from infrastructure.keyfiles import load_public_key, load_signer, write_key_pair
 from infrastructure.log_store import LogStore
+from infrastructure.parallel_audit import run_parallel_audit
 from infrastructure.settings import Settings
 from infrastructure.transparency import LedgerLog
 
@@ -103,6 +100,9 @@ def trust_anchors(settings: Settings) -> tuple[PublicKey, PublicKey]:
     return load_public_key(folder.registrar_key), load_public_key(folder.ledger_key)
 
 
+PARALLEL_FROM = 5_000  # events: below this, starting worker processes costs more than it saves
+
+
 def run_audit(
     app: DocLedger,
     *,
@@ -111,68 +111,37 @@ def run_audit(
     trusted_checkpoints: Iterable[str] = (),
     progress: Callable[[int], None] | None = None,
     workers: int | None = None,
+    ranges: int | None = None,
 ) -> AuditReport:
     """Audit the whole store: replay, leaves, and every stored or trusted checkpoint.
 
-    Signatures are verified in bulk on every core, a few pages ahead of the
-    (sequential) replay, which then skips re-verifying them.
+    On every core: the log is cut into ``ranges`` ranges (default: one per
+    worker process, ``workers`` defaulting to the machine's cores), each replayed
+    by its own process (``infrastructure.parallel_audit``). Small logs, or one
+    worker, are audited in this process in one pass.
     """
     store = LogStore(app)
     notes = [c.note for c in store.checkpoints()] + list(trusted_checkpoints)
-    verified: set[bytes] = set()
     total = app.recorder.max_notification_id() or 0
     workers = workers if workers is not None else (os.cpu_count() or 1)
-    pool = (ProcessPoolExecutor(workers, mp_context=get_context("spawn"))
-            if workers > 1 and total > 2 * PAGE else None)
-    try:
-        return audit_log(
-            _verified_ahead(app, pool, verified, ahead=2 * workers),
-            mapper=app.mapper,
-            registrar_key=registrar_key,
-            ledger_key=ledger_key,
-            checkpoints=notes,
-            stored_leaves=_stored_leaves(store),
-            verified=verified,
-            progress=progress,
-        )
-    finally:
-        if pool is not None:
-            pool.shutdown(cancel_futures=True)
+    if ranges is None:
+        ranges = workers if total >= PARALLEL_FROM else 1
+    if ranges <= 1:
+        return audit_log(_pages(app), mapper=app.mapper, registrar_key=registrar_key,
+                         ledger_key=ledger_key, checkpoints=notes,
+                         stored_leaves=_stored_leaves(store), progress=progress)
+    return run_parallel_audit(
+        env=dict(app.env), total=total, notifications=lambda: _pages(app),
+        stored_leaves=_stored_leaves(store), registrar_key=registrar_key,
+        ledger_key=ledger_key, notes=notes, workers=workers, ranges=ranges,
+        progress=progress)
 
 
-def _verified_ahead(
-    app: DocLedger, pool: ProcessPoolExecutor | None, verified: set[bytes], ahead: int
-) -> Iterator[Notification]:
-    """The log in order; each page's signatures are verified by the pool first."""
-    pages = _pages(app)
-    if pool is None:
-        for page in pages:
-            yield from page
-        return
-    keys: dict[str, bytes] = {}
-    queue: deque[tuple[list[Notification], Future[set[bytes]]]] = deque()
-    for page in pages:
-        keys.update(key_specs_in((n.topic, n.state) for n in page))
-        queue.append((page, pool.submit(preverify, [n.state for n in page], dict(keys))))
-        if len(queue) > ahead:
-            yield from _drain(queue.popleft(), verified)
-    while queue:
-        yield from _drain(queue.popleft(), verified)
-
-
-def _drain(item: tuple[list[Notification], Future[set[bytes]]],
-           verified: set[bytes]) -> list[Notification]:
-    page, future = item
-    verified.update(future.result())
-    return page
-
-
-def _pages(app: DocLedger) -> Iterator[list[Notification]]:
+def _pages(app: DocLedger) -> Iterator[Notification]:
     start = 1
     while True:
         batch = list(app.recorder.select_notifications(start, PAGE))
-        if batch:
-            yield batch
+        yield from batch
         if len(batch) < PAGE:
             return
         start = batch[-1].id + 1

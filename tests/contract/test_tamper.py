@@ -4,6 +4,10 @@ Each test builds a small history through the ledger, then edits the events
 table directly (SQLite file or PostgreSQL schema) and requires
 ``run_audit`` to raise AuditFailure, naming the tampered position where that
 is well defined. The audit itself must never change a stored row.
+
+Every attack is audited twice: in one pass, and cut into three ranges replayed
+separately (as the parallel audit does on every core), where the ranges' seams
+must not let anything through.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ class Store:
     """Direct access to the ledger's events table, bypassing the application."""
 
     world: World
+    ranges: int = 1  # how many ranges the audit cuts the log into
 
     @property
     def postgres(self) -> bool:
@@ -99,8 +104,8 @@ class Store:
 # ---- fixtures and helpers ------------------------------------------------------
 
 
-@pytest.fixture
-def history(world: World) -> Iterator[Store]:
+@pytest.fixture(params=[1, 3], ids=["one-pass", "three-ranges"])
+def history(world: World, request: pytest.FixtureRequest) -> Iterator[Store]:
     """Several documents sent, accepted, handled and completed; the audit passes."""
     a = world.sent(recipients=(RECIPIENT, OTHER))
     b = world.sent()
@@ -114,7 +119,7 @@ def history(world: World) -> Iterator[Store]:
     world.act(RECIPIENT, "delivery.refuse", {"document": c, "reason": "không thuộc thẩm quyền"})
     world.act(RECIPIENT, "delivery.complete", {"document": a, "note": "đã xong"})
     assert open_log(world.settings, world.app).issue_checkpoint(force=True) is not None
-    store = Store(world)
+    store = Store(world, ranges=request.param)
     report = audit_unchanged(store)
     assert report.events == len(store.rows()) == world.event_count()
     yield store
@@ -122,7 +127,8 @@ def history(world: World) -> Iterator[Store]:
 
 def audit(store: Store) -> Any:
     registrar_key, ledger_key = trust_anchors(store.world.settings)
-    return run_audit(store.world.app, registrar_key=registrar_key, ledger_key=ledger_key)
+    return run_audit(store.world.app, registrar_key=registrar_key, ledger_key=ledger_key,
+                     workers=1, ranges=store.ranges)
 
 
 def audit_unchanged(store: Store) -> Any:
@@ -326,7 +332,7 @@ def test_delete_stored_checkpoints_then_truncate(history: Store) -> None:
     history.run(("DELETE FROM " + history.prefix() + "ledger_leaves WHERE notification_id > ?",
                  (history.rows()[-1][0],)))
     registrar_key, ledger_key = trust_anchors(history.world.settings)
-    run_audit(history.world.app, registrar_key=registrar_key, ledger_key=ledger_key)
+    audit(history)
     with pytest.raises(AuditFailure, match="events were removed"):
         run_audit(history.world.app, registrar_key=registrar_key, ledger_key=ledger_key,
-                  trusted_checkpoints=[saved.note])
+                  trusted_checkpoints=[saved.note], workers=1, ranges=history.ranges)

@@ -1,0 +1,238 @@
+"""The full audit on every core: the log cut into ranges, one replay per range.
+
+Each worker process opens the store itself, loads the stored events before its
+range as the state to replay against (cheap: rows into memory, aggregates are
+rebuilt only where a command touches them), then verifies and replays every
+command group whose record lies in its range, exactly as the sequential audit
+does (``domain.audit.CommandReplay``). The parent meanwhile reads the whole log
+once more for the Merkle tree and the checkpoints, and then requires the
+ranges to join up: each range's first command record must be the event right
+after the previous range's last replayed event, and the last range must end
+at the log's last event. Nothing is left unreplayed, nothing replayed twice.
+
+A range starts at the first command record at or after its nominal start: in
+a log that passes, no other event carries a record's topic (the replay
+compares every topic), so where the ranges meet is the same for every worker.
+The earliest failure found by any worker or by the tree is the one reported.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from multiprocessing import get_context
+from typing import Any
+
+from eventsourcing.application import Application
+from eventsourcing.persistence import Notification
+
+from domain.application import DocLedger
+from domain.audit import (
+    RECORD_TOPIC,
+    AuditReport,
+    CommandReplay,
+    RangeReport,
+    TreeAudit,
+    open_checkpoints,
+    report_of,
+)
+from domain.errors import AuditFailure
+from domain.keys import PublicKey, key_id_for
+
+PAGE = 1000
+
+
+@dataclass(frozen=True, kw_only=True)
+class RangeJob:
+    env: dict[str, str]  # how to open the store (eventsourcing's environment)
+    start: int  # the range's nominal first position
+    stop: int | None  # the next range's nominal start; None: to the end
+    registrar_spki: bytes
+    ledger_spki: bytes
+    notes: tuple[str, ...]  # signed checkpoints, for the genesis check of range 0
+    slot: int  # where this worker counts its progress
+
+
+@dataclass(frozen=True, kw_only=True)
+class RangeResult:
+    report: RangeReport
+    failure: tuple[int | None, str] | None  # (position, reason)
+
+
+_progress: Any = None  # a shared array of counters, one per range (set per worker)
+
+
+def _init_worker(progress: Any) -> None:
+    global _progress
+    _progress = progress
+
+
+def _count(slot: int, events: int) -> None:
+    if _progress is not None:
+        _progress[slot] += events
+
+
+def _key(spki: bytes) -> PublicKey:
+    return PublicKey(keyid=key_id_for(spki), algorithm="ed25519", spki_der=spki)
+
+
+class StoreReader(Application):
+    """The ledger's store, for reading only: no tables created, no writes."""
+
+    name = DocLedger.name  # the tables are named after the application
+
+
+def open_reader(env: dict[str, str]) -> StoreReader:
+    return StoreReader(env={**env, "CREATE_TABLE": "n"})
+
+
+def audit_range(job: RangeJob) -> RangeResult:
+    """Replay the command groups whose records lie in [job.start, job.stop)."""
+    reader = open_reader(job.env)
+    ledger_key = _key(job.ledger_spki)
+    replay = CommandReplay(mapper=reader.mapper, registrar_key=_key(job.registrar_spki),
+                           ledger_key=ledger_key,
+                           checkpoints=open_checkpoints(job.notes, ledger_key)
+                           if job.start <= 1 else [])
+    stream = _pages_from(reader, 1)
+    try:
+        if job.start > 1:
+            before: list[Notification] = []
+            for n in stream:
+                if n.id >= job.start and n.topic == RECORD_TOPIC:
+                    stream = _chain(n, stream)
+                    break
+                before.append(n)
+                if len(before) >= PAGE:
+                    replay.preload(before)
+                    before = []
+            replay.preload(before)
+        for group in replay.groups(stream, stop_before=job.stop):
+            _count(job.slot, len(group))
+    except AuditFailure as exc:
+        return RangeResult(report=replay.report(), failure=(exc.position, exc.reason))
+    except Exception as exc:  # noqa: BLE001 - any breakage of the replay is a finding
+        where = replay.last + 1 if replay.last is not None else job.start
+        return RangeResult(report=replay.report(),
+                           failure=(where, f"the replay broke down here: {exc!r}"))
+    finally:
+        reader.close()
+    return RangeResult(report=replay.report(), failure=None)
+
+
+def run_parallel_audit(
+    *,
+    env: dict[str, str],
+    total: int,
+    notifications: Callable[[], Iterator[Notification]],
+    stored_leaves: Iterator[tuple[int, int, bytes]] | None,
+    registrar_key: PublicKey,
+    ledger_key: PublicKey,
+    notes: Iterable[str],
+    workers: int,
+    ranges: int,
+    progress: Callable[[int], None] | None = None,
+) -> AuditReport:
+    """Audit ``total`` events in ``ranges`` ranges on ``workers`` processes (1: here,
+    one range after another; the tests use that to cut small logs)."""
+    notes = tuple(notes)
+    opened = open_checkpoints(notes, ledger_key)
+    tree = TreeAudit(opened, stored_leaves)
+    size = math.ceil(total / ranges)
+    starts = [1 + k * size for k in range(ranges) if k * size < total] or [1]
+    jobs = [RangeJob(env=env, start=start, stop=starts[k + 1] if k + 1 < len(starts) else None,
+                     registrar_spki=registrar_key.spki_der, ledger_spki=ledger_key.spki_der,
+                     notes=notes, slot=k) for k, start in enumerate(starts)]
+    failures: list[tuple[int | None, int, str]] = []  # (position, order, reason)
+    if workers <= 1:
+        results = [audit_range(job) for job in jobs]
+        last = _tree_pass(tree, notifications(), failures, progress=None)
+        if progress is not None:
+            progress(sum(r.report.events for r in results))
+    else:
+        context = get_context("spawn")
+        counters = context.Array("q", len(jobs), lock=False)
+        with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=context,
+                                 initializer=_init_worker, initargs=(counters,)) as pool:
+            futures = [pool.submit(audit_range, job) for job in jobs]
+            last = _tree_pass(tree, notifications(), failures, progress=None)
+            _wait_reporting(futures, counters, progress)
+            results = [f.result() for f in futures]
+    failures += [(r.failure[0], 0, r.failure[1]) for r in results if r.failure is not None]
+    _join(results, last, failures)
+    if failures:
+        position, _, reason = min(failures, key=lambda f: (
+            f[0] if f[0] is not None else math.inf, f[1]))
+        raise AuditFailure(position, reason)
+    replayed = RangeReport(first=1 if total else None, last=last,
+                           commands=sum(r.report.commands for r in results),
+                           events=sum(r.report.events for r in results))
+    return report_of(replayed, tree, opened)
+
+
+def _tree_pass(tree: TreeAudit, stream: Iterator[Notification],
+               failures: list[tuple[int | None, int, str]],
+               progress: Callable[[int], None] | None) -> int | None:
+    """Step 5 over the whole log; returns the last position read."""
+    last: int | None = None
+    try:
+        for n in stream:
+            tree.add(n)
+            last = n.id
+        tree.finish(last)
+    except AuditFailure as exc:
+        failures.append((exc.position, 1, exc.reason))
+        for n in stream:  # the ranges still need to know where the log ends
+            last = n.id
+    return last
+
+
+def _join(results: list[RangeResult], last: int | None,
+          failures: list[tuple[int | None, int, str]]) -> None:
+    """Require the replayed ranges to cover the log exactly, in order."""
+    expected = 1
+    for result in results:
+        report = result.report
+        if result.failure is not None:
+            return  # a range that failed says where; the join past it means nothing
+        if report.first is None:
+            continue  # no record in this range: its events belong to the one before
+        if report.first != expected:
+            failures.append((expected, 0, "expected a command record here: the events "
+                                          f"from here to {report.first - 1} belong to no "
+                                          "signed command"))
+            return
+        assert report.last is not None
+        expected = report.last + 1
+    if last is not None and expected != last + 1:
+        failures.append((expected, 0, "expected a command record here: the events from "
+                                      f"here to the end ({last}) belong to no signed command"))
+
+
+def _wait_reporting(futures: list[Future[RangeResult]], counters: Any,
+                    progress: Callable[[int], None] | None) -> None:
+    reported = 0
+    pending = set(futures)
+    while pending:
+        done, pending = wait(pending, timeout=0.25, return_when=FIRST_EXCEPTION)
+        if progress is not None and (now := sum(counters)) > reported:
+            progress(now - reported)
+            reported = now
+        if any(f.exception() is not None for f in done):
+            return  # a worker died; its result() raises it
+
+
+def _pages_from(app: Application, start: int) -> Iterator[Notification]:
+    while True:
+        batch = list(app.recorder.select_notifications(start, PAGE))
+        yield from batch
+        if len(batch) < PAGE:
+            return
+        start = batch[-1].id + 1
+
+
+def _chain(first: Notification, rest: Iterator[Notification]) -> Iterator[Notification]:
+    yield first
+    yield from rest

@@ -1,0 +1,95 @@
+"""The audit cut into ranges, replayed in separate worker processes.
+
+The attacks of test_tamper run against three in-process ranges too; here the
+ranges run in real worker processes, and the seams between ranges are attacked
+directly.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from domain.errors import AuditFailure
+from infrastructure.ledger import open_log, run_audit, trust_anchors
+from tests.contract.test_tamper import RECORD, Store
+from tests.factories import OTHER, RECIPIENT, World
+
+
+def build(world: World) -> None:
+    for _ in range(3):
+        doc = world.sent(recipients=(RECIPIENT, OTHER))
+        world.act(RECIPIENT, "delivery.accept", {"document": doc})
+        world.act(OTHER, "delivery.refuse", {"document": doc, "reason": "nhầm"})
+        world.act(RECIPIENT, "delivery.assign", {"document": doc, "lead_unit": "Phòng A"})
+    assert open_log(world.settings, world.app).issue_checkpoint(force=True) is not None
+
+
+def seams_near(position: int, total: int) -> list[int]:
+    """Range counts whose seams fall just before, at and just after ``position``
+    (ranges of ceil(total / count) events start at 1, 1 + size, …), and one pass."""
+    found = {1}
+    for offset in (-1, 0, 1):
+        found |= {count for count in range(2, total + 1)
+                  if (position + offset - 1) % -(-total // count) == 0}
+        if len(found) > 6:
+            break
+    return sorted(found)[:7]
+
+
+def audit(world: World, **kw: Any) -> Any:
+    registrar_key, ledger_key = trust_anchors(world.settings)
+    return run_audit(world.app, registrar_key=registrar_key, ledger_key=ledger_key, **kw)
+
+
+def test_worker_processes_agree_with_one_pass(world: World) -> None:
+    build(world)
+    one = audit(world, workers=1, ranges=1)
+    seen: list[int] = []
+    parallel = audit(world, workers=2, ranges=4, progress=seen.append)
+    assert parallel == one
+    assert one.events == world.event_count() and one.checkpoints == 1
+    assert sum(seen) == one.events
+
+
+def test_forged_event_found_by_a_worker_process(world: World) -> None:
+    build(world)
+    store = Store(world)
+    rows = store.rows()
+    nid, _, _, _, state = [r for r in rows if r[3].endswith("Delivery.Assigned")][-1]
+    store.set_state(nid, state.replace("Phòng A".encode(), "Phòng B".encode()))
+    assert store.rows() != rows, "the forgery did not change the row"
+    with pytest.raises(AuditFailure) as info:
+        audit(world, workers=2, ranges=3)
+    assert info.value.position == nid
+
+
+def test_command_record_disguised_as_a_plain_event_at_every_seam(world: World) -> None:
+    """Turning a group's record into another topic must fail wherever the ranges
+    meet: at the seam itself the range before stops short and the range after
+    starts later, and their join must not close over the gap."""
+    build(world)
+    store = Store(world)
+    rows = store.rows()
+    heads = [r[0] for r in rows if r[3] == RECORD]
+    victim = heads[len(heads) // 2]
+    store.set_topic(victim, "domain.delivery:Delivery.Accepted")
+    for ranges in seams_near(victim, len(rows)):
+        with pytest.raises(AuditFailure) as info:
+            audit(world, workers=1, ranges=ranges)
+        assert info.value.position == victim, ranges
+
+
+def test_trailing_events_after_the_last_command_at_a_seam(world: World) -> None:
+    """Events appended after the last group, where a range begins, belong to no
+    command."""
+    build(world)
+    store = Store(world)
+    last = store.rows()[-1]
+    store.insert(last[1], last[2] + 1, last[3], last[4])
+    forged = store.rows()[-1][0]
+    for ranges in seams_near(forged, len(store.rows())):
+        with pytest.raises(AuditFailure) as info:
+            audit(world, workers=1, ranges=ranges)
+        assert info.value.position == forged, ranges
