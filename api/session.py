@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,24 @@ from infrastructure.views.store import ViewStore
 from infrastructure.views.worker import ViewWorker
 
 
+class CatchUp:
+    """Catching up with the log after a command, once for all concurrent callers:
+    whoever holds the lock catches up everything committed so far; the callers
+    queued behind it find their events already covered and return at once."""
+
+    def __init__(self, run: Callable[[], int]) -> None:
+        self._run = run  # catches up; returns the last position now covered
+        self._lock = threading.Lock()
+        self._covered = 0
+
+    def past(self, position: int | None) -> None:
+        """Make sure ``position`` is covered (None: catch up regardless)."""
+        with self._lock:
+            if position is not None and self._covered >= position:
+                return
+            self._covered = self._run()
+
+
 class Session:
     """Signs commands with key files and executes them on a local ledger."""
 
@@ -30,6 +50,8 @@ class Session:
         # concurrent callers (the API's threads) share transactions
         self.committer = GroupCommitter(self.app) if settings.group_commit else None
         self.view_worker = ViewWorker(self.app, self.views)
+        self._sequencer = CatchUp(self._sequence)
+        self._projector = CatchUp(self._project)
 
     def signer_for(self, agency: str, key: Path | None = None) -> Ed25519Signer:
         """The key file given, else the agency's key kept in the data folder."""
@@ -54,10 +76,20 @@ class Session:
     def execute(self, raw: bytes) -> Outcome:
         """Execute a signed command, then extend the Merkle log (and checkpoint if due)."""
         outcome = self.committer.execute(raw) if self.committer else self.app.execute(raw)
-        self.log.issue_checkpoint()
+        # a repeat's events may have been committed by another process: always look
+        last = max(outcome.notification_ids, default=None) if not outcome.repeated else None
+        self._sequencer.past(last)
         if self.settings.follow_views_in_process:
-            self.view_worker.catch_up()
+            self._projector.past(last)
         return outcome
+
+    def _sequence(self) -> int:
+        self.log.issue_checkpoint()
+        return self.log.store.last_notification_id()
+
+    def _project(self) -> int:
+        self.view_worker.catch_up()
+        return self.views.position()
 
     def fresh_views(self, wait_for: int | None = None, timeout: float = 10.0) -> ViewStore:
         """The views, caught up in-process, or (with a separate worker) once they
