@@ -42,6 +42,13 @@ class Context:
             self.loaded[aggregate_id] = found
         return found
 
+    def read(self, cls: type[A], aggregate_id: UUID) -> A | None:
+        """An aggregate this command only reads (never changes): this command's or
+        its batch's own copy if it has one, else the cached object, uncopied."""
+        if aggregate_id in self.loaded:
+            return self.loaded[aggregate_id]  # type: ignore[return-value]
+        return self.app.lookup(cls, aggregate_id, to_change=False)
+
     def get(self, cls: type[A], aggregate_id: UUID, what: str) -> A:
         found = self.find(cls, aggregate_id)
         if found is None:

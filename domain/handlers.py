@@ -197,7 +197,8 @@ def document_send(ctx: Context) -> Result:
     for code in f.recipients:
         if code == doc.sender:
             raise InvalidCommandError("a document cannot be sent to its own sender")
-        ctx.get(Agency, Agency.id_for(code), f"recipient agency {code}")
+        if ctx.read(Agency, Agency.id_for(code)) is None:
+            raise NotFoundError(f"recipient agency {code} does not exist")
     doc.send(list(f.recipients), envelope=ctx.envelope, at=ctx.at)
     deliveries: list[Record] = []
     for code in f.recipients:

@@ -5,9 +5,12 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from uuid import UUID
 
+import pytest
+
 from domain.delivery import Delivery, DeliveryState
 from domain.document import Document
-from domain.errors import DocLedgerError, IllegalTransitionError
+from domain.errors import DocLedgerError, IllegalTransitionError, KeyRevokedError
+from domain.keys import Ed25519Signer
 from infrastructure.group_commit import GroupCommitter
 from infrastructure.ledger import open_log, run_audit, trust_anchors
 from tests.factories import OTHER, RECIPIENT, SENDER, World
@@ -114,4 +117,33 @@ def test_conflict_with_another_writer_falls_back_to_one_by_one(world: World) -> 
         other_app.close()
     assert isinstance(results[0], IllegalTransitionError)  # the other writer won it
     assert not isinstance(results[1], DocLedgerError)  # the innocent one still committed
+    audit(world)
+
+
+def test_key_added_earlier_in_a_batch_signs_later_in_it(world: World) -> None:
+    """Keys are read, not copied, from the cache; a batch's own change comes first."""
+    doc = world.sent()
+    fresh = Ed25519Signer.generate()
+    add = world.signed(RECIPIENT, "agency.add_key",
+                       {"code": RECIPIENT, "key": fresh.public_key.to_spec()})
+    accept = world.signed(RECIPIENT, "delivery.accept", {"document": doc}, signer=fresh)
+    results = world.app.execute_batch([add, accept])
+    assert all(not isinstance(r, DocLedgerError) for r in results), results
+    audit(world)
+
+
+def test_key_revoked_earlier_in_a_batch_cannot_sign_later_in_it(world: World) -> None:
+    doc = world.sent()
+    old = world.keys[RECIPIENT]
+    revoke = world.signed("registrar", "agency.revoke_key",
+                          {"code": RECIPIENT, "keyid": old.keyid, "reason": "lost"})
+    accept = world.signed(RECIPIENT, "delivery.accept", {"document": doc})
+    before = world.event_count()
+    revoked, refused = world.app.execute_batch([revoke, accept])
+    assert not isinstance(revoked, DocLedgerError)
+    assert isinstance(refused, KeyRevokedError)
+    # the refusal left the cached agency as stored: the key stays revoked afterwards
+    assert world.event_count() - before == len(revoked.events) + 1
+    with pytest.raises(KeyRevokedError):
+        world.act(RECIPIENT, "delivery.accept", {"document": doc})
     audit(world)
