@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import tempfile
 import time
-from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bench.generate import fill
+from bench.scratch import scratch_settings
 from bench.stats import median
 from infrastructure.ledger import open_log, run_audit, trust_anchors
-from infrastructure.settings import Settings
 
 
 def raw_verifications_per_second(seconds: float = 1.0) -> float:
@@ -39,7 +37,7 @@ def main() -> None:
     parser.add_argument("--documents", type=int, default=2000)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    settings = Settings(data=Path(tempfile.mkdtemp(prefix="bench-audit-")))
+    settings = scratch_settings("bench-audit-")
     gen = fill(settings, documents=args.documents)
     open_log(settings, gen.app).issue_checkpoint(force=True)
     registrar, ledger = trust_anchors(settings)

@@ -22,19 +22,18 @@ import os
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
 from fastapi import FastAPI
 
+from bench.scratch import scratch_settings
 from bench.stats import median, percentile
 from bench.workload import full_flow
 from domain.keys import Ed25519Signer
@@ -56,17 +55,7 @@ def ok() -> dict[str, bool]:
 
 
 def fresh_settings() -> Settings:
-    base = Settings(data=Path(tempfile.mkdtemp(prefix="bench-http-")))
-    if base.backend != "postgres":
-        return base
-    import psycopg
-
-    schema = "bench_" + uuid.uuid4().hex[:8]
-    with psycopg.connect(host=base.pg_host, port=base.pg_port, user=base.pg_user,
-                         password=base.pg_password.get_secret_value(), dbname=base.pg_db,
-                         autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    return base.model_copy(update={"pg_schema": schema})
+    return scratch_settings("bench-http-")
 
 
 def prepare(settings: Settings, agencies: int) -> dict[str, Ed25519Signer]:

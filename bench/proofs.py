@@ -12,13 +12,11 @@ from __future__ import annotations
 import argparse
 import hashlib
 import random
-import tempfile
-from pathlib import Path
 
+from bench.scratch import scratch_settings
 from bench.stats import median, percentile, timed
 from domain import merkle
 from infrastructure.ledger import init_ledger, open_log
-from infrastructure.settings import Settings
 
 BATCH = 50_000
 
@@ -45,8 +43,7 @@ def main() -> None:
     parser.add_argument("--leaves", type=int, default=1_000_000)
     parser.add_argument("--samples", type=int, default=500)
     args = parser.parse_args()
-    data = Path(tempfile.mkdtemp(prefix="bench-proofs-"))
-    settings = Settings(data=data)
+    settings = scratch_settings("bench-proofs-")
     app = init_ledger(settings)
     log = open_log(settings, app)
     log.catch_up()

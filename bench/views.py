@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import argparse
 import random
-import tempfile
 import time
 import tracemalloc
 import uuid
 from datetime import date, timedelta
-from pathlib import Path
 
 from bench.generate import fill
+from bench.scratch import scratch_settings
 from bench.stats import median, percentile, timed
 from domain.application import DocLedger
 from infrastructure.ledger import init_ledger
@@ -34,17 +33,7 @@ STATES = ["arrived", "accepted", "assigned", "in_progress", "completed", "refuse
 
 
 def settings_for(args: argparse.Namespace) -> Settings:
-    base = Settings(data=Path(tempfile.mkdtemp(prefix="bench-views-")))
-    if base.backend == "postgres":
-        import psycopg
-
-        schema = "bench_" + uuid.uuid4().hex[:8]
-        with psycopg.connect(host=base.pg_host, port=base.pg_port, user=base.pg_user,
-                             password=base.pg_password.get_secret_value(), dbname=base.pg_db,
-                             autocommit=True) as conn:
-            conn.execute(f'CREATE SCHEMA "{schema}"')
-        base = base.model_copy(update={"pg_schema": schema})
-    return base
+    return scratch_settings("bench-views-")
 
 
 def rebuild_figures(app: DocLedger, repeats: int) -> None:

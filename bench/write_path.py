@@ -9,14 +9,13 @@ completes (9 commands). Threads submit documents concurrently.
 from __future__ import annotations
 
 import argparse
-import tempfile
 import threading
 import time
 import uuid
 from collections.abc import Callable
-from pathlib import Path
 
 from bench.plain import PlainExchange, run_flow
+from bench.scratch import scratch_settings
 from bench.workload import full_flow
 from domain.application import Outcome
 from domain.keys import Ed25519Signer
@@ -28,17 +27,7 @@ from infrastructure.settings import Settings
 
 
 def settings_for(backend: str) -> Settings:
-    settings = Settings(data=Path(tempfile.mkdtemp(prefix="bench-write-")), backend=backend)
-    if backend == "postgres":
-        import psycopg
-
-        schema = "bench_" + uuid.uuid4().hex[:8]
-        with psycopg.connect(host=settings.pg_host, port=settings.pg_port,
-                             user=settings.pg_user, dbname=settings.pg_db,
-                             autocommit=True) as conn:
-            conn.execute(f'CREATE SCHEMA "{schema}"')
-        settings = settings.model_copy(update={"pg_schema": schema})
-    return settings
+    return scratch_settings("bench-write-", backend=backend)
 
 
 def ours_flow(execute: Callable[[bytes], Outcome], keys: dict[str, Ed25519Signer], sender: str,
