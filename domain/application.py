@@ -69,6 +69,18 @@ class Outcome:
     repeated: bool = False
 
 
+class RepeatedCommand(Exception):  # noqa: N818 - a control-flow signal, not an error
+    """A retried command that the rules refused this time: its first outcome.
+
+    Raised rather than returned because the refused run may have half-changed
+    the aggregates it loaded; a batch must not let later commands see them.
+    """
+
+    def __init__(self, outcome: Outcome) -> None:
+        super().__init__(outcome.command_id)
+        self.outcome = outcome
+
+
 @dataclass(kw_only=True)
 class Prepared:
     """A verified command whose events are made but not yet saved."""
@@ -151,7 +163,10 @@ class DocLedger(Application):
         loaded: dict[UUID, Record] = {}
         envelope, command = self._parse(raw)
         try:
-            prepared = self._prepare(envelope, command, loaded, verified)
+            try:
+                prepared = self._prepare(envelope, command, loaded, verified)
+            except RepeatedCommand as repeat:
+                return repeat.outcome
             if isinstance(prepared, Outcome):
                 return prepared
             try:
@@ -191,8 +206,8 @@ class DocLedger(Application):
             try:
                 envelope, command = self._parse(raw)
                 prepared = self._prepare(envelope, command, loaded, verified)
-            except DocLedgerError as exc:
-                results[i] = exc
+            except (DocLedgerError, RepeatedCommand) as exc:
+                results[i] = exc.outcome if isinstance(exc, RepeatedCommand) else exc
                 # The refused command may have half-changed aggregates the group
                 # shares: commit the group's events, but do not cache its objects.
                 self._commit_group(group, results, verified, clean=False)
@@ -307,7 +322,9 @@ class DocLedger(Application):
             previous = self.lookup(CommandRecord, record_id)
             if previous is None:
                 raise
-            return self._repeat(previous, envelope)
+            # a retry: its first outcome, though the rules refused it this time
+            # (and may have half-changed what it loaded: a batch must split here)
+            raise RepeatedCommand(self._repeat(previous, envelope)) from None
         for aggregate in aggregates:  # later commands of a batch see what this one made
             loaded[aggregate.id] = aggregate
         return Prepared.of(ctx, envelope, aggregates, result)

@@ -107,3 +107,19 @@ def test_retry_in_the_same_group_repeats(world: World) -> None:
     assert not isinstance(first, Exception) and not isinstance(second, Exception)
     assert second.repeated and second.events == first.events
     assert world.event_count() - before == len(first.events) + 1
+
+
+def test_retry_refused_by_the_state_it_made_repeats_and_the_batch_goes_on(
+        world: World) -> None:
+    """The retry of an accept, refused now (the delivery is accepted), answers its
+    first outcome; a later command of the same batch still sees the stored state."""
+    doc = world.sent()
+    accept = world.signed(RECIPIENT, "delivery.accept", {"document": doc})
+    first = world.app.execute(accept)
+    assign = world.signed(RECIPIENT, "delivery.assign", {"document": doc, "lead_unit": "P"})
+    again, assigned = world.app.execute_batch([accept, assign])
+    assert not isinstance(again, Exception) and again.repeated
+    assert again.events == first.events
+    assert not isinstance(assigned, Exception) and not assigned.repeated
+    delivery = world.app.find(Delivery, Delivery.id_for(UUID(doc), RECIPIENT))
+    assert delivery is not None and delivery.state == DeliveryState.ASSIGNED
