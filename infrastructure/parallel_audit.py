@@ -18,8 +18,10 @@ The earliest failure found by any worker or by the tree is the one reported.
 
 from __future__ import annotations
 
+import bisect
 import math
-from collections.abc import Callable, Iterable, Iterator
+from array import array
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from multiprocessing import get_context
@@ -148,7 +150,7 @@ def run_parallel_audit(
     failures: list[tuple[int | None, int, str]] = []  # (position, order, reason)
     if workers <= 1:
         results = [audit_range(job) for job in jobs]
-        last = _tree_pass(tree, notifications(), failures, progress=None)
+        ids = _tree_pass(tree, notifications(), failures)
         if progress is not None:
             progress(sum(r.report.events for r in results))
     else:
@@ -157,42 +159,42 @@ def run_parallel_audit(
         with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=context,
                                  initializer=_init_worker, initargs=(counters,)) as pool:
             futures = [pool.submit(audit_range, job) for job in jobs]
-            last = _tree_pass(tree, notifications(), failures, progress=None)
+            ids = _tree_pass(tree, notifications(), failures)
             _wait_reporting(futures, counters, progress)
             results = [f.result() for f in futures]
     failures += [(r.failure[0], 0, r.failure[1]) for r in results if r.failure is not None]
-    _join(results, last, failures)
+    _join(results, ids, failures)
     if failures:
         position, _, reason = min(failures, key=lambda f: (
             f[0] if f[0] is not None else math.inf, f[1]))
         raise AuditFailure(position, reason)
-    replayed = RangeReport(first=1 if total else None, last=last,
+    replayed = RangeReport(first=ids[0] if ids else None, last=ids[-1] if ids else None,
                            commands=sum(r.report.commands for r in results),
                            events=sum(r.report.events for r in results))
     return report_of(replayed, tree, opened)
 
 
 def _tree_pass(tree: TreeAudit, stream: Iterator[Notification],
-               failures: list[tuple[int | None, int, str]],
-               progress: Callable[[int], None] | None) -> int | None:
-    """Step 5 over the whole log; returns the last position read."""
-    last: int | None = None
+               failures: list[tuple[int | None, int, str]]) -> array[int]:
+    """Step 5 over the whole log; returns every position read, in order."""
+    ids: array[int] = array("q")
     try:
         for n in stream:
             tree.add(n)
-            last = n.id
-        tree.finish(last)
+            ids.append(n.id)
+        tree.finish(ids[-1] if ids else None)
     except AuditFailure as exc:
         failures.append((exc.position, 1, exc.reason))
-        for n in stream:  # the ranges still need to know where the log ends
-            last = n.id
-    return last
+        ids.extend(n.id for n in stream)  # the join still needs the whole log
+    return ids
 
 
-def _join(results: list[RangeResult], last: int | None,
+def _join(results: list[RangeResult], ids: Sequence[int],
           failures: list[tuple[int | None, int, str]]) -> None:
-    """Require the replayed ranges to cover the log exactly, in order."""
-    expected = 1
+    """Require the replayed ranges to cover the log exactly, in order: each range
+    starts at the event right after the previous one's last (notification ids
+    may have gaps: PostgreSQL spends ids on transactions that roll back)."""
+    expected: int | None = ids[0] if ids else None
     for result in results:
         report = result.report
         if result.failure is not None:
@@ -201,14 +203,15 @@ def _join(results: list[RangeResult], last: int | None,
             continue  # no record in this range: its events belong to the one before
         if report.first != expected:
             failures.append((expected, 0, "expected a command record here: the events "
-                                          f"from here to {report.first - 1} belong to no "
+                                          f"from here up to {report.first} belong to no "
                                           "signed command"))
             return
         assert report.last is not None
-        expected = report.last + 1
-    if last is not None and expected != last + 1:
+        after = bisect.bisect_right(ids, report.last)
+        expected = ids[after] if after < len(ids) else None
+    if expected is not None:
         failures.append((expected, 0, "expected a command record here: the events from "
-                                      f"here to the end ({last}) belong to no signed command"))
+                                      "here to the end belong to no signed command"))
 
 
 def _wait_reporting(futures: list[Future[RangeResult]], counters: Any,
