@@ -19,6 +19,7 @@ The earliest failure found by any worker or by the tree is the one reported.
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -51,6 +52,7 @@ class RangeJob:
     env: dict[str, str]  # how to open the store (eventsourcing's environment)
     start: int  # the range's nominal first position
     stop: int | None  # the next range's nominal start; None: to the end
+    end: int  # the log's last position when the audit began: nothing later is read
     registrar_spki: bytes
     ledger_spki: bytes
     notes: tuple[str, ...]  # signed checkpoints, for the genesis check of range 0
@@ -98,7 +100,7 @@ def audit_range(job: RangeJob) -> RangeResult:
                            ledger_key=ledger_key,
                            checkpoints=open_checkpoints(job.notes, ledger_key)
                            if job.start <= 1 else [])
-    stream = _pages_from(reader, 1)
+    stream = _pages_from(reader, 1, job.end)
     try:
         if job.start > 1:
             before: list[Notification] = []
@@ -137,20 +139,25 @@ def run_parallel_audit(
     ranges: int,
     progress: Callable[[int], None] | None = None,
 ) -> AuditReport:
-    """Audit ``total`` events in ``ranges`` ranges on ``workers`` processes (1: here,
-    one range after another; the tests use that to cut small logs)."""
+    """Audit the log up to position ``total`` in ``ranges`` ranges on ``workers``
+    processes (1: here, one range after another; the tests use that to cut small
+    logs). Whatever a live ledger appends meanwhile is left for the next audit:
+    every reader stops at ``total``, so all see the same log."""
     notes = tuple(notes)
+    if stored_leaves is not None:
+        stored_leaves = itertools.takewhile(lambda leaf: leaf[1] <= total, stored_leaves)
     opened = open_checkpoints(notes, ledger_key)
     tree = TreeAudit(opened, stored_leaves)
     size = math.ceil(total / ranges)
     starts = [1 + k * size for k in range(ranges) if k * size < total] or [1]
     jobs = [RangeJob(env=env, start=start, stop=starts[k + 1] if k + 1 < len(starts) else None,
+                     end=total,
                      registrar_spki=registrar_key.spki_der, ledger_spki=ledger_key.spki_der,
                      notes=notes, slot=k) for k, start in enumerate(starts)]
     failures: list[tuple[int | None, int, str]] = []  # (position, order, reason)
     if workers <= 1:
         results = [audit_range(job) for job in jobs]
-        ids = _tree_pass(tree, notifications(), failures)
+        ids = _tree_pass(tree, _upto(notifications(), total), failures)
         if progress is not None:
             progress(sum(r.report.events for r in results))
     else:
@@ -159,7 +166,7 @@ def run_parallel_audit(
         with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=context,
                                  initializer=_init_worker, initargs=(counters,)) as pool:
             futures = [pool.submit(audit_range, job) for job in jobs]
-            ids = _tree_pass(tree, notifications(), failures)
+            ids = _tree_pass(tree, _upto(notifications(), total), failures)
             _wait_reporting(futures, counters, progress)
             results = [f.result() for f in futures]
     failures += [(r.failure[0], 0, r.failure[1]) for r in results if r.failure is not None]
@@ -227,13 +234,21 @@ def _wait_reporting(futures: list[Future[RangeResult]], counters: Any,
             return  # a worker died; its result() raises it
 
 
-def _pages_from(app: Application, start: int) -> Iterator[Notification]:
+def _pages_from(app: Application, start: int, end: int) -> Iterator[Notification]:
+    return _upto(_pages(app, start), end)
+
+
+def _pages(app: Application, start: int) -> Iterator[Notification]:
     while True:
         batch = list(app.recorder.select_notifications(start, PAGE))
         yield from batch
         if len(batch) < PAGE:
             return
         start = batch[-1].id + 1
+
+
+def _upto(stream: Iterator[Notification], end: int) -> Iterator[Notification]:
+    return itertools.takewhile(lambda n: n.id <= end, stream)
 
 
 def _chain(first: Notification, rest: Iterator[Notification]) -> Iterator[Notification]:

@@ -12,7 +12,9 @@ from typing import Any
 import pytest
 
 from domain.errors import AuditFailure
-from infrastructure.ledger import open_log, run_audit, trust_anchors
+from infrastructure.ledger import _pages, _stored_leaves, open_log, run_audit, trust_anchors
+from infrastructure.log_store import LogStore
+from infrastructure.parallel_audit import run_parallel_audit
 from tests.contract.test_tamper import RECORD, Store
 from tests.factories import OTHER, RECIPIENT, World
 
@@ -116,3 +118,23 @@ def test_gaps_in_notification_ids_are_no_seam_to_fail_at(world: World) -> None:
     one = audit(world, workers=1, ranges=1)
     for ranges in seams_near(gap_after + 11, ids[-1]):
         assert audit(world, workers=1, ranges=ranges) == one, ranges
+
+
+def test_a_log_growing_during_the_audit_is_audited_as_it_was_when_it_began(
+        world: World) -> None:
+    """A live ledger appends while the auditor reads: every range and the tree stop
+    where the log ended when the audit began, so none sees more than the others."""
+    build(world)
+    log = open_log(world.settings, world.app)
+    began = world.event_count()
+    notes = [c.note for c in log.store.checkpoints()]
+    registrar_key, ledger_key = trust_anchors(world.settings)
+    then = audit(world, workers=1, ranges=1)
+    # what the ledger appends after the audit began: events, leaves, a checkpoint
+    build(world)
+    assert world.event_count() > began
+    report = run_parallel_audit(
+        env=dict(world.app.env), total=began, notifications=lambda: _pages(world.app),
+        stored_leaves=_stored_leaves(LogStore(world.app)), registrar_key=registrar_key,
+        ledger_key=ledger_key, notes=notes, workers=1, ranges=3)
+    assert report == then
