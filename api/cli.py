@@ -60,6 +60,7 @@ EXIT_CODES: list[tuple[type[DocLedgerError], int]] = [
     (errors.ForbiddenError, 5),
     (errors.ConflictError, 6),
     (errors.NotInitialisedError, 7),
+    (errors.AuditIncompleteError, 8),
 ]
 
 

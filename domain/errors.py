@@ -131,3 +131,10 @@ class AuditFailure(DocLedgerError):
         self.reason = message
         where = f"notification {position}" if position is not None else "ledger"
         super().__init__(f"{where}: {message}")
+
+
+class AuditIncompleteError(DocLedgerError):
+    """The audit could not finish (a worker lost the store, say): no finding about
+    the history, and no verdict either."""
+
+    code = "audit-incomplete"

@@ -41,7 +41,7 @@ from domain.audit import (
     open_checkpoints,
     report_of,
 )
-from domain.errors import AuditFailure
+from domain.errors import AuditFailure, AuditIncompleteError
 from domain.keys import PublicKey, key_id_for
 
 PAGE = 1000
@@ -62,7 +62,8 @@ class RangeJob:
 @dataclass(frozen=True, kw_only=True)
 class RangeResult:
     report: RangeReport
-    failure: tuple[int | None, str] | None  # (position, reason)
+    failure: tuple[int | None, str] | None = None  # (position, reason): a finding
+    error: str | None = None  # the range could not be audited (not a finding)
 
 
 _progress: Any = None  # a shared array of counters, one per range (set per worker)
@@ -117,13 +118,13 @@ def audit_range(job: RangeJob) -> RangeResult:
             _count(job.slot, len(group))
     except AuditFailure as exc:
         return RangeResult(report=replay.report(), failure=(exc.position, exc.reason))
-    except Exception as exc:  # noqa: BLE001 - any breakage of the replay is a finding
-        where = replay.last + 1 if replay.last is not None else job.start
-        return RangeResult(report=replay.report(),
-                           failure=(where, f"the replay broke down here: {exc!r}"))
+    except Exception as exc:  # noqa: BLE001 - handed to the parent, which decides
+        # Either the store failed, or the stored events this range loaded as its
+        # starting state are broken; an earlier range then names them.
+        return RangeResult(report=replay.report(), error=f"range from {job.start}: {exc!r}")
     finally:
         reader.close()
-    return RangeResult(report=replay.report(), failure=None)
+    return RangeResult(report=replay.report())
 
 
 def run_parallel_audit(
@@ -170,11 +171,15 @@ def run_parallel_audit(
             _wait_reporting(futures, counters, progress)
             results = [f.result() for f in futures]
     failures += [(r.failure[0], 0, r.failure[1]) for r in results if r.failure is not None]
-    _join(results, ids, failures)
+    errors = [r.error for r in results if r.error is not None]
+    if not errors:
+        _join(results, ids, failures)
     if failures:
         position, _, reason = min(failures, key=lambda f: (
             f[0] if f[0] is not None else math.inf, f[1]))
         raise AuditFailure(position, reason)
+    if errors:
+        raise AuditIncompleteError("the audit could not finish: " + "; ".join(errors))
     replayed = RangeReport(first=ids[0] if ids else None, last=ids[-1] if ids else None,
                            commands=sum(r.report.commands for r in results),
                            events=sum(r.report.events for r in results))

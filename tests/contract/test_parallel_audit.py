@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from domain.errors import AuditFailure
+from domain.audit import CommandReplay
+from domain.errors import AuditFailure, AuditIncompleteError
 from infrastructure.ledger import _pages, _stored_leaves, open_log, run_audit, trust_anchors
 from infrastructure.log_store import LogStore
 from infrastructure.parallel_audit import run_parallel_audit
@@ -138,3 +139,21 @@ def test_a_log_growing_during_the_audit_is_audited_as_it_was_when_it_began(
         stored_leaves=_stored_leaves(LogStore(world.app)), registrar_key=registrar_key,
         ledger_key=ledger_key, notes=notes, workers=1, ranges=3)
     assert report == then
+
+
+def test_a_range_that_cannot_be_read_gives_no_verdict_not_a_finding(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The store failing under one worker is not evidence of tampering: the audit
+    says it could not finish (exit 8), not that the history is bad (exit 1)."""
+    build(world)
+    original = CommandReplay.preload
+
+    def store_gone(self: CommandReplay, stored: Any) -> None:
+        raise OSError("connection to the store lost")
+
+    monkeypatch.setattr(CommandReplay, "preload", store_gone)
+    with pytest.raises(AuditIncompleteError, match="connection to the store lost") as info:
+        audit(world, workers=1, ranges=3)
+    assert not isinstance(info.value, AuditFailure)
+    monkeypatch.setattr(CommandReplay, "preload", original)
+    audit(world, workers=1, ranges=3)
