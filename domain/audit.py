@@ -184,18 +184,13 @@ def audit_log(
     ledger_key: PublicKey,
     checkpoints: Iterable[str] = (),
     stored_leaves: Iterator[tuple[int, int, bytes]] | None = None,
-    verified: set[bytes] | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> AuditReport:
-    """Audit the whole log; raise AuditFailure naming the first bad position.
-
-    ``verified`` may hold digests of signatures already found valid (see
-    ``signature_digest``); they are not verified again.
-    """
+    """Audit the whole log; raise AuditFailure naming the first bad position."""
     opened = open_checkpoints(checkpoints, ledger_key)
     tree = TreeAudit(opened, stored_leaves)
     replay = CommandReplay(mapper=mapper, registrar_key=registrar_key, ledger_key=ledger_key,
-                           checkpoints=opened, verified=verified)
+                           checkpoints=opened)
     for group in replay.groups(iter(notifications)):
         for n in group:
             tree.add(n)
@@ -236,13 +231,12 @@ class CommandReplay:
     """
 
     def __init__(self, *, mapper: Mapper[Any], registrar_key: PublicKey,
-                 ledger_key: PublicKey, checkpoints: list[Checkpoint],
-                 verified: set[bytes] | None = None) -> None:
+                 ledger_key: PublicKey, checkpoints: list[Checkpoint]) -> None:
         self.mapper = mapper
         self.registrar_key = registrar_key
         self.ledger_key = ledger_key
         self.checkpoints = checkpoints
-        self.verified = verified if verified is not None else set()
+        self.verified: set[bytes] = set()  # signatures checked once, by digest
         self.signer = ReplaySigner(ledger_key, self.verified)
         self.ledger = ReplayLedger(IN_MEMORY, ledger_signer=self.signer)
         self.ledger.verified = self.verified

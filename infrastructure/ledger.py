@@ -8,8 +8,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from eventsourcing.persistence import Notification
-
 from domain.application import DocLedger, utc_now
 from domain.audit import AuditReport, audit_log
 from domain.errors import DuplicateError, NotInitialisedError
@@ -18,7 +16,7 @@ from domain.signing import sign_command
 from infrastructure.blobs import BlobStore
 from infrastructure.keyfiles import load_public_key, load_signer, write_key_pair
 from infrastructure.log_store import LogStore
-from infrastructure.parallel_audit import run_parallel_audit
+from infrastructure.parallel_audit import log_pages, run_parallel_audit
 from infrastructure.settings import Settings
 from infrastructure.transparency import LedgerLog
 
@@ -127,24 +125,14 @@ def run_audit(
     if ranges is None:
         ranges = workers if total >= PARALLEL_FROM else 1
     if ranges <= 1:
-        return audit_log(_pages(app), mapper=app.mapper, registrar_key=registrar_key,
+        return audit_log(log_pages(app), mapper=app.mapper, registrar_key=registrar_key,
                          ledger_key=ledger_key, checkpoints=notes,
                          stored_leaves=_stored_leaves(store), progress=progress)
     return run_parallel_audit(
-        env=dict(app.env), total=total, notifications=lambda: _pages(app),
+        env=dict(app.env), total=total, notifications=lambda: log_pages(app),
         stored_leaves=_stored_leaves(store), registrar_key=registrar_key,
         ledger_key=ledger_key, notes=notes, workers=workers, ranges=ranges,
         progress=progress)
-
-
-def _pages(app: DocLedger) -> Iterator[Notification]:
-    start = 1
-    while True:
-        batch = list(app.recorder.select_notifications(start, PAGE))
-        yield from batch
-        if len(batch) < PAGE:
-            return
-        start = batch[-1].id + 1
 
 
 def _stored_leaves(store: LogStore) -> Iterator[tuple[int, int, bytes]]:

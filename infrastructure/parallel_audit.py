@@ -240,10 +240,11 @@ def _wait_reporting(futures: list[Future[RangeResult]], counters: Any,
 
 
 def _pages_from(app: Application, start: int, end: int) -> Iterator[Notification]:
-    return _upto(_pages(app, start), end)
+    return _upto(log_pages(app, start), end)
 
 
-def _pages(app: Application, start: int) -> Iterator[Notification]:
+def log_pages(app: Application, start: int = 1) -> Iterator[Notification]:
+    """The stored log in notification order, read a page at a time."""
     while True:
         batch = list(app.recorder.select_notifications(start, PAGE))
         yield from batch

@@ -13,9 +13,9 @@ import pytest
 
 from domain.audit import CommandReplay
 from domain.errors import AuditFailure, AuditIncompleteError
-from infrastructure.ledger import _pages, _stored_leaves, open_log, run_audit, trust_anchors
+from infrastructure.ledger import _stored_leaves, open_log, run_audit, trust_anchors
 from infrastructure.log_store import LogStore
-from infrastructure.parallel_audit import run_parallel_audit
+from infrastructure.parallel_audit import log_pages, run_parallel_audit
 from tests.contract.test_tamper import RECORD, Store
 from tests.factories import OTHER, RECIPIENT, World
 
@@ -135,7 +135,7 @@ def test_a_log_growing_during_the_audit_is_audited_as_it_was_when_it_began(
     build(world)
     assert world.event_count() > began
     report = run_parallel_audit(
-        env=dict(world.app.env), total=began, notifications=lambda: _pages(world.app),
+        env=dict(world.app.env), total=began, notifications=lambda: log_pages(world.app),
         stored_leaves=_stored_leaves(LogStore(world.app)), registrar_key=registrar_key,
         ledger_key=ledger_key, notes=notes, workers=1, ranges=3)
     assert report == then
