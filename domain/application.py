@@ -7,6 +7,7 @@ writes nothing.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
@@ -144,12 +145,12 @@ class DocLedger(Application):
         # unless the environment says this application is its store's only
         # writer (the audit's in-memory replay).
         repo = self.repository
-        self.cache_guard = (
-            CacheGuard(self)
-            if repo.cache is not None and not repo.fastforward
-            and self.env.get(self.SOLE_WRITER, "n").lower() not in ("y", "yes", "1", "true")
-            else None
-        )
+        trusted = repo.cache is not None and not repo.fastforward
+        sole = self.env.get(self.SOLE_WRITER, "n").lower() in ("y", "yes", "1", "true")
+        self.cache_guard = CacheGuard(self) if trusted and not sole else None
+        # A sole writer's cache needs no guard, but it does take what is committed:
+        # otherwise every new aggregate is read back from the store once.
+        self._sole_cache = repo.cache if trusted and sole else None
 
     # ---- the command path ---------------------------------------------------
 
@@ -274,10 +275,17 @@ class DocLedger(Application):
     def _committed(self, ids: Iterable[int], aggregates: Iterable[Record]) -> None:
         if self.cache_guard is not None:
             self.cache_guard.committed(ids, aggregates)
+        elif self._sole_cache is not None:
+            for aggregate in aggregates:
+                self._sole_cache.put(aggregate.id, aggregate)
 
     def _forget(self, aggregates: Iterable[Record]) -> None:
         if self.cache_guard is not None:
             self.cache_guard.forget(a.id for a in aggregates)
+        elif self._sole_cache is not None:
+            for aggregate in aggregates:
+                with contextlib.suppress(KeyError):
+                    self._sole_cache.get(aggregate.id, evict=True)
 
     def _parse(self, raw: bytes) -> tuple[Envelope, Command]:
         envelope = Envelope.from_json(raw)
