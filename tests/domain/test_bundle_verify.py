@@ -6,6 +6,7 @@ import base64
 import copy
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -170,6 +171,46 @@ def test_colluding_ledger_forging_an_agency_signature_fails_at_step_7(ledger: Le
     bundle = ledger.bundle(rewrite_event(
         lambda n: n.originator_id == target and n.topic.endswith("Refused"), forge))
     fails_at(7, bundle, ledger.vkey, f"signed with {forger.keyid}, not a key of agency {OTHER}")
+
+
+def corrupt_signature(state: dict[str, Any]) -> None:
+    envelope = Envelope.from_dict(state["envelope"])
+    first = envelope.signatures[0]
+    bad = replace(first, sig=bytes([first.sig[0] ^ 1]) + first.sig[1:])
+    state["envelope"] = replace(envelope, signatures=(bad,)).to_dict()
+
+
+@pytest.mark.parametrize("threads", [False, True], ids=["one-thread", "every-core"])
+def test_colluding_ledger_corrupting_two_signatures_fails_at_the_first_in_step_7(
+        ledger: Ledger, threads: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    if threads:  # the bundle is small: make it take the thread pool anyway
+        monkeypatch.setattr(b, "PARALLEL_SIGNATURES", 1)
+    accepted, refused = ledger.delivery(RECIPIENT), ledger.delivery(OTHER)
+    bundle = ledger.bundle(rewrite_event(
+        lambda n: (n.originator_id, n.topic.rsplit(".", 1)[-1]) in (
+            (accepted, "Accepted"), (refused, "Refused")), corrupt_signature))
+    error = fails_at(7, bundle, ledger.vkey, "signature does not verify")
+    first = min((e for e in bundle["events"] if e["aggregate_id"] in (str(accepted),
+                 str(refused)) and e["topic"].endswith(("Accepted", "Refused"))),
+                key=lambda e: e["leaf_index"])
+    assert f"event {first['aggregate_id']} v{first['version']} " in str(error)
+
+
+def test_verifying_on_every_core_finds_exactly_the_bad_signatures() -> None:
+    signer = Ed25519Signer.generate()
+    envelopes = [Envelope.sign("application/vnd.docledger.command+json", b"%d" % i, signer)
+                 for i in range(200)]
+    bad = {17, 150}
+    for i in bad:
+        sig = envelopes[i].signatures[0]
+        envelopes[i] = replace(envelopes[i], signatures=(
+            replace(sig, sig=bytes(64)),))
+    checks = [(env, signer.public_key) for env in envelopes] * 2  # each twice
+    assert len(checks) // 2 >= b.PARALLEL_SIGNATURES
+    for workers in (1, 4):
+        failures = b.verify_all(checks, workers=workers)
+        assert {i % 200 for i, f in enumerate(failures) if f is not None} == bad
+        assert all(isinstance(f, VerificationError) for f in failures if f is not None)
 
 
 def test_revoked_key_used_after_revocation_fails_at_step_7(
