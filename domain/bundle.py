@@ -48,7 +48,7 @@ GENESIS_TOPIC = ROOT_TOPIC + "Initialised"
 RECORD_ACCEPTED_TOPIC = RECORD_TOPIC + "Accepted"
 
 # Below this many distinct signatures, threads cost more than they save.
-PARALLEL_SIGNATURES = 64
+PARALLEL_SIGNATURES = 16
 
 HEX_HASH = re.compile(r"^[0-9a-f]{64}$")
 
