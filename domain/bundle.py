@@ -47,7 +47,8 @@ RECORD_TOPIC = "domain.command_log:CommandRecord."
 GENESIS_TOPIC = ROOT_TOPIC + "Initialised"
 RECORD_ACCEPTED_TOPIC = RECORD_TOPIC + "Accepted"
 
-# Below this many distinct signatures, threads cost more than they save.
+# Step 7 uses threads only where each gets at least this many distinct
+# signatures: below that, starting them costs more than they save.
 PARALLEL_SIGNATURES = 16
 
 HEX_HASH = re.compile(r"^[0-9a-f]{64}$")
