@@ -60,14 +60,20 @@ VIEWS = ("inbox", "outbox", "status", "registers", "statistics")
 SCHEMA_FINGERPRINT = hashlib.sha256(repr((TABLES, INDEXES)).encode()).hexdigest()[:16]
 
 
-def create_statements(prefix: str, suffix: str, postgres: bool) -> list[str]:
+def create_statements(prefix: str, suffix: str, postgres: bool, *,
+                      indexes: bool = True) -> list[str]:
     types = {"TEXT": "TEXT", "INT": "BIGINT" if postgres else "INTEGER"}
     statements = []
     for table, (columns, key) in TABLES.items():
         cols = ", ".join(f"{name} {types[kind]}" for name, kind in columns)
         statements.append(f"CREATE TABLE IF NOT EXISTS {prefix}{table}{suffix} "
                           f"({cols}, PRIMARY KEY ({', '.join(key)}))")
-        for name, cols in INDEXES.get(table, []):
-            statements.append(f"CREATE INDEX IF NOT EXISTS {table}{suffix}_{name} "
-                              f"ON {prefix}{table}{suffix} ({cols})")
-    return statements
+    return statements + (index_statements(prefix, suffix) if indexes else [])
+
+
+def index_statements(prefix: str, suffix: str) -> list[str]:
+    """The secondary indexes. A rebuild creates them after loading its tables:
+    one sort per index instead of updating every index on every row change."""
+    return [f"CREATE INDEX IF NOT EXISTS {table}{suffix}_{name} "
+            f"ON {prefix}{table}{suffix} ({cols})"
+            for table, indexes in INDEXES.items() for name, cols in indexes]

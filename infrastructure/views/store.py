@@ -23,6 +23,7 @@ from infrastructure.views.schema import (
     SCHEMA_FINGERPRINT,
     TABLES,
     create_statements,
+    index_statements,
 )
 
 LIVE = ""
@@ -39,9 +40,14 @@ TABLE_REF = re.compile(r"\{t:(\w+)\}")
 
 
 class ViewStore:
-    """One set of view tables (live, or a shadow beside it) and its tracking name."""
+    """One set of view tables (live, or a shadow beside it) and its tracking name.
 
-    def __init__(self, app: DocLedger, suffix: str = LIVE) -> None:
+    A shadow may be made without its secondary indexes (``indexes=False``): a
+    rebuild fills it first and indexes it after (``create_indexes``), a check
+    only compares its rows.
+    """
+
+    def __init__(self, app: DocLedger, suffix: str = LIVE, *, indexes: bool = True) -> None:
         self.recorder: TrackingRecorder = app.factory.tracking_recorder()
         self.datastore: Any = self.recorder.datastore  # type: ignore[attr-defined]
         self.postgres = isinstance(self.recorder, PostgresTrackingRecorder)
@@ -53,7 +59,13 @@ class ViewStore:
         with self.transaction() as c:
             if suffix == LIVE:
                 self._reset_if_schema_changed(c)
-            for statement in create_statements(self.prefix, suffix, self.postgres):
+            for statement in create_statements(self.prefix, suffix, self.postgres,
+                                               indexes=indexes or suffix == LIVE):
+                c.execute(statement)
+
+    def create_indexes(self) -> None:
+        with self.transaction() as c:
+            for statement in index_statements(self.prefix, self.suffix):
                 c.execute(statement)
 
     def _reset_if_schema_changed(self, c: Any) -> None:

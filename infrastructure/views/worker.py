@@ -13,6 +13,7 @@ from infrastructure.views.schema import TABLES
 from infrastructure.views.store import StaleBatchError, ViewStore
 
 BATCH = 2000
+REBUILD_BATCH = 5000
 Progress = Callable[[int], None]
 
 
@@ -74,13 +75,24 @@ def rebuild(app: DocLedger, *, progress: Progress | None = None) -> int:
 
     The live views keep serving (and may keep following) until the switch.
     """
-    ViewStore(app, "__new").drop()
-    shadow = ViewStore(app, "__new")
-    worker = ViewWorker(app, shadow, batch=5000)
-    total = worker.catch_up(progress=progress)
-    total += worker.catch_up(progress=progress)  # what arrived meanwhile
+    shadow, total = build_shadow(app, "__new", progress=progress)
+    total += ViewWorker(app, shadow, batch=REBUILD_BATCH).catch_up(
+        progress=progress)  # what arrived meanwhile
     shadow.replace_live()
     return total
+
+
+def build_shadow(app: DocLedger, suffix: str, *, until: int | None = None,
+                 progress: Progress | None = None) -> tuple[ViewStore, int]:
+    """Fresh tables under ``suffix``, filled from the log (up to ``until``) and
+    then indexed: building each index once at the end is cheaper than keeping
+    it up to date through every row change (~20% of a rebuild on PostgreSQL)."""
+    ViewStore(app, suffix, indexes=False).drop()
+    shadow = ViewStore(app, suffix, indexes=False)
+    total = ViewWorker(app, shadow, batch=REBUILD_BATCH).catch_up(until=until,
+                                                                   progress=progress)
+    shadow.create_indexes()
+    return shadow, total
 
 
 def check(app: DocLedger, *, progress: Progress | None = None,
@@ -90,16 +102,17 @@ def check(app: DocLedger, *, progress: Progress | None = None,
     try:
         for _ in range(attempts):
             position = live.position()
-            ViewStore(app, "__check").drop()
-            shadow = ViewStore(app, "__check")
-            ViewWorker(app, shadow, batch=5000).catch_up(until=position, progress=progress)
+            ViewStore(app, "__check", indexes=False).drop()
+            shadow = ViewStore(app, "__check", indexes=False)  # only its rows are read
+            ViewWorker(app, shadow, batch=REBUILD_BATCH).catch_up(until=position,
+                                                                  progress=progress)
             found = {table: (live.rows(table), shadow.rows(table)) for table in TABLES}
             if live.position() == position:  # the live views did not move meanwhile
                 return position, [_difference(t, a, b) for t, (a, b) in found.items() if a != b]
             time.sleep(0.1)
         raise TimeoutError("the live views kept moving; run check-views again")
     finally:
-        ViewStore(app, "__check").drop()
+        ViewStore(app, "__check", indexes=False).drop()
 
 
 def _difference(table: str, live: list[tuple[object, ...]],
