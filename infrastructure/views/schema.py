@@ -60,20 +60,30 @@ VIEWS = ("inbox", "outbox", "status", "registers", "statistics")
 SCHEMA_FINGERPRINT = hashlib.sha256(repr((TABLES, INDEXES)).encode()).hexdigest()[:16]
 
 
+# Indexes the handlers' own statements find rows by (handlers.py): a table being
+# filled needs them from the start, or every such statement scans the table.
+FEEDING_INDEXES = frozenset({("v_register", "document")})
+
+
 def create_statements(prefix: str, suffix: str, postgres: bool, *,
                       indexes: bool = True) -> list[str]:
+    """The tables with their feeding indexes, and the other secondary indexes
+    unless ``indexes`` is false (a rebuild creates those once it has filled
+    the tables: one sort per index instead of an update on every row change)."""
     types = {"TEXT": "TEXT", "INT": "BIGINT" if postgres else "INTEGER"}
     statements = []
     for table, (columns, key) in TABLES.items():
         cols = ", ".join(f"{name} {types[kind]}" for name, kind in columns)
         statements.append(f"CREATE TABLE IF NOT EXISTS {prefix}{table}{suffix} "
                           f"({cols}, PRIMARY KEY ({', '.join(key)}))")
-    return statements + (index_statements(prefix, suffix) if indexes else [])
+    return statements + index_statements(prefix, suffix, feeding=True,
+                                         deferred=indexes)
 
 
-def index_statements(prefix: str, suffix: str) -> list[str]:
-    """The secondary indexes. A rebuild creates them after loading its tables:
-    one sort per index instead of updating every index on every row change."""
+def index_statements(prefix: str, suffix: str, *, feeding: bool = True,
+                     deferred: bool = True) -> list[str]:
+    """The secondary indexes: those feeding needs, those only readers need, or both."""
     return [f"CREATE INDEX IF NOT EXISTS {table}{suffix}_{name} "
             f"ON {prefix}{table}{suffix} ({cols})"
-            for table, indexes in INDEXES.items() for name, cols in indexes]
+            for table, indexes in INDEXES.items() for name, cols in indexes
+            if (feeding if (table, name) in FEEDING_INDEXES else deferred)]

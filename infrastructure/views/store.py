@@ -42,9 +42,9 @@ TABLE_REF = re.compile(r"\{t:(\w+)\}")
 class ViewStore:
     """One set of view tables (live, or a shadow beside it) and its tracking name.
 
-    A shadow may be made without its secondary indexes (``indexes=False``): a
-    rebuild fills it first and indexes it after (``create_indexes``), a check
-    only compares its rows.
+    A shadow may be made with only the indexes feeding needs (``indexes=False``):
+    a rebuild fills it first and adds the readers' indexes after
+    (``create_indexes``), a check only compares its rows.
     """
 
     def __init__(self, app: DocLedger, suffix: str = LIVE, *, indexes: bool = True) -> None:
@@ -64,8 +64,9 @@ class ViewStore:
                 c.execute(statement)
 
     def create_indexes(self) -> None:
+        """The secondary indexes a shadow made with ``indexes=False`` lacks."""
         with self.transaction() as c:
-            for statement in index_statements(self.prefix, self.suffix):
+            for statement in index_statements(self.prefix, self.suffix, feeding=False):
                 c.execute(statement)
 
     def _reset_if_schema_changed(self, c: Any) -> None:
