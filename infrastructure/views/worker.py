@@ -85,8 +85,9 @@ def rebuild(app: DocLedger, *, progress: Progress | None = None) -> int:
 def build_shadow(app: DocLedger, suffix: str, *, until: int | None = None,
                  progress: Progress | None = None) -> tuple[ViewStore, int]:
     """Fresh tables under ``suffix``, filled from the log (up to ``until``) and
-    then indexed: building each index once at the end is cheaper than keeping
-    it up to date through every row change (~20% of a rebuild on PostgreSQL)."""
+    then given the readers' indexes: building each once at the end is cheaper
+    than keeping it up to date through every row change (on PostgreSQL a fifth
+    of a rebuild of 34,672 events, over two fifths at a million)."""
     ViewStore(app, suffix, indexes=False).drop()
     shadow = ViewStore(app, suffix, indexes=False)
     total = ViewWorker(app, shadow, batch=REBUILD_BATCH).catch_up(until=until,
