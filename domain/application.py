@@ -7,7 +7,6 @@ writes nothing.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Iterable
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
@@ -126,7 +125,7 @@ class DocLedger(Application):
     # A register gains an event per number given; snapshots keep loading it
     # cheap. Snapshots are caches outside the log: the audit never reads them.
     snapshotting_intervals: ClassVar[dict[type[Any], int]] = {NumberRegister: 64}
-    SOLE_WRITER = "SOLE_WRITER"  # env: no other writer, the cache needs no guard
+    SOLE_WRITER = "SOLE_WRITER"  # env: no other writer, the guard need not read the log
 
     def __init__(
         self,
@@ -142,15 +141,12 @@ class DocLedger(Application):
         self.blobs = blobs
         self.seen_keys: dict[str, PublicKey] = {}  # keyid -> key, for ``preverify``
         # A cache that is not fast-forwarded is kept true to the log by a guard,
-        # unless the environment says this application is its store's only
-        # writer (the audit's in-memory replay).
+        # which only caches what is committed where the environment says this
+        # application is its store's only writer (the audit's in-memory replay).
         repo = self.repository
-        trusted = repo.cache is not None and not repo.fastforward
         sole = self.env.get(self.SOLE_WRITER, "n").lower() in ("y", "yes", "1", "true")
-        self.cache_guard = CacheGuard(self) if trusted and not sole else None
-        # A sole writer's cache needs no guard, but it does take what is committed:
-        # otherwise every new aggregate is read back from the store once.
-        self._sole_cache = repo.cache if trusted and sole else None
+        self.cache_guard = (CacheGuard(self, sole_writer=sole)
+                            if repo.cache is not None and not repo.fastforward else None)
 
     # ---- the command path ---------------------------------------------------
 
@@ -275,17 +271,10 @@ class DocLedger(Application):
     def _committed(self, ids: Iterable[int], aggregates: Iterable[Record]) -> None:
         if self.cache_guard is not None:
             self.cache_guard.committed(ids, aggregates)
-        elif self._sole_cache is not None:
-            for aggregate in aggregates:
-                self._sole_cache.put(aggregate.id, aggregate)
 
     def _forget(self, aggregates: Iterable[Record]) -> None:
         if self.cache_guard is not None:
             self.cache_guard.forget(a.id for a in aggregates)
-        elif self._sole_cache is not None:
-            for aggregate in aggregates:
-                with contextlib.suppress(KeyError):
-                    self._sole_cache.get(aggregate.id, evict=True)
 
     def _parse(self, raw: bytes) -> tuple[Envelope, Command]:
         envelope = Envelope.from_json(raw)

@@ -12,6 +12,9 @@ The guard cannot make a cached aggregate fresher than a read would be: a write
 by another process that lands between the guard's look and the command's commit
 is caught the same way as with fast-forwarding, by the store's unique
 (aggregate, version) constraint for the aggregates the command changes.
+
+An application that is its store's only writer (the audit's in-memory replay)
+has nothing to evict: its guard reads no log and caches whatever it commits.
 """
 
 from __future__ import annotations
@@ -30,18 +33,23 @@ PAGE = 1000
 class CacheGuard:
     """Evicts what other writers changed; caches what this application commits."""
 
-    def __init__(self, app: Application) -> None:
+    def __init__(self, app: Application, *, sole_writer: bool = False) -> None:
         cache = app.repository.cache
         assert cache is not None, "the guard needs the repository's cache"
         self._app = app
         self._cache = cache
+        # No other writer (the audit's in-memory replay): nothing to evict, and
+        # what is committed is always what is stored.
+        self._sole_writer = sole_writer
         self._lock = threading.Lock()
-        self._position = app.recorder.max_notification_id() or 0
+        self._position = 0 if sole_writer else app.recorder.max_notification_id() or 0
         self._ours: set[int] = set()  # our notification ids not yet read back
         self.evictions = 0  # aggregates evicted for other writers' events (for tests)
 
     def refresh(self) -> None:
         """Read the log since the last look; evict what others changed."""
+        if self._sole_writer:
+            return
         with self._lock:
             while True:
                 page = self._app.recorder.select_notifications(self._position + 1, PAGE)
@@ -63,7 +71,7 @@ class CacheGuard:
         and putting ours back could undo that: evict instead)."""
         ids = list(notification_ids)
         with self._lock:
-            if ids and min(ids) > self._position:
+            if self._sole_writer or (ids and min(ids) > self._position):
                 self._ours.update(ids)
                 for aggregate in aggregates:
                     self._cache.put(aggregate.id, aggregate)
