@@ -54,10 +54,6 @@ def ok() -> dict[str, bool]:
     return {"ok": True}
 
 
-def fresh_settings() -> Settings:
-    return scratch_settings("bench-http-")
-
-
 def prepare(settings: Settings, agencies: int) -> dict[str, Ed25519Signer]:
     """Initialise the ledger and register agencies locally; their keys stay in memory."""
     app = init_ledger(settings)
@@ -207,7 +203,7 @@ def main() -> None:
     parser.add_argument("--agencies", type=int, default=16)
     args = parser.parse_args()
 
-    settings = fresh_settings()
+    settings = scratch_settings("bench-http-")
     keys = prepare(settings, args.agencies)
     env = {"DOCLEDGER_DATA": str(settings.data), "DOCLEDGER_BACKEND": settings.backend,
            "DOCLEDGER_PG_DB": settings.pg_db, "DOCLEDGER_PG_SCHEMA": settings.pg_schema}

@@ -24,16 +24,11 @@ from bench.scratch import scratch_settings
 from bench.stats import median, percentile, timed
 from domain.application import DocLedger
 from infrastructure.ledger import init_ledger
-from infrastructure.settings import Settings
 from infrastructure.views import queries
 from infrastructure.views.store import ViewStore
 from infrastructure.views.worker import build_shadow
 
 STATES = ["arrived", "accepted", "assigned", "in_progress", "completed", "refused", "recalled"]
-
-
-def settings_for(args: argparse.Namespace) -> Settings:
-    return scratch_settings("bench-views-")
 
 
 def rebuild_figures(app: DocLedger, repeats: int) -> None:
@@ -137,13 +132,13 @@ def main() -> None:
     parser.add_argument("--skip-rebuild", action="store_true")
     parser.add_argument("--skip-inbox", action="store_true")
     args = parser.parse_args()
-    settings = settings_for(args)
+    settings = scratch_settings("bench-views-")
     print(f"backend: {settings.backend}")
     if not args.skip_rebuild:
         gen = fill(settings, documents=args.documents)
         rebuild_figures(gen.app, args.repeats)
     if not args.skip_inbox:
-        inbox_settings = settings_for(args)
+        inbox_settings = scratch_settings("bench-views-")
         app = init_ledger(inbox_settings)
         inbox_figures(ViewStore(app, "__bench_inbox"), args.deliveries, args.samples)
 

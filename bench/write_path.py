@@ -23,11 +23,6 @@ from domain.signing import sign_command
 from infrastructure.group_commit import GroupCommitter
 from infrastructure.keyfiles import load_signer
 from infrastructure.ledger import DataFolder, init_ledger
-from infrastructure.settings import Settings
-
-
-def settings_for(backend: str) -> Settings:
-    return scratch_settings("bench-write-", backend=backend)
 
 
 def ours_flow(execute: Callable[[bytes], Outcome], keys: dict[str, Ed25519Signer], sender: str,
@@ -69,7 +64,7 @@ def main() -> None:
                         help="commit concurrent commands together (GroupCommitter)")
     args = parser.parse_args()
 
-    ours = settings_for(args.backend)
+    ours = scratch_settings("bench-write-", backend=args.backend)
     app = init_ledger(ours)
     registrar = load_signer(DataFolder(ours.data).registrar_key)
     codes = [f"{i:03d}.00.31.H29" for i in range(4 * args.threads)]
@@ -85,7 +80,7 @@ def main() -> None:
         execute, keys, codes[4 * i], codes[4 * i + 1: 4 * i + 4], n), args.threads, args.seconds)
     events = (app.recorder.max_notification_id() or 0) - before
 
-    plain_settings = settings_for(args.backend)
+    plain_settings = scratch_settings("bench-write-", backend=args.backend)
     plain = PlainExchange(plain_settings.eventsourcing_env())
     p_commands, p_elapsed = drive(lambda i, n: run_flow(
         plain, f"s{i}", [f"r{i}a", f"r{i}b", f"r{i}c"]), args.threads, args.seconds)
