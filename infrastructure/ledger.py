@@ -17,6 +17,7 @@ from infrastructure.blobs import BlobStore
 from infrastructure.keyfiles import load_public_key, load_signer, write_key_pair
 from infrastructure.log_store import LogStore
 from infrastructure.parallel_audit import log_pages, run_parallel_audit
+from infrastructure.pg_recorder import RECORDER_ENV
 from infrastructure.settings import Settings
 from infrastructure.transparency import LedgerLog
 
@@ -52,8 +53,11 @@ def open_ledger(settings: Settings, *, clock: Callable[[], datetime] = utc_now) 
         raise NotInitialisedError(
             f"no ledger in {settings.data}: run 'docledger init --data {settings.data}'"
         )
+    env = settings.eventsourcing_env()
+    if settings.backend == "postgres":
+        env |= RECORDER_ENV  # the events of a commit sent in binary
     return DocLedger(
-        settings.eventsourcing_env(),
+        env,
         ledger_signer=load_signer(folder.ledger_key),
         blobs=folder.blobs,
         clock=clock,

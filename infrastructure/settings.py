@@ -30,8 +30,9 @@ class Settings(BaseSettings):
     # Views follow the log inside each process (the embedded default); with
     # PostgreSQL a separate worker (`docledger project --follow`) usually does.
     views_in_process: bool | None = None
-    # Aggregates kept in memory between commands; each use still reads the events
-    # stored since (fast-forward), so several processes stay correct. 0 turns it off.
+    # Aggregates kept in memory between commands; before each command (or group)
+    # the log written since is read and whatever another process changed is
+    # evicted (domain/cache_guard.py), so several processes stay correct. 0: off.
     aggregate_cache: int = 10_000
     # Commit concurrent commands together, a few milliseconds' worth per transaction
     group_commit: bool = True

