@@ -7,7 +7,8 @@ relies on it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from enum import Enum
 from typing import Any
 from uuid import UUID
 
@@ -17,9 +18,10 @@ from domain.agency import Agency
 from domain.application import DocLedger
 from domain.delivery import Delivery, DeliveryState
 from domain.errors import KeyRevokedError
+from domain.records import Record
 from infrastructure.group_commit import GroupCommitter
 from infrastructure.ledger import open_ledger
-from tests.factories import RECIPIENT, World
+from tests.factories import OTHER, RECIPIENT, World
 
 
 @pytest.fixture
@@ -123,3 +125,43 @@ def test_retry_refused_by_the_state_it_made_repeats_and_the_batch_goes_on(
     assert not isinstance(assigned, Exception) and not assigned.repeated
     delivery = world.app.find(Delivery, Delivery.id_for(UUID(doc), RECIPIENT))
     assert delivery is not None and delivery.state == DeliveryState.ASSIGNED
+
+
+def _changeable(value: Any, path: str) -> Iterator[tuple[str, Any]]:
+    """Every object within ``value`` that could be changed in place, by path."""
+    if isinstance(value, Enum):
+        return
+    if isinstance(value, (dict, list, set)) or hasattr(value, "__dict__"):
+        yield path, value
+    items: Iterable[tuple[Any, Any]] = ()
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        items = enumerate(value)
+    elif hasattr(value, "__dict__"):
+        items = vars(value).items()
+    for key, inner in items:
+        yield from _changeable(inner, f"{path}[{key!r}]")
+
+
+def test_a_command_changes_a_copy_that_shares_nothing_changeable_with_the_cache(
+        world: World) -> None:
+    doc = world.sent(recipients=(RECIPIENT, OTHER))
+    world.act(RECIPIENT, "delivery.accept", {"document": doc})
+    world.act(RECIPIENT, "delivery.assign", {"document": doc, "lead_unit": "Phòng Nội vụ",
+                                             "co_units": ["Văn phòng"]})
+    kinds = set()
+    for aggregate_id in {n.originator_id for n in world.app.recorder.select_notifications(
+            1, 10_000)}:
+        cached = world.app.lookup(Record, aggregate_id, to_change=False)
+        copy = world.app.lookup(Record, aggregate_id)  # what a command gets to change
+        assert cached is not None and copy is not None and copy is not cached
+        assert vars(copy) == vars(cached)
+        kinds.add(type(copy).__name__)
+        in_cache = {id(part) for name, value in vars(cached).items()
+                    for _, part in _changeable(value, name)}
+        for name, value in vars(copy).items():
+            for path, part in _changeable(value, name):
+                assert id(part) not in in_cache, f"{type(copy).__name__}.{path} is shared"
+    assert kinds == {"LedgerRoot", "CommandRecord", "Agency", "Document", "NumberRegister",
+                     "Delivery"}
