@@ -5,7 +5,9 @@ an aggregate is taken from it: one round trip per aggregate, about four and a
 half per command. The guard makes that one round trip per command (or per group
 of commands): before a command runs, it reads the notifications written since it
 last looked and evicts every aggregate that another writer (another process, or
-another application object on the same store) changed. What this application
+another application object on the same store) changed. When the log's last
+position shows that nothing but this application's own commits was written
+since, that position is all it reads. What this application
 itself commits it puts into the cache, so hot aggregates never need a read.
 
 The guard cannot make a cached aggregate fresher than a read would be: a write
@@ -51,6 +53,8 @@ class CacheGuard:
         if self._sole_writer:
             return
         with self._lock:
+            if self._ours and self._only_ours_since():
+                return
             while True:
                 page = self._app.recorder.select_notifications(self._position + 1, PAGE)
                 for n in page:
@@ -63,6 +67,19 @@ class CacheGuard:
                     self._position = page[-1].id
                 if len(page) < PAGE:
                     return
+
+    def _only_ours_since(self) -> bool:
+        """Whether every position written since the last look is one of our own
+        commits (then there is nothing to evict, and nothing to read but the
+        log's last position). Commits are numbered in the order they become
+        visible, so none of another writer's can hide below that position."""
+        top = self._app.recorder.max_notification_id() or 0
+        since = range(self._position + 1, top + 1)
+        if len(since) > len(self._ours) or any(n not in self._ours for n in since):
+            return False
+        self._ours.difference_update(since)
+        self._position = top
+        return True
 
     def committed(self, notification_ids: Iterable[int], aggregates: Iterable[Any]) -> None:
         """This application committed these notifications, leaving ``aggregates``
