@@ -85,7 +85,6 @@ class RepeatedCommand(Exception):  # noqa: N818 - a control-flow signal, not an 
 class Prepared:
     """A verified command whose events are made but not yet saved."""
 
-    raw: bytes
     command_id: str
     payload_sha256: str
     at: datetime
@@ -101,14 +100,15 @@ class Prepared:
         pending = [e for agg in aggregates for e in agg.collect_events()]
         listed = [[str(e.originator_id), e.originator_version, get_topic(type(e))]
                   for e in pending]
+        digest = envelope.payload_digest
         statement = accepted_statement(
-            command_id=ctx.command.command_id, payload_sha256=envelope.payload_digest,
+            command_id=ctx.command.command_id, payload_sha256=digest,
             received_at=ctx.at, events=listed, result=result,
         )
         record = CommandRecord.accept(statement, envelope=ctx.ledger_envelope(statement),
                                       at=ctx.at)
-        return cls(raw=envelope.to_json(), command_id=ctx.command.command_id,
-                   payload_sha256=envelope.payload_digest, at=ctx.at, record=record,
+        return cls(command_id=ctx.command.command_id, payload_sha256=digest, at=ctx.at,
+                   record=record,
                    aggregates=aggregates, events=[*record.collect_events(), *pending],
                    listed=listed, result=result)
 
@@ -207,7 +207,7 @@ class DocLedger(Application):
                 results[i] = exc.outcome if isinstance(exc, RepeatedCommand) else exc
                 # The refused command may have half-changed aggregates the group
                 # shares: commit the group's events, but do not cache its objects.
-                self._commit_group(group, results, verified, clean=False)
+                self._commit_group(raws, group, results, verified, clean=False)
                 self._forget(loaded.values())
                 group, loaded = [], {}
                 continue
@@ -216,10 +216,10 @@ class DocLedger(Application):
             else:
                 group.append((i, prepared))
                 loaded[prepared.record.id] = prepared.record  # a copy later in the batch repeats
-        self._commit_group(group, results, verified, clean=True)
+        self._commit_group(raws, group, results, verified, clean=True)
         return [r for r in results if r is not None]
 
-    def _commit_group(self, group: list[tuple[int, Prepared]],
+    def _commit_group(self, raws: list[bytes], group: list[tuple[int, Prepared]],
                       results: list[Outcome | DocLedgerError | None],
                       verified: AbstractSet[bytes], *, clean: bool) -> None:
         if not group:
@@ -230,9 +230,9 @@ class DocLedger(Application):
             recordings = self._save_events(events)
         except IntegrityError:
             self._forget(aggregates)
-            for i, p in group:
+            for i, _ in group:
                 try:
-                    results[i] = self.execute(p.raw, verified=verified)
+                    results[i] = self.execute(raws[i], verified=verified)
                 except DocLedgerError as exc:
                     results[i] = exc
             return
