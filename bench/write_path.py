@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 from bench.plain import PlainExchange, run_flow
 from bench.scratch import scratch_settings
+from bench.stats import median
 from bench.workload import full_flow
 from domain.application import Outcome
 from domain.keys import Ed25519Signer
@@ -59,43 +60,65 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--seconds", type=float, default=10,
+                        help="time for each side, split over the rounds")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="alternating rounds of ours, then plain")
     parser.add_argument("--group-commit", action="store_true",
                         help="commit concurrent commands together (GroupCommitter)")
     args = parser.parse_args()
 
-    ours = scratch_settings("bench-write-", backend=args.backend)
-    app = init_ledger(ours)
-    registrar = load_signer(DataFolder(ours.data).registrar_key)
+    settings = scratch_settings("bench-write-", backend=args.backend)
+    app = init_ledger(settings)
+    registrar = load_signer(DataFolder(settings.data).registrar_key)
     codes = [f"{i:03d}.00.31.H29" for i in range(4 * args.threads)]
     keys = {c: Ed25519Signer.generate() for c in codes}
     for code in codes:
         app.execute(sign_command(registrar, "agency.register", {
             "code": code, "name": code, "keys": [keys[code].public_key.to_spec()]},
             agency="registrar", staff="r"))
-    before = app.recorder.max_notification_id() or 0
     committer = GroupCommitter(app) if args.group_commit else None
     execute = committer.execute if committer else app.execute
-    commands, elapsed = drive(lambda i, n: ours_flow(
-        execute, keys, codes[4 * i], codes[4 * i + 1: 4 * i + 4], n), args.threads, args.seconds)
-    events = (app.recorder.max_notification_id() or 0) - before
+    plain = PlainExchange(scratch_settings("bench-write-", backend=args.backend)
+                          .eventsourcing_env())
 
-    plain_settings = scratch_settings("bench-write-", backend=args.backend)
-    plain = PlainExchange(plain_settings.eventsourcing_env())
-    p_commands, p_elapsed = drive(lambda i, n: run_flow(
-        plain, f"s{i}", [f"r{i}a", f"r{i}b", f"r{i}c"]), args.threads, args.seconds)
-    p_events = plain.recorder.max_notification_id() or 0
+    committed = [0]  # our commands, over all rounds
 
-    ours_rate, plain_rate = commands / elapsed, p_commands / p_elapsed
-    mode = (f"group commit, {commands / max(committer.groups, 1):.1f} commands per transaction"
+    def ours_round() -> tuple[float, float]:
+        before = app.recorder.max_notification_id() or 0
+        commands, elapsed = drive(lambda i, n: ours_flow(
+            execute, keys, codes[4 * i], codes[4 * i + 1: 4 * i + 4], n),
+            args.threads, args.seconds / args.rounds)
+        committed[0] += commands
+        return commands / elapsed, ((app.recorder.max_notification_id() or 0) - before) / elapsed
+
+    def plain_round() -> tuple[float, float]:
+        before = plain.recorder.max_notification_id() or 0
+        commands, elapsed = drive(lambda i, n: run_flow(
+            plain, f"s{i}", [f"r{i}a", f"r{i}b", f"r{i}c"]), args.threads,
+            args.seconds / args.rounds)
+        return commands / elapsed, ((plain.recorder.max_notification_id() or 0) - before) / elapsed
+
+    # Rounds alternate, so a slow spell of this shared machine slows both sides.
+    ours, theirs = [], []
+    for _ in range(args.rounds):
+        ours.append(ours_round())
+        theirs.append(plain_round())
+    commands_ratios = [o[0] / p[0] for o, p in zip(ours, theirs, strict=True)]
+    events_ratios = [o[1] / p[1] for o, p in zip(ours, theirs, strict=True)]
+    mode = (f"group commit, {committed[0] / max(committer.groups, 1):.1f} commands per "
+            "transaction"
             if committer else "one transaction per command")
-    print(f"backend {args.backend}, {args.threads} thread(s), {args.seconds:.0f} s each; "
-          f"docledger: {mode}")
-    print(f"plain eventsourcing: {plain_rate:,.0f} commands/s, {p_events / p_elapsed:,.0f} "
-          f"events/s")
-    print(f"docledger:           {ours_rate:,.0f} commands/s, {events / elapsed:,.0f} events/s "
-          f"(signed, verified, receipts' record, gap-free numbers)")
-    print(f"ratio ours / plain: {ours_rate / plain_rate:.2f} × commands/s")
+    print(f"backend {args.backend}, {args.threads} thread(s), {args.rounds} alternating rounds "
+          f"of {args.seconds / args.rounds:.1f} s a side; docledger: {mode}")
+    print(f"plain eventsourcing: {median([c for c, _ in theirs]):,.0f} commands/s, "
+          f"{median([e for _, e in theirs]):,.0f} events/s (median round)")
+    print(f"docledger:           {median([c for c, _ in ours]):,.0f} commands/s, "
+          f"{median([e for _, e in ours]):,.0f} events/s (median round; signed, verified, "
+          "receipts' record, gap-free numbers)")
+    print(f"ratio ours / plain, median of the rounds: {median(commands_ratios):.2f} × "
+          f"commands/s, {median(events_ratios):.2f} × events/s (rounds: "
+          + ", ".join(f"{r:.2f}" for r in commands_ratios) + ")")
 
 
 if __name__ == "__main__":
