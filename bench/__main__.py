@@ -137,10 +137,10 @@ def parse_audit(text: str, run: Run) -> list[Row]:
     raw = num(find(rf"raw Ed25519 verifications/s on one core: {NUM}", text).group(1))
     run.name = f"audit, {num(head.group(2)):,.0f} events (SQLite)"
     rows = [Row(run.name, "baseline: raw Ed25519 verifications/s, one core", f"{raw:,.0f}/s")]
-    for m in re.finditer(rf"^audit, (\d+) process\(es\): median {NUM} s, {NUM} events/s",
-                         text, re.MULTILINE):
+    for m in re.finditer(rf"^audit, (\d+) process\(es\): median {NUM} s, {NUM} events/s, "
+                         rf"median {NUM}% of the raw rate", text, re.MULTILINE):
         workers, seconds, rate = int(m.group(1)), num(m.group(2)), num(m.group(3))
-        ratio = rate / (raw * cores)
+        ratio = num(m.group(4)) / 100  # each run against the raw rate just before it
         run.figures[f"audit_{workers}"] = ratio
         rows.append(Row(run.name, f"full audit, {workers} process(es): events/s "
                         f"(median run {seconds:.2f} s)", f"{rate:,.0f}/s", "",
@@ -424,7 +424,8 @@ def write_markdown(path: Path, command: str, started: datetime.datetime, seconds
         "benchmark times single operations; throughputs are over the whole timed window. "
         "The write path alternates rounds of ours and of the plain alternative, so that a "
         "slow spell of the shared machine slows both; its rates are the median round's, "
-        "its ratios the median of the rounds' ratios. "
+        "its ratios the median of the rounds' ratios. Likewise the audit measures raw "
+        "Ed25519 right before each run and gives the median of the runs' ratios. "
         "Peak RSS is `ru_maxrss` of the benchmark's own process (each benchmark runs in "
         "its own; bench.http also gives its uvicorn server's), and includes the set-up "
         "(generating the history, filling the tables). PostgreSQL's own memory is not in it.",
