@@ -89,7 +89,8 @@ class CacheGuard:
         ids = list(notification_ids)
         with self._lock:
             if self._sole_writer or (ids and min(ids) > self._position):
-                self._ours.update(ids)
+                if not self._sole_writer:  # it never reads them back
+                    self._ours.update(ids)
                 for aggregate in aggregates:
                     self._cache.put(aggregate.id, aggregate)
                 return

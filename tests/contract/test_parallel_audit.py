@@ -181,3 +181,5 @@ def test_the_replay_never_reads_back_what_it_committed(
     groups = list(replay.groups(log_pages(world.app)))
     assert replay.commands == len(groups) > 20 and replay.events == world.event_count()
     assert rebuilt == []
+    guard = replay.ledger.cache_guard
+    assert guard is not None and not guard._ours  # nothing kept per commit: memory stays flat
