@@ -281,8 +281,11 @@ def rows_of(run: Run) -> list[Row]:
         return [Row(run.name, f"UNPARSED: {exc}", "")]
     if run.usage and rows:
         peak = mib(run.usage["self"]["max_rss_bytes"])
+        children = mib(run.usage["children"]["max_rss_bytes"])
         if run.module == "bench.http":
-            peak += f" (server {mib(run.usage['children']['max_rss_bytes'])})"
+            peak += f" (server {children})"
+        elif run.module == "bench.audit":
+            peak += f" (largest worker {children})"
         rows[0].peak = peak
     return rows
 
@@ -427,7 +430,8 @@ def write_markdown(path: Path, command: str, started: datetime.datetime, seconds
         "its ratios the median of the rounds' ratios. Likewise the audit measures raw "
         "Ed25519 right before each run and gives the median of the runs' ratios. "
         "Peak RSS is `ru_maxrss` of the benchmark's own process (each benchmark runs in "
-        "its own; bench.http also gives its uvicorn server's), and includes the set-up "
+        "its own; bench.http also gives its uvicorn server's, bench.audit its largest worker "
+        "process's), and includes the set-up "
         "(generating the history, filling the tables). PostgreSQL's own memory is not in it.",
         "",
         "## Machine",

@@ -24,13 +24,21 @@ the first position where that fails is named. Only public keys are needed.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
+from uuid import UUID
 
-from eventsourcing.persistence import Mapper, Notification, StoredEvent
+from eventsourcing.persistence import (
+    ApplicationRecorder,
+    IntegrityError,
+    Mapper,
+    Notification,
+    StoredEvent,
+)
+from eventsourcing.popo import POPOApplicationRecorder
 from eventsourcing.utils import get_topic
 
 from domain.application import DocLedger
@@ -101,11 +109,89 @@ def check_signature(key: PublicKey, message: bytes, sig: bytes, verified: set[by
         verified.add(digest)
 
 
+class PriorEvents(Protocol):
+    """The stored events before the range a replay starts at, read on demand
+    (the infrastructure reads them from the store, by aggregate)."""
+
+    def events(self, originator_id: UUID) -> Sequence[StoredEvent]:
+        """Every stored event of the aggregate before the range, by version."""
+        ...
+
+    def last_versions(self, originator_ids: Sequence[UUID]) -> dict[UUID, int]:
+        """The last version before the range of each aggregate that has one."""
+        ...
+
+
+class ReplayRecorder(POPOApplicationRecorder):
+    """The replay's store: what the replay commits, in memory, over the stored
+    events before its range (``prior``), which it reads only where a command
+    touches an aggregate. It acts as one store holding both: an aggregate reads
+    as its prior events followed by the replay's, and an event whose aggregate
+    and version exist already, in either part, is refused as the store's unique
+    constraint would refuse it. Positions (``select_notifications``) are the
+    replay's own.
+
+    So a replay of a range holds in memory only what it replays, not the log
+    before it: the audit's memory is bounded by the size of a range.
+    """
+
+    def __init__(self, prior: PriorEvents | None) -> None:
+        super().__init__()
+        self.prior = prior
+        self._prior_last: dict[UUID, int] = {}  # last prior version, of aggregates seen
+
+    def expect(self, originator_ids: Iterable[UUID]) -> None:
+        """Look up at once the prior versions of aggregates about to be written
+        (one query for a page of the log instead of one per command)."""
+        if self.prior is None:
+            return
+        unknown = list({i for i in originator_ids if i not in self._prior_last})
+        if unknown:
+            found = self.prior.last_versions(unknown)
+            for originator_id in unknown:
+                self._prior_last[originator_id] = found.get(originator_id, 0)
+
+    def _assert_uniqueness(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
+        super()._assert_uniqueness(stored_events, **kwargs)
+        if self.prior is None:
+            return
+        self.expect(_uuid(s.originator_id) for s in stored_events)
+        for s in stored_events:
+            if s.originator_version <= self._prior_last[_uuid(s.originator_id)]:
+                raise IntegrityError(f"Stored event already recorded: {s}")
+
+    def select_events(self, originator_id: UUID | str, *, gt: int | None = None,
+                      lte: int | None = None, desc: bool = False,
+                      limit: int | None = None) -> Sequence[StoredEvent]:
+        if self.prior is None:
+            return super().select_events(originator_id, gt=gt, lte=lte, desc=desc, limit=limit)
+        prior = self.prior.events(_uuid(originator_id))
+        self._prior_last[_uuid(originator_id)] = prior[-1].originator_version if prior else 0
+        found = [s for s in prior if (gt is None or s.originator_version > gt)
+                 and (lte is None or s.originator_version <= lte)]
+        found += super().select_events(originator_id, gt=gt, lte=lte)
+        if desc:
+            found.reverse()
+        return found if limit is None else found[:limit]
+
+
+def _uuid(value: UUID | str) -> UUID:
+    return value if isinstance(value, UUID) else UUID(value)
+
+
 class ReplayLedger(DocLedger):
     """The in-memory ledger the audit replays into; skips re-checking signatures
     that were verified already (in bulk, on other cores)."""
 
     verified: set[bytes]
+
+    def __init__(self, env: dict[str, str], *, ledger_signer: ReplaySigner,
+                 prior: PriorEvents | None) -> None:
+        self.prior = prior  # before the base class builds the recorder with it
+        super().__init__(env, ledger_signer=ledger_signer)
+
+    def construct_recorder(self) -> ApplicationRecorder:
+        return ReplayRecorder(self.prior)
 
     def verify_envelope(self, envelope: Envelope, key: PublicKey,
                         verified: AbstractSet[bytes] = frozenset()) -> None:
@@ -224,33 +310,29 @@ class CommandReplay:
 
     Every command is replayed against the state its stored predecessors make. A
     replay from genesis builds that state itself; a replay of a later range is
-    first given the stored events before it (``preload``). Both check the same
-    thing: the replays of all ranges pass exactly when one replay of the whole
-    log does, because a range's preloaded events are, where it matters, the ones
-    the ranges before it require to equal what their commands produce.
+    given the stored events before it (``prior``), read where a command touches
+    them (``ReplayRecorder``). Both check the same thing: the replays of all
+    ranges pass exactly when one replay of the whole log does, because a range's
+    prior events are, where it matters, the ones the ranges before it require to
+    equal what their commands produce.
     """
 
     def __init__(self, *, mapper: Mapper[Any], registrar_key: PublicKey,
-                 ledger_key: PublicKey, checkpoints: list[Checkpoint]) -> None:
+                 ledger_key: PublicKey, checkpoints: list[Checkpoint],
+                 prior: PriorEvents | None = None) -> None:
         self.mapper = mapper
         self.registrar_key = registrar_key
         self.ledger_key = ledger_key
         self.checkpoints = checkpoints
         self.verified: set[bytes] = set()  # signatures checked once, by digest
         self.signer = ReplaySigner(ledger_key, self.verified)
-        self.ledger = ReplayLedger(IN_MEMORY, ledger_signer=self.signer)
+        self.ledger = ReplayLedger(IN_MEMORY, ledger_signer=self.signer, prior=prior)
         self.ledger.verified = self.verified
-        self.genesis_due = True
+        self.recorder: ReplayRecorder = self.ledger.recorder  # type: ignore[assignment]
+        self.genesis_due = prior is None
         self.first: int | None = None
         self.last: int | None = None
         self.commands = self.events = 0
-
-    def preload(self, stored: Iterable[Notification]) -> None:
-        """Take stored events, audited elsewhere, as the state to replay against."""
-        self.genesis_due = False
-        self.ledger.recorder.insert_events([
-            StoredEvent(originator_id=n.originator_id, originator_version=n.originator_version,
-                        topic=n.topic, state=n.state) for n in stored])
 
     def groups(self, stream: Iterator[Notification],
                stop_before: int | None = None) -> Iterator[list[Notification]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -103,6 +104,7 @@ def trust_anchors(settings: Settings) -> tuple[PublicKey, PublicKey]:
 
 
 PARALLEL_FROM = 5_000  # events: below this, starting worker processes costs more than it saves
+RANGE_EVENTS = 50_000  # events: the longest range one replay holds in memory
 
 
 def run_audit(
@@ -114,20 +116,22 @@ def run_audit(
     progress: Callable[[int], None] | None = None,
     workers: int | None = None,
     ranges: int | None = None,
+    range_events: int = RANGE_EVENTS,
 ) -> AuditReport:
     """Audit the whole store: replay, leaves, and every stored or trusted checkpoint.
 
     On every core: the log is cut into ``ranges`` ranges (default: one per
-    worker process, ``workers`` defaulting to the machine's cores), each replayed
-    by its own process (``infrastructure.parallel_audit``). Small logs, or one
-    worker, are audited in this process in one pass.
+    worker process, ``workers`` defaulting to the machine's cores, and more if
+    a range would exceed ``range_events`` events: a replay holds its range in
+    memory), each replayed by a worker process (``infrastructure.parallel_audit``).
+    Logs under ``PARALLEL_FROM`` events are audited in this process in one pass.
     """
     store = LogStore(app)
     notes = [c.note for c in store.checkpoints()] + list(trusted_checkpoints)
     total = app.recorder.max_notification_id() or 0
     workers = workers if workers is not None else (os.cpu_count() or 1)
     if ranges is None:
-        ranges = workers if total >= PARALLEL_FROM else 1
+        ranges = max(workers, math.ceil(total / range_events)) if total >= PARALLEL_FROM else 1
     if ranges <= 1:
         return audit_log(log_pages(app), mapper=app.mapper, registrar_key=registrar_key,
                          ledger_key=ledger_key, checkpoints=notes,

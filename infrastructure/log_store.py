@@ -38,6 +38,38 @@ SCHEMA = [
 
 
 @dataclass(frozen=True, kw_only=True)
+class EventsTable:
+    """Where eventsourcing keeps an application's events, for raw SQL beside it."""
+
+    datastore: Any
+    postgres: bool
+    prefix: str  # how this module's own tables are qualified
+    name: str  # the events table, qualified
+    position: str  # its notification id column
+
+    @classmethod
+    def of(cls, recorder: Any) -> EventsTable:
+        datastore = recorder.datastore
+        if isinstance(recorder, SQLiteApplicationRecorder):
+            return cls(datastore=datastore, postgres=False, prefix="",
+                       name=recorder.events_table_name, position="rowid")
+        if isinstance(recorder, PostgresApplicationRecorder):
+            prefix = f'"{datastore.schema}".'
+            return cls(datastore=datastore, postgres=True, prefix=prefix,
+                       name=prefix + recorder.events_table_name, position="notification_id")
+        raise TypeError(f"no SQL access to the events of {type(recorder).__name__}")
+
+    def sql(self, statement: str) -> str:
+        """``{p}`` qualifies this module's tables; placeholders are written ``%s``."""
+        statement = statement.replace("{p}", self.prefix)
+        return statement if self.postgres else statement.replace("%s", "?")
+
+    def key(self, originator_id: UUID) -> Any:
+        """An aggregate id as the table stores it."""
+        return originator_id if self.postgres else originator_id.hex
+
+
+@dataclass(frozen=True, kw_only=True)
 class StoredCheckpoint:
     size: int
     root: bytes
@@ -49,27 +81,15 @@ class LogStore:
     """The Merkle log's tables in the ledger's own database."""
 
     def __init__(self, app: DocLedger) -> None:
-        recorder = app.recorder
-        self.datastore: Any = recorder.datastore  # type: ignore[attr-defined]
-        if isinstance(recorder, SQLiteApplicationRecorder):
-            self.postgres = False
-            self.prefix = ""
-            self.events_table = recorder.events_table_name
-            self.notification_column = "rowid"
-        elif isinstance(recorder, PostgresApplicationRecorder):
-            self.postgres = True
-            self.prefix = f'"{self.datastore.schema}".'
-            self.events_table = f'"{self.datastore.schema}".{recorder.events_table_name}'
-            self.notification_column = "notification_id"
-        else:
-            raise TypeError(f"no Merkle log store for {type(recorder).__name__}")
+        self.table = EventsTable.of(app.recorder)
+        self.datastore: Any = self.table.datastore
+        self.postgres = self.table.postgres
         self._create_tables()
 
     # ---- plumbing -------------------------------------------------------------
 
     def _sql(self, statement: str) -> str:
-        statement = statement.replace("{p}", self.prefix)
-        return statement if self.postgres else statement.replace("%s", "?")
+        return self.table.sql(statement)
 
     @contextmanager
     def _cursor(self, *, commit: bool) -> Iterator[Any]:
@@ -176,9 +196,9 @@ class LogStore:
             for aggregate_id, version in events:
                 uid = UUID(aggregate_id)
                 c.execute(self._sql(
-                    f"SELECT {self.notification_column} AS nid, topic, state FROM "
-                    f"{self.events_table} WHERE originator_id = %s AND originator_version = %s"),
-                    (uid if self.postgres else uid.hex, version))
+                    f"SELECT {self.table.position} AS nid, topic, state FROM "
+                    f"{self.table.name} WHERE originator_id = %s AND originator_version = %s"),
+                    (self.table.key(uid), version))
                 row = c.fetchone()
                 if row is None:
                     raise NotFoundError(f"no stored event {aggregate_id} v{version}")

@@ -1,10 +1,12 @@
 """The full audit on every core: the log cut into ranges, one replay per range.
 
-Each worker process opens the store itself, loads the stored events before its
-range as the state to replay against (cheap: rows into memory, aggregates are
-rebuilt only where a command touches them), then verifies and replays every
+Each worker process opens the store itself and verifies and replays every
 command group whose record lies in its range, exactly as the sequential audit
-does (``domain.audit.CommandReplay``). The parent meanwhile reads the whole log
+does (``domain.audit.CommandReplay``), against the stored events before the
+range, which it reads from the store where a command touches an aggregate
+(``StoredBefore``). A replay keeps in memory only what it replays, so ranges
+are cut at most ``RANGE_EVENTS`` long and memory stays bounded however long the
+log. The parent meanwhile reads the whole log
 once more for the Merkle tree and the checkpoints, and then requires the
 ranges to join up: each range's first command record must be the event right
 after the previous range's last replayed event, and the last range must end
@@ -27,9 +29,10 @@ from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, wai
 from dataclasses import dataclass
 from multiprocessing import get_context
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import Notification
+from eventsourcing.persistence import Notification, StoredEvent
 
 from domain.application import DocLedger
 from domain.audit import (
@@ -43,6 +46,7 @@ from domain.audit import (
 )
 from domain.errors import AuditFailure, AuditIncompleteError
 from domain.keys import PublicKey, key_id_for
+from infrastructure.log_store import EventsTable
 
 PAGE = 1000
 
@@ -57,6 +61,9 @@ class RangeJob:
     ledger_spki: bytes
     notes: tuple[str, ...]  # signed checkpoints, for the genesis check of range 0
     slot: int  # where this worker counts its progress
+
+
+NOTHING = RangeReport(first=None, last=None, commands=0, events=0)  # a range without records
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -93,38 +100,95 @@ def open_reader(env: dict[str, str]) -> StoreReader:
     return StoreReader(env={**env, "CREATE_TABLE": "n"})
 
 
+class StoredBefore:
+    """The stored events before position ``start``, read by aggregate
+    (``domain.audit.PriorEvents``): the state a range is replayed against."""
+
+    def __init__(self, app: Application, start: int) -> None:
+        self.table = EventsTable.of(app.recorder)
+        self.start = start
+
+    def events(self, originator_id: UUID) -> list[StoredEvent]:
+        t = self.table
+        with t.datastore.transaction(commit=False) as c:
+            c.execute(t.sql(f"SELECT originator_version, topic, state FROM {t.name} "
+                            f"WHERE originator_id = %s AND {t.position} < %s "
+                            "ORDER BY originator_version"), (t.key(originator_id), self.start))
+            return [StoredEvent(originator_id=originator_id,
+                                originator_version=int(r["originator_version"]),
+                                topic=r["topic"], state=bytes(r["state"]))
+                    for r in c.fetchall()]
+
+    def last_versions(self, originator_ids: Sequence[UUID]) -> dict[UUID, int]:
+        t = self.table
+        found: dict[UUID, int] = {}
+        with t.datastore.transaction(commit=False) as c:
+            for k in range(0, len(originator_ids), 500):
+                chunk = originator_ids[k:k + 500]
+                c.execute(t.sql(f"SELECT originator_id, max(originator_version) AS last "
+                                f"FROM {t.name} WHERE {t.position} < %s AND originator_id IN ("
+                                + ",".join(["%s"] * len(chunk)) + ") GROUP BY originator_id"),
+                          (self.start, *(t.key(i) for i in chunk)))
+                found.update({_uuid(r["originator_id"]): int(r["last"]) for r in c.fetchall()})
+        return found
+
+
+def _uuid(value: Any) -> UUID:
+    return value if isinstance(value, UUID) else UUID(value)
+
+
 def audit_range(job: RangeJob) -> RangeResult:
     """Replay the command groups whose records lie in [job.start, job.stop)."""
     reader = open_reader(job.env)
     ledger_key = _key(job.ledger_spki)
-    replay = CommandReplay(mapper=reader.mapper, registrar_key=_key(job.registrar_spki),
-                           ledger_key=ledger_key,
-                           checkpoints=open_checkpoints(job.notes, ledger_key)
-                           if job.start <= 1 else [])
-    stream = _pages_from(reader, 1, job.end)
+    replay: CommandReplay | None = None
     try:
+        pages = _pages_upto(reader, job.start, job.end)
+        prior = None
         if job.start > 1:
-            before: list[Notification] = []
-            for n in stream:
-                if n.id >= job.start and n.topic == RECORD_TOPIC:
-                    stream = _chain(n, stream)
-                    break
-                before.append(n)
-                if len(before) >= PAGE:
-                    replay.preload(before)
-                    before = []
-            replay.preload(before)
-        for group in replay.groups(stream, stop_before=job.stop):
+            found = _first_record(pages)
+            if found is None:  # no record: these events end the range before
+                return RangeResult(report=NOTHING)
+            first, pages = found
+            prior = StoredBefore(reader, first)
+        replay = CommandReplay(mapper=reader.mapper, registrar_key=_key(job.registrar_spki),
+                               ledger_key=ledger_key,
+                               checkpoints=open_checkpoints(job.notes, ledger_key)
+                               if prior is None else [], prior=prior)
+        for group in replay.groups(_expecting(replay, pages), stop_before=job.stop):
             _count(job.slot, len(group))
     except AuditFailure as exc:
+        assert replay is not None
         return RangeResult(report=replay.report(), failure=(exc.position, exc.reason))
     except Exception as exc:  # noqa: BLE001 - handed to the parent, which decides
-        # Either the store failed, or the stored events this range loaded as its
+        # Either the store failed, or the stored events this range reads as its
         # starting state are broken; an earlier range then names them.
-        return RangeResult(report=replay.report(), error=f"range from {job.start}: {exc!r}")
+        return RangeResult(report=replay.report() if replay is not None else NOTHING,
+                           error=f"range from {job.start}: {exc!r}")
     finally:
         reader.close()
     return RangeResult(report=replay.report())
+
+
+def _first_record(pages: Iterator[list[Notification]]
+                  ) -> tuple[int, Iterator[list[Notification]]] | None:
+    """Where a range really starts: at its first command record (the events
+    before it end the previous range's last group). Returns that position and
+    the pages from it on, or None if the range holds no record."""
+    for page in pages:
+        for k, n in enumerate(page):
+            if n.topic == RECORD_TOPIC:
+                return n.id, itertools.chain([page[k:]], pages)
+    return None
+
+
+def _expecting(replay: CommandReplay, pages: Iterable[list[Notification]]
+               ) -> Iterator[Notification]:
+    """The pages' events, announcing each page's aggregates to the replay's store
+    first (one query a page for their versions before the range)."""
+    for page in pages:
+        replay.recorder.expect(n.originator_id for n in page)
+        yield from page
 
 
 def run_parallel_audit(
@@ -239,8 +303,15 @@ def _wait_reporting(futures: list[Future[RangeResult]], counters: Any,
             return  # a worker died; its result() raises it
 
 
-def _pages_from(app: Application, start: int, end: int) -> Iterator[Notification]:
-    return _upto(log_pages(app, start), end)
+def _pages_upto(app: Application, start: int, end: int) -> Iterator[list[Notification]]:
+    """The stored log from ``start`` to ``end`` in notification order, a page at a time."""
+    while start <= end:
+        batch = list(app.recorder.select_notifications(start, PAGE, stop=end))
+        if batch:
+            yield batch
+        if len(batch) < PAGE:
+            return
+        start = batch[-1].id + 1
 
 
 def log_pages(app: Application, start: int = 1) -> Iterator[Notification]:
@@ -255,8 +326,3 @@ def log_pages(app: Application, start: int = 1) -> Iterator[Notification]:
 
 def _upto(stream: Iterator[Notification], end: int) -> Iterator[Notification]:
     return itertools.takewhile(lambda n: n.id <= end, stream)
-
-
-def _chain(first: Notification, rest: Iterator[Notification]) -> Iterator[Notification]:
-    yield first
-    yield from rest

@@ -7,15 +7,25 @@ directly.
 
 from __future__ import annotations
 
+import math
 from typing import Any
+from uuid import UUID
 
 import pytest
+from eventsourcing.persistence import IntegrityError, StoredEvent
 
-from domain.audit import CommandReplay
+import infrastructure.ledger
+import infrastructure.parallel_audit
+from domain.audit import RECORD_TOPIC, CommandReplay, ReplayRecorder
 from domain.errors import AuditFailure, AuditIncompleteError
 from infrastructure.ledger import _stored_leaves, open_log, run_audit, trust_anchors
 from infrastructure.log_store import LogStore
-from infrastructure.parallel_audit import log_pages, run_parallel_audit
+from infrastructure.parallel_audit import (
+    StoredBefore,
+    log_pages,
+    open_reader,
+    run_parallel_audit,
+)
 from tests.contract.test_tamper import RECORD, Store
 from tests.factories import OTHER, RECIPIENT, World
 
@@ -146,16 +156,16 @@ def test_a_range_that_cannot_be_read_gives_no_verdict_not_a_finding(
     """The store failing under one worker is not evidence of tampering: the audit
     says it could not finish (exit 8), not that the history is bad (exit 1)."""
     build(world)
-    original = CommandReplay.preload
+    original = StoredBefore.events
 
-    def store_gone(self: CommandReplay, stored: Any) -> None:
+    def store_gone(self: StoredBefore, originator_id: Any) -> Any:
         raise OSError("connection to the store lost")
 
-    monkeypatch.setattr(CommandReplay, "preload", store_gone)
+    monkeypatch.setattr(StoredBefore, "events", store_gone)
     with pytest.raises(AuditIncompleteError, match="connection to the store lost") as info:
         audit(world, workers=1, ranges=3)
     assert not isinstance(info.value, AuditFailure)
-    monkeypatch.setattr(CommandReplay, "preload", original)
+    monkeypatch.setattr(StoredBefore, "events", original)
     audit(world, workers=1, ranges=3)
 
 
@@ -183,3 +193,74 @@ def test_the_replay_never_reads_back_what_it_committed(
     assert rebuilt == []
     guard = replay.ledger.cache_guard
     assert guard is not None and not guard._ours  # nothing kept per commit: memory stays flat
+
+
+def test_a_range_replay_holds_only_its_own_events_and_reads_the_rest_from_the_store(
+        world: World) -> None:
+    """A replay of a later range keeps in memory what it replays, not the log
+    before it: an aggregate whose history straddles the range's start reads
+    exactly as the store holds it, half from the store, half from the replay."""
+    build(world)
+    store = Store(world)
+    rows = store.rows()
+    heads = [r[0] for r in rows if r[3] == RECORD_TOPIC]
+    first = heads[len(heads) // 2]
+    reader = open_reader(dict(world.app.env))
+    registrar_key, ledger_key = trust_anchors(world.settings)
+    replay = CommandReplay(mapper=reader.mapper, registrar_key=registrar_key,
+                           ledger_key=ledger_key, checkpoints=[],
+                           prior=StoredBefore(reader, first))
+    groups = list(replay.groups(log_pages(reader, first)))
+    after = [r for r in rows if r[0] >= first]
+    assert replay.events == len(after) == sum(len(g) for g in groups)
+    assert replay.recorder.max_notification_id() == len(after) < len(rows)
+    straddling = {r[1] for r in rows if r[0] < first} & {r[1] for r in after}
+    assert straddling
+    for originator_id in straddling:
+        mine = replay.recorder.select_events(UUID(originator_id))
+        stored = world.app.recorder.select_events(UUID(originator_id))
+        assert [(e.originator_version, e.topic, e.state) for e in mine] == [
+            (e.originator_version, e.topic, e.state) for e in stored]
+        assert replay.recorder.select_events(UUID(originator_id), desc=True, limit=1)[0] \
+            .originator_version == stored[-1].originator_version
+    reader.close()
+
+
+def test_replayed_event_already_in_an_earlier_range_is_refused(world: World) -> None:
+    """A range's store refuses an event whose aggregate and version the log
+    before the range holds, as the store's unique constraint would: a command
+    copied into a later range cannot pass its replay by writing over history
+    the replay only reads."""
+    build(world)
+    rows = Store(world).rows()
+    nid, originator_id, version, topic, state = rows[len(rows) // 2]
+    reader = open_reader(dict(world.app.env))
+    copy = StoredEvent(originator_id=UUID(originator_id), originator_version=version,
+                       topic=topic, state=state)
+    after = ReplayRecorder(StoredBefore(reader, nid + 1))
+    with pytest.raises(IntegrityError):
+        after.insert_events([copy])
+    latest = max(v for _, o, v, _, _ in rows if o == originator_id)
+    after.insert_events([StoredEvent(originator_id=UUID(originator_id),
+                                     originator_version=latest + 1, topic=topic, state=state)])
+    ReplayRecorder(StoredBefore(reader, nid)).insert_events([copy])  # not before that range
+    reader.close()
+
+
+def test_a_long_log_is_cut_into_ranges_no_longer_than_the_limit(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """However few the cores, no range is longer than ``range_events``: each
+    replay's memory stays bounded on a log of any length."""
+    build(world)
+    one = audit(world, workers=1, ranges=1)
+    cut: list[int] = []
+    original = infrastructure.parallel_audit.run_parallel_audit
+
+    def counting(**kw: Any) -> Any:
+        cut.append(kw["ranges"])
+        return original(**kw)
+
+    monkeypatch.setattr(infrastructure.ledger, "PARALLEL_FROM", 1)
+    monkeypatch.setattr(infrastructure.ledger, "run_parallel_audit", counting)
+    assert audit(world, workers=1, range_events=10) == one
+    assert cut == [math.ceil(one.events / 10)] and cut[0] > 3
