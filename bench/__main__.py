@@ -146,6 +146,8 @@ def parse_audit(text: str, run: Run) -> list[Row]:
                         f"(median run {seconds:.2f} s)", f"{rate:,.0f}/s", "",
                         f"raw × {cores} cores: {raw * cores:,.0f}/s",
                         f"{ratio:.0%} of raw × cores"))
+    run.figures["worker_peak"] = num(find(rf"largest worker process: peak RSS {NUM} MiB",
+                                          text).group(1)) * 2**20
     return rows
 
 
@@ -281,11 +283,10 @@ def rows_of(run: Run) -> list[Row]:
         return [Row(run.name, f"UNPARSED: {exc}", "")]
     if run.usage and rows:
         peak = mib(run.usage["self"]["max_rss_bytes"])
-        children = mib(run.usage["children"]["max_rss_bytes"])
         if run.module == "bench.http":
-            peak += f" (server {children})"
-        elif run.module == "bench.audit":
-            peak += f" (largest worker {children})"
+            peak += f" (server {mib(run.usage['children']['max_rss_bytes'])})"
+        elif "worker_peak" in run.figures:
+            peak += f" (largest worker {mib(run.figures['worker_peak'])})"
         rows[0].peak = peak
     return rows
 
@@ -431,7 +432,7 @@ def write_markdown(path: Path, command: str, started: datetime.datetime, seconds
         "Ed25519 right before each run and gives the median of the runs' ratios. "
         "Peak RSS is `ru_maxrss` of the benchmark's own process (each benchmark runs in "
         "its own; bench.http also gives its uvicorn server's, bench.audit its largest worker "
-        "process's), and includes the set-up "
+        "process's, sampled from /proc), and includes the set-up "
         "(generating the history, filling the tables). PostgreSQL's own memory is not in it.",
         "",
         "## Machine",

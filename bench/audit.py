@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import threading
 import time
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -32,6 +33,47 @@ def raw_verifications_per_second(seconds: float = 1.0) -> float:
     return count / (time.perf_counter() - start)
 
 
+class WorkerPeak:
+    """The largest peak resident memory of this process's child processes (the
+    audit's workers), sampled from /proc every ``every`` seconds while in use.
+
+    ``ru_maxrss`` of RUSAGE_CHILDREN cannot tell it: a child started by fork and
+    exec keeps the parent's resident size at the fork as its high-water mark.
+    VmHWM counts only the worker's own program.
+    """
+
+    def __init__(self, every: float = 0.25) -> None:
+        self.every = every
+        self.peak = 0  # bytes
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self) -> WorkerPeak:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _sample(self) -> None:
+        me = os.getpid()
+        while not self._stop.wait(self.every):
+            for name in os.listdir("/proc"):
+                if not name.isdigit():
+                    continue
+                try:
+                    with open(f"/proc/{name}/stat") as f:
+                        if int(f.read().rsplit(")", 1)[1].split()[1]) != me:
+                            continue
+                    with open(f"/proc/{name}/status") as f:
+                        for line in f:
+                            if line.startswith("VmHWM:"):
+                                self.peak = max(self.peak, int(line.split()[1]) * 1024)
+                except (OSError, ValueError, IndexError):
+                    continue  # the process ended meanwhile
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--documents", type=int, default=2000)
@@ -48,15 +90,18 @@ def main() -> None:
     # machine's speed swings within minutes, and each run is compared with the
     # raw rate of its own moment.
     raws: list[float] = []
+    worker_peak = 0
     for workers in (1, cores):
         runs, ratios = [], []
         for _ in range(args.repeats):
             raw = raw_verifications_per_second()
             raws.append(raw)
             start = time.perf_counter()
-            report = run_audit(gen.app, registrar_key=registrar, ledger_key=ledger,
-                               workers=workers)
+            with WorkerPeak() as peak:
+                report = run_audit(gen.app, registrar_key=registrar, ledger_key=ledger,
+                                   workers=workers)
             runs.append(time.perf_counter() - start)
+            worker_peak = max(worker_peak, peak.peak)
             ratios.append(report.events / runs[-1] / (raw * cores))
         seconds = median(runs)
         print(f"audit, {workers} process(es): median {seconds:.2f} s, "
@@ -65,6 +110,8 @@ def main() -> None:
               + ", ".join(f"{r:.0%}" for r in ratios) + ")")
     print(f"baseline: raw Ed25519 verifications/s on one core: {median(raws):,.0f} "
           f"(median of {len(raws)}, one before each audit run)")
+    print(f"largest worker process: peak RSS {worker_peak / 2**20:,.0f} MiB "
+          "(VmHWM, sampled every 0.25 s)")
 
 
 if __name__ == "__main__":
