@@ -85,7 +85,7 @@ class Session:
 
     def _sequence(self) -> int:
         self.log.issue_checkpoint()
-        return self.log.store.last_notification_id()
+        return self.log.covered
 
     def _project(self) -> int:
         self.view_worker.catch_up()

@@ -68,6 +68,11 @@ class EventsTable:
         """An aggregate id as the table stores it."""
         return originator_id if self.postgres else originator_id.hex
 
+    @staticmethod
+    def key_of(stored: Any) -> UUID:
+        """An aggregate id as the table gives it back."""
+        return stored if isinstance(stored, UUID) else UUID(stored)
+
 
 @dataclass(frozen=True, kw_only=True)
 class StoredCheckpoint:
@@ -114,6 +119,14 @@ class LogStore:
         c.execute(self._sql("SELECT max(leaf_index) AS last FROM {p}ledger_leaves"))
         last = c.fetchone()["last"]
         return 0 if last is None else int(last) + 1
+
+    def tip(self) -> tuple[int, int]:
+        """(number of leaves, the last notification id they cover), in one query."""
+        with self._cursor(commit=False) as c:
+            c.execute(self._sql("SELECT max(leaf_index) AS last, max(notification_id) AS nid "
+                                "FROM {p}ledger_leaves"))
+            row = c.fetchone()
+        return (0 if row["last"] is None else int(row["last"]) + 1), int(row["nid"] or 0)
 
     def last_notification_id(self) -> int:
         with self._cursor(commit=False) as c:
@@ -190,21 +203,28 @@ class LogStore:
         return int(row["i"])
 
     def notifications_of(self, events: Iterable[tuple[str, int]]) -> list[Notification]:
-        """The stored rows of the given (aggregate id, version) pairs, in that order."""
-        rows = []
+        """The stored rows of the given (aggregate id, version) pairs, in that order
+        (one query)."""
+        wanted = [(UUID(aggregate_id), version) for aggregate_id, version in events]
+        if not wanted:
+            return []
+        t = self.table
         with self._cursor(commit=False) as c:
-            for aggregate_id, version in events:
-                uid = UUID(aggregate_id)
-                c.execute(self._sql(
-                    f"SELECT {self.table.position} AS nid, topic, state FROM "
-                    f"{self.table.name} WHERE originator_id = %s AND originator_version = %s"),
-                    (self.table.key(uid), version))
-                row = c.fetchone()
-                if row is None:
-                    raise NotFoundError(f"no stored event {aggregate_id} v{version}")
-                rows.append(Notification(id=int(row["nid"]), originator_id=uid,
-                                         originator_version=version, topic=row["topic"],
-                                         state=bytes(row["state"])))
+            c.execute(self._sql(
+                f"SELECT {t.position} AS nid, originator_id, originator_version, topic, state "
+                f"FROM {t.name} WHERE " + " OR ".join(
+                    ["(originator_id = %s AND originator_version = %s)"] * len(wanted))),
+                [v for uid, version in wanted for v in (t.key(uid), version)])
+            found = {(t.key_of(r["originator_id"]), int(r["originator_version"])): r
+                     for r in c.fetchall()}
+        rows = []
+        for uid, version in wanted:
+            row = found.get((uid, version))
+            if row is None:
+                raise NotFoundError(f"no stored event {uid} v{version}")
+            rows.append(Notification(id=int(row["nid"]), originator_id=uid,
+                                     originator_version=version, topic=row["topic"],
+                                     state=bytes(row["state"])))
         return rows
 
     # ---- checkpoints ----------------------------------------------------------------

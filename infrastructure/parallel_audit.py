@@ -129,12 +129,9 @@ class StoredBefore:
                                 f"FROM {t.name} WHERE {t.position} < %s AND originator_id IN ("
                                 + ",".join(["%s"] * len(chunk)) + ") GROUP BY originator_id"),
                           (self.start, *(t.key(i) for i in chunk)))
-                found.update({_uuid(r["originator_id"]): int(r["last"]) for r in c.fetchall()})
+                found.update({t.key_of(r["originator_id"]): int(r["last"])
+                              for r in c.fetchall()})
         return found
-
-
-def _uuid(value: Any) -> UUID:
-    return value if isinstance(value, UUID) else UUID(value)
 
 
 def audit_range(job: RangeJob) -> RangeResult:

@@ -50,17 +50,25 @@ class LedgerLog:
         self.checkpoint_every = checkpoint_every
         self.checkpoint_seconds = checkpoint_seconds
         self.clock = clock
+        # what the last catch-up left behind: the tree's size and the last
+        # notification its leaves cover (another sequencer may be further on)
+        self.size = 0
+        self.covered = 0
 
     # ---- sequencing ------------------------------------------------------------
 
     def catch_up(self, progress: Callable[[int], None] | None = None) -> int:
-        """Append every stored event not yet a leaf; return how many were added."""
+        """Append every stored event not yet a leaf; return how many were added.
+
+        Stops after a batch shorter than a full one: everything committed
+        before that batch was read is a leaf then.
+        """
         added = 0
         while True:
-            size = self.store.size()
-            after = self.store.last_notification_id()
+            size, after = self.store.tip()
             batch = self.app.recorder.select_notifications(after + 1, BATCH)
             if not batch:
+                self.size, self.covered = size, after
                 return added
             edge = self.store.nodes(edge_keys(size))
             formed: list[tuple[int, int, bytes]] = []
@@ -78,6 +86,9 @@ class LedgerLog:
             added += len(leaves)
             if progress is not None:
                 progress(len(leaves))
+            if len(batch) < BATCH:
+                self.size, self.covered = size + len(leaves), leaves[-1][0]
+                return added
 
     # ---- roots and proofs ---------------------------------------------------------
 
@@ -109,7 +120,7 @@ class LedgerLog:
         consistent with the latest signed one, or nothing is signed.
         """
         self.catch_up()
-        size = self.store.size()
+        size = self.size
         latest = self.store.latest_checkpoint()
         if size == 0 or (latest is not None and latest.size >= size):
             return None

@@ -15,7 +15,9 @@ from domain.errors import ForbiddenError, NotFoundError
 from infrastructure.views.store import ViewStore
 
 
-def container(request: Request) -> Container:
+async def container(request: Request) -> Container:
+    # async: FastAPI would run a plain function on its thread pool, a hand-off to
+    # another thread and back on every request for one attribute read
     return request.app.state.container  # type: ignore[no-any-return]
 
 

@@ -5,14 +5,18 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from uuid import UUID
 
+import pytest
+
 from domain import merkle
 from domain.checkpoint import open_checkpoint
+from domain.errors import NotFoundError
 from domain.history import document_history
 from domain.keys import Ed25519Signer
 from domain.leaf import event_leaf_hash
 from domain.receipt import open_receipt
 from infrastructure.keyfiles import load_public_key
 from infrastructure.ledger import DataFolder, open_ledger, open_log
+from infrastructure.log_store import LogStore
 from tests.factories import OTHER, RECIPIENT, World
 
 
@@ -82,6 +86,20 @@ def test_receipt_is_signed_repeatable_and_names_provable_leaves(world: World) ->
         index = log.store.leaf_index_of(leaf_hash=leaf)
         merkle.verify_inclusion(index, cp.size, leaf, log.inclusion_proof(index, cp.size),
                                 cp.root)
+
+
+def test_stored_rows_are_read_in_the_order_asked_and_a_missing_one_is_named(
+        world: World) -> None:
+    """A receipt's events are read in one query: each must still come back as
+    stored, in the receipt's order, and one the store lacks is an error."""
+    world.sent(recipients=(RECIPIENT, OTHER))
+    stored = list(world.app.recorder.select_notifications(1, 1000))[::-1]
+    pairs = [(str(n.originator_id), n.originator_version) for n in stored]
+    got = LogStore(world.app).notifications_of(pairs)
+    assert [(n.id, n.originator_id, n.originator_version, n.topic, n.state) for n in got] == [
+        (n.id, n.originator_id, n.originator_version, n.topic, n.state) for n in stored]
+    with pytest.raises(NotFoundError, match=" v999"):
+        LogStore(world.app).notifications_of([pairs[0], (pairs[0][0], 999)])
 
 
 def test_history_verifies_across_key_rotation(world: World) -> None:
