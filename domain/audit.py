@@ -113,8 +113,9 @@ class PriorEvents(Protocol):
     """The stored events before the range a replay starts at, read on demand
     (the infrastructure reads them from the store, by aggregate)."""
 
-    def events(self, originator_id: UUID) -> Sequence[StoredEvent]:
-        """Every stored event of the aggregate before the range, by version."""
+    def events(self, originator_id: UUID, after: int = 0) -> Sequence[StoredEvent]:
+        """The aggregate's stored events before the range, by version, from
+        version ``after + 1`` on."""
         ...
 
     def last_versions(self, originator_ids: Sequence[UUID]) -> dict[UUID, int]:
@@ -165,10 +166,15 @@ class ReplayRecorder(POPOApplicationRecorder):
                       limit: int | None = None) -> Sequence[StoredEvent]:
         if self.prior is None:
             return super().select_events(originator_id, gt=gt, lte=lte, desc=desc, limit=limit)
-        prior = self.prior.events(_uuid(originator_id))
-        self._prior_last[_uuid(originator_id)] = prior[-1].originator_version if prior else 0
-        found = [s for s in prior if (gt is None or s.originator_version > gt)
-                 and (lte is None or s.originator_version <= lte)]
+        key = _uuid(originator_id)
+        known = self._prior_last.get(key)
+        if gt is not None and known is not None and gt >= known:
+            prior: Sequence[StoredEvent] = []  # nothing before the range after gt
+        else:
+            prior = self.prior.events(key, after=gt or 0)
+            if prior or not gt:
+                self._prior_last[key] = prior[-1].originator_version if prior else 0
+        found = [s for s in prior if lte is None or s.originator_version <= lte]
         found += super().select_events(originator_id, gt=gt, lte=lte)
         if desc:
             found.reverse()
@@ -192,6 +198,11 @@ class ReplayLedger(DocLedger):
 
     def construct_recorder(self) -> ApplicationRecorder:
         return ReplayRecorder(self.prior)
+
+    def _snapshot_registers(self, events: list[Any]) -> None:
+        """No snapshots: every aggregate the replay commits stays in its cache,
+        and rebuilding a register to snapshot it would read its whole history
+        before the range from the store again."""
 
     def verify_envelope(self, envelope: Envelope, key: PublicKey,
                         verified: AbstractSet[bytes] = frozenset()) -> None:

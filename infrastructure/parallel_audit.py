@@ -108,12 +108,13 @@ class StoredBefore:
         self.table = EventsTable.of(app.recorder)
         self.start = start
 
-    def events(self, originator_id: UUID) -> list[StoredEvent]:
+    def events(self, originator_id: UUID, after: int = 0) -> list[StoredEvent]:
         t = self.table
         with t.datastore.transaction(commit=False) as c:
             c.execute(t.sql(f"SELECT originator_version, topic, state FROM {t.name} "
-                            f"WHERE originator_id = %s AND {t.position} < %s "
-                            "ORDER BY originator_version"), (t.key(originator_id), self.start))
+                            f"WHERE originator_id = %s AND originator_version > %s "
+                            f"AND {t.position} < %s ORDER BY originator_version"),
+                      (t.key(originator_id), after, self.start))
             return [StoredEvent(originator_id=originator_id,
                                 originator_version=int(r["originator_version"]),
                                 topic=r["topic"], state=bytes(r["state"]))

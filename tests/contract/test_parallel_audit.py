@@ -158,7 +158,7 @@ def test_a_range_that_cannot_be_read_gives_no_verdict_not_a_finding(
     build(world)
     original = StoredBefore.events
 
-    def store_gone(self: StoredBefore, originator_id: Any) -> Any:
+    def store_gone(self: StoredBefore, originator_id: Any, after: int = 0) -> Any:
         raise OSError("connection to the store lost")
 
     monkeypatch.setattr(StoredBefore, "events", store_gone)
@@ -223,6 +223,11 @@ def test_a_range_replay_holds_only_its_own_events_and_reads_the_rest_from_the_st
             (e.originator_version, e.topic, e.state) for e in stored]
         assert replay.recorder.select_events(UUID(originator_id), desc=True, limit=1)[0] \
             .originator_version == stored[-1].originator_version
+        last_before = max(r[2] for r in rows if r[0] < first and r[1] == originator_id)
+        for gt in (1, last_before):  # read from the store, and known to need no read
+            assert [e.originator_version for e in replay.recorder.select_events(
+                UUID(originator_id), gt=gt)] == [e.originator_version for e in stored
+                                                 if e.originator_version > gt]
     reader.close()
 
 
