@@ -24,6 +24,7 @@ the first position where that fails is named. Only public keys are needed.
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
@@ -140,6 +141,16 @@ class ReplayRecorder(POPOApplicationRecorder):
         super().__init__()
         self.prior = prior
         self._prior_last: dict[UUID, int] = {}  # last prior version, of aggregates seen
+
+    def rebase(self, prior: PriorEvents) -> None:
+        """Forget the events replayed so far: ``prior`` (the stored log up to the
+        next group) holds them now, exactly as replayed, since each was compared
+        byte for byte with its stored copy. The replay's aggregates stay cached."""
+        with self._database_lock:
+            self._stored_events = []
+            self._stored_events_index = defaultdict(dict)
+            self.prior = prior
+            self._prior_last = {}
 
     def expect(self, originator_ids: Iterable[UUID]) -> None:
         """Look up at once the prior versions of aggregates about to be written
@@ -330,7 +341,13 @@ class CommandReplay:
 
     def __init__(self, *, mapper: Mapper[Any], registrar_key: PublicKey,
                  ledger_key: PublicKey, checkpoints: list[Checkpoint],
-                 prior: PriorEvents | None = None) -> None:
+                 prior: PriorEvents | None = None,
+                 prior_at: Callable[[int], PriorEvents] | None = None,
+                 keep_at_most: int | None = None) -> None:
+        """``prior_at(position)``, if given, reads the stored events before
+        ``position``; the replay then hands what it replayed over to it whenever
+        its store holds ``keep_at_most`` events or more, so that its memory is
+        bounded however long the stretch of log it replays."""
         self.mapper = mapper
         self.registrar_key = registrar_key
         self.ledger_key = ledger_key
@@ -341,6 +358,8 @@ class CommandReplay:
         self.ledger.verified = self.verified
         self.recorder: ReplayRecorder = self.ledger.recorder  # type: ignore[assignment]
         self.genesis_due = prior is None
+        self.prior_at = prior_at
+        self.keep_at_most = keep_at_most
         self.first: int | None = None
         self.last: int | None = None
         self.commands = self.events = 0
@@ -352,6 +371,9 @@ class CommandReplay:
         for head in stream:
             if stop_before is not None and head.id >= stop_before:
                 return
+            if (self.prior_at is not None and self.keep_at_most is not None
+                    and (self.recorder.max_notification_id() or 0) >= self.keep_at_most):
+                self.recorder.rebase(self.prior_at(head.id))
             record, statement, rest = _take_group(head, stream, self.mapper,
                                                   self.ledger_key, self.verified)
             group = [head, *rest]

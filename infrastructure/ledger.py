@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ from domain.signing import sign_command
 from infrastructure.blobs import BlobStore
 from infrastructure.keyfiles import load_public_key, load_signer, write_key_pair
 from infrastructure.log_store import LogStore
-from infrastructure.parallel_audit import log_pages, run_parallel_audit
+from infrastructure.parallel_audit import KEEP_AT_MOST, log_pages, run_parallel_audit
 from infrastructure.pg_recorder import RECORDER_ENV
 from infrastructure.settings import Settings
 from infrastructure.transparency import LedgerLog
@@ -104,7 +103,6 @@ def trust_anchors(settings: Settings) -> tuple[PublicKey, PublicKey]:
 
 
 PARALLEL_FROM = 5_000  # events: below this, starting worker processes costs more than it saves
-RANGE_EVENTS = 50_000  # events: the longest range one replay holds in memory
 
 
 def run_audit(
@@ -116,23 +114,23 @@ def run_audit(
     progress: Callable[[int], None] | None = None,
     workers: int | None = None,
     ranges: int | None = None,
-    range_events: int = RANGE_EVENTS,
+    keep_at_most: int = KEEP_AT_MOST,
 ) -> AuditReport:
     """Audit the whole store: replay, leaves, and every stored or trusted checkpoint.
 
     On every core: the log is cut into ``ranges`` ranges (default: one per
-    worker process, ``workers`` defaulting to the machine's cores, and more if
-    a range would exceed ``range_events`` events: a replay holds its range in
-    memory), each replayed by a worker process (``infrastructure.parallel_audit``).
-    Logs under ``PARALLEL_FROM`` events are audited in this process in one pass.
+    worker process, ``workers`` defaulting to the machine's cores), each replayed
+    by a worker process (``infrastructure.parallel_audit``) that holds at most
+    about ``keep_at_most`` replayed events in memory. Logs under
+    ``PARALLEL_FROM`` events may be audited in this process in one pass.
     """
     store = LogStore(app)
     notes = [c.note for c in store.checkpoints()] + list(trusted_checkpoints)
     total = app.recorder.max_notification_id() or 0
     workers = workers if workers is not None else (os.cpu_count() or 1)
     if ranges is None:
-        ranges = max(workers, math.ceil(total / range_events)) if total >= PARALLEL_FROM else 1
-    if ranges <= 1:
+        ranges = workers if total >= PARALLEL_FROM else 1
+    if ranges <= 1 and total < PARALLEL_FROM:
         return audit_log(log_pages(app), mapper=app.mapper, registrar_key=registrar_key,
                          ledger_key=ledger_key, checkpoints=notes,
                          stored_leaves=_stored_leaves(store), progress=progress)
@@ -140,7 +138,7 @@ def run_audit(
         env=dict(app.env), total=total, notifications=lambda: log_pages(app),
         stored_leaves=_stored_leaves(store), registrar_key=registrar_key,
         ledger_key=ledger_key, notes=notes, workers=workers, ranges=ranges,
-        progress=progress)
+        progress=progress, keep_at_most=keep_at_most)
 
 
 def _stored_leaves(store: LogStore) -> Iterator[tuple[int, int, bytes]]:

@@ -4,9 +4,9 @@ Each worker process opens the store itself and verifies and replays every
 command group whose record lies in its range, exactly as the sequential audit
 does (``domain.audit.CommandReplay``), against the stored events before the
 range, which it reads from the store where a command touches an aggregate
-(``StoredBefore``). A replay keeps in memory only what it replays, so ranges
-are cut at most ``RANGE_EVENTS`` long and memory stays bounded however long the
-log. The parent meanwhile reads the whole log
+(``StoredBefore``). A replay keeps in memory only what it replayed since it
+last handed that over to the store (every ``KEEP_AT_MOST`` events), so its
+memory stays bounded however long the log. The parent meanwhile reads the whole log
 once more for the Merkle tree and the checkpoints, and then requires the
 ranges to join up: each range's first command record must be the event right
 after the previous range's last replayed event, and the last range must end
@@ -49,6 +49,7 @@ from domain.keys import PublicKey, key_id_for
 from infrastructure.log_store import EventsTable
 
 PAGE = 1000
+KEEP_AT_MOST = 50_000  # events a replay holds in memory before handing them to the store
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -61,6 +62,7 @@ class RangeJob:
     ledger_spki: bytes
     notes: tuple[str, ...]  # signed checkpoints, for the genesis check of range 0
     slot: int  # where this worker counts its progress
+    keep_at_most: int  # events a replay holds in memory before handing them to the store
 
 
 NOTHING = RangeReport(first=None, last=None, commands=0, events=0)  # a range without records
@@ -152,7 +154,9 @@ def audit_range(job: RangeJob) -> RangeResult:
         replay = CommandReplay(mapper=reader.mapper, registrar_key=_key(job.registrar_spki),
                                ledger_key=ledger_key,
                                checkpoints=open_checkpoints(job.notes, ledger_key)
-                               if prior is None else [], prior=prior)
+                               if prior is None else [], prior=prior,
+                               prior_at=lambda position: StoredBefore(reader, position),
+                               keep_at_most=job.keep_at_most)
         for group in replay.groups(_expecting(replay, pages), stop_before=job.stop):
             _count(job.slot, len(group))
     except AuditFailure as exc:
@@ -201,6 +205,7 @@ def run_parallel_audit(
     workers: int,
     ranges: int,
     progress: Callable[[int], None] | None = None,
+    keep_at_most: int = KEEP_AT_MOST,
 ) -> AuditReport:
     """Audit the log up to position ``total`` in ``ranges`` ranges on ``workers``
     processes (1: here, one range after another; the tests use that to cut small
@@ -216,7 +221,8 @@ def run_parallel_audit(
     jobs = [RangeJob(env=env, start=start, stop=starts[k + 1] if k + 1 < len(starts) else None,
                      end=total,
                      registrar_spki=registrar_key.spki_der, ledger_spki=ledger_key.spki_der,
-                     notes=notes, slot=k) for k, start in enumerate(starts)]
+                     notes=notes, slot=k, keep_at_most=keep_at_most)
+            for k, start in enumerate(starts)]
     failures: list[tuple[int | None, int, str]] = []  # (position, order, reason)
     if workers <= 1:
         results = [audit_range(job) for job in jobs]

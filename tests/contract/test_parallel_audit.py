@@ -7,7 +7,6 @@ directly.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 from uuid import UUID
 
@@ -252,20 +251,36 @@ def test_replayed_event_already_in_an_earlier_range_is_refused(world: World) -> 
     reader.close()
 
 
-def test_a_long_log_is_cut_into_ranges_no_longer_than_the_limit(
+def test_a_replay_hands_what_it_replayed_to_the_store_and_stays_small(
         world: World, monkeypatch: pytest.MonkeyPatch) -> None:
-    """However few the cores, no range is longer than ``range_events``: each
-    replay's memory stays bounded on a log of any length."""
+    """However long the log and few the cores, a replay holds at most about
+    ``keep_at_most`` replayed events in memory: past that it reads them back from
+    the store, where they are exactly as replayed. The verdict is the same, and
+    a forgery past a hand-over is still found where it is."""
     build(world)
     one = audit(world, workers=1, ranges=1)
-    cut: list[int] = []
-    original = infrastructure.parallel_audit.run_parallel_audit
+    held: list[int] = []
+    handed: list[int] = []
+    insert, rebase = ReplayRecorder.insert_events, ReplayRecorder.rebase
 
-    def counting(**kw: Any) -> Any:
-        cut.append(kw["ranges"])
-        return original(**kw)
+    def inserting(self: ReplayRecorder, events: Any, **kw: Any) -> Any:
+        found = insert(self, events, **kw)
+        held.append(self.max_notification_id() or 0)
+        return found
 
+    def rebasing(self: ReplayRecorder, prior: Any) -> None:
+        handed.append(1)
+        rebase(self, prior)
+
+    monkeypatch.setattr(ReplayRecorder, "insert_events", inserting)
+    monkeypatch.setattr(ReplayRecorder, "rebase", rebasing)
     monkeypatch.setattr(infrastructure.ledger, "PARALLEL_FROM", 1)
-    monkeypatch.setattr(infrastructure.ledger, "run_parallel_audit", counting)
-    assert audit(world, workers=1, range_events=10) == one
-    assert cut == [math.ceil(one.events / 10)] and cut[0] > 3
+    assert audit(world, workers=1, ranges=1, keep_at_most=10) == one
+    assert len(handed) >= one.events // 20 and max(held) < 10 + 10  # + one group at most
+    assert max(held) < one.events // 2
+    store = Store(world)
+    nid, _, _, _, state = [r for r in store.rows() if r[3].endswith("Delivery.Assigned")][-1]
+    store.set_state(nid, state.replace("Phòng A".encode(), "Phòng B".encode()))
+    with pytest.raises(AuditFailure) as info:
+        audit(world, workers=1, ranges=1, keep_at_most=10)
+    assert info.value.position == nid
