@@ -374,6 +374,8 @@ class CommandReplay:
             if (self.prior_at is not None and self.keep_at_most is not None
                     and (self.recorder.max_notification_id() or 0) >= self.keep_at_most):
                 self.recorder.rebase(self.prior_at(head.id))
+                # only a cache of checks passed: kept, it would grow with the log
+                self.verified.clear()
             record, statement, rest = _take_group(head, stream, self.mapper,
                                                   self.ledger_key, self.verified)
             group = [head, *rest]
