@@ -133,8 +133,9 @@ class ReplayRecorder(POPOApplicationRecorder):
     constraint would refuse it. Positions (``select_notifications``) are the
     replay's own.
 
-    So a replay of a range holds in memory only what it replays, not the log
-    before it: the audit's memory is bounded by the size of a range.
+    So a replay holds in memory only what it replayed, not the log before its
+    range; ``rebase`` hands even that over to the store, bounding its memory
+    however long the range.
     """
 
     def __init__(self, prior: PriorEvents | None) -> None:

@@ -144,19 +144,22 @@ def audit_range(job: RangeJob) -> RangeResult:
     replay: CommandReplay | None = None
     try:
         pages = _pages_upto(reader, job.start, job.end)
+
+        def prior_at(position: int) -> StoredBefore:
+            return StoredBefore(reader, position)
+
         prior = None
         if job.start > 1:
             found = _first_record(pages)
             if found is None:  # no record: these events end the range before
                 return RangeResult(report=NOTHING)
             first, pages = found
-            prior = StoredBefore(reader, first)
+            prior = prior_at(first)
         replay = CommandReplay(mapper=reader.mapper, registrar_key=_key(job.registrar_spki),
                                ledger_key=ledger_key,
                                checkpoints=open_checkpoints(job.notes, ledger_key)
                                if prior is None else [], prior=prior,
-                               prior_at=lambda position: StoredBefore(reader, position),
-                               keep_at_most=job.keep_at_most)
+                               prior_at=prior_at, keep_at_most=job.keep_at_most)
         for group in replay.groups(_expecting(replay, pages), stop_before=job.stop):
             _count(job.slot, len(group))
     except AuditFailure as exc:
@@ -307,9 +310,10 @@ def _wait_reporting(futures: list[Future[RangeResult]], counters: Any,
             return  # a worker died; its result() raises it
 
 
-def _pages_upto(app: Application, start: int, end: int) -> Iterator[list[Notification]]:
-    """The stored log from ``start`` to ``end`` in notification order, a page at a time."""
-    while start <= end:
+def _pages_upto(app: Application, start: int,
+                end: int | None = None) -> Iterator[list[Notification]]:
+    """The stored log from ``start`` (to ``end``) in notification order, a page at a time."""
+    while end is None or start <= end:
         batch = list(app.recorder.select_notifications(start, PAGE, stop=end))
         if batch:
             yield batch
@@ -320,12 +324,7 @@ def _pages_upto(app: Application, start: int, end: int) -> Iterator[list[Notific
 
 def log_pages(app: Application, start: int = 1) -> Iterator[Notification]:
     """The stored log in notification order, read a page at a time."""
-    while True:
-        batch = list(app.recorder.select_notifications(start, PAGE))
-        yield from batch
-        if len(batch) < PAGE:
-            return
-        start = batch[-1].id + 1
+    return itertools.chain.from_iterable(_pages_upto(app, start))
 
 
 def _upto(stream: Iterator[Notification], end: int) -> Iterator[Notification]:

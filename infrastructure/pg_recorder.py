@@ -12,7 +12,7 @@ returned notification ids are eventsourcing's.
 The statements every commit runs (lock, insert, notify, and the cache guard's
 look at the log's last position) are composed once, to bytes: eventsourcing
 keeps them as ``psycopg.sql`` compositions, which psycopg renders again on
-every execution (9% of the group commit leader's time).
+every execution (3.7% of the group commit leader's time, 0.5% rendered once).
 """
 
 from __future__ import annotations
