@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import sys
 import time
 from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -139,7 +140,11 @@ def fill(settings: Settings, *, documents: int, agencies: int = 60, seed: int = 
          lockstep: int = 64, progress: Callable[[int], None] | None = None
          ) -> HistoryGenerator:
     """Initialise a ledger in ``settings`` and write ``documents`` documents' history,
-    ``lockstep`` documents' lives at a time, each step of them in one transaction."""
+    ``lockstep`` documents' lives at a time, each step of them in one transaction.
+    ``progress`` is told how many documents' lives are complete (default: a line
+    on standard error at every tenth of them)."""
+    if progress is None:
+        progress = Tenths(documents)
     app = init_ledger(settings)
     gen = HistoryGenerator(app=app, registrar=load_signer(DataFolder(settings.data).registrar_key),
                            rng=random.Random(seed))
@@ -155,6 +160,23 @@ def fill(settings: Settings, *, documents: int, agencies: int = 60, seed: int = 
 
     gen.run(lives(), lockstep=lockstep, progress=progress)
     return gen
+
+
+class Tenths:
+    """Reports a long generation on standard error, a line each tenth of the way
+    (standard output stays the benchmarks' figures)."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.started = time.perf_counter()
+        self.shown = 0
+
+    def __call__(self, finished: int) -> None:
+        tenth = finished * 10 // max(self.total, 1)
+        if tenth > self.shown:
+            self.shown = tenth
+            print(f"generating: {finished:,} of {self.total:,} documents "
+                  f"({time.perf_counter() - self.started:.0f} s)", file=sys.stderr, flush=True)
 
 
 def main() -> None:
