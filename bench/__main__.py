@@ -40,16 +40,17 @@ KEPT_HEADING = "## Where the time goes"
 SIZES: dict[str, dict[str, float]] = {
     "quick": {"leaves": 100_000, "proof_samples": 200, "audit_documents": 200,
               "audit_repeats": 1, "rebuild_documents": 200, "deliveries": 100_000,
-              "view_repeats": 1, "view_samples": 200, "write_seconds": 3, "http_seconds": 5},
+              "view_repeats": 1, "view_samples": 200, "write_seconds": 3, "http_seconds": 5,
+              "ceiling_seconds": 1},
     "default": {"leaves": 1_000_000, "proof_samples": 500, "audit_documents": 1000,
                 "audit_repeats": 3, "rebuild_documents": 1000, "deliveries": 1_000_000,
                 "view_repeats": 3, "view_samples": 500, "write_seconds": 10,
-                "http_seconds": 20},
+                "http_seconds": 20, "ceiling_seconds": 3},
     # ~34.4 events per generated document: 29,000 documents ≈ 1,000,000 events
     "full": {"leaves": 1_000_000, "proof_samples": 1000, "audit_documents": 29_000,
              "audit_repeats": 1, "rebuild_documents": 29_000, "deliveries": 1_000_000,
              "view_repeats": 1, "view_samples": 1000, "write_seconds": 30,
-             "http_seconds": 60},
+             "http_seconds": 60, "ceiling_seconds": 5},
 }
 
 
@@ -196,6 +197,23 @@ def parse_write(text: str, run: Run) -> list[Row]:
                 f"plain eventsourcing: {p_ev:,.0f}/s", f"{e_ratio:.2f}×")]
 
 
+def parse_ceiling(text: str, run: Run) -> list[Row]:
+    rows = []
+    for m in re.finditer(rf"^\s+(\d+)\s+(\d+)\s+{NUM}\s+{NUM}\s+{NUM}\s+{NUM}\s+{NUM}\s+"
+                         rf"{NUM}\s+{NUM}$", text, re.MULTILINE):
+        processes, k = int(m.group(1)), int(m.group(2))
+        ordered, o_events, o_ms, free, f_events, _, ratio = (num(g) for g in m.groups()[2:])
+        rows.append(Row(run.name, f"ordered (table lock + NOTIFY), {processes} writer "
+                        f"process(es), {k} event(s) a transaction: transactions/s "
+                        f"({ms(o_ms)} each)",
+                        f"{ordered:,.0f}/s ({o_events:,.0f} events/s)", "",
+                        f"unordered: {free:,.0f}/s ({f_events:,.0f} events/s)",
+                        f"{ratio:.2f}×"))
+    if not rows:
+        raise ValueError("no case lines in the output")
+    return rows
+
+
 def parse_http(text: str, run: Run) -> list[Row]:
     base = find(rf"^trivial FastAPI POST \(baseline\)\s+{NUM}\s+{NUM}\s+{NUM}", text)
     ours = find(rf"^POST /v1/commands \(full flow\)\s+{NUM}\s+{NUM}\s+{NUM}", text)
@@ -243,6 +261,8 @@ def plan(size: dict[str, float], postgres: bool) -> list[Run]:
             Run("write path (PostgreSQL, 16 threads, group commit)", "bench.write_path",
                 ["--backend", "postgres", "--threads", "16", "--group-commit", *write],
                 "postgres", parse_write),
+            Run("store ceiling (PostgreSQL, writer processes)", "bench.store_ceiling",
+                a("--seconds", size["ceiling_seconds"]), "postgres", parse_ceiling),
             Run("HTTP (PostgreSQL, 16 clients, uvicorn 1 worker)", "bench.http",
                 a("--clients", 16, "--seconds", size["http_seconds"]), "postgres",
                 parse_http),
