@@ -13,7 +13,7 @@ interleave. The ratio says what ordering the log costs at each size; the
 ledger's own write path (bench.write_path) is compared with these ceilings in
 BENCHMARKS.md.
 
-    DOCLEDGER_BACKEND=postgres DOCLEDGER_PG_DB=test python -m bench.store_ceiling
+    DOCLEDGER_PG_DB=test python -m bench.store_ceiling    # always on PostgreSQL
 """
 
 from __future__ import annotations
