@@ -191,10 +191,20 @@ def parse_write(text: str, run: Run) -> list[Row]:
     group = re.search(rf"group commit, {NUM} commands per transaction", text)
     ours_name = f"docledger, group commit ({group.group(1)} commands per transaction)" if group \
         else "docledger, one transaction per command"
-    return [Row(run.name, f"commands/s, {ours_name}", f"{o_cmd:,.0f}/s", "",
+    rows = [Row(run.name, f"commands/s, {ours_name}", f"{o_cmd:,.0f}/s", "",
                 f"plain eventsourcing: {p_cmd:,.0f}/s", f"{c_ratio:.2f}×"),
             Row(run.name, f"events/s, {ours_name}", f"{o_ev:,.0f}/s", "",
                 f"plain eventsourcing: {p_ev:,.0f}/s", f"{e_ratio:.2f}×")]
+    cpu = re.search(rf"^CPU per command, median round: docledger {NUM} ms here \+ {NUM} ms "
+                    rf"PostgreSQL; plain eventsourcing {NUM} ms here \+ {NUM} ms PostgreSQL",
+                    text, re.MULTILINE)
+    if cpu:
+        o_here, o_pg, p_here, p_pg = (num(g) for g in cpu.groups())
+        rows.append(Row(run.name, "CPU per command: this process + PostgreSQL",
+                        f"{o_here:.2f} + {o_pg:.2f} ms", "",
+                        f"plain eventsourcing: {p_here:.2f} + {p_pg:.2f} ms",
+                        f"{(o_here + o_pg) / (p_here + p_pg):.2f}× the CPU"))
+    return rows
 
 
 def parse_ceiling(text: str, run: Run) -> list[Row]:

@@ -13,10 +13,11 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 from bench.plain import PlainExchange, run_flow
 from bench.scratch import scratch_settings
-from bench.stats import median
+from bench.stats import median, postgres_cpu_seconds
 from bench.workload import full_flow
 from domain.application import Outcome
 from domain.keys import Ed25519Signer
@@ -83,21 +84,30 @@ def main() -> None:
                           .eventsourcing_env())
 
     committed = [0]  # our commands, over all rounds
+    cpu: dict[str, list[tuple[float, float | None]]] = {"ours": [], "plain": []}
+
+    def measured(side: str, flow: Callable[[int, int], int],
+                 recorder: Any) -> tuple[float, float]:
+        """One round: (commands/s, events/s); notes the CPU per command of this
+        process and of PostgreSQL (when it runs on this machine)."""
+        before, cpu_before, pg_before = (recorder.max_notification_id() or 0,
+                                         time.process_time(), postgres_cpu_seconds())
+        commands, elapsed = drive(flow, args.threads, args.seconds / args.rounds)
+        pg_after = postgres_cpu_seconds()
+        pg = (pg_after - pg_before) / commands if pg_after is not None and \
+            pg_before is not None and commands else None
+        cpu[side].append(((time.process_time() - cpu_before) / max(commands, 1), pg))
+        if side == "ours":
+            committed[0] += commands
+        return commands / elapsed, ((recorder.max_notification_id() or 0) - before) / elapsed
 
     def ours_round() -> tuple[float, float]:
-        before = app.recorder.max_notification_id() or 0
-        commands, elapsed = drive(lambda i, n: ours_flow(
-            execute, keys, codes[4 * i], codes[4 * i + 1: 4 * i + 4], n),
-            args.threads, args.seconds / args.rounds)
-        committed[0] += commands
-        return commands / elapsed, ((app.recorder.max_notification_id() or 0) - before) / elapsed
+        return measured("ours", lambda i, n: ours_flow(
+            execute, keys, codes[4 * i], codes[4 * i + 1: 4 * i + 4], n), app.recorder)
 
     def plain_round() -> tuple[float, float]:
-        before = plain.recorder.max_notification_id() or 0
-        commands, elapsed = drive(lambda i, n: run_flow(
-            plain, f"s{i}", [f"r{i}a", f"r{i}b", f"r{i}c"]), args.threads,
-            args.seconds / args.rounds)
-        return commands / elapsed, ((plain.recorder.max_notification_id() or 0) - before) / elapsed
+        return measured("plain", lambda i, n: run_flow(
+            plain, f"s{i}", [f"r{i}a", f"r{i}b", f"r{i}c"]), plain.recorder)
 
     # Rounds alternate, so a slow spell of this shared machine slows both sides.
     ours, theirs = [], []
@@ -116,9 +126,21 @@ def main() -> None:
     print(f"docledger:           {median([c for c, _ in ours]):,.0f} commands/s, "
           f"{median([e for _, e in ours]):,.0f} events/s (median round; signed, verified, "
           "receipts' record, gap-free numbers)")
+    if args.backend == "postgres":
+        print("CPU per command, median round: " + "; ".join(
+            f"{name} {per_command(cpu[side])}"
+            for side, name in (("ours", "docledger"), ("plain", "plain eventsourcing"))))
     print(f"ratio ours / plain, median of the rounds: {median(commands_ratios):.2f} × "
           f"commands/s, {median(events_ratios):.2f} × events/s (rounds: "
           + ", ".join(f"{r:.2f}" for r in commands_ratios) + ")")
+
+
+def per_command(rounds: list[tuple[float, float | None]]) -> str:
+    """'0.784 ms here + 0.124 ms PostgreSQL', from the median round of each."""
+    here = median([r[0] for r in rounds]) * 1000
+    server = [r[1] for r in rounds if r[1] is not None]
+    return (f"{here:.3f} ms here + {median(server) * 1000:.3f} ms PostgreSQL" if server
+            else f"{here:.3f} ms here (PostgreSQL not on this machine)")
 
 
 if __name__ == "__main__":
