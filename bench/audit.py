@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bench.generate import fill
 from bench.scratch import scratch_settings
-from bench.stats import median
+from bench.stats import median, processes
 from infrastructure.ledger import open_log, run_audit, trust_anchors
 
 
@@ -57,16 +57,13 @@ class WorkerPeak:
         self._thread.join()
 
     def _sample(self) -> None:
-        me = os.getpid()
+        me = str(os.getpid())
         while not self._stop.wait(self.every):
-            for name in os.listdir("/proc"):
-                if not name.isdigit():
+            for pid, _, fields in processes():
+                if fields[1] != me:  # the parent's pid
                     continue
                 try:
-                    with open(f"/proc/{name}/stat") as f:
-                        if int(f.read().rsplit(")", 1)[1].split()[1]) != me:
-                            continue
-                    with open(f"/proc/{name}/status") as f:
+                    with open(f"/proc/{pid}/status") as f:
                         for line in f:
                             if line.startswith("VmHWM:"):
                                 self.peak = max(self.peak, int(line.split()[1]) * 1024)

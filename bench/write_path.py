@@ -94,8 +94,8 @@ def main() -> None:
                                          time.process_time(), postgres_cpu_seconds())
         commands, elapsed = drive(flow, args.threads, args.seconds / args.rounds)
         pg_after = postgres_cpu_seconds()
-        pg = (pg_after - pg_before) / commands if pg_after is not None and \
-            pg_before is not None and commands else None
+        pg = None if pg_before is None or pg_after is None or not commands \
+            else (pg_after - pg_before) / commands
         cpu[side].append(((time.process_time() - cpu_before) / max(commands, 1), pg))
         if side == "ours":
             committed[0] += commands
