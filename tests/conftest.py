@@ -1,7 +1,9 @@
 """Backends: every contract test runs on embedded SQLite and on PostgreSQL.
 
-PostgreSQL is at 127.0.0.1:5432 (user postgres, database test). When CI is
-set, an unreachable server fails the PostgreSQL tests instead of skipping.
+PostgreSQL is at 127.0.0.1:5432 (user postgres), database ``DOCLEDGER_TEST_PG_DB``
+(default ``test``); every test works in a schema of its own, so suites can run side
+by side on one server. When CI is set, an unreachable server fails the PostgreSQL
+tests instead of skipping.
 """
 
 from __future__ import annotations
@@ -17,7 +19,15 @@ import pytest
 from infrastructure.settings import Settings
 from tests.factories import ManualClock, World
 
-PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "dbname": "test"}
+TEST_PG_DB = os.environ.get("DOCLEDGER_TEST_PG_DB", "test")
+PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "dbname": TEST_PG_DB}
+# what a ledger process started by a test needs, next to DOCLEDGER_PG_SCHEMA
+PG_ENV = {"DOCLEDGER_BACKEND": "postgres", "DOCLEDGER_PG_DB": TEST_PG_DB}
+
+
+def pg_settings(tmp_path: Path, schema: str) -> Settings:
+    return Settings(data=tmp_path / "data", backend="postgres", pg_db=TEST_PG_DB,
+                    pg_schema=schema)
 
 
 def _pg_reachable() -> str | None:
@@ -56,9 +66,7 @@ def pg_schema(postgres_available: None) -> Iterator[str]:
 def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
     if request.param == "sqlite":
         return sqlite_settings(tmp_path)
-    schema = request.getfixturevalue("pg_schema")
-    return Settings(data=tmp_path / "data", backend="postgres", pg_db="test",
-                    pg_schema=schema)
+    return pg_settings(tmp_path, request.getfixturevalue("pg_schema"))
 
 
 @pytest.fixture

@@ -21,6 +21,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.conftest import PG_ENV
+
 ENV_KEYS = ("DOCLEDGER_BACKEND", "DOCLEDGER_PG_DB", "DOCLEDGER_PG_SCHEMA", "DOCLEDGER_ENV")
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 15.0
@@ -44,8 +46,7 @@ def backend_env(request: pytest.FixtureRequest) -> dict[str, str]:
     if request.param == "sqlite":
         return {}
     schema = request.getfixturevalue("pg_schema")
-    return {"DOCLEDGER_BACKEND": "postgres", "DOCLEDGER_PG_DB": "test",
-            "DOCLEDGER_PG_SCHEMA": schema}
+    return PG_ENV | {"DOCLEDGER_PG_SCHEMA": schema}
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.conftest import PG
+from tests.conftest import PG, PG_ENV
 
 ENV_KEYS = ("DOCLEDGER_BACKEND", "DOCLEDGER_PG_DB", "DOCLEDGER_PG_SCHEMA")
 
@@ -73,8 +73,7 @@ def test_history_lists_verified_events_as_json(tmp_path: Path) -> None:
 
 @pytest.mark.postgres
 def test_demo_then_audit_pass_on_postgres(tmp_path: Path, pg_schema: str) -> None:
-    env = {"DOCLEDGER_BACKEND": "postgres", "DOCLEDGER_PG_DB": "test",
-           "DOCLEDGER_PG_SCHEMA": pg_schema}
+    env = PG_ENV | {"DOCLEDGER_PG_SCHEMA": pg_schema}
     data = tmp_path / "D"
     demo = docledger("demo", "--data", str(data), env=env)
     assert demo.returncode == 0, demo.stderr

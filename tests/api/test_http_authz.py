@@ -79,7 +79,8 @@ def _settings(backend: str, tmp: Path) -> Iterator[Settings]:
     with psycopg.connect(**PG, autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
     try:
-        yield Settings(data=tmp / "data", backend="postgres", pg_db="test", pg_schema=schema)
+        yield Settings(data=tmp / "data", backend="postgres", pg_db=PG["dbname"],
+                       pg_schema=schema)
     finally:
         with psycopg.connect(**PG, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA "{schema}" CASCADE')

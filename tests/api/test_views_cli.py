@@ -21,6 +21,7 @@ from api.demo import (
 )
 from domain.codes import VIETNAM_TIME
 from tests.api.test_cli import docledger
+from tests.conftest import PG_ENV
 
 
 def run_json(*args: str, env: dict[str, str] | None = None) -> Any:
@@ -140,8 +141,7 @@ def test_check_views_then_rebuild_repairs_a_corrupted_row(tmp_path: Path) -> Non
 
 @pytest.mark.postgres
 def test_postgres_views_follow_only_after_project(tmp_path: Path, pg_schema: str) -> None:
-    env = {"DOCLEDGER_BACKEND": "postgres", "DOCLEDGER_PG_DB": "test",
-           "DOCLEDGER_PG_SCHEMA": pg_schema}
+    env = PG_ENV | {"DOCLEDGER_PG_SCHEMA": pg_schema}
     data = tmp_path / "D"
     demo = docledger("demo", "--data", str(data), env=env)  # catches its views up itself
     assert demo.returncode == 0, demo.stderr

@@ -12,15 +12,14 @@ from infrastructure.keyfiles import load_signer
 from infrastructure.ledger import DataFolder, open_ledger
 from infrastructure.parallel_audit import log_pages, open_reader
 from infrastructure.pg_recorder import BinaryInsertRecorder
-from infrastructure.settings import Settings
+from tests.conftest import pg_settings
 from tests.contract.test_group_commit import audit
 from tests.factories import OTHER, RECIPIENT, ManualClock, World
 
 
 def test_a_store_written_in_text_and_in_binary_reads_and_audits_as_one(
         pg_schema: str, tmp_path: Path) -> None:
-    settings = Settings(data=tmp_path / "data", backend="postgres", pg_db="test",
-                        pg_schema=pg_schema)
+    settings = pg_settings(tmp_path, pg_schema)
     clock = ManualClock()
     # Written first by eventsourcing's own recorder (as before this recorder existed) …
     world = World.create(settings, clock=clock)

@@ -22,9 +22,8 @@ import pytest
 
 from domain.errors import AuditFailure
 from infrastructure.ledger import open_log, run_audit, trust_anchors
+from tests.conftest import PG
 from tests.factories import OTHER, RECIPIENT, World
-
-PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "dbname": "test"}
 
 Row = tuple[int, str, int, str, bytes]  # notification id, originator id, version, topic, state
 

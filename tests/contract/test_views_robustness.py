@@ -27,6 +27,7 @@ from infrastructure.views.handlers import UnhandledEventError, ops_for
 from infrastructure.views.schema import TABLES
 from infrastructure.views.store import ViewStore
 from infrastructure.views.worker import ViewWorker, check
+from tests.conftest import pg_settings
 from tests.factories import OTHER, RECIPIENT, World
 from tests.views_support import events_table, raw_sql, send
 
@@ -181,5 +182,4 @@ def test_sqlite_worker_killed_mid_batch_restarts_to_identical_views(tmp_path: Pa
 @pytest.mark.postgres
 def test_postgres_worker_killed_mid_batch_restarts_to_identical_views(
         tmp_path: Path, pg_schema: str) -> None:
-    _killed_then_restarted(Settings(data=tmp_path / "data", backend="postgres", pg_db="test",
-                                    pg_schema=pg_schema), 90)
+    _killed_then_restarted(pg_settings(tmp_path, pg_schema), 90)
