@@ -32,6 +32,23 @@ app = typer.Typer(
 )
 agency_app = typer.Typer(help="Register agencies and manage their keys.", no_args_is_help=True)
 app.add_typer(agency_app, name="agency")
+auditor_app = typer.Typer(help="Register auditors and manage their keys.", no_args_is_help=True)
+app.add_typer(auditor_app, name="auditor")
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        render.out.print(f"docledger {version('docledger')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(version: Annotated[bool, typer.Option(
+        "--version", callback=_print_version, is_eager=True,
+        help="Print the version and exit.")] = False) -> None:
+    """Tamper-evident ledger for the exchange of official documents between agencies."""
 
 DataOpt = Annotated[
     Path | None,
@@ -50,7 +67,12 @@ ServerOpt = Annotated[str | None, typer.Option(
                      "data folder; sign with --key.")]
 ReaderOpt = Annotated[str | None, typer.Option(
     "--as", help="With --server: who reads (an agency code or auditor/<id>).")]
+# Commands that work on a local data folder or on files only take --server just to
+# say why they refuse it; their help does not offer it.
+LocalOnlyServerOpt = Annotated[str | None, typer.Option("--server", hidden=True)]
 DocArg = Annotated[str, typer.Argument(help="Document id (as printed by 'send').")]
+AttachOpt = Annotated[list[Path] | None, typer.Option(
+    help="Attachment file (repeatable).", exists=True, dir_okay=False, readable=True)]
 
 EXIT_CODES: list[tuple[type[DocLedgerError], int]] = [
     (errors.AuditFailure, 1),
@@ -112,7 +134,7 @@ def document_ref(value: str) -> str:
 
 
 @app.command()
-def init(data: DataOpt = None, server: ServerOpt = None) -> None:
+def init(data: DataOpt = None, server: LocalOnlyServerOpt = None) -> None:
     """Create a data folder with a new ledger key and registrar key."""
     local_only(server, "init", "a ledger is initialised where it runs")
     settings = settings_for(data)
@@ -124,7 +146,7 @@ def init(data: DataOpt = None, server: ServerOpt = None) -> None:
 
 @app.command()
 def keygen(out: Annotated[Path, typer.Argument(help="Private key file to write (0600).")],
-           server: ServerOpt = None) -> None:
+           server: LocalOnlyServerOpt = None) -> None:
     """Generate an Ed25519 key pair: OUT (private, mode 0600) and OUT.pub."""
     local_only(server, "keygen", "keys are made where they are kept, never on a server")
     signer = Ed25519Signer.generate()
@@ -202,6 +224,49 @@ def agency_revoke_key(
     print_outcome(session, outcome, as_json)
 
 
+@auditor_app.command("register")
+def auditor_register(
+    auditor_id: Annotated[str, typer.Argument(
+        help="Auditor id: 3-40 lowercase letters, digits, '-' (e.g. kiem-toan-1).")],
+    name: Annotated[str, typer.Argument(help="Who the auditor is.")],
+    pubkey: Annotated[Path, typer.Option(
+        help="The auditor's public key (PEM, from 'docledger keygen').", exists=True,
+        dir_okay=False)],
+    key: Annotated[Path | None, typer.Option(
+        "--key", help="Registrar private key (default: the data folder's).")] = None,
+    data: DataOpt = None,
+    server: ServerOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Register an auditor (signed with the registrar key); it then signs reads as
+    auditor/<id>."""
+    session = session_or_remote(data, server, key)
+    outcome = session.act("registrar", "auditor.register",
+                          {"auditor_id": auditor_id, "name": name,
+                           "keys": [load_public_key(pubkey).to_spec()]},
+                          key=key, staff="registrar")
+    print_outcome(session, outcome, as_json)
+
+
+@auditor_app.command("revoke-key")
+def auditor_revoke_key(
+    auditor_id: str,
+    keyid: str,
+    reason: Annotated[str, typer.Option(help="Why the key is revoked.")],
+    key: Annotated[Path | None, typer.Option(
+        "--key", help="Registrar private key (default: the data folder's).")] = None,
+    data: DataOpt = None,
+    server: ServerOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Revoke an auditor's key from now on."""
+    session = session_or_remote(data, server, key)
+    outcome = session.act("registrar", "auditor.revoke_key",
+                          {"auditor_id": auditor_id, "keyid": keyid, "reason": reason},
+                          key=key, staff="registrar")
+    print_outcome(session, outcome, as_json)
+
+
 # ---- sending -------------------------------------------------------------------
 
 
@@ -218,7 +283,7 @@ def send(
     position: Annotated[str, typer.Option(help="Signer's position.")] = "",
     priority: Annotated[int, typer.Option(help="0 normal … 4 express with set time.")] = 0,
     due: Annotated[str | None, typer.Option(help="Due date, YYYY-MM-DD.")] = None,
-    attach: Annotated[list[Path] | None, typer.Option(help="Attachment file (repeatable).")] = None,
+    attach: AttachOpt = None,
     document_id: Annotated[str | None, typer.Option(help="Sender-unique document id.")] = None,
     key: KeyOpt = None,
     staff: StaffOpt = "văn thư",
@@ -226,7 +291,7 @@ def send(
     server: ServerOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Create, sign, issue (numbered) and send a document to its recipients.
+    """Create, sign, issue (numbered) and send a document to its recipients; print its id.
 
     With --server the attachments are uploaded (PUT /v1/attachments/SHA256) first.
     """
@@ -247,11 +312,12 @@ def send(
     )
     if as_json:
         render.print_json(result)
-    else:
-        render.out.print(
+    else:  # the id alone on stdout, so that DOC=$(docledger send …) works
+        render.err.print(
             f"[green]sent[/] {result['reference']} as document {result['document']} "
             f"to {', '.join(to)}"
         )
+        sys.stdout.write(f"{result['document']}\n")
 
 
 def send_document(
@@ -416,7 +482,7 @@ def audit(
         help="Ledger public key to trust (default: the data folder's).")] = None,
     trusted: Annotated[list[Path] | None, typer.Option(
         "--checkpoint", help="A signed checkpoint you saved earlier (repeatable).")] = None,
-    server: ServerOpt = None,
+    server: LocalOnlyServerOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Re-read the whole store: verify every signature, replay every command,
@@ -475,7 +541,7 @@ def checkpoint(
 
 
 @app.command("receipt")
-def receipt_cmd(command_id: str, data: DataOpt = None, server: ServerOpt = None) -> None:
+def receipt_cmd(command_id: str, data: DataOpt = None, server: LocalOnlyServerOpt = None) -> None:
     """Print the ledger-signed receipt of an accepted command (JSON, DSSE)."""
     local_only(server, "receipt", "the server returns each command's receipt when it is "
                "accepted (add --json to the command)")
@@ -519,13 +585,17 @@ def prove_inclusion(
 
 @app.command("prove-consistency")
 def prove_consistency(
-    old_size: Annotated[int, typer.Argument(help="Size of the older checkpoint.")],
-    new_size: Annotated[int | None, typer.Argument(
-        help="Size of the newer checkpoint (default: the latest).")] = None,
+    old: Annotated[str, typer.Argument(
+        help="The older checkpoint: its tree size, or its note file.")],
+    new: Annotated[str | None, typer.Argument(
+        help="The newer checkpoint: its tree size, or its note file (default: the latest "
+             "signed checkpoint, the one 'checkpoint' prints).")] = None,
     data: DataOpt = None,
     server: ServerOpt = None,
 ) -> None:
-    """Consistency proof between two tree sizes (JSON), for verify-consistency."""
+    """Consistency proof between two checkpoints (JSON), for verify-consistency."""
+    old_size = checkpoint_size(old)
+    new_size = None if new is None else checkpoint_size(new)
     if server is not None:
         remote = remote_for(server, need_key=False)
         if new_size is None:
@@ -533,10 +603,11 @@ def prove_consistency(
         render.print_json(remote.public("/v1/log/consistency", old=old_size, new=new_size))
         return
     session = session_for(data)
-    session.log.issue_checkpoint(force=True)
     if new_size is None:
         latest = session.log.store.latest_checkpoint()
-        new_size = 0 if latest is None else latest.size
+        if latest is None:
+            raise errors.NotFoundError("the ledger has signed no checkpoint yet")
+        new_size = latest.size
     proof = session.log.consistency_proof(old_size, new_size)
     render.print_json({"old_size": old_size, "new_size": new_size,
                        "proof": [p.hex() for p in proof]})
@@ -549,7 +620,7 @@ def verify_consistency_cmd(
     proof: Annotated[Path, typer.Option(help="JSON from prove-consistency.")],
     ledger_key: Annotated[str, typer.Option(
         help="The ledger's verifier key (vkey text, or a file holding it).")],
-    server: ServerOpt = None,
+    server: LocalOnlyServerOpt = None,
 ) -> None:
     """Check offline that NEW extends OLD: both signed, and the proof links them."""
     local_only(server, "verify-consistency", "it checks files offline, trusting only the "
@@ -562,12 +633,23 @@ def verify_consistency_cmd(
     render.out.print(f"[green]consistent[/]: {outcome}")
 
 
-def note_size(note: str) -> int:
+def note_size(note: str, source: str = "the server's checkpoint") -> int:
     """The tree size of a C2SP checkpoint note (its second line)."""
     try:
         return int(note.split("\n")[1])
     except (IndexError, ValueError):
-        raise InvalidInputError("the server's checkpoint is not a C2SP note") from None
+        raise InvalidInputError(f"{source} is not a C2SP checkpoint note") from None
+
+
+def checkpoint_size(value: str) -> int:
+    """A tree size given as a number, or as the note file of a checkpoint."""
+    if value.isdigit():
+        return int(value)
+    try:
+        return note_size(Path(value).read_text(), value)
+    except OSError as exc:
+        raise InvalidInputError(f"{value!r} is neither a tree size nor a readable checkpoint "
+                                f"note ({exc.strerror})") from None
 
 
 def read_json(path: Path) -> Any:
@@ -585,12 +667,18 @@ def read_vkey(value: str) -> str:
 
 
 @app.command()
-def demo(data: DataOpt = None, server: ServerOpt = None) -> None:
-    """Run a realistic exchange on the embedded ledger and audit it."""
+def demo(
+    again: Annotated[bool, typer.Option(
+        "--again", help="Add another round to a ledger an earlier demo made in this folder.")
+    ] = False,
+    data: DataOpt = None,
+    server: LocalOnlyServerOpt = None,
+) -> None:
+    """Run a realistic exchange on a new embedded ledger and audit it."""
     from api.demo import run_demo
 
     local_only(server, "demo", "it makes its own ledger and development keys")
-    run_demo(settings_for(data))
+    run_demo(settings_for(data), again=again)
 
 
 @app.command()
@@ -599,7 +687,7 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
     data: DataOpt = None,
-    server: ServerOpt = None,
+    server: LocalOnlyServerOpt = None,
 ) -> None:
     """Run the HTTP API (uvicorn) on the configured ledger (embedded SQLite by default)."""
     import uvicorn

@@ -18,6 +18,7 @@ from api.cli import (
     DocArg,
     JsonOpt,
     KeyOpt,
+    LocalOnlyServerOpt,
     ReaderOpt,
     ServerOpt,
     app,
@@ -60,7 +61,7 @@ def verify_bundle_cmd(
     file: Annotated[Path, typer.Argument(help="Bundle file written by 'bundle'.")],
     ledger_key: Annotated[str, typer.Option(
         help="The ledger's verifier key (vkey text, or a file holding it).")],
-    server: ServerOpt = None,
+    server: LocalOnlyServerOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Check an audit bundle offline, step by step; exit non-zero at the first problem."""

@@ -18,6 +18,7 @@ from api.cli import (
     DocArg,
     JsonOpt,
     KeyOpt,
+    LocalOnlyServerOpt,
     ReaderOpt,
     ServerOpt,
     app,
@@ -262,7 +263,7 @@ def project(
     follow: Annotated[bool, typer.Option(help="Keep following new events (a worker).")] =
     False,
     data: DataOpt = None,
-    server: ServerOpt = None,
+    server: LocalOnlyServerOpt = None,
 ) -> None:
     """Bring the views up to date with the log; with --follow, keep them there."""
     local_only(server, "project", "the views worker runs beside the database")
@@ -287,7 +288,7 @@ def rebuild_cmd(
         help=f"One of {', '.join(VIEWS)}; all views share their tables and are rebuilt "
              "together.")] = None,
     data: DataOpt = None,
-    server: ServerOpt = None,
+    server: LocalOnlyServerOpt = None,
 ) -> None:
     """Rebuild the views from the log beside the live ones, then switch atomically."""
     local_only(server, "rebuild", "it rebuilds the views beside the database")
@@ -302,7 +303,7 @@ def rebuild_cmd(
 
 
 @app.command("check-views")
-def check_views(data: DataOpt = None, server: ServerOpt = None,
+def check_views(data: DataOpt = None, server: LocalOnlyServerOpt = None,
                 as_json: JsonOpt = False) -> None:
     """Rebuild into a shadow and compare it row for row with the live views."""
     local_only(server, "check-views", "it rebuilds the views beside the database")

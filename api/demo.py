@@ -2,8 +2,9 @@
 and communes; they accept, refuse, assign and complete; one recall, one
 duplicate refused; then the whole ledger is audited.
 
-Runs on an existing data folder too: the ledger and agencies are created only
-if missing, and each run adds a new round of documents.
+Makes a new ledger with development keys. On a folder that already holds a
+ledger it refuses, unless that ledger was made by the demo and ``--again`` asks for
+another round of documents in it (a real ledger is never filled with demo data).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from api.session import Session
 from domain.agency import Agency
 from domain.codes import VIETNAM_TIME
 from domain.delivery import Delivery
-from domain.errors import DocLedgerError
+from domain.errors import DocLedgerError, DuplicateError
 from domain.keys import Ed25519Signer
 from infrastructure.keyfiles import write_key_pair
 from infrastructure.ledger import init_ledger, open_ledger, run_audit, trust_anchors
@@ -43,10 +44,14 @@ AGENCIES = {
 }
 
 
-def run_demo(settings: Settings) -> None:
-    fresh = not (settings.data / "keys" / "ledger.key").exists()
+def run_demo(settings: Settings, *, again: bool = False) -> None:
+    keys = settings.data / "keys"
+    fresh = not (keys / "ledger.key").exists()
+    if not fresh:
+        check_may_add_round(settings, again)
     app = init_ledger(settings) if fresh else open_ledger(settings)
-    (settings.data / "keys" / DEVELOPMENT_MARKER).write_text("keys made by 'docledger demo'\n")
+    if fresh:
+        (keys / DEVELOPMENT_MARKER).write_text("keys made by 'docledger demo'\n")
     session = Session(settings, app)
     out.rule("docledger demo")
     out.print(f"ledger {'created' if fresh else 'reopened'} in {settings.data} "
@@ -66,6 +71,19 @@ def run_demo(settings: Settings) -> None:
     audit(session, settings)
     out.print(f"see one document's signed history: "
               f"docledger history {plan['document']} --data {settings.data}")
+
+
+def check_may_add_round(settings: Settings, again: bool) -> None:
+    """A second demo in one folder adds to that ledger only when asked, and only to a
+    ledger an earlier demo made."""
+    if not (settings.data / "keys" / DEVELOPMENT_MARKER).exists():
+        raise DuplicateError(
+            f"{settings.data} holds a ledger the demo did not make; the demo never writes "
+            "into it: give --data with a new folder")
+    if not again:
+        raise DuplicateError(
+            f"{settings.data} already holds a demo ledger: add --again to add another round "
+            "of documents to it, or give --data with a new folder for a fresh one")
 
 
 def register_agencies(session: Session) -> None:
