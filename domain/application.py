@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar, Protocol, TypeVar
+from typing import Any, ClassVar, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
@@ -22,7 +22,7 @@ from domain.agency import Agency
 from domain.cache_guard import CacheGuard
 from domain.command_log import CommandRecord
 from domain.commands import REGISTRAR, Command, LedgerInit, parse_command
-from domain.context import Context
+from domain.context import BlobChecker, Context
 from domain.envelope import COMMAND_TYPE, Envelope, pae
 from domain.errors import (
     CommandIdConflictError,
@@ -44,12 +44,6 @@ from domain.root import ROOT_ID, LedgerRoot
 from domain.statements import accepted_statement
 
 A = TypeVar("A", bound=Record)
-
-
-class BlobChecker(Protocol):
-    """Confirms the ledger holds an attachment's bytes under their digest."""
-
-    def check(self, sha256: str, size: int) -> None: ...
 
 
 def utc_now() -> datetime:

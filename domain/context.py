@@ -5,25 +5,40 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
 from domain.commands import Command
 from domain.errors import NotFoundError
+from domain.keys import Signer
 from domain.records import Record
 from domain.statements import sign_statement
 
-if TYPE_CHECKING:
-    from domain.application import DocLedger
-
 A = TypeVar("A", bound=Record)
+
+
+class BlobChecker(Protocol):
+    """Confirms the ledger holds an attachment's bytes under their digest."""
+
+    def check(self, sha256: str, size: int) -> None: ...
+
+
+class Ledger(Protocol):
+    """What a command's handler may use of the application (domain.application.DocLedger):
+    named here so that the handlers do not import the application that calls them."""
+
+    ledger_signer: Signer
+    blobs: BlobChecker | None
+
+    def lookup(self, cls: type[A], aggregate_id: UUID, *, to_change: bool = True
+               ) -> A | None: ...
 
 
 @dataclass(kw_only=True)
 class Context:
     """One command being executed: who, what, when, and the aggregates it loads."""
 
-    app: DocLedger
+    app: Ledger
     command: Command
     fields: Any
     envelope: dict[str, Any]
