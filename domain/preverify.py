@@ -13,5 +13,11 @@ import hashlib
 
 
 def signature_digest(spki_der: bytes, message: bytes, sig: bytes) -> bytes:
-    """Names one (key, message, signature) triple found valid."""
-    return hashlib.sha256(b"%d:" % len(spki_der) + spki_der + sig + message).digest()
+    """Names one (key, message, signature) triple found valid.
+
+    The key's and the signature's lengths both lead, so no two triples share a
+    name: with variable-length signatures (RSA, ECDSA) an unprefixed signature
+    could borrow its tail from the message, or the message its head from it.
+    """
+    lengths = b"%d:%d:" % (len(spki_der), len(sig))
+    return hashlib.sha256(lengths + spki_der + sig + message).digest()
