@@ -117,9 +117,3 @@ def serve(backend_env: dict[str, str], tmp_path: Path) -> Iterator[Callable[[Pat
     yield start
     for server in started:
         server.stop()
-
-
-def has_route(server: LiveServer, method: str, path: str) -> bool:
-    """Whether the running API has ``path`` (some read endpoints land separately)."""
-    paths = httpx.get(f"{server.url}/openapi.json", timeout=10).json()["paths"]
-    return method.lower() in paths.get(path, {})

@@ -13,7 +13,7 @@ from domain.merkle import verify_inclusion
 from domain.receipt import open_receipt
 from infrastructure.keyfiles import load_public_key
 from infrastructure.ledger import DataFolder
-from tests.api.conftest import Cli, LiveServer, has_route
+from tests.api.conftest import Cli, LiveServer
 
 SENDER, RECIPIENT = "000.00.00.G22", "000.00.00.H41"
 
@@ -37,14 +37,13 @@ def test_cli_acts_and_reads_through_a_live_server(
 
     attachment = tmp_path / "plan.pdf"
     attachment.write_bytes(b"%PDF-1.4\n% ke hoach\n%%EOF\n")
-    uploads = has_route(server, "put", "/v1/attachments/{sha256}")
     sent = cli("send", "--server", url, "--key", keys[SENDER], "--as", SENDER,
                "--to", RECIPIENT, "--subject", "Về việc thử nghiệm từ xa", "--notation",
-               "CV-VP", "--json", *(["--attach", str(attachment)] if uploads else []))
+               "CV-VP", "--json", "--attach", str(attachment))
     assert sent.returncode == 0, sent.stderr
     doc = json.loads(sent.stdout)["document"]
-    if uploads:  # the bytes reached the server's blob store before document.create
-        assert any(p.is_file() for p in (data / "blobs").rglob("*"))
+    # the bytes reached the server's blob store before document.create
+    assert any(p.is_file() for p in (data / "blobs").rglob("*"))
 
     accepted = cli("accept", doc, "--as", RECIPIENT, "--server", url, "--key",
                    keys[RECIPIENT], "--json")
@@ -61,32 +60,30 @@ def test_cli_acts_and_reads_through_a_live_server(
     keyless = cli("accept", doc, "--as", RECIPIENT, "--server", url)
     assert keyless.returncode == 2 and "--key" in keyless.stderr
 
-    if has_route(server, "get", "/v1/agencies/{code}/inbox"):
-        inbox = cli("inbox", RECIPIENT, "--server", url, "--key", keys[RECIPIENT], "--json")
-        assert inbox.returncode == 0, inbox.stderr
-        rows = json.loads(inbox.stdout)
-        assert [(r["document_id"], r["state"]) for r in rows] == [(doc, "accepted")]
-        table = cli("inbox", RECIPIENT, "--server", url, "--key", keys[RECIPIENT])
-        assert "CV-VP" in table.stdout
-        stranger = cli("inbox", RECIPIENT, "--server", url, "--key", keys[SENDER])
-        assert stranger.returncode == 3  # signed with a key that is not the recipient's
-        outbox = cli("outbox", SENDER, "--server", url, "--key", keys[SENDER], "--json")
-        assert json.loads(outbox.stdout)[0]["recipients"][0]["status_code"] == "03"
-        register = cli("register", RECIPIENT, "--server", url, "--key", keys[RECIPIENT],
-                       "--csv", str(tmp_path / "reg.csv"))
-        assert register.returncode == 0, register.stderr
-        assert "Về việc thử nghiệm từ xa" in (tmp_path / "reg.csv").read_text()
-        stats = cli("stats", RECIPIENT, "--from", "2000-01-01", "--to", "2099-12-31",
-                    "--server", url, "--key", keys[RECIPIENT], "--json")
-        assert json.loads(stats.stdout)["accepted"] == 1, stats.stderr
-        status = cli("status", doc, "--as", SENDER, "--server", url, "--key", keys[SENDER],
-                     "--json")
-        assert json.loads(status.stdout)["timeline"][-1]["status_code"] == "03"
-    if has_route(server, "get", "/v1/documents/{document}/history"):
-        history = cli("history", doc, "--as", SENDER, "--server", url, "--key", keys[SENDER],
-                      "--json")
-        assert history.returncode == 0, history.stderr
-        assert json.loads(history.stdout)[-1]["status"] == "03"
+    inbox = cli("inbox", RECIPIENT, "--server", url, "--key", keys[RECIPIENT], "--json")
+    assert inbox.returncode == 0, inbox.stderr
+    rows = json.loads(inbox.stdout)
+    assert [(r["document_id"], r["state"]) for r in rows] == [(doc, "accepted")]
+    table = cli("inbox", RECIPIENT, "--server", url, "--key", keys[RECIPIENT])
+    assert "CV-VP" in table.stdout
+    stranger = cli("inbox", RECIPIENT, "--server", url, "--key", keys[SENDER])
+    assert stranger.returncode == 3  # signed with a key that is not the recipient's
+    outbox = cli("outbox", SENDER, "--server", url, "--key", keys[SENDER], "--json")
+    assert json.loads(outbox.stdout)[0]["recipients"][0]["status_code"] == "03"
+    register = cli("register", RECIPIENT, "--server", url, "--key", keys[RECIPIENT],
+                   "--csv", str(tmp_path / "reg.csv"))
+    assert register.returncode == 0, register.stderr
+    assert "Về việc thử nghiệm từ xa" in (tmp_path / "reg.csv").read_text()
+    stats = cli("stats", RECIPIENT, "--from", "2000-01-01", "--to", "2099-12-31",
+                "--server", url, "--key", keys[RECIPIENT], "--json")
+    assert json.loads(stats.stdout)["accepted"] == 1, stats.stderr
+    status = cli("status", doc, "--as", SENDER, "--server", url, "--key", keys[SENDER],
+                 "--json")
+    assert json.loads(status.stdout)["timeline"][-1]["status_code"] == "03"
+    history = cli("history", doc, "--as", SENDER, "--server", url, "--key", keys[SENDER],
+                  "--json")
+    assert history.returncode == 0, history.stderr
+    assert json.loads(history.stdout)[-1]["status"] == "03"
 
     vkey_text = cli("checkpoint", "--vkey", "--server", url)
     assert vkey_text.returncode == 0, vkey_text.stderr
@@ -103,13 +100,12 @@ def test_cli_acts_and_reads_through_a_live_server(
     consistent = cli("prove-consistency", "1", "--server", url)
     assert consistent.returncode == 0 and json.loads(consistent.stdout)["old_size"] == 1
 
-    if has_route(server, "get", "/v1/documents/{document}/bundle"):
-        bundle = tmp_path / "doc.json"
-        fetched = cli("bundle", doc, "--as", RECIPIENT, "--server", url, "--key",
-                      keys[RECIPIENT], "-o", str(bundle))
-        assert fetched.returncode == 0, fetched.stderr
-        verified = cli("verify-bundle", str(bundle), "--ledger-key", vkey.vkey())
-        assert verified.returncode == 0, verified.stdout + verified.stderr
+    bundle = tmp_path / "doc.json"
+    fetched = cli("bundle", doc, "--as", RECIPIENT, "--server", url, "--key",
+                  keys[RECIPIENT], "-o", str(bundle))
+    assert fetched.returncode == 0, fetched.stderr
+    verified = cli("verify-bundle", str(bundle), "--ledger-key", vkey.vkey())
+    assert verified.returncode == 0, verified.stdout + verified.stderr
 
     local = cli("audit", "--server", url)
     assert local.returncode == 2 and "locally only" in local.stderr
