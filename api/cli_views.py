@@ -104,10 +104,10 @@ def inbox(
         table.add_column(column)
     for r in rows:
         due = (r["due_date"] or "") + (" [red]overdue[/]" if r["overdue"] else "")
-        table.add_row(r["document_id"], r["reference"], r["subject"][:60], r["sender"],
-                      str(r["priority"]), due, f"{r['status_code']} {r['state']}",
+        table.add_row(r["document_id"], r["reference"], render.shown(r["subject"][:60]),
+                      r["sender"], str(r["priority"]), due, f"{r['status_code']} {r['state']}",
                       str(r["incoming_number"] or ""),
-                      " / ".join(x for x in (r["lead_unit"], r["officer"]) if x))
+                      render.shown(" / ".join(x for x in (r["lead_unit"], r["officer"]) if x)))
     render.out.print(table)
 
 
@@ -138,7 +138,7 @@ def outbox(
         table.add_column(column)
     for d in docs:
         recipients = ", ".join(f"{r['recipient']}: {r['status_code']}" for r in d["recipients"])
-        table.add_row(d["document_id"], d["reference"], d["subject"][:60], recipients)
+        table.add_row(d["document_id"], d["reference"], render.shown(d["subject"][:60]), recipients)
     render.out.print(table)
 
 
@@ -160,13 +160,13 @@ def status(doc: DocArg, wait_for: WaitOpt = None, data: DataOpt = None,
     if as_json:
         render.print_json(found)
         return
-    table = Table(title=f"{found['reference']} — {found['subject'][:70]}")
+    table = Table(title=f"{found['reference']} — {render.shown(found['subject'][:70])}")
     for column in ("recipient", "code", "event", "time (UTC)", "by", "detail"):
         table.add_column(column)
     for t in found["timeline"]:
-        by = t["actor"] + (f" ({t['staff']})" if t["staff"] else "")
+        by = t["actor"] + (f" ({render.shown(t['staff'])})" if t["staff"] else "")
         table.add_row(t["recipient"], t["status_code"] or "", t["event"],
-                      t["at"][:19].replace("T", " "), by, t["detail"])
+                      t["at"][:19].replace("T", " "), by, render.shown(t["detail"]))
     render.out.print(table)
 
 
@@ -211,7 +211,7 @@ def register_cmd(
             table.add_column(heading)
         for r in rows:
             table.add_row(str(r["number"]), r["registered_on"], r["reference"],
-                          r["subject"][:60], r["counterpart"])
+                          render.shown(r["subject"][:60]), r["counterpart"])
         render.out.print(table)
     else:
         render.out.print(f"wrote {len(rows)} entries")
