@@ -320,7 +320,7 @@ def rebuild_cmd(
     render.out.print(f"rebuilt every view from {done} events and switched them live")
 
 
-def _await_worker(session: Session, head: int, timeout: float = 10.0) -> None:
+def _await_worker(session: Session, head: int, timeout: float = 5.0) -> None:
     """A separate worker may be a moment behind the head: give it that moment."""
     deadline = time.monotonic() + timeout
     while session.views.position() < head and time.monotonic() < deadline:
