@@ -187,12 +187,12 @@ class ViewStore:
         return None if row is None else ViewFailure(row["notification_id"], row["topic"],
                                                     row["reason"])
 
-    def clear_failure(self, position: int, c: Any | None = None) -> None:
-        """Forget a failure the views have since moved past (a rebuild, a fixed bug)."""
-        with nullcontext(c) if c is not None else self.transaction() as cursor:
-            cursor.execute(self.sql(f"DELETE FROM {self.prefix}view_failures "
-                                    "WHERE name = %s AND notification_id <= %s"),
-                           (self.tracking_name, position))
+    def clear_failure(self, position: int) -> None:
+        """Forget a failure the views have since moved past (a fixed handler)."""
+        with self.transaction() as c:
+            c.execute(self.sql(f"DELETE FROM {self.prefix}view_failures "
+                               "WHERE name = %s AND notification_id <= %s"),
+                      (self.tracking_name, position))
 
     def wait(self, notification_id: int, timeout: float) -> None:
         """Block until the views include ``notification_id`` (read-your-writes)."""

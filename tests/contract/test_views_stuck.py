@@ -139,6 +139,11 @@ def test_check_views_fails_on_the_event_the_views_cannot_apply(
     assert f"notification {bad}" in done.stderr and "identical" not in done.stdout
     project = docledger(world.settings, "project")
     assert project.returncode == 1 and f"notification {bad}" in project.stderr
+    live = ViewStore(world.app)
+    before = live.rows("v_documents")
+    rebuilt = docledger(world.settings, "rebuild")
+    assert rebuilt.returncode == 1 and f"notification {bad}" in rebuilt.stderr
+    assert live.rows("v_documents") == before and live.position() == bad - 1
 
 
 def test_project_follow_reports_the_stuck_event_and_does_not_exit(
