@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import threading
+import time
 from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated
@@ -29,9 +30,11 @@ from api.cli import (
     session_for,
 )
 from api.remote import RemoteSession, rows_of
+from api.session import Session
 from domain.codes import VIETNAM_TIME
 from domain.errors import InvalidInputError, NotFoundError
 from infrastructure.views import queries
+from infrastructure.views.handlers import UnhandledEventError
 from infrastructure.views.schema import VIEWS
 from infrastructure.views.worker import check, rebuild
 
@@ -105,10 +108,10 @@ def inbox(
         table.add_column(column)
     for r in rows:
         due = (r["due_date"] or "") + (" [red]overdue[/]" if r["overdue"] else "")
-        table.add_row(r["document_id"], r["reference"], r["subject"][:60], r["sender"],
-                      str(r["priority"]), due, f"{r['status_code']} {r['state']}",
+        table.add_row(r["document_id"], r["reference"], render.shown(r["subject"][:60]),
+                      r["sender"], str(r["priority"]), due, f"{r['status_code']} {r['state']}",
                       str(r["incoming_number"] or ""),
-                      " / ".join(x for x in (r["lead_unit"], r["officer"]) if x))
+                      render.shown(" / ".join(x for x in (r["lead_unit"], r["officer"]) if x)))
     render.out.print(table)
 
 
@@ -139,7 +142,7 @@ def outbox(
         table.add_column(column)
     for d in docs:
         recipients = ", ".join(f"{r['recipient']}: {r['status_code']}" for r in d["recipients"])
-        table.add_row(d["document_id"], d["reference"], d["subject"][:60], recipients)
+        table.add_row(d["document_id"], d["reference"], render.shown(d["subject"][:60]), recipients)
     render.out.print(table)
 
 
@@ -161,13 +164,13 @@ def status(doc: DocArg, wait_for: WaitOpt = None, data: DataOpt = None,
     if as_json:
         render.print_json(found)
         return
-    table = Table(title=f"{found['reference']} — {found['subject'][:70]}")
+    table = Table(title=f"{found['reference']} — {render.shown(found['subject'][:70])}")
     for column in ("recipient", "code", "event", "time (UTC)", "by", "detail"):
         table.add_column(column)
     for t in found["timeline"]:
-        by = t["actor"] + (f" ({t['staff']})" if t["staff"] else "")
+        by = t["actor"] + (f" ({render.shown(t['staff'])})" if t["staff"] else "")
         table.add_row(t["recipient"], t["status_code"] or "", t["event"],
-                      t["at"][:19].replace("T", " "), by, t["detail"])
+                      t["at"][:19].replace("T", " "), by, render.shown(t["detail"]))
     render.out.print(table)
 
 
@@ -212,7 +215,7 @@ def register_cmd(
             table.add_column(heading)
         for r in rows:
             table.add_row(str(r["number"]), r["registered_on"], r["reference"],
-                          r["subject"][:60], r["counterpart"])
+                          render.shown(r["subject"][:60]), r["counterpart"])
         render.out.print(table)
     else:
         render.out.print(f"wrote {len(rows)} entries")
@@ -269,17 +272,33 @@ def project(
     local_only(server, "project", "the views worker runs beside the database")
     session = session_for(data)
     worker = session.view_worker
-    behind = (session.app.recorder.max_notification_id() or 0) - session.views.position()
-    with _bar(behind) as bar:
-        task = bar.add_task("catching up", total=max(behind, 0))
-        done = worker.catch_up(progress=lambda n: bar.advance(task, n))
-    render.err.print(f"views at notification {session.views.position()} ({done} applied)")
+    _catch_up(session, follow)
     if follow:
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
         render.err.print("following the log (Ctrl-C to stop)")
-        worker.follow(stop)
+        worker.follow(stop, report=lambda exc: render.err.print(
+            f"[red]views not advancing[/]: {render.shown(str(exc))} (retrying)",
+            highlight=False))
+
+
+def _catch_up(session: Session, follow: bool) -> None:
+    """Bring the views up to the log's head once; a worker that is to follow
+    reports an event they cannot apply and goes on to retry it, a one-off run
+    fails on it (exit 1)."""
+    worker = session.view_worker
+    behind = (session.app.recorder.max_notification_id() or 0) - session.views.position()
+    try:
+        with _bar(behind) as bar:
+            task = bar.add_task("catching up", total=max(behind, 0))
+            done = worker.catch_up(progress=lambda n: bar.advance(task, n))
+    except UnhandledEventError as exc:
+        if not follow:
+            raise
+        render.err.print(f"[red]views stopped[/]: {render.shown(str(exc))}", highlight=False)
+        return
+    render.err.print(f"views at notification {session.views.position()} ({done} applied)")
 
 
 @app.command("rebuild")
@@ -302,14 +321,25 @@ def rebuild_cmd(
     render.out.print(f"rebuilt every view from {done} events and switched them live")
 
 
+def _await_worker(session: Session, head: int, timeout: float = 5.0) -> None:
+    """A separate worker may be a moment behind the head: give it that moment."""
+    deadline = time.monotonic() + timeout
+    while session.views.position() < head and time.monotonic() < deadline:
+        if session.views.failure() is not None:
+            return
+        time.sleep(0.05)
+
+
 @app.command("check-views")
 def check_views(data: DataOpt = None, server: LocalOnlyServerOpt = None,
                 as_json: JsonOpt = False) -> None:
-    """Rebuild into a shadow and compare it row for row with the live views."""
+    """Rebuild into a shadow up to the log's head and compare it row for row with the
+    live views (which must be at that head too); they are checked as they are."""
     local_only(server, "check-views", "it rebuilds the views beside the database")
     session = session_for(data)
-    session.fresh_views()
-    total = session.views.position()
+    total = session.app.recorder.max_notification_id() or 0
+    if not session.settings.follow_views_in_process:
+        _await_worker(session, total)
     with _bar(total) as bar:
         task = bar.add_task("checking", total=total)
         position, differences = check(session.app, progress=lambda n: bar.advance(task, n))

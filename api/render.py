@@ -7,15 +7,23 @@ import sys
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from domain.application import Outcome
 from domain.audit import AuditReport
 from domain.history import HistoryEntry
+from domain.text import display
 
 # Piped output is not cut to 80 columns: records stay on one line for grep.
 out = Console(width=None if sys.stdout.isatty() else 160, soft_wrap=not sys.stdout.isatty())
 err = Console(stderr=True)
+
+
+def shown(value: str) -> str:
+    """Signed text as a table cell: bidi and control characters as visible
+    ``<U+XXXX>`` escapes, and brackets not read as rich markup."""
+    return escape(display(value))
 
 
 def print_json(data: Any) -> None:
@@ -51,7 +59,7 @@ def print_history(entries: list[HistoryEntry], *, as_json: bool) -> None:
     for column in ("time (UTC)", "record", "event", "status", "by", "signed by"):
         table.add_column(column, no_wrap=column != "by")
     for e in entries:
-        by = e.actor if not e.staff else f"{e.actor} ({e.staff})"
+        by = e.actor if not e.staff else f"{e.actor} ({shown(e.staff)})"
         table.add_row(e.at[:19].replace("T", " "), e.aggregate, e.event, e.status or "",
                       by, f"{e.signed_by} {e.keyid[:8]}")
     out.print(table)

@@ -16,6 +16,7 @@ from infrastructure.keyfiles import load_signer
 from infrastructure.ledger import DataFolder, open_ledger, open_log
 from infrastructure.settings import Settings
 from infrastructure.transparency import LedgerLog
+from infrastructure.views.handlers import UnhandledEventError
 from infrastructure.views.store import ViewStore
 from infrastructure.views.worker import ViewWorker
 
@@ -88,14 +89,23 @@ class Session:
         return self.log.covered
 
     def _project(self) -> int:
-        self.view_worker.catch_up()
+        self._catch_up_views()
         return self.views.position()
+
+    def _catch_up_views(self) -> None:
+        """Views following in-process stop at an event they cannot apply without
+        failing the command that was just committed, or the read: the worker has
+        recorded the failure, and readiness and check-views report it."""
+        try:
+            self.view_worker.catch_up()
+        except UnhandledEventError:
+            return
 
     def fresh_views(self, wait_for: int | None = None, timeout: float = 10.0) -> ViewStore:
         """The views, caught up in-process, or (with a separate worker) once they
         include notification ``wait_for``: read-your-writes after a command."""
         if self.settings.follow_views_in_process:
-            self.view_worker.catch_up()
+            self._catch_up_views()
         elif wait_for is not None:
             self.views.wait(wait_for, timeout)
         return self.views

@@ -53,6 +53,12 @@ PARALLEL_SIGNATURES = 16
 
 HEX_HASH = re.compile(r"^[0-9a-f]{64}$")
 
+# The only fields a bundle and its events have: anything else is refused, so a
+# bundle cannot carry text a reader might take for verified.
+BUNDLE_FIELDS = frozenset({"format", "document", "checkpoint", "events"})
+EVENT_FIELDS = frozenset({"leaf_index", "notification_id", "aggregate_id", "version", "topic",
+                          "state", "proof"})
+
 # Which commands act on which record, and whether the sender or the recipient acts.
 SENDER_ACTS = frozenset({
     "document.create", "document.sign", "document.issue", "document.send",
@@ -281,6 +287,7 @@ class _Verifier:
             raise self.fail("the bundle is not a JSON object")
         if b.get("format") != FORMAT:
             raise self.fail(f"format is {b.get('format')!r}, not {FORMAT!r}")
+        self._known_fields(b, BUNDLE_FIELDS, "the bundle")
         try:
             self.document = UUID(b["document"])
         except (KeyError, TypeError, ValueError, AttributeError):
@@ -305,6 +312,7 @@ class _Verifier:
         where = f"events[{position}]"
         if not isinstance(entry, dict):
             raise self.fail(f"{where} is not an object")
+        self._known_fields(entry, EVENT_FIELDS, where)
 
         def integer(name: str, least: int) -> int:
             value = entry.get(name)
@@ -332,6 +340,11 @@ class _Verifier:
             aggregate_id=aggregate, version=integer("version", 1), topic=topic,
             state=state, proof=[bytes.fromhex(h) for h in proof],
         )
+
+    def _known_fields(self, obj: dict[str, Any], known: frozenset[str], where: str) -> None:
+        unknown = sorted(str(name) for name in obj if name not in known)
+        if unknown:
+            raise self.fail(f"{where} has unknown field(s) {', '.join(map(repr, unknown))}")
 
     # ---- 2 ---------------------------------------------------------------------------
 
@@ -465,9 +478,16 @@ class _Verifier:
             revoked = sum(1 for p in keys.values() if p.revoked_at is not None)
             described.append(f"{code} ({len(keys)} keys, {revoked} revoked)")
         sender = self.streams[self.document][0].data.get("sender")
-        for code in [sender, *self.recipients]:
+        parties = [sender, *self.recipients]
+        for code in parties:
             if code not in self.agencies:
                 raise self.fail(f"the key history of agency {code} is missing")
+        # a key history of anyone else is no evidence about this document, and a
+        # bundle padded with one could show keys as the ledger's word on them
+        for code in self.agencies:
+            if code not in parties:
+                raise self.fail(f"the key history of agency {code}, which is not a party "
+                                f"to the document (sender or recipient), is in the bundle")
         return "key histories rebuilt: " + ", ".join(described)
 
     def _add_key(self, keys: dict[str, KeyPeriod], spec: Any, e: BundleEvent,

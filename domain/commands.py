@@ -26,9 +26,11 @@ from pydantic import (
     ValidationError,
     field_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from domain.codes import check_agency_code
 from domain.errors import InvalidCommandError, InvalidInputError
+from domain.text import text_problem
 
 REGISTRAR = "registrar"
 
@@ -40,11 +42,53 @@ def _agency_code(value: str) -> str:
         raise ValueError(str(exc)) from None
 
 
-AgencyCode = Annotated[str, AfterValidator(_agency_code)]
-Text = Annotated[str, StringConstraints(min_length=1, max_length=1000)]
-Name = Annotated[str, StringConstraints(min_length=1, max_length=300)]
-Note = Annotated[str, StringConstraints(max_length=2000)]
+FORBIDDEN_TEXT = "forbidden_characters"  # the error type parse_command answers invalid-input for
+
+
+def _checked(*, multiline: bool = False, code: bool = False) -> AfterValidator:
+    def check(value: str) -> str:
+        problem = text_problem(value, multiline=multiline, code=code)
+        if problem is not None:
+            raise PydanticCustomError(FORBIDDEN_TEXT, problem)
+        return value
+    return AfterValidator(check)
+
+
+# Every string of every command is one of these: no control characters, and in
+# codes, ids and notations no bidirectional controls either (domain/text.py).
+def SingleLine(min_length: int = 0, max_length: int = 1000) -> Any:  # noqa: N802
+    return Annotated[str, StringConstraints(min_length=min_length, max_length=max_length),
+                     _checked()]
+
+
+def Multiline(min_length: int = 0, max_length: int = 2000) -> Any:  # noqa: N802
+    return Annotated[str, StringConstraints(min_length=min_length, max_length=max_length),
+                     _checked(multiline=True)]
+
+
+def Code(min_length: int = 1, max_length: int = 200, pattern: str | None = None) -> Any:  # noqa: N802
+    return Annotated[str, StringConstraints(min_length=min_length, max_length=max_length,
+                                            pattern=pattern), _checked(code=True)]
+
+
+AgencyCode = Annotated[str, _checked(code=True), AfterValidator(_agency_code)]
+Text = Multiline(1, 1000)  # reasons: may run over several lines
+Name = SingleLine(1, 300)
+PublicKeyText = Code(1, 4096)
+ActorAgency = Code(1, 13)
+Origin = Code(pattern=r"^[^\s+]{1,200}$")
+Competence = SingleLine(0, 100)
+Position = SingleLine(0, 200)
+ResponseCode = Code(1, 42)
+DocumentId = Code(1, 200)
+CodeNotation = Code(1, 30)
+Subject = SingleLine(1, 500)
+Place = SingleLine(1, 200)
+FileName = Code(1, 255)
+MediaType = Code(3, 127)
+Note = Multiline(0, 2000)
 Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+KeyId = Code(1, 64)
 
 
 class Model(BaseModel):
@@ -56,11 +100,11 @@ class Model(BaseModel):
 class KeySpec(Model):
     keyid: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
     algorithm: Literal["ed25519"]
-    public_key: Annotated[str, StringConstraints(min_length=1, max_length=4096)]
+    public_key: PublicKeyText
 
 
 class Actor(Model):
-    agency: str
+    agency: ActorAgency
     staff: Name
 
     @field_validator("agency")
@@ -73,7 +117,7 @@ class Actor(Model):
 
 
 class LedgerInit(Model):
-    origin: Annotated[str, StringConstraints(pattern=r"^[^\s+]{1,200}$")]
+    origin: Origin
     registrar_key: KeySpec
     ledger_key: KeySpec
     max_clock_skew_seconds: int = Field(ge=1, le=3600)
@@ -92,7 +136,7 @@ class AgencyAddKey(Model):
 
 class AgencyRevokeKey(Model):
     code: AgencyCode
-    keyid: str
+    keyid: KeyId
     reason: Text
 
 
@@ -104,13 +148,13 @@ class AuditorRegister(Model):
 
 class AuditorRevokeKey(Model):
     auditor_id: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{2,39}$")]
-    keyid: str
+    keyid: KeyId
     reason: Text
 
 
 class SignerInfo(Model):
-    competence: Annotated[str, StringConstraints(max_length=100)] = ""
-    position: Annotated[str, StringConstraints(max_length=200)] = ""
+    competence: Competence = ""
+    position: Position = ""
     full_name: Name
 
 
@@ -121,38 +165,38 @@ class DocumentType(Model):
 
 class ResponseFor(Model):
     organ_id: AgencyCode
-    code: Annotated[str, StringConstraints(min_length=1, max_length=42)]
+    code: ResponseCode
     promulgation_date: date
-    document_id: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    document_id: DocumentId
 
 
 class Header(Model):
     """The edXML header fields the sender fills in (the number is assigned)."""
 
-    code_notation: Annotated[str, StringConstraints(min_length=1, max_length=30)]
+    code_notation: CodeNotation
     document_type: DocumentType
-    subject: Annotated[str, StringConstraints(min_length=1, max_length=500)]
-    promulgation_place: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    subject: Subject
+    promulgation_place: Place
     promulgation_date: date
     signer: SignerInfo
     priority: int = Field(default=0, ge=0, le=4)
     steering_type: int = Field(default=0, ge=0, le=2)
     due_date: date | None = None
-    to_places: list[Annotated[str, StringConstraints(min_length=1, max_length=300)]] = Field(
+    to_places: list[Name] = Field(
         default_factory=list, max_length=200
     )
     response_for: ResponseFor | None = None
 
 
 class Attachment(Model):
-    name: Annotated[str, StringConstraints(min_length=1, max_length=255)]
-    media_type: Annotated[str, StringConstraints(min_length=3, max_length=127)]
+    name: FileName  # a file name: a bidi control would disguise its extension
+    media_type: MediaType
     size: int = Field(ge=0)
     sha256: Sha256
 
 
 class DocumentCreate(Model):
-    document_id: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    document_id: DocumentId
     header: Header
     attachments: list[Attachment] = Field(default_factory=list, max_length=100)
 
@@ -241,7 +285,7 @@ class Command(Model):
         try:
             return FIELDS[self.type].model_validate_json(json.dumps(self.fields))
         except ValidationError as exc:
-            raise InvalidCommandError(_describe(exc, prefix="fields.")) from None
+            raise _refusal(exc, prefix="fields.") from None
 
 
 def parse_command(payload: bytes) -> tuple[Command, Any]:
@@ -249,8 +293,16 @@ def parse_command(payload: bytes) -> tuple[Command, Any]:
     try:
         command = Command.model_validate_json(payload)
     except ValidationError as exc:
-        raise InvalidCommandError(_describe(exc)) from None
+        raise _refusal(exc) from None
     return command, command.parsed_fields()
+
+
+def _refusal(exc: ValidationError, prefix: str = "") -> InvalidInputError:
+    """Text the ledger cannot hold is invalid input as such (invalid-input);
+    any other broken rule is a malformed command (invalid-command)."""
+    if any(err["type"] == FORBIDDEN_TEXT for err in exc.errors()):
+        return InvalidInputError(_describe(exc, prefix, only=FORBIDDEN_TEXT))
+    return InvalidCommandError(_describe(exc, prefix))
 
 
 def command_payload(
@@ -273,9 +325,10 @@ def command_payload(
     return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def _describe(exc: ValidationError, prefix: str = "") -> str:
+def _describe(exc: ValidationError, prefix: str = "", only: str | None = None) -> str:
     parts = []
-    for err in exc.errors()[:5]:
+    errors = [e for e in exc.errors() if only is None or e["type"] == only]
+    for err in errors[:5]:
         if err["type"] == "json_invalid":
             return f"payload is not JSON: {err['msg']}"
         where = prefix + ".".join(str(p) for p in err["loc"])

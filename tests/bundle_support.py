@@ -135,3 +135,25 @@ def without(bundle: dict[str, Any], *drop: dict[str, Any]) -> dict[str, Any]:
     changed["events"] = [e for e in changed["events"]
                          if (e["aggregate_id"], e["version"]) not in keys]
     return changed
+
+
+def padded_with_agency(bundle: dict[str, Any], donor: dict[str, Any],
+                       code: str) -> dict[str, Any]:
+    """``bundle`` with agency ``code``'s key history (and the records of the commands
+    that wrote it) taken from ``donor``, a bundle against the same checkpoint."""
+    from domain.bundle import agency_id, command_record_id
+
+    assert donor["checkpoint"] == bundle["checkpoint"]
+    agency = [e for e in donor["events"] if e["aggregate_id"] == str(agency_id(code))]
+    assert agency, f"the donor holds no history of {code}"
+    records = set()
+    for e in agency:
+        payload = json.loads(base64.b64decode(state_of(e)["envelope"]["payload"]))
+        records.add(str(command_record_id(payload["command_id"])))
+    extra = agency + [e for e in donor["events"] if e["aggregate_id"] in records]
+    padded = copy.deepcopy(bundle)
+    have = {(e["aggregate_id"], e["version"]) for e in padded["events"]}
+    padded["events"] += [copy.deepcopy(e) for e in extra
+                         if (e["aggregate_id"], e["version"]) not in have]
+    padded["events"].sort(key=lambda e: e["leaf_index"])
+    return padded

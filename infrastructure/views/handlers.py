@@ -16,6 +16,7 @@ from typing import Any
 from eventsourcing.persistence import Notification
 
 from domain.codes import VIETNAM_TIME
+from domain.errors import DocLedgerError
 
 Op = tuple[str, tuple[Any, ...]]  # SQL with %s placeholders and {t:name} table names
 Handler = Callable[[Notification, dict[str, Any]], list[Op]]
@@ -25,11 +26,15 @@ STATES = {"01": "arrived", "02": "refused", "03": "accepted", "04": "assigned",
           "05": "in_progress", "06": "completed", "13": "recall_requested", "15": "recalled"}
 
 
-class UnhandledEventError(Exception):
-    """A stored event no view knows how to handle; the worker stops on it."""
+class UnhandledEventError(DocLedgerError):
+    """A stored event the views cannot apply; the worker stops on it."""
+
+    code = "views-stuck"
 
     def __init__(self, notification_id: int, topic: str, reason: str) -> None:
         self.notification_id = notification_id
+        self.topic = topic
+        self.reason = reason
         super().__init__(f"notification {notification_id} ({topic}): {reason}")
 
 

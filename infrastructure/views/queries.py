@@ -10,6 +10,7 @@ from datetime import date
 from typing import Any
 
 from domain.errors import InvalidInputError
+from domain.text import display
 from infrastructure.views.store import ViewStore
 
 ACTIVE = ("arrived", "accepted", "assigned", "in_progress", "recall_requested")
@@ -114,7 +115,7 @@ def register_csv(rows: list[dict[str, Any]], direction: str) -> str:
     writer = csv.writer(out)
     writer.writerow(REGISTER_HEADINGS[direction])
     for r in rows:
-        writer.writerow([r["number"], r["registered_on"], r["reference"], r["subject"],
+        writer.writerow([r["number"], r["registered_on"], r["reference"], display(r["subject"]),
                          r["counterpart"]])
     return out.getvalue()
 
@@ -126,7 +127,7 @@ def register_html(rows: list[dict[str, Any]], *, agency: str, name: str, directi
     head = "".join(f"<th>{html.escape(h)}</th>" for h in REGISTER_HEADINGS[direction])
     cells = ("number", "registered_on", "reference", "subject", "counterpart")
     body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(str(r[c]))}</td>" for c in cells) + "</tr>"
+        "<tr>" + "".join(f"<td>{html.escape(display(str(r[c])))}</td>" for c in cells) + "</tr>"
         for r in rows)
     return (
         "<!doctype html><html lang=\"vi\"><head><meta charset=\"utf-8\">"
@@ -135,7 +136,7 @@ def register_html(rows: list[dict[str, Any]], *, agency: str, name: str, directi
         "h1{text-align:center;font-size:16pt}table{border-collapse:collapse;width:100%}"
         "th,td{border:1px solid #000;padding:4px;font-size:11pt;vertical-align:top}"
         "thead{display:table-header-group}tr{page-break-inside:avoid}</style></head><body>"
-        f"<p>{html.escape(name)} ({html.escape(agency)})</p><h1>{title}</h1>"
+        f"<p>{html.escape(display(name))} ({html.escape(agency)})</p><h1>{title}</h1>"
         f"<p style=\"text-align:center\">Năm {year}</p>"
         f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></body></html>")
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
 from typing import Any
 
 from eventsourcing.persistence import IntegrityError, Tracking, TrackingRecorder
@@ -17,7 +18,8 @@ from eventsourcing.postgres import PostgresTrackingRecorder
 
 from domain.application import DocLedger
 from domain.errors import ConcurrencyError
-from infrastructure.views.handlers import Op
+from domain.text import display
+from infrastructure.views.handlers import Op, UnhandledEventError
 from infrastructure.views.schema import (
     INDEXES,
     SCHEMA_FINGERPRINT,
@@ -34,6 +36,15 @@ class StaleBatchError(ConcurrencyError):
 
     def __init__(self, name: str, after: int) -> None:
         super().__init__(f"views {name!r} are no longer at position {after}; batch discarded")
+
+
+@dataclass(frozen=True)
+class ViewFailure:
+    """The event the views stopped on: they stay at the position before it."""
+
+    notification_id: int
+    topic: str
+    reason: str
 
 
 TABLE_REF = re.compile(r"\{t:(\w+)\}")
@@ -57,6 +68,9 @@ class ViewStore:
         self.app_name = app.name
         self._sql_cache: dict[str, str] = {}
         with self.transaction() as c:
+            c.execute(f"CREATE TABLE IF NOT EXISTS {self.prefix}view_failures (name TEXT "
+                      "PRIMARY KEY, notification_id BIGINT NOT NULL, topic TEXT NOT NULL, "
+                      "reason TEXT NOT NULL)")
             if suffix == LIVE:
                 self._reset_if_schema_changed(c)
             for statement in create_statements(self.prefix, suffix, self.postgres,
@@ -151,6 +165,35 @@ class ViewStore:
         return (f'{self.prefix}"{self.recorder.tracking_table_name}"'  # type: ignore[attr-defined]
                 if self.postgres else "tracking")
 
+    # ---- an event the views cannot apply ------------------------------------------------
+
+    def record_failure(self, error: UnhandledEventError) -> None:
+        """Keep, beside the views, the event they stopped on and why: readiness and
+        check-views report it until the views move past it."""
+        with self.transaction() as c:
+            c.execute(self.sql(f"DELETE FROM {self.prefix}view_failures WHERE name = %s"),
+                      (self.tracking_name,))
+            c.execute(self.sql(f"INSERT INTO {self.prefix}view_failures "
+                               "(name, notification_id, topic, reason) VALUES (%s, %s, %s, %s)"),
+                      (self.tracking_name, error.notification_id, display(error.topic),
+                       display(error.reason)))
+
+    def failure(self) -> ViewFailure | None:
+        with self.transaction(commit=False) as c:
+            c.execute(self.sql(f"SELECT notification_id, topic, reason FROM "
+                               f"{self.prefix}view_failures WHERE name = %s"),
+                      (self.tracking_name,))
+            row = c.fetchone()
+        return None if row is None else ViewFailure(row["notification_id"], row["topic"],
+                                                    row["reason"])
+
+    def clear_failure(self, position: int) -> None:
+        """Forget a failure the views have since moved past (a fixed handler)."""
+        with self.transaction() as c:
+            c.execute(self.sql(f"DELETE FROM {self.prefix}view_failures "
+                               "WHERE name = %s AND notification_id <= %s"),
+                      (self.tracking_name, position))
+
     def wait(self, notification_id: int, timeout: float) -> None:
         """Block until the views include ``notification_id`` (read-your-writes)."""
         self.recorder.wait(self.tracking_name, notification_id, timeout=timeout)
@@ -169,6 +212,8 @@ class ViewStore:
             for table in TABLES:
                 c.execute(f"DROP TABLE IF EXISTS {self.prefix}{table}{self.suffix}")
             self._set_tracking(c, self.tracking_name, None)
+            c.execute(self.sql(f"DELETE FROM {self.prefix}view_failures WHERE name = %s"),
+                      (self.tracking_name,))
 
     def replace_live(self) -> None:
         """Make these (shadow) tables the live ones, with their position, in one step."""
@@ -187,6 +232,9 @@ class ViewStore:
             position = self.position()
             self._set_tracking(c, "views", position)
             self._set_tracking(c, self.tracking_name, None)
+            c.execute(self.sql(f"DELETE FROM {self.prefix}view_failures WHERE name IN (%s, %s) "
+                               "AND notification_id <= %s"),
+                      ("views", self.tracking_name, position))
 
     def _set_tracking(self, c: Any, name: str, position: int | None) -> None:
         c.execute(self.sql(f"DELETE FROM {self._tracking_table()} WHERE application_name = %s"),

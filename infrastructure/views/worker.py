@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from threading import Event
+from typing import NoReturn
+
+from eventsourcing.persistence import (
+    DataError,
+    IntegrityError,
+    InterfaceError,
+    InternalError,
+    Notification,
+    OperationalError,
+    PersistenceError,
+    ProgrammingError,
+)
 
 from domain.application import DocLedger
+from domain.errors import DocLedgerError
 from infrastructure.views.handlers import Op, UnhandledEventError, ops_for
 from infrastructure.views.schema import TABLES
 from infrastructure.views.store import StaleBatchError, ViewStore
@@ -15,6 +29,9 @@ from infrastructure.views.store import StaleBatchError, ViewStore
 BATCH = 2000
 REBUILD_BATCH = 5000
 Progress = Callable[[int], None]
+# the database refusing an event's rows (not being away: that is retried)
+REFUSED_ROWS = (DataError, IntegrityError, InternalError, ProgrammingError)
+log = logging.getLogger("docledger.views")
 
 
 class ViewWorker:
@@ -28,37 +45,87 @@ class ViewWorker:
     def catch_up(self, *, until: int | None = None, progress: Progress | None = None) -> int:
         """Apply every event after the tracking position (up to ``until``).
 
-        An event no view handles stops the worker: the events before it are
-        applied, then UnhandledEventError names its notification id.
+        An event the views cannot apply (no view handles it, or the database
+        refuses its rows) stops the worker: the events before it are applied,
+        the failure is recorded beside the views, and UnhandledEventError names
+        its notification id. Nothing after it is applied, on this or any run.
         """
         done = 0
         while True:
             position = self.store.position()
             if until is not None and position >= until:
-                return done
+                break
             batch = self.app.recorder.select_notifications(position + 1, self.batch, stop=until)
             if not batch:
-                return done
-            ops: list[Op] = []
+                break
             try:
-                for i, n in enumerate(batch):
-                    try:
-                        ops.extend(ops_for(n))
-                    except UnhandledEventError:
-                        if i:
-                            self.store.apply(ops, batch[i - 1].id, after=position)
-                        raise
-                self.store.apply(ops, batch[-1].id, after=position)
+                self._apply(batch, position)
             except StaleBatchError:
                 continue  # the views moved under us: read the position again
             done += len(batch)
             if progress is not None:
                 progress(len(batch))
+        if done:
+            self.store.clear_failure(self.store.position())
+        return done
 
-    def follow(self, stop: Event, *, poll: float = 0.2, progress: Progress | None = None) -> None:
-        """Catch up, then keep following new events until ``stop`` is set."""
+    def _apply(self, batch: list[Notification], position: int) -> None:
+        ops: list[Op] = []
+        for i, n in enumerate(batch):
+            try:
+                ops.extend(ops_for(n))
+            except UnhandledEventError as exc:
+                if i:
+                    self.store.apply(ops, batch[i - 1].id, after=position)
+                self._stop(exc)
+        try:
+            self.store.apply(ops, batch[-1].id, after=position)
+        except REFUSED_ROWS:
+            self._still_at(position)
+            self._one_by_one(batch, position)  # find the event whose rows were refused
+
+    def _one_by_one(self, batch: list[Notification], position: int) -> None:
+        for n in batch:
+            try:
+                self.store.apply(ops_for(n), n.id, after=position)
+            except REFUSED_ROWS as exc:
+                self._still_at(position)
+                self._stop(UnhandledEventError(n.id, n.topic,
+                                               f"the views cannot apply its rows: {exc}"))
+            position = n.id
+
+    def _still_at(self, position: int) -> None:
+        """Rows that clash because another worker applied them first are no fault
+        of the event: the batch is stale, not stuck."""
+        if self.store.position() != position:
+            raise StaleBatchError(self.store.tracking_name, position)
+
+    def _stop(self, error: UnhandledEventError) -> NoReturn:
+        self.store.record_failure(error)
+        log.error("views stopped at %s", error)
+        raise error
+
+    def follow(self, stop: Event, *, poll: float = 0.2, progress: Progress | None = None,
+               report: Callable[[DocLedgerError | PersistenceError], None] | None = None,
+               max_backoff: float = 30.0) -> None:
+        """Catch up, then keep following new events until ``stop`` is set.
+
+        A failure does not end the worker: it is reported, then retried after a
+        doubling pause (a database that was away may be back; an event the
+        views cannot apply stays reported until it is fixed or rebuilt past).
+        """
+        pause = poll
         while not stop.is_set():
-            if not self.catch_up(progress=progress):
+            try:
+                applied = self.catch_up(progress=progress)
+            except (UnhandledEventError, OperationalError, InterfaceError) as exc:
+                if report is not None:
+                    report(exc)
+                pause = min(max(pause * 2, 1.0), max_backoff)
+                stop.wait(pause)
+                continue
+            pause = poll
+            if not applied:
                 stop.wait(poll)
 
 
@@ -96,24 +163,46 @@ def build_shadow(app: DocLedger, suffix: str, *, until: int | None = None,
     return shadow, total
 
 
-def check(app: DocLedger, *, progress: Progress | None = None,
+def check(app: DocLedger, *, until: int | None = None, progress: Progress | None = None,
           attempts: int = 5) -> tuple[int, list[Difference]]:
-    """Rebuild into a shadow at the live position and compare row for row."""
+    """Rebuild into a shadow up to the log's head (or ``until``) and compare it row
+    for row with the live views, whose tracking position must be that same
+    notification: views that claim a position they never reached, or that were
+    dropped and restarted from 0, differ from the log, whatever they say.
+
+    Raises UnhandledEventError if the shadow cannot apply an event either.
+    """
     live = ViewStore(app)
     try:
         for _ in range(attempts):
+            target = until if until is not None else app.recorder.max_notification_id() or 0
             position = live.position()
             ViewStore(app, "__check", indexes=False).drop()
             shadow = ViewStore(app, "__check", indexes=False)  # only its rows are read
-            ViewWorker(app, shadow, batch=REBUILD_BATCH).catch_up(until=position,
+            ViewWorker(app, shadow, batch=REBUILD_BATCH).catch_up(until=target,
                                                                   progress=progress)
             found = {table: (live.rows(table), shadow.rows(table)) for table in TABLES}
             if live.position() == position:  # the live views did not move meanwhile
-                return position, [_difference(t, a, b) for t, (a, b) in found.items() if a != b]
+                return target, [*_state_differences(live, position, target),
+                                *(_difference(t, a, b) for t, (a, b) in found.items() if a != b)]
             time.sleep(0.1)
         raise TimeoutError("the live views kept moving; run check-views again")
     finally:
         ViewStore(app, "__check", indexes=False).drop()
+
+
+def _state_differences(live: ViewStore, position: int, target: int) -> list[Difference]:
+    found = []
+    if position != target:
+        found.append(Difference("tracking position", position, target,
+                                f"the live views claim notification {position}; "
+                                f"the log's head is {target}"))
+    failure = live.failure()
+    if failure is not None:
+        found.append(Difference("view_failures", position, target,
+                                f"the live views stopped at notification "
+                                f"{failure.notification_id} ({failure.topic}): {failure.reason}"))
+    return found
 
 
 def _difference(table: str, live: list[tuple[object, ...]],

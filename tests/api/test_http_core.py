@@ -11,7 +11,7 @@ from domain.receipt import open_receipt
 from infrastructure.keyfiles import load_public_key
 from infrastructure.ledger import DataFolder
 from tests.api.http_support import api_for, client_for
-from tests.factories import RECIPIENT, SENDER, World
+from tests.factories import RECIPIENT, SENDER, World, header
 
 
 def test_command_returns_receipt_and_retry_returns_the_same(world: World) -> None:
@@ -84,3 +84,18 @@ def test_problem_error_carries_the_type(world: World) -> None:
             client.command("delivery.accept", {"document": "00000000-0000-0000-0000-000000000000"})
     assert info.value.status == 404
     assert json.dumps(info.value.problem).count("not-found") == 1
+
+
+def test_nul_in_a_signed_subject_is_a_422_invalid_input_problem_and_writes_nothing(
+        world: World) -> None:
+    head = world.event_count()
+    raw = world.signed(SENDER, "document.create",
+                       {"document_id": "d-nul", "header": header(subject="Về\x00việc")})
+    with api_for(world) as http:
+        answer = http.post("/v1/commands", content=raw,
+                           headers={"content-type": "application/json"})
+    assert answer.status_code == 422
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert answer.json()["type"] == "urn:docledger:problem:invalid-input"
+    assert "U+0000" in answer.json()["detail"]
+    assert world.event_count() == head

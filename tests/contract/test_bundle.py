@@ -22,8 +22,8 @@ from domain.keys import Ed25519Signer
 from infrastructure.bundle import build_bundle
 from infrastructure.ledger import open_log
 from infrastructure.transparency import LedgerLog
-from tests.bundle_support import Story, find, state_of, story, without
-from tests.factories import OTHER, RECIPIENT, SENDER, World
+from tests.bundle_support import Story, find, padded_with_agency, state_of, story, without
+from tests.factories import OTHER, RECIPIENT, SENDER, THIRD, World
 
 
 @pytest.fixture
@@ -169,3 +169,28 @@ def test_swapping_two_deliveries_aggregate_ids_fails_at_step_3(
     mine, theirs = (find(changed, delivery(told, code), 1) for code in (RECIPIENT, OTHER))
     mine["aggregate_id"], theirs["aggregate_id"] = theirs["aggregate_id"], mine["aggregate_id"]
     fails_at(3, changed, vkey)  # the leaf binds the aggregate id
+
+
+# ---- strictness ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("where", ["top", "event"])
+def test_bundle_with_an_unknown_field_is_refused_at_parsing(
+        bundle: dict[str, Any], vkey: str, where: str) -> None:
+    changed = copy.deepcopy(bundle)
+    target = changed if where == "top" else changed["events"][3]
+    target["verified_by"] = "the ministry"  # text a reader might take for checked
+    message = fails_at(1, changed, vkey, "unknown field")
+    assert "'verified_by'" in message
+
+
+def test_bundle_with_a_non_party_agency_key_history_is_refused(
+        world: World, log: LedgerLog, told: Story, vkey: str) -> None:
+    world.register(THIRD)
+    other_doc = world.sent(SENDER, (THIRD,))
+    donor = build_bundle(world.app, log, UUID(other_doc))
+    bundle = build_bundle(world.app, log, UUID(told.document))
+    verify_bundle(bundle, vkey)
+    padded = padded_with_agency(bundle, donor, THIRD)
+    message = fails_at(6, padded, vkey, "not a party")
+    assert THIRD in message

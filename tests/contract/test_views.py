@@ -19,7 +19,7 @@ from infrastructure.views.schema import TABLES
 from infrastructure.views.store import ViewStore
 from infrastructure.views.worker import ViewWorker, check, rebuild
 from tests.factories import OTHER, RECIPIENT, SENDER, THIRD, World
-from tests.views_support import Exchange, caught_up, raw_sql, scripted_exchange
+from tests.views_support import Exchange, caught_up, raw_sql, scripted_exchange, send
 
 
 @pytest.fixture
@@ -363,3 +363,26 @@ def test_views_built_under_another_schema_are_dropped_and_rebuilt(world: World) 
     assert [r["document_id"] for r in reopened.query(
         "SELECT document_id FROM {t:v_deliveries}")] == [doc]
     assert check(world.app)[1] == []
+
+
+def test_bidi_override_in_a_subject_is_shown_escaped_in_the_printed_register(
+        world: World) -> None:
+    """A right-to-left override in a subject would reverse what follows it on the
+    printed page ("gpj.exe" read as "exe.jpg"); the register shows it as an escape."""
+    from api.render import shown
+    from domain.codes import register_year
+
+    doc = send(world, (RECIPIENT,), subject="Về việc \u202egpj.exe [red]x[/]")
+    world.act(RECIPIENT, "delivery.accept", {"document": doc})
+    store = caught_up(world)
+    year = register_year(world.app.clock())
+    rows = queries.register(store, RECIPIENT, "incoming", year)
+    assert rows[0]["subject"] == "Về việc \u202egpj.exe [red]x[/]"  # kept as signed
+    page = queries.register_html(rows, agency=RECIPIENT, name="Sở\u202eX",
+                                 direction="incoming", year=year)
+    csv_text = queries.register_csv(rows, "incoming")
+    for printed in (page, csv_text):
+        assert "\u202e" not in printed
+    assert "Về việc &lt;U+202E&gt;gpj.exe" in page and "Sở&lt;U+202E&gt;X" in page
+    assert "Về việc <U+202E>gpj.exe" in csv_text
+    assert shown(rows[0]["subject"]) == "Về việc <U+202E>gpj.exe \\[red]x\\[/]"

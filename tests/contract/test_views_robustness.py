@@ -153,10 +153,10 @@ def _killed_then_restarted(settings: Settings, documents: int) -> None:
         assert ViewStore(app).position() == 0  # generating did not build the views
 
         first = _kill_when_past(app, settings, 0, total)
-        position, differences = check(app)  # no half batch left behind
+        position, differences = check(app, until=first)  # no half batch left behind
         assert (position, differences) == (first, [])
         second = _kill_when_past(app, settings, first + 100, total)
-        assert check(app) == (second, [])
+        assert check(app, until=second) == (second, [])
 
         done = subprocess.run([sys.executable, "-m", "api", "project", "--data",
                                str(settings.data)], cwd=ROOT, env=_env(settings),

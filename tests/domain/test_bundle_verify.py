@@ -26,8 +26,16 @@ from domain.keys import Ed25519Signer
 from domain.root import ROOT_ID
 from domain.signing import sign_command
 from infrastructure.bundle import build_bundle
-from tests.bundle_support import MemoryLog, find, state_of, story, with_state, without
-from tests.factories import OTHER, RECIPIENT, SENDER, ManualClock, World
+from tests.bundle_support import (
+    MemoryLog,
+    find,
+    padded_with_agency,
+    state_of,
+    story,
+    with_state,
+    without,
+)
+from tests.factories import OTHER, RECIPIENT, SENDER, THIRD, ManualClock, World
 
 ORIGIN = "example.gov.vn/ledger"
 Rewrite = Callable[[list[Notification]], list[Notification]]
@@ -291,3 +299,27 @@ def test_a_checkpoint_of_another_ledger_fails_at_step_3() -> None:
     bundle = first.bundle()
     bundle["checkpoint"] = second.bundle()["checkpoint"]
     fails_at(3, bundle, second.vkey)  # its proofs do not lead to the other root
+
+
+# ---- strictness ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("where", ["top", "event"])
+def test_bundle_with_an_unknown_field_is_refused_at_parsing(ledger: Ledger, where: str) -> None:
+    bundle = copy.deepcopy(ledger.bundle())
+    target = bundle if where == "top" else bundle["events"][-1]
+    target["note"] = "checked by the ministry"
+    error = fails_at(1, bundle, ledger.vkey, "unknown field")
+    assert "'note'" in str(error)
+
+
+def test_bundle_with_a_non_party_agency_key_history_is_refused() -> None:
+    fresh = Ledger()
+    fresh.world.register(THIRD)
+    other_doc = UUID(fresh.world.sent(SENDER, (THIRD,)))
+    donor = build_bundle(fresh.world.app, MemoryLog(fresh.world.app, fresh.signer, ORIGIN),
+                         other_doc)  # type: ignore[arg-type]
+    bundle = fresh.bundle()
+    b.verify_bundle(bundle, fresh.vkey)
+    error = fails_at(6, padded_with_agency(bundle, donor, THIRD), fresh.vkey, "not a party")
+    assert THIRD in str(error)

@@ -190,7 +190,9 @@ def test_check_agency_code_refuses_trailing_newline() -> None:
 
 
 def test_parse_command_refuses_recipient_with_trailing_newline() -> None:
-    refused(doc("document.send", {"document": DOC, "recipients": ["000.00.00.H41\n"]}))
+    payload = raw(doc("document.send", {"document": DOC, "recipients": ["000.00.00.H41\n"]}))
+    with pytest.raises(InvalidInputError, match="U\\+000A"):  # a control character
+        parse_command(payload)
 
 
 @pytest.mark.parametrize(

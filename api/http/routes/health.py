@@ -23,8 +23,16 @@ def readyz(c: ContainerDep) -> JSONResponse:
     try:
         head = c.session.app.recorder.max_notification_id() or 0
         position = c.session.views.position()
+        failure = c.session.views.failure()
     except Exception as exc:  # any database failure means not ready, and says why
         return JSONResponse({"status": "unavailable", "detail": str(exc)}, status_code=503)
+    if failure is not None:  # the views will not move past it by waiting
+        return JSONResponse({"status": "views-stuck", "log_head": head,
+                             "views_position": position,
+                             "failed_notification": failure.notification_id,
+                             "detail": f"notification {failure.notification_id} "
+                                       f"({failure.topic}): {failure.reason}"},
+                            status_code=503)
     lag = head - position
     ready = lag <= c.settings.ready_max_view_lag
     return JSONResponse({"status": "ready" if ready else "lagging", "log_head": head,
