@@ -115,9 +115,15 @@ def register_csv(rows: list[dict[str, Any]], direction: str) -> str:
     writer = csv.writer(out)
     writer.writerow(REGISTER_HEADINGS[direction])
     for r in rows:
-        writer.writerow([r["number"], r["registered_on"], r["reference"], display(r["subject"]),
-                         r["counterpart"]])
+        writer.writerow([r["number"], r["registered_on"], r["reference"],
+                         spreadsheet_text(display(r["subject"])), r["counterpart"]])
     return out.getvalue()
+
+
+def spreadsheet_text(value: str) -> str:
+    """A cell a spreadsheet shows as text: a subject an agency signed must not run as a
+    formula on a clerk's machine when the register is opened (``=HYPERLINK(…)``)."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
 def register_html(rows: list[dict[str, Any]], *, agency: str, name: str, direction: str,

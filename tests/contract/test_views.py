@@ -386,3 +386,16 @@ def test_bidi_override_in_a_subject_is_shown_escaped_in_the_printed_register(
     assert "Về việc &lt;U+202E&gt;gpj.exe" in page and "Sở&lt;U+202E&gt;X" in page
     assert "Về việc <U+202E>gpj.exe" in csv_text
     assert shown(rows[0]["subject"]) == "Về việc <U+202E>gpj.exe \\[red]x\\[/]"
+
+
+def test_formula_in_a_subject_is_text_in_the_register_csv(world: World) -> None:
+    """A subject starting with '=' would run as a formula when a clerk opens the CSV
+    register in a spreadsheet (CSV injection); the register writes it as text."""
+    from domain.codes import register_year
+
+    doc = send(world, (RECIPIENT,), subject='=HYPERLINK("http://x.invalid","Mở")')
+    world.act(RECIPIENT, "delivery.accept", {"document": doc})
+    store = caught_up(world)
+    rows = queries.register(store, RECIPIENT, "incoming", register_year(world.app.clock()))
+    csv_text = queries.register_csv(rows, "incoming")
+    assert "'=HYPERLINK(" in csv_text and ',"=HYPERLINK' not in csv_text
