@@ -36,9 +36,14 @@ CallerDep = Annotated[Caller, Depends(caller)]
 
 # ---- helpers for the read endpoints --------------------------------------------------------
 
+MAX_ID = 2**63 - 1  # notification ids, tree sizes and offsets are 64-bit in both databases
+# PostgreSQL text cannot hold NUL, and no name or unit holds a control character:
+# refused as a 422 here rather than failing in the database
+PLAIN_TEXT = r"^[^\x00-\x1f\x7f]*$"
+
 WaitFor = Annotated[int | None, Query(
-    ge=1, description="Read-your-writes: answer only once the views include this notification "
-    "id (the largest of a command's `notification_ids`).", examples=[1234])]
+    ge=1, le=MAX_ID, description="Read-your-writes: answer only once the views include this "
+    "notification id (the largest of a command's `notification_ids`).", examples=[1234])]
 
 
 def fresh_views(c: Container, wait_for: int | None) -> ViewStore:
