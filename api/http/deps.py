@@ -9,6 +9,7 @@ from fastapi import Depends, Query, Request
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.http.auth import Caller, authenticate
+from api.http.bodies import refuse_body
 from api.http.container import Container
 from domain.document import Document
 from domain.errors import ForbiddenError, NotFoundError
@@ -25,9 +26,13 @@ ContainerDep = Annotated[Container, Depends(container)]
 
 
 async def caller(request: Request, c: ContainerDep) -> Caller:
-    """The signed caller; 401 if the request is unsigned or the signature fails."""
-    body = await request.body()
-    return authenticate(request, body, c.session.app, c.nonces,
+    """The signed caller; 401 if the request is unsigned or the signature fails.
+
+    Signed routes other than uploads are reads: a body is refused unread (413),
+    and the signature is checked over none.
+    """
+    refuse_body(request)
+    return authenticate(request, b"", c.session.app, c.nonces,
                         c.settings.request_max_age_seconds)
 
 

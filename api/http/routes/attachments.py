@@ -19,10 +19,10 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from api.http.auth import authenticate
+from api.http.bodies import read_bounded
 from api.http.deps import CallerDep, ContainerDep, WaitFor, find_document, fresh_views, is_party
 from api.http.problems import (
     PROBLEM_RESPONSES,
-    PayloadTooLarge,
     Unauthenticated,
     UnsupportedMediaType,
 )
@@ -34,21 +34,6 @@ OCTET_STREAM = "application/octet-stream"
 Sha256Path = Annotated[str, Path(
     pattern="^[0-9a-f]{64}$", description="SHA-256 of the bytes, lower-case hex",
     examples=["9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"])]
-
-
-async def read_limited(request: Request, limit: int) -> bytes:
-    """The body, refusing it (413) before reading when Content-Length is over the
-    limit, and while reading when the bytes are (no or a lying Content-Length)."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"an attachment may have at most {limit} bytes")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"an attachment may have at most {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 @router.put(
@@ -74,7 +59,7 @@ async def upload(sha256: Sha256Path, request: Request, c: ContainerDep) -> JSONR
         raise Unauthenticated("sign the request (RFC 9421 HTTP Message Signatures)")
     if request.headers.get("content-type", "").split(";")[0].strip().lower() != OCTET_STREAM:
         raise UnsupportedMediaType(f"send the attachment's bytes as {OCTET_STREAM}")
-    body = await read_limited(request, c.settings.max_upload_bytes)
+    body = await read_bounded(request, c.settings.max_upload_bytes, "an attachment")
     caller = authenticate(request, body, c.session.app, c.nonces,
                           c.settings.request_max_age_seconds)
     if caller.kind != "agency":
