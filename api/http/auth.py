@@ -141,19 +141,45 @@ class NonceStore:
             raise Unauthenticated("replayed request: this nonce was used before") from None
 
 
+@dataclass(frozen=True)
+class SignedHead:
+    """A request whose signature over its head verified; its body is not checked yet."""
+
+    caller: Caller
+    verifier: HTTPMessageVerifier
+    results: list[Any]
+
+    def check_body(self, request: Any, body: bytes) -> None:
+        """The body must match the signed Content-Digest (401 if it does not)."""
+        try:
+            self.verifier.verify_body(request, self.results, body)
+        except (HTTPMessageSignaturesException, ValueError) as exc:
+            raise Unauthenticated(f"request signature: {exc}") from None
+
+
 def authenticate(request: Any, body: bytes, app: DocLedger, nonces: NonceStore,
                  max_age: int) -> Caller:
-    """Verify the request's RFC 9421 signature; return who signed it."""
+    """Verify the request's RFC 9421 signature, body included; return who signed it."""
+    head = authenticate_head(request, app, nonces, max_age, with_body=bool(body))
+    head.check_body(request, body)
+    return head.caller
+
+
+def authenticate_head(request: Any, app: DocLedger, nonces: NonceStore, max_age: int, *,
+                      with_body: bool) -> SignedHead:
+    """Verify the signature over the request's head (``content-digest`` required
+    ``with_body``) and claim its nonce, before any of the body is read: an
+    unsigned or forged request is refused without costing the server its body."""
     if "signature-input" not in request.headers or "signature" not in request.headers:
         raise Unauthenticated("sign the request (RFC 9421 HTTP Message Signatures)")
     now = utc_now()
     resolver = _Resolver(app, now)
     verifier = HTTPMessageVerifier(signature_algorithm=ED25519, key_resolver=resolver)
     verifier.max_clock_skew = CLOCK_SKEW
-    required = REQUIRED + (("content-digest",) if body else ())
+    required = REQUIRED + (("content-digest",) if with_body else ())
     try:
         results = verifier.verify(request, max_age=dt.timedelta(seconds=max_age),
-                                  require_components=required, body=body)
+                                  require_components=required)
     except DocLedgerError:
         raise
     except (HTTPMessageSignaturesException, ValueError) as exc:
@@ -167,4 +193,4 @@ def authenticate(request: Any, body: bytes, app: DocLedger, nonces: NonceStore,
     if not isinstance(created, int) or not isinstance(expires, int) or expires - created > max_age:
         raise Unauthenticated(f"the signature needs created and expires at most {max_age}s apart")
     nonces.claim(nonce, nonce_keep_until(expires), now)
-    return resolver.caller
+    return SignedHead(resolver.caller, verifier, results)

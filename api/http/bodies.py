@@ -33,12 +33,17 @@ def refuse_body(request: Request) -> None:
         raise PayloadTooLarge(NO_BODY)
 
 
-async def read_bounded(request: Request, limit: int, what: str) -> bytes:
-    """The body, at most ``limit`` bytes; 413 ``payload-too-large`` as soon as it is more."""
-    too_large = f"{what} may have at most {limit} bytes"
+def refuse_declared_over(request: Request, limit: int, what: str) -> None:
+    """413 if Content-Length announces more than ``limit`` bytes (nothing is read)."""
     declared = request.headers.get("content-length", "").strip()
     if declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(too_large)
+        raise PayloadTooLarge(f"{what} may have at most {limit} bytes")
+
+
+async def read_bounded(request: Request, limit: int, what: str) -> bytes:
+    """The body, at most ``limit`` bytes; 413 ``payload-too-large`` as soon as it is more."""
+    refuse_declared_over(request, limit, what)
+    too_large = f"{what} may have at most {limit} bytes"
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)

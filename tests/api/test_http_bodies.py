@@ -108,3 +108,14 @@ def test_huge_content_length_is_413_before_the_body_is_read(server: LiveServer) 
             assert_too_large(exchange(sock, head + "Content-Length: 800000000\r\n", MB,
                                       chunked=False))
     assert rss(server) - before < RSS_SLACK
+
+
+def test_forged_upload_streamed_200mb_is_401_before_its_body_is_read(server: LiveServer) -> None:
+    """The upload's signature is checked over its head: a forger costs the server no body."""
+    before = rss(server)
+    with connect(server) as sock:
+        status, content_type, document = exchange(
+            sock, UPLOAD + "Transfer-Encoding: chunked\r\n", STREAMED, chunked=True)
+    assert (status, content_type) == (401, "application/problem+json"), document
+    assert document["type"] == "urn:docledger:problem:unauthenticated"
+    assert rss(server) - before < RSS_SLACK

@@ -18,8 +18,8 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from api.http.auth import authenticate
-from api.http.bodies import read_bounded
+from api.http.auth import authenticate_head
+from api.http.bodies import declares_body, read_bounded, refuse_declared_over
 from api.http.deps import CallerDep, ContainerDep, WaitFor, find_document, fresh_views, is_party
 from api.http.problems import (
     PROBLEM_RESPONSES,
@@ -51,19 +51,26 @@ async def upload(sha256: Sha256Path, request: Request, c: ContainerDep) -> JSONR
     The body is the raw bytes as `application/octet-stream` (else 415), at most
     `max_upload_bytes` (413, refused from Content-Length before reading and
     while reading). The request signature covers the body through
-    Content-Digest. If the bytes do not hash to the path's digest the answer is
-    422 `digest-mismatch` and nothing is written. Storing the same bytes again
+    Content-Digest; it is checked over the request's head before the body is
+    read (401, or 403 for a party other than an agency, without reading it).
+    If the bytes do not hash to the path's digest the answer is 422
+    `digest-mismatch` and nothing is written. Storing the same bytes again
     is harmless (200).
     """
     if "signature-input" not in request.headers or "signature" not in request.headers:
         raise Unauthenticated("sign the request (RFC 9421 HTTP Message Signatures)")
     if request.headers.get("content-type", "").split(";")[0].strip().lower() != OCTET_STREAM:
         raise UnsupportedMediaType(f"send the attachment's bytes as {OCTET_STREAM}")
-    body = await read_bounded(request, c.settings.max_upload_bytes, "an attachment")
-    caller = authenticate(request, body, c.session.app, c.nonces,
-                          c.settings.request_max_age_seconds)
-    if caller.kind != "agency":
+    limit = c.settings.max_upload_bytes
+    refuse_declared_over(request, limit, "an attachment")
+    # the signature over the head first: only a registered agency costs the server a body
+    head = authenticate_head(request, c.session.app, c.nonces,
+                             c.settings.request_max_age_seconds,
+                             with_body=declares_body(request.headers))
+    if head.caller.kind != "agency":
         raise ForbiddenError("only agencies upload attachments")
+    body = await read_bounded(request, limit, "an attachment")
+    head.check_body(request, body)
     blobs = c.session.folder.blobs
     held = blobs.path_for(sha256).exists()
     # a mismatch is 422 before anything is written, held or not
