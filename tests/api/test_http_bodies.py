@@ -8,6 +8,7 @@ or once the streamed bytes pass the limit. The server's resident memory
 
 from __future__ import annotations
 
+import hashlib
 import http.client
 import json
 import socket
@@ -19,7 +20,10 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from infrastructure.ledger import DataFolder
 from tests.api.conftest import Cli, LiveServer
+from tests.api.http_support import api_for, client_for
+from tests.factories import SENDER, World
 
 MB = 2**20
 STREAMED = 200 * MB
@@ -69,6 +73,14 @@ def exchange(sock: socket.socket, head: str, total: int, chunked: bool) -> tuple
     return response.status, response.getheader("content-type", ""), document
 
 
+def still_serves(sock: socket.socket) -> bool:
+    """The same connection answers the next request (the rest of the body was drained)."""
+    sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    response = http.client.HTTPResponse(sock)
+    response.begin()
+    return response.status == 200 and json.loads(response.read()) == {"status": "ok"}
+
+
 def assert_too_large(answer: tuple[int, str, dict]) -> None:
     status, content_type, document = answer
     assert status == 413, document
@@ -95,7 +107,8 @@ def test_streamed_200mb_bodies_are_413_and_server_memory_stays_put(server: LiveS
         with connect(server) as sock:
             answer = exchange(sock, head + "Transfer-Encoding: chunked\r\n", STREAMED,
                               chunked=True)
-        assert_too_large(answer)
+            assert_too_large(answer)
+            assert still_serves(sock), "the refused body broke the keep-alive connection"
         assert rss(server) - before < RSS_SLACK, head
 
 
@@ -119,3 +132,22 @@ def test_forged_upload_streamed_200mb_is_401_before_its_body_is_read(server: Liv
     assert (status, content_type) == (401, "application/problem+json"), document
     assert document["type"] == "urn:docledger:problem:unauthenticated"
     assert rss(server) - before < RSS_SLACK
+
+
+def test_upload_whose_body_differs_from_the_signed_digest_is_401_and_stores_nothing(
+        world: World) -> None:
+    """The head is verified before the body is read; the body is still bound to it."""
+    signed_bytes, sent_bytes = b"the signed bytes", b"other bytes, same size"
+    digest = hashlib.sha256(sent_bytes).hexdigest()
+    with api_for(world) as http:
+        request = http.build_request("PUT", f"/v1/attachments/{digest}", content=signed_bytes,
+                                     headers={"content-type": "application/octet-stream"})
+        request = next(client_for(http, world, SENDER).auth.auth_flow(request))
+        swapped = http.build_request("PUT", request.url, content=sent_bytes,
+                                     headers={k: v for k, v in request.headers.items()
+                                              if k.lower() != "content-length"})
+        answer = http.send(swapped)
+    assert answer.status_code == 401, answer.text
+    assert "digest" in answer.json()["detail"].lower(), answer.text
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert not DataFolder(world.settings.data).blobs.path_for(digest).exists()
