@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.http import problems
+from api.http.bodies import NoBodyOnReads
 from api.http.container import Container
 from api.http.routes import (
     attachments,
@@ -49,6 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.container.close()
 
     app = FastAPI(title="docledger", version="1", description=DESCRIPTION, lifespan=lifespan)
+    app.add_middleware(NoBodyOnReads)
     app.add_exception_handler(DocLedgerError, problems.domain_error)
     app.add_exception_handler(RequestValidationError, problems.validation_error)
     app.add_exception_handler(StarletteHTTPException, problems.http_error)

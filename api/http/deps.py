@@ -9,6 +9,7 @@ from fastapi import Depends, Query, Request
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.http.auth import Caller, authenticate
+from api.http.bodies import refuse_body
 from api.http.container import Container
 from domain.document import Document
 from domain.errors import ForbiddenError, NotFoundError
@@ -25,9 +26,13 @@ ContainerDep = Annotated[Container, Depends(container)]
 
 
 async def caller(request: Request, c: ContainerDep) -> Caller:
-    """The signed caller; 401 if the request is unsigned or the signature fails."""
-    body = await request.body()
-    return authenticate(request, body, c.session.app, c.nonces,
+    """The signed caller; 401 if the request is unsigned or the signature fails.
+
+    Signed routes other than uploads are reads: a body is refused unread (413),
+    and the signature is checked over none.
+    """
+    refuse_body(request)
+    return authenticate(request, b"", c.session.app, c.nonces,
                         c.settings.request_max_age_seconds)
 
 
@@ -36,9 +41,14 @@ CallerDep = Annotated[Caller, Depends(caller)]
 
 # ---- helpers for the read endpoints --------------------------------------------------------
 
+MAX_ID = 2**63 - 1  # notification ids, tree sizes and offsets are 64-bit in both databases
+# PostgreSQL text cannot hold NUL, and no name or unit holds a control character:
+# refused as a 422 here rather than failing in the database
+PLAIN_TEXT = r"^[^\x00-\x1f\x7f]*$"
+
 WaitFor = Annotated[int | None, Query(
-    ge=1, description="Read-your-writes: answer only once the views include this notification "
-    "id (the largest of a command's `notification_ids`).", examples=[1234])]
+    ge=1, le=MAX_ID, description="Read-your-writes: answer only once the views include this "
+    "notification id (the largest of a command's `notification_ids`).", examples=[1234])]
 
 
 def fresh_views(c: Container, wait_for: int | None) -> ViewStore:

@@ -252,10 +252,13 @@ def test_upload_is_refused_and_writes_nothing(world: World) -> None:
             yield b"x" * 40
 
         request = http.build_request("PUT", f"/v1/attachments/{wrong}", content=chunks(),
-                                     headers={"content-type": "application/octet-stream",
-                                              "signature-input": "sig1=()",
-                                              "signature": "sig1=:AA==:"})
-        streamed = http.send(request)
+                                     headers={"content-type": "application/octet-stream"})
+        streamed = http.send(request, auth=sender.auth)
+        # a forged signature is refused over the head, before the body is read
+        forged = http.send(http.build_request(
+            "PUT", f"/v1/attachments/{wrong}", content=chunks(),
+            headers={"content-type": "application/octet-stream", "signature-input": "sig1=()",
+                     "signature": "sig1=:AA==:"}))
         auditor = auditor_client(http, register_auditor(world))
         by_auditor = put(http, auditor, data)
     assert (mismatch.status_code, mismatch.json()["type"]) == (
@@ -265,6 +268,7 @@ def test_upload_is_refused_and_writes_nothing(world: World) -> None:
     assert big.status_code == 413 and big.json()["type"].endswith("payload-too-large")
     assert "content-length" not in {k.lower() for k in request.headers}
     assert streamed.status_code == 413
+    assert forged.status_code == 401
     assert by_auditor.status_code == 403
     assert not blobs.path_for(wrong).exists()
     assert not blobs.path_for(hashlib.sha256(data).hexdigest()).exists()

@@ -18,11 +18,11 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from api.http.auth import authenticate
+from api.http.auth import authenticate_head
+from api.http.bodies import declares_body, read_bounded, refuse_declared_over
 from api.http.deps import CallerDep, ContainerDep, WaitFor, find_document, fresh_views, is_party
 from api.http.problems import (
     PROBLEM_RESPONSES,
-    PayloadTooLarge,
     Unauthenticated,
     UnsupportedMediaType,
 )
@@ -34,21 +34,6 @@ OCTET_STREAM = "application/octet-stream"
 Sha256Path = Annotated[str, Path(
     pattern="^[0-9a-f]{64}$", description="SHA-256 of the bytes, lower-case hex",
     examples=["9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"])]
-
-
-async def read_limited(request: Request, limit: int) -> bytes:
-    """The body, refusing it (413) before reading when Content-Length is over the
-    limit, and while reading when the bytes are (no or a lying Content-Length)."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"an attachment may have at most {limit} bytes")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"an attachment may have at most {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 @router.put(
@@ -66,19 +51,26 @@ async def upload(sha256: Sha256Path, request: Request, c: ContainerDep) -> JSONR
     The body is the raw bytes as `application/octet-stream` (else 415), at most
     `max_upload_bytes` (413, refused from Content-Length before reading and
     while reading). The request signature covers the body through
-    Content-Digest. If the bytes do not hash to the path's digest the answer is
-    422 `digest-mismatch` and nothing is written. Storing the same bytes again
+    Content-Digest; it is checked over the request's head before the body is
+    read (401, or 403 for a party other than an agency, without reading it).
+    If the bytes do not hash to the path's digest the answer is 422
+    `digest-mismatch` and nothing is written. Storing the same bytes again
     is harmless (200).
     """
     if "signature-input" not in request.headers or "signature" not in request.headers:
         raise Unauthenticated("sign the request (RFC 9421 HTTP Message Signatures)")
     if request.headers.get("content-type", "").split(";")[0].strip().lower() != OCTET_STREAM:
         raise UnsupportedMediaType(f"send the attachment's bytes as {OCTET_STREAM}")
-    body = await read_limited(request, c.settings.max_upload_bytes)
-    caller = authenticate(request, body, c.session.app, c.nonces,
-                          c.settings.request_max_age_seconds)
-    if caller.kind != "agency":
+    limit = c.settings.max_upload_bytes
+    refuse_declared_over(request, limit, "an attachment")
+    # the signature over the head first: only a registered agency costs the server a body
+    head = authenticate_head(request, c.session.app, c.nonces,
+                             c.settings.request_max_age_seconds,
+                             with_body=declares_body(request.headers))
+    if head.caller.kind != "agency":
         raise ForbiddenError("only agencies upload attachments")
+    body = await read_bounded(request, limit, "an attachment")
+    head.check_body(request, body)
     blobs = c.session.folder.blobs
     held = blobs.path_for(sha256).exists()
     # a mismatch is 422 before anything is written, held or not

@@ -7,8 +7,9 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from api.http.bodies import read_bounded
 from api.http.deps import ContainerDep
-from api.http.problems import PROBLEM_RESPONSES, PayloadTooLarge, UnsupportedMediaType
+from api.http.problems import PROBLEM_RESPONSES, UnsupportedMediaType
 from api.render import outcome_dict
 
 router = APIRouter(prefix="/v1", tags=["commands"])
@@ -46,9 +47,7 @@ async def submit(request: Request, c: ContainerDep) -> JSONResponse:
     """
     if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
         raise UnsupportedMediaType("send the DSSE envelope as application/json")
-    body = await request.body()
-    if len(body) > MAX_ENVELOPE:
-        raise PayloadTooLarge(f"an envelope may have at most {MAX_ENVELOPE} bytes")
+    body = await read_bounded(request, MAX_ENVELOPE, "an envelope")
     outcome, receipt = await run_command(c, body)
     payload: dict[str, Any] = {**outcome_dict(outcome), "receipt": receipt}
     return JSONResponse(payload, status_code=200 if outcome.repeated else 201)

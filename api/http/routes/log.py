@@ -7,12 +7,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse
 
-from api.http.deps import ContainerDep
+from api.http.deps import MAX_ID, ContainerDep
 from api.http.problems import PROBLEM_RESPONSES
 from domain.errors import InvalidInputError, NotFoundError
 
 router = APIRouter(prefix="/v1/log", tags=["log"], responses=PROBLEM_RESPONSES)
-MAX_ID = 2**63 - 1  # notification ids and tree sizes are 64-bit in both databases
 
 
 @router.get("/checkpoint", response_class=PlainTextResponse)

@@ -6,6 +6,7 @@ import asyncio
 import base64
 import binascii
 import json
+import re
 import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
@@ -27,6 +28,7 @@ POLL_SECONDS = 0.5
 KEEPALIVE_SECONDS = 15.0
 BATCH = 100
 Position = tuple[str, str]  # (updated_at, delivery_id): the order events are sent in
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def event_id(position: Position) -> str:
@@ -39,6 +41,9 @@ def parse_event_id(value: str) -> Position:
             "\n")
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise InvalidInputError("Last-Event-ID: not an event id this stream sent") from None
+    # checked before the stream starts: a NUL would fail in PostgreSQL mid-stream
+    if CONTROL.search(at) or CONTROL.search(delivery):
+        raise InvalidInputError("Last-Event-ID: not an event id this stream sent")
     return at, delivery
 
 

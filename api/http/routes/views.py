@@ -11,7 +11,15 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 
-from api.http.deps import CallerDep, ContainerDep, WaitFor, fresh_views, require_agency
+from api.http.deps import (
+    MAX_ID,
+    PLAIN_TEXT,
+    CallerDep,
+    ContainerDep,
+    WaitFor,
+    fresh_views,
+    require_agency,
+)
 from api.http.problems import PROBLEM_RESPONSES
 from domain.codes import AGENCY_CODE, VIETNAM_TIME
 from domain.errors import InvalidInputError
@@ -24,6 +32,7 @@ CodePath = Annotated[str, Path(pattern=AGENCY_CODE.pattern, examples=["000.00.00
 Limit = Annotated[int, Query(ge=1, le=200, description="Rows per page")]
 Cursor = Annotated[str | None, Query(
     max_length=200, description="`next` of the previous page (opaque; absent: the first page)")]
+MAX_OFFSET = MAX_ID - 1000  # offset + limit + 1 stays a 64-bit integer in the query
 
 EXAMPLE_PAGE = {"items": [{"delivery_id": "4f0c…", "document_id": "9a2e…",
                            "sender": "000.00.00.G22", "recipient": "000.00.00.H41",
@@ -51,7 +60,8 @@ def decode_cursor(cursor: str | None) -> int:
         offset = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))["o"]
     except (binascii.Error, ValueError, KeyError, TypeError):
         raise InvalidInputError("cursor: not a cursor this API gave out") from None
-    if not isinstance(offset, int) or offset < 0:
+    # type(): JSON true is a Python int, and the database would take it as a number
+    if type(offset) is not int or not 0 <= offset <= MAX_OFFSET:
         raise InvalidInputError("cursor: not a cursor this API gave out")
     return offset
 
@@ -72,8 +82,10 @@ def inbox(
         description="Only deliveries in these states (repeat the parameter for several)")] = None,
     overdue: Annotated[bool, Query(description="Only active deliveries past their due date")]
     = False,
-    unit: Annotated[str | None, Query(max_length=200, description="Lead unit assigned")] = None,
-    officer: Annotated[str | None, Query(max_length=200, description="Officer assigned")] = None,
+    unit: Annotated[str | None, Query(max_length=200, pattern=PLAIN_TEXT,
+                                      description="Lead unit assigned")] = None,
+    officer: Annotated[str | None, Query(max_length=200, pattern=PLAIN_TEXT,
+                                         description="Officer assigned")] = None,
     sort: Annotated[Literal["urgency", "due"], Query(
         description="urgency: priority, then due date; due: due date, then priority")]
     = "urgency",

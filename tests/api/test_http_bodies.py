@@ -1,0 +1,153 @@
+"""Bodies without bounds, against a real server (uvicorn process) on both backends.
+
+A read announcing a body, or a command larger than an envelope may be, is refused
+with a 413 problem as soon as that is known: from Content-Length before reading,
+or once the streamed bytes pass the limit. The server's resident memory
+(/proc/PID/status VmRSS) moves by a few MB at most, whatever was sent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import json
+import socket
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+
+from infrastructure.ledger import DataFolder
+from tests.api.conftest import Cli, LiveServer
+from tests.api.http_support import api_for, client_for
+from tests.factories import SENDER, World
+
+MB = 2**20
+STREAMED = 200 * MB
+CHUNK = MB
+RSS_SLACK = 16 * MB  # "a few MB": allocator noise, never the body
+ANSWER_TIMEOUT = 8.0
+SIGNED_LOOKING = "Signature-Input: sig=(\"@method\");created=1\r\nSignature: sig=:AA==:\r\n"
+
+
+@pytest.fixture
+def server(tmp_path: Path, cli: Cli, serve: Callable[[Path], LiveServer]) -> LiveServer:
+    data = tmp_path / "D"
+    assert cli("init", "--data", str(data)).returncode == 0
+    live = serve(data)
+    httpx.get(f"{live.url}/v1/log/vkey", timeout=10)  # warm: first-request allocations
+    return live
+
+
+def rss(server: LiveServer) -> int:
+    status = Path(f"/proc/{server.process.pid}/status").read_text()
+    line = next(x for x in status.splitlines() if x.startswith("VmRSS:"))
+    return int(line.split()[1]) * 1024
+
+
+def stream_body(sock: socket.socket, total: int, chunked: bool) -> None:
+    """Send ``total`` body bytes; a server that closed the connection ends it early."""
+    chunk = (f"{CHUNK:x}\r\n".encode() + b"x" * CHUNK + b"\r\n") if chunked else b"x" * CHUNK
+    try:
+        for _ in range(total // CHUNK):
+            sock.sendall(chunk)
+        if chunked:
+            sock.sendall(b"0\r\n\r\n")
+    except OSError:
+        pass
+
+
+def exchange(sock: socket.socket, head: str, total: int, chunked: bool) -> tuple[int, str, dict]:
+    """Send the request head, stream the body beside, read the answer (status, type, body)."""
+    sock.sendall(head.encode() + b"\r\n")
+    sender = threading.Thread(target=stream_body, args=(sock, total, chunked), daemon=True)
+    sender.start()
+    response = http.client.HTTPResponse(sock)
+    response.begin()
+    document = json.loads(response.read())
+    sender.join(30)
+    assert not sender.is_alive(), "the server stopped reading and did not drain the body"
+    return response.status, response.getheader("content-type", ""), document
+
+
+def still_serves(sock: socket.socket) -> bool:
+    """The same connection answers the next request (the rest of the body was drained)."""
+    sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    response = http.client.HTTPResponse(sock)
+    response.begin()
+    return response.status == 200 and json.loads(response.read()) == {"status": "ok"}
+
+
+def assert_too_large(answer: tuple[int, str, dict]) -> None:
+    status, content_type, document = answer
+    assert status == 413, document
+    assert content_type == "application/problem+json"
+    assert document["type"] == "urn:docledger:problem:payload-too-large"
+
+
+READS = ["/v1/whoami", "/v1/agencies/000.00.00.G22/inbox", "/v1/log/checkpoint"]
+COMMAND = "POST /v1/commands HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+UPLOAD = (f"PUT /v1/attachments/{'0' * 64} HTTP/1.1\r\nHost: x\r\n{SIGNED_LOOKING}"
+          "Content-Type: application/octet-stream\r\n")
+
+
+def connect(server: LiveServer) -> socket.socket:
+    parts = urlsplit(server.url)
+    return socket.create_connection((parts.hostname, parts.port), timeout=ANSWER_TIMEOUT)
+
+
+def test_streamed_200mb_bodies_are_413_and_server_memory_stays_put(server: LiveServer) -> None:
+    """Signed and public reads (no body at all) and a command (2 MiB at most), chunked."""
+    heads = [f"GET {path} HTTP/1.1\r\nHost: x\r\n{SIGNED_LOOKING}" for path in READS]
+    before = rss(server)
+    for head in [*heads, COMMAND]:
+        with connect(server) as sock:
+            answer = exchange(sock, head + "Transfer-Encoding: chunked\r\n", STREAMED,
+                              chunked=True)
+            assert_too_large(answer)
+            assert still_serves(sock), "the refused body broke the keep-alive connection"
+        assert rss(server) - before < RSS_SLACK, head
+
+
+def test_huge_content_length_is_413_before_the_body_is_read(server: LiveServer) -> None:
+    """800 MB announced, 1 MB sent: the answer comes at once, on every route with a body."""
+    heads = [f"GET {path} HTTP/1.1\r\nHost: x\r\n{SIGNED_LOOKING}" for path in READS]
+    before = rss(server)
+    for head in [*heads, COMMAND, UPLOAD]:
+        with connect(server) as sock:
+            assert_too_large(exchange(sock, head + "Content-Length: 800000000\r\n", MB,
+                                      chunked=False))
+    assert rss(server) - before < RSS_SLACK
+
+
+def test_forged_upload_streamed_200mb_is_401_before_its_body_is_read(server: LiveServer) -> None:
+    """The upload's signature is checked over its head: a forger costs the server no body."""
+    before = rss(server)
+    with connect(server) as sock:
+        status, content_type, document = exchange(
+            sock, UPLOAD + "Transfer-Encoding: chunked\r\n", STREAMED, chunked=True)
+    assert (status, content_type) == (401, "application/problem+json"), document
+    assert document["type"] == "urn:docledger:problem:unauthenticated"
+    assert rss(server) - before < RSS_SLACK
+
+
+def test_upload_whose_body_differs_from_the_signed_digest_is_401_and_stores_nothing(
+        world: World) -> None:
+    """The head is verified before the body is read; the body is still bound to it."""
+    signed_bytes, sent_bytes = b"the signed bytes", b"other bytes, same size"
+    digest = hashlib.sha256(sent_bytes).hexdigest()
+    with api_for(world) as http:
+        request = http.build_request("PUT", f"/v1/attachments/{digest}", content=signed_bytes,
+                                     headers={"content-type": "application/octet-stream"})
+        request = next(client_for(http, world, SENDER).auth.auth_flow(request))
+        swapped = http.build_request("PUT", request.url, content=sent_bytes,
+                                     headers={k: v for k, v in request.headers.items()
+                                              if k.lower() != "content-length"})
+        answer = http.send(swapped)
+    assert answer.status_code == 401, answer.text
+    assert "digest" in answer.json()["detail"].lower(), answer.text
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert not DataFolder(world.settings.data).blobs.path_for(digest).exists()
