@@ -21,10 +21,11 @@ import pytest
 import schemathesis
 from fastapi import FastAPI
 from hypothesis import HealthCheck, settings
+from schemathesis import checks
 from schemathesis.python import asgi as schemathesis_asgi
 
 from api.http.app import create_app
-from tests.api.test_http_hostile import RequestsSignedAuth
+from tests.api.http_support import RequestsSignedAuth
 from tests.conftest import PG, pg_settings, sqlite_settings
 from tests.factories import SENDER, World
 
@@ -32,6 +33,9 @@ PROBLEM_JSON = "application/problem+json"
 TYPE_PREFIX = "urn:docledger:problem:"
 STREAM_CUT = 0.3  # an event stream answers at once; what follows is not what is fuzzed
 EXAMPLES = 8  # per operation, per backend, per signed/unsigned: under a minute in all
+# what the answers must keep to of the published schema, besides never failing
+CONFORMS = [checks.status_code_conformance, checks.content_type_conformance,
+            checks.response_schema_conformance]
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
                 suppress_health_check=list(HealthCheck))
 
@@ -87,8 +91,9 @@ def fuzzed_world(request: pytest.FixtureRequest,
             world.app.close()
 
 
-def assert_answer(response: Any, world: World, before: int) -> None:
+def assert_answer(case: Any, response: Any, world: World, before: int) -> None:
     assert response.status_code < 500, (response.status_code, response.text[:500])
+    case.validate_response(response, checks=CONFORMS)
     if 400 <= response.status_code < 500:
         assert response.headers["content-type"] == [PROBLEM_JSON], response.text[:500]
         assert response.json()["type"].startswith(TYPE_PREFIX)
@@ -100,7 +105,7 @@ def assert_answer(response: Any, world: World, before: int) -> None:
 def test_fuzzed_unsigned_requests_never_fail_the_server(case: Any,
                                                         fuzzed_world: World) -> None:
     before = fuzzed_world.event_count()
-    assert_answer(case.call(timeout=STREAM_CUT), fuzzed_world, before)
+    assert_answer(case, case.call(timeout=STREAM_CUT), fuzzed_world, before)
 
 
 @schema.exclude(method="POST", path="/v1/commands").parametrize()
@@ -111,4 +116,4 @@ def test_fuzzed_signed_requests_reach_the_routes_and_never_fail(
         case.path_parameters["code"] = SENDER  # the agency's own views: past the 403
     before = fuzzed_world.event_count()
     response = case.call(auth=RequestsSignedAuth(SENDER, fuzzed_world), timeout=STREAM_CUT)
-    assert_answer(response, fuzzed_world, before)
+    assert_answer(case, response, fuzzed_world, before)

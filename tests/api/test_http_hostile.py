@@ -1,34 +1,19 @@
-"""Hostile input: requests generated from the OpenAPI schema, plus targeted abuse.
-
-Schemathesis generates valid and invalid requests for every operation the app
-publishes (so routes added later are covered without touching this file) and
-sends them to the real app, lifespan included, over an embedded SQLite ledger.
-Whatever comes in, the answer is never a 5xx, conforms to the schema, and a
-refused request writes nothing.
-"""
+"""Hostile input: targeted abuse of the API (the generated requests are in
+test_http_fuzz.py)."""
 
 from __future__ import annotations
 
 import base64
 import json
-import secrets
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-import requests
-import schemathesis
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from http_message_signatures import HTTPMessageSigner
-from http_message_signatures.algorithms import ED25519
-from hypothesis import HealthCheck, settings
-from schemathesis import checks
-from schemathesis.python import asgi as schemathesis_asgi
 
-from api.client import LedgerClient, ProblemError, _OneKey
+from api.client import LedgerClient, ProblemError
 from api.http.app import create_app
 from tests.api.http_support import api_for, client_for
 from tests.conftest import sqlite_settings
@@ -36,14 +21,7 @@ from tests.factories import RECIPIENT, SENDER, World
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_PREFIX = "urn:docledger:problem:"
-# event streams may run for as long as the request asks; schemathesis keeps what
-# arrived before this deadline, so a generated `timeout=86400` costs a second
-STREAM_CUT = 1.0
-CHECKS = [checks.not_a_server_error, checks.status_code_conformance,
-          checks.content_type_conformance, checks.response_schema_conformance]
-
-
-# ---- generated from the schema ------------------------------------------------
+# ---- a ledger to abuse ------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
@@ -53,79 +31,6 @@ def hostile_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     world.sent()
     yield world
     world.app.close()
-
-
-class AppUnderTest:
-    """The ASGI app the generated requests reach; a module fixture plugs in the real one.
-
-    The schema is loaded at import (``@schema.parametrize`` needs it then), long
-    before the fixture has a ledger for the app's lifespan to open. (The lazy
-    ``schemathesis.pytest.from_fixture`` would avoid this, but schemathesis
-    4.32 sets ``request.node._nodeid``, which pytest 9 no longer has.)
-    """
-
-    app: FastAPI | None = None
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        assert self.app is not None, "request the hostile_app fixture"
-        await self.app(scope, receive, send)
-
-
-UNDER_TEST = AppUnderTest()
-schema = schemathesis.openapi.from_dict(create_app().openapi())
-schema.app = UNDER_TEST  # the ASGI transport: requests run in-process, lifespan included
-
-
-@pytest.fixture(scope="module")
-def hostile_app(hostile_world: World) -> Iterator[FastAPI]:
-    UNDER_TEST.app = create_app(hostile_world.settings)
-    yield UNDER_TEST.app
-    # schemathesis starts the lifespan on the first request and keeps it for the process
-    schemathesis_asgi.shutdown_lifespans()
-    UNDER_TEST.app = None
-
-
-@schema.parametrize()
-@settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
-def test_generated_requests_never_fail_the_server(case: Any, hostile_app: FastAPI,
-                                                  hostile_world: World) -> None:
-    before = hostile_world.event_count()
-    response = case.call(timeout=STREAM_CUT)
-    case.validate_response(response, checks=CHECKS)
-    if 400 <= response.status_code < 500:
-        assert response.headers["content-type"] == [PROBLEM_JSON]  # schemathesis: lists
-        assert response.json()["type"].startswith(TYPE_PREFIX)
-        assert hostile_world.event_count() == before, "a refused request wrote to the store"
-
-
-class RequestsSignedAuth(requests.auth.AuthBase):
-    """api.client.SignedAuth for the requests session schemathesis sends with."""
-
-    def __init__(self, party: str, world: World) -> None:
-        signer = world.registrar if party == "registrar" else world.keys[party]
-        self.keyid = f"{party}:{signer.keyid}"
-        self.signer = HTTPMessageSigner(signature_algorithm=ED25519, key_resolver=_OneKey(signer))
-
-    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        now = datetime.now(UTC)
-        body = request.body.encode() if isinstance(request.body, str) else request.body
-        components = ("@method", "@path", "@query") + (("content-digest",) if body else ())
-        self.signer.sign(request, key_id=self.keyid, created=now,
-                         expires=now + timedelta(seconds=60), nonce=secrets.token_urlsafe(24),
-                         covered_component_ids=components, body=body or None)
-        return request
-
-
-@schema.exclude(method="POST", path="/v1/commands").parametrize()
-@settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
-def test_generated_signed_reads_get_past_auth_and_never_fail(
-        case: Any, hostile_app: FastAPI, hostile_world: World) -> None:
-    """Signed as a registered agency, garbage parameters reach the routes themselves."""
-    response = case.call(auth=RequestsSignedAuth(SENDER, hostile_world), timeout=STREAM_CUT)
-    case.validate_response(response, checks=CHECKS)
-    if 400 <= response.status_code < 500:
-        assert response.headers["content-type"] == [PROBLEM_JSON]
-        assert response.json()["type"].startswith(TYPE_PREFIX)
 
 
 # ---- targeted -----------------------------------------------------------------
