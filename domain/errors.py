@@ -138,3 +138,17 @@ class AuditIncompleteError(DocLedgerError):
     the history, and no verdict either."""
 
     code = "audit-incomplete"
+
+
+class ForkRefusedError(VerificationError):
+    """The ledger refuses to sign a tree that does not extend the checkpoint it
+    remembers signing: its database was rolled back or damaged."""
+
+    code = "fork-refused"
+
+
+class LogRollbackError(VerificationError):
+    """The event log no longer holds what the Merkle log covers (it shrank, or a
+    covered event changed): sequencing stopped."""
+
+    code = "log-rolled-back"

@@ -128,6 +128,16 @@ class LogStore:
             row = c.fetchone()
         return (0 if row["last"] is None else int(row["last"]) + 1), int(row["nid"] or 0)
 
+    def last_leaf(self) -> tuple[int, int, bytes | None]:
+        """(number of leaves, the notification the last one covers, its hash)."""
+        with self._cursor(commit=False) as c:
+            c.execute(self._sql("SELECT leaf_index, notification_id, hash FROM {p}ledger_leaves "
+                                "ORDER BY leaf_index DESC LIMIT 1"))
+            row = c.fetchone()
+        if row is None:
+            return 0, 0, None
+        return int(row["leaf_index"]) + 1, int(row["notification_id"]), bytes(row["hash"])
+
     def last_notification_id(self) -> int:
         with self._cursor(commit=False) as c:
             c.execute(self._sql("SELECT max(notification_id) AS last FROM {p}ledger_leaves"))
