@@ -147,6 +147,11 @@ class ForkRefusedError(VerificationError):
     code = "fork-refused"
 
 
+# what the store says when it refuses to number a new event with a position the
+# Merkle log covers already (see infrastructure.log_store)
+POSITION_COVERED = "docledger: position covered by the Merkle log"
+
+
 class LogRollbackError(VerificationError):
     """The event log no longer holds what the Merkle log covers (it shrank, or a
     covered event changed): sequencing stopped."""

@@ -336,32 +336,3 @@ def test_delete_stored_checkpoints_then_truncate(history: Store) -> None:
         run_audit(history.world.app, registrar_key=registrar_key, ledger_key=ledger_key,
                   trusted_checkpoints=[saved.note], workers=1, ranges=history.ranges)
 
-
-# ---- the genesis: the first rows are history like any other --------------------------
-
-
-def test_altered_genesis_is_an_audit_failure_naming_it(history: Store) -> None:
-    genesis = next(r for r in history.rows() if r[3].endswith("LedgerRoot.Initialised"))
-    history.set_state(genesis[0], genesis[4].replace(b'"max_clock_skew_seconds":',
-                                                     b'"max_clock_skew_seconds":1'))
-    assert audit_fails(history).position == genesis[0]
-
-
-def test_altered_first_command_record_is_an_audit_failure_naming_it(history: Store) -> None:
-    first = history.rows()[0]
-    tampered = bytearray(first[4])
-    tampered[len(tampered) // 2] ^= 0x01
-    history.set_state(first[0], bytes(tampered))
-    assert audit_fails(history).position == first[0]
-
-
-def test_deleted_genesis_is_an_audit_failure_naming_its_place(history: Store) -> None:
-    genesis = next(r for r in history.rows() if r[3].endswith("LedgerRoot.Initialised"))
-    history.delete(genesis[0])
-    assert audit_fails(history).position is not None
-
-
-def test_deleted_genesis_command_is_an_audit_failure_naming_its_place(history: Store) -> None:
-    for r in _groups(history.rows())[0]:
-        history.delete(r[0])
-    assert audit_fails(history).position is not None
