@@ -23,13 +23,21 @@ class RememberedCheckpoint:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock_path = path.with_name(path.name + ".lock")
+        self._cached: tuple[tuple[int, int, int], str] | None = None
 
     def read(self) -> str | None:
-        """The remembered note, or None before the first checkpoint."""
+        """The remembered note, or None before the first checkpoint. Read again
+        only when the file changed: the sequencer asks after every command."""
         try:
-            return self.path.read_text(encoding="utf-8")
+            st = os.stat(self.path)
+            key = (st.st_ino, st.st_mtime_ns, st.st_size)
+            if self._cached is not None and self._cached[0] == key:
+                return self._cached[1]
+            note = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
             return None
+        self._cached = (key, note)
+        return note
 
     @contextmanager
     def held(self) -> Iterator[None]:

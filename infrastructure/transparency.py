@@ -68,6 +68,7 @@ class LedgerLog:
         self.size = 0
         self.covered = 0
         self.remembered = remembered
+        self._opened: tuple[Checkpoint, str] | None = None  # the remembered note, verified
 
     # ---- sequencing ------------------------------------------------------------
 
@@ -171,32 +172,41 @@ class LedgerLog:
         durably, before the new checkpoint is stored where anyone can read it.
         """
         self.catch_up()
-        with self._held():
+        size = self.size
+        latest = self.store.latest_checkpoint()
+        newest = max((a.size for a in self._anchors(latest)), default=0)
+        if newest > size:  # perhaps signed elsewhere since this catch-up
+            self.catch_up()
             size = self.size
+        if newest > (0 if latest is None else latest.size):
+            with self._held():  # remembered, never stored: store it, if the tree extends it
+                latest = self._restore_remembered(self.store.latest_checkpoint())
+        if size == 0 or newest >= size:
+            if newest > size:  # the tree lost what was signed: say so now
+                self._check_anchors(latest, size)
+            return None
+        if latest is not None and not force and not self._due(latest, size):
+            return None
+        with self._held():  # one signer at a time remembers, in order
             latest = self._restore_remembered(self.store.latest_checkpoint())
-            newest = max((a.size for a in self._anchors(latest)), default=0)
-            if newest > size:  # perhaps signed elsewhere since this catch-up
-                self.catch_up()
-                size = self.size
-            if size == 0 or newest >= size:
-                if newest > size:  # the tree lost what was signed: say so now
-                    self._check_anchors(latest, size)
-                return None
-            if latest is not None and not force and not self._due(latest, size):
-                return None
+            if max((a.size for a in self._anchors(latest)), default=0) >= size:
+                return None  # signed meanwhile by another issuer; the next call checks it
             self._check_anchors(latest, size)
-            root = self.root(size)
-            note = sign_note(Checkpoint(origin=self.origin, size=size, root=root).body(),
-                             self.note_key, self.signer)
-            if self.remembered is not None:
-                self.remembered.write(note)
-            stored = StoredCheckpoint(size=size, root=root, note=note,
-                                      issued_at=self.clock().isoformat())
-            try:
-                self.store.save_checkpoint(stored)
-            except ConcurrencyError:
-                return None  # a concurrent issuer signed this very size
-            return stored
+            return self._sign(size)
+
+    def _sign(self, size: int) -> StoredCheckpoint | None:
+        root = self.root(size)
+        note = sign_note(Checkpoint(origin=self.origin, size=size, root=root).body(),
+                         self.note_key, self.signer)
+        if self.remembered is not None:
+            self.remembered.write(note)
+        stored = StoredCheckpoint(size=size, root=root, note=note,
+                                  issued_at=self.clock().isoformat())
+        try:
+            self.store.save_checkpoint(stored)
+        except ConcurrencyError:
+            return None  # a concurrent issuer signed this very size
+        return stored
 
     def _held(self) -> AbstractContextManager[None]:
         return self.remembered.held() if self.remembered is not None else nullcontext()
@@ -206,8 +216,11 @@ class LedgerLog:
         note = self.remembered.read() if self.remembered is not None else None
         if note is None:
             return None
+        if self._opened is not None and self._opened[1] == note:
+            return self._opened
         try:
-            return open_checkpoint(note, self.note_key), note
+            self._opened = open_checkpoint(note, self.note_key), note
+            return self._opened
         except CheckpointError as exc:
             _refuse(ForkRefusedError(
                 f"refusing to sign: the remembered checkpoint {self.remembered.path} does not "
