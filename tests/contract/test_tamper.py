@@ -335,4 +335,3 @@ def test_delete_stored_checkpoints_then_truncate(history: Store) -> None:
     with pytest.raises(AuditFailure, match="events were removed"):
         run_audit(history.world.app, registrar_key=registrar_key, ledger_key=ledger_key,
                   trusted_checkpoints=[saved.note], workers=1, ranges=history.ranges)
-
