@@ -133,14 +133,6 @@ class LogStore:
         last = c.fetchone()["last"]
         return 0 if last is None else int(last) + 1
 
-    def tip(self) -> tuple[int, int]:
-        """(number of leaves, the last notification id they cover), in one query."""
-        with self._cursor(commit=False) as c:
-            c.execute(self._sql("SELECT max(leaf_index) AS last, max(notification_id) AS nid "
-                                "FROM {p}ledger_leaves"))
-            row = c.fetchone()
-        return (0 if row["last"] is None else int(row["last"]) + 1), int(row["nid"] or 0)
-
     def last_leaf(self) -> tuple[int, int, bytes | None]:
         """(number of leaves, the notification the last one covers, its hash)."""
         with self._cursor(commit=False) as c:
