@@ -93,3 +93,23 @@ def test_unanchored_history_says_so_in_the_verdict(
     audit = cli("audit", "--data", str(data))
     assert audit.returncode == 0, audit.stderr
     assert "not anchored: no saved or remembered checkpoint" in audit.stdout
+
+
+def test_rolled_back_store_fails_the_default_audit_against_the_remembered_checkpoint(
+        cli: Cli, backend_env: dict[str, str], tmp_path: Path) -> None:
+    data = tmp_path / "D"
+    ledger(cli, data)
+    assert cli("checkpoint", "--issue", "--data", str(data)).returncode == 0
+    # the database put back to before the last command, Merkle tables and all
+    last_record = run_sql(backend_env, data, "SELECT max({id}) FROM {t} WHERE topic LIKE ?",
+                          ("%CommandRecord.Accepted",))[0][0]
+    run_sql(backend_env, data, "DELETE FROM {t} WHERE {id} >= ?", (last_record,))
+    prefix = (f'"{backend_env["DOCLEDGER_PG_SCHEMA"]}".' if "DOCLEDGER_PG_SCHEMA" in backend_env
+              else "")
+    for table in ("ledger_leaves", "ledger_nodes", "ledger_checkpoints"):
+        run_sql(backend_env, data, f"DELETE FROM {prefix}{table}")
+    audit = cli("audit", "--data", str(data))
+    assert audit.returncode == 1, audit.stdout
+    assert "events were removed" in audit.stderr
+    plain = cli("audit", "--no-remembered", "--data", str(data))
+    assert plain.returncode == 0 and "not anchored" in plain.stdout
