@@ -141,8 +141,9 @@ class AuditIncompleteError(DocLedgerError):
 
 
 class ForkRefusedError(VerificationError):
-    """The ledger refuses to sign a tree that does not extend the checkpoint it
-    remembers signing: its database was rolled back or damaged."""
+    """The ledger's tree does not extend a checkpoint it signed: nothing is signed.
+
+    Its database was rolled back or damaged; see docs/ledger.md."""
 
     code = "fork-refused"
 
@@ -153,7 +154,8 @@ POSITION_COVERED = "docledger: position covered by the Merkle log"
 
 
 class LogRollbackError(VerificationError):
-    """The event log no longer holds what the Merkle log covers (it shrank, or a
-    covered event changed): sequencing stopped."""
+    """The event log lost or changed events the Merkle log covers: sequencing stopped.
+
+    Its tail was deleted or its database restored to an earlier state."""
 
     code = "log-rolled-back"
