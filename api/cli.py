@@ -22,7 +22,13 @@ from domain.errors import DocLedgerError, InvalidInputError
 from domain.history import HistoryEntry, document_history
 from domain.keys import Ed25519Signer
 from infrastructure.keyfiles import load_public_key, write_key_pair
-from infrastructure.ledger import init_ledger, run_audit, trust_anchors
+from infrastructure.ledger import (
+    init_ledger,
+    open_ledger,
+    remembered_notes,
+    run_audit,
+    trust_anchors,
+)
 from infrastructure.settings import Settings
 
 app = typer.Typer(
@@ -482,6 +488,9 @@ def audit(
         help="Ledger public key to trust (default: the data folder's).")] = None,
     trusted: Annotated[list[Path] | None, typer.Option(
         "--checkpoint", help="A signed checkpoint you saved earlier (repeatable).")] = None,
+    no_remembered: Annotated[bool, typer.Option(
+        "--no-remembered", help="Do not check the checkpoint the ledger remembers beside "
+                                "its key (keys/ledger.checkpoint).")] = False,
     server: LocalOnlyServerOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -493,21 +502,26 @@ def audit(
     local_only(server, "audit", "it re-reads the store itself; over the API check documents "
                "with 'bundle --server' and the log with 'prove-consistency --server'")
     settings = settings_for(data)
-    session = Session(settings)
+    # the ledger alone, not a session: a session reads the genesis, which may be
+    # what the audit has to report as damaged
+    ledger_app = open_ledger(settings)
     registrar, ledger = trust_anchors(settings)
     if registrar_key is not None:
         registrar = load_public_key(registrar_key)
     if ledger_key is not None:
         ledger = load_public_key(ledger_key)
-    total = session.app.recorder.max_notification_id() or 0
+    notes = [p.read_text() for p in trusted or []]
+    if not no_remembered:
+        notes += remembered_notes(settings)
+    total = ledger_app.recorder.max_notification_id() or 0
     with Progress(TextColumn("auditing"), BarColumn(), MofNCompleteColumn(),
                   console=render.err, disable=as_json, transient=True) as bar:
         task = bar.add_task("audit", total=total)
-        report = run_audit(session.app, registrar_key=registrar, ledger_key=ledger,
-                           trusted_checkpoints=[p.read_text() for p in trusted or []],
+        report = run_audit(ledger_app, registrar_key=registrar, ledger_key=ledger,
+                           trusted_checkpoints=notes,
                            progress=lambda n: bar.advance(task, n))
     if as_json:
-        render.print_json({"ok": True, **report.__dict__})
+        render.print_json({"ok": True, **report.__dict__, "verdict": report.verdict})
     else:
         render.print_audit(report)
 

@@ -71,6 +71,8 @@ def print_audit(report: AuditReport) -> None:
         f"{report.events} stored events verified byte for byte, "
         f"{report.checkpoints} signed checkpoint root(s) recomputed"
     )
+    out.print(("[yellow]" if report.anchored is None else "[green]")
+              + report.verdict.replace(":", "[/]:", 1))
     if report.latest_checkpoint is None:
         out.print("[yellow]no signed checkpoint yet[/]: nothing anchors the log's end")
     elif report.uncovered:

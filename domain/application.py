@@ -25,11 +25,13 @@ from domain.commands import REGISTRAR, Command, LedgerInit, parse_command
 from domain.context import BlobChecker, Context
 from domain.envelope import COMMAND_TYPE, Envelope, pae
 from domain.errors import (
+    POSITION_COVERED,
     CommandIdConflictError,
     ConcurrencyError,
     ConflictError,
     DocLedgerError,
     InvalidEnvelopeError,
+    LogRollbackError,
     NotFoundError,
     NotInitialisedError,
     StaleCommandError,
@@ -162,8 +164,14 @@ class DocLedger(Application):
                 return prepared
             try:
                 recordings = self._save_events(prepared.events)
-            except IntegrityError:
+            except IntegrityError as exc:
                 self._forget(prepared.aggregates)
+                if POSITION_COVERED in str(exc):
+                    raise LogRollbackError(
+                        "the event store would number this command's events with positions "
+                        "the Merkle log covers already: the log lost events (its tail was "
+                        "deleted, or it was restored to an earlier state); writing stopped"
+                    ) from None
                 raise ConcurrencyError(
                     "another command changed the same records concurrently; retry"
                 ) from None

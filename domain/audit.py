@@ -73,6 +73,21 @@ class AuditReport:
     checkpoints: int  # signed checkpoints whose roots were recomputed
     latest_checkpoint: int | None  # its tree size
     uncovered: int  # events after the latest checkpoint (no signed root yet)
+    # tree size of the largest checkpoint kept outside the store (saved by an
+    # auditor, or remembered by the ledger) the history was checked against
+    anchored: int | None = None
+
+    @property
+    def verdict(self) -> str:
+        """What a passed audit proves, in one sentence."""
+        if self.anchored is None:
+            return ("not anchored: no saved or remembered checkpoint covers this history — "
+                    "it proves internal consistency only")
+        rest = self.events - self.anchored
+        tail = (f"; the {rest} event(s) after it prove internal consistency only"
+                if rest > 0 else "")
+        return (f"anchored: the first {self.anchored} event(s) are the history a checkpoint "
+                f"kept outside the store signs{tail}")
 
 
 class ReplaySigner:

@@ -138,3 +138,24 @@ class AuditIncompleteError(DocLedgerError):
     the history, and no verdict either."""
 
     code = "audit-incomplete"
+
+
+class ForkRefusedError(VerificationError):
+    """The ledger's tree does not extend a checkpoint it signed: nothing is signed.
+
+    Its database was rolled back or damaged; see docs/ledger.md."""
+
+    code = "fork-refused"
+
+
+# what the store says when it refuses to number a new event with a position the
+# Merkle log covers already (see infrastructure.log_store)
+POSITION_COVERED = "docledger: position covered by the Merkle log"
+
+
+class LogRollbackError(VerificationError):
+    """The event log lost or changed events the Merkle log covers: sequencing stopped.
+
+    Its tail was deleted or its database restored to an earlier state."""
+
+    code = "log-rolled-back"

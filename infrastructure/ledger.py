@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
 from domain.application import DocLedger, utc_now
-from domain.audit import AuditReport, audit_log
+from domain.audit import AuditReport, audit_log, open_checkpoints
 from domain.errors import DuplicateError, NotInitialisedError
 from domain.keys import Ed25519Signer, PublicKey
 from domain.signing import sign_command
@@ -18,6 +18,7 @@ from infrastructure.keyfiles import load_public_key, load_signer, write_key_pair
 from infrastructure.log_store import LogStore
 from infrastructure.parallel_audit import KEEP_AT_MOST, log_pages, run_parallel_audit
 from infrastructure.pg_recorder import RECORDER_ENV
+from infrastructure.remembered import RememberedCheckpoint
 from infrastructure.settings import Settings
 from infrastructure.transparency import LedgerLog
 
@@ -33,6 +34,11 @@ class DataFolder:
     @property
     def ledger_key(self) -> Path:
         return self.root / "keys" / "ledger.key"
+
+    @property
+    def remembered_checkpoint(self) -> Path:
+        """The latest checkpoint the ledger signed, kept outside its database."""
+        return self.root / "keys" / "ledger.checkpoint"
 
     @property
     def registrar_key(self) -> Path:
@@ -88,11 +94,13 @@ def init_ledger(settings: Settings, *, clock: Callable[[], datetime] = utc_now) 
 
 def open_log(settings: Settings, app: DocLedger) -> LedgerLog:
     """The Merkle log over ``app``'s event store, signing with the ledger key."""
+    folder = DataFolder(settings.data)
     return LedgerLog(
         app,
-        load_signer(DataFolder(settings.data).ledger_key),
+        load_signer(folder.ledger_key),
         checkpoint_every=settings.checkpoint_every,
         checkpoint_seconds=settings.checkpoint_seconds,
+        remembered=RememberedCheckpoint(folder.remembered_checkpoint),
     )
 
 
@@ -125,7 +133,26 @@ def run_audit(
     ``PARALLEL_FROM`` events may be audited in this process in one pass.
     """
     store = LogStore(app)
-    notes = [c.note for c in store.checkpoints()] + list(trusted_checkpoints)
+    trusted = list(trusted_checkpoints)
+    notes = [c.note for c in store.checkpoints()] + trusted
+    report = _audit(app, store, notes, registrar_key=registrar_key, ledger_key=ledger_key,
+                    progress=progress, workers=workers, ranges=ranges,
+                    keep_at_most=keep_at_most)
+    # the audit passed, so every trusted checkpoint was checked against the history
+    anchored = max((c.size for c in open_checkpoints(trusted, ledger_key)), default=None)
+    return replace(report, anchored=anchored)
+
+
+def remembered_notes(settings: Settings) -> list[str]:
+    """The checkpoint the ledger remembers outside its database, if any, as a
+    trusted checkpoint for the audit."""
+    note = RememberedCheckpoint(DataFolder(settings.data).remembered_checkpoint).read()
+    return [] if note is None else [note]
+
+
+def _audit(app: DocLedger, store: LogStore, notes: list[str], *, registrar_key: PublicKey,
+           ledger_key: PublicKey, progress: Callable[[int], None] | None,
+           workers: int | None, ranges: int | None, keep_at_most: int) -> AuditReport:
     total = app.recorder.max_notification_id() or 0
     workers = workers if workers is not None else (os.cpu_count() or 1)
     if ranges is None:

@@ -23,7 +23,7 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 
 from domain.application import DocLedger
-from domain.errors import ConcurrencyError, NotFoundError
+from domain.errors import POSITION_COVERED, ConcurrencyError, NotFoundError
 from domain.merkle import NodeKey
 
 SCHEMA = [
@@ -35,6 +35,17 @@ SCHEMA = [
     "CREATE TABLE IF NOT EXISTS {p}ledger_checkpoints (size {int} PRIMARY KEY, "
     "root {blob} NOT NULL, note TEXT NOT NULL, issued_at TEXT NOT NULL)",
 ]
+
+
+# SQLite numbers events by rowid, which reuses the numbers of deleted last rows:
+# after the tail of the log was deleted, new events would take positions the
+# tree covers already, and their leaves could never be proven. The store refuses
+# such an insert (PostgreSQL's sequence never goes back by itself).
+SQLITE_POSITIONS_ONCE = (
+    "CREATE TRIGGER IF NOT EXISTS ledger_positions_once AFTER INSERT ON {events} "
+    "WHEN NEW.rowid <= (SELECT coalesce(max(notification_id), 0) FROM ledger_leaves) "
+    f"BEGIN SELECT RAISE(ABORT, '{POSITION_COVERED}'); END"
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -107,6 +118,8 @@ class LogStore:
         with self._cursor(commit=True) as c:
             for statement in SCHEMA:
                 c.execute(self._sql(statement.format(p="{p}", **types)))
+            if not self.postgres:
+                c.execute(SQLITE_POSITIONS_ONCE.format(events=self.table.name))
 
     # ---- leaves and nodes ---------------------------------------------------------
 
@@ -120,13 +133,15 @@ class LogStore:
         last = c.fetchone()["last"]
         return 0 if last is None else int(last) + 1
 
-    def tip(self) -> tuple[int, int]:
-        """(number of leaves, the last notification id they cover), in one query."""
+    def last_leaf(self) -> tuple[int, int, bytes | None]:
+        """(number of leaves, the notification the last one covers, its hash)."""
         with self._cursor(commit=False) as c:
-            c.execute(self._sql("SELECT max(leaf_index) AS last, max(notification_id) AS nid "
-                                "FROM {p}ledger_leaves"))
+            c.execute(self._sql("SELECT leaf_index, notification_id, hash FROM {p}ledger_leaves "
+                                "ORDER BY leaf_index DESC LIMIT 1"))
             row = c.fetchone()
-        return (0 if row["last"] is None else int(row["last"]) + 1), int(row["nid"] or 0)
+        if row is None:
+            return 0, 0, None
+        return int(row["leaf_index"]) + 1, int(row["notification_id"]), bytes(row["hash"])
 
     def last_notification_id(self) -> int:
         with self._cursor(commit=False) as c:

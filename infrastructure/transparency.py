@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
+from typing import NoReturn
+
+from eventsourcing.persistence import Notification
 
 from domain.application import DocLedger, Outcome, utc_now
-from domain.checkpoint import Checkpoint, NoteKey, sign_note
+from domain.checkpoint import Checkpoint, CheckpointError, NoteKey, open_checkpoint, sign_note
 from domain.command_log import CommandRecord
-from domain.errors import ConcurrencyError, VerificationError
+from domain.errors import (
+    ConcurrencyError,
+    ForkRefusedError,
+    LogRollbackError,
+    VerificationError,
+)
 from domain.keys import Ed25519Signer
 from domain.leaf import event_leaf_hash
 from domain.merkle import (
@@ -26,8 +36,10 @@ from domain.merkle import (
 )
 from domain.receipt import receipt_content, sign_receipt
 from infrastructure.log_store import LogStore, StoredCheckpoint
+from infrastructure.remembered import RememberedCheckpoint
 
 BATCH = 2000
+log = logging.getLogger(__name__)
 
 
 class LedgerLog:
@@ -41,6 +53,7 @@ class LedgerLog:
         checkpoint_every: int = 256,
         checkpoint_seconds: float = 10.0,
         clock: Callable[[], datetime] = utc_now,
+        remembered: RememberedCheckpoint | None = None,
     ) -> None:
         self.app = app
         self.store = LogStore(app)
@@ -54,6 +67,8 @@ class LedgerLog:
         # notification its leaves cover (another sequencer may be further on)
         self.size = 0
         self.covered = 0
+        self.remembered = remembered
+        self._opened: tuple[Checkpoint, str] | None = None  # the remembered note, verified
 
     # ---- sequencing ------------------------------------------------------------
 
@@ -61,12 +76,16 @@ class LedgerLog:
         """Append every stored event not yet a leaf; return how many were added.
 
         Stops after a batch shorter than a full one: everything committed
-        before that batch was read is a leaf then.
+        before that batch was read is a leaf then. Each batch is read from the
+        last covered position on, which must still hold the event its leaf was
+        made of: otherwise the log shrank or changed under the tree, and
+        sequencing stops (LogRollbackError) rather than cover new events at
+        positions the tree covered already.
         """
         added = 0
         while True:
-            size, after = self.store.tip()
-            batch = self.app.recorder.select_notifications(after + 1, BATCH)
+            size, after, last_leaf = self.store.last_leaf()
+            batch = self._after_covered(size, after, last_leaf)
             if not batch:
                 self.size, self.covered = size, after
                 return added
@@ -89,6 +108,37 @@ class LedgerLog:
             if len(batch) < BATCH:
                 self.size, self.covered = size + len(leaves), leaves[-1][0]
                 return added
+
+    def _after_covered(self, size: int, after: int, last_leaf: bytes | None,
+                       limit: int = BATCH) -> list[Notification]:
+        """The next events after the last covered one, read in the same query as
+        that one, which is checked against its leaf."""
+        if last_leaf is None:
+            return list(self.app.recorder.select_notifications(1, limit))
+        rows = list(self.app.recorder.select_notifications(after, limit + 1))
+        head = rows[0] if rows else None
+        if head is None or head.id != after:
+            _refuse(LogRollbackError(
+                f"the event log no longer holds position {after}, which leaf {size - 1} of "
+                "the Merkle log covers: events the tree covers were removed (the log shrank "
+                "or was restored to an earlier state); sequencing stopped"))
+        if event_leaf_hash(head.originator_id, head.originator_version, head.topic,
+                           head.state) != last_leaf:
+            _refuse(LogRollbackError(
+                f"the event at position {after} is not the one leaf {size - 1} of the Merkle "
+                "log was made of: a covered position was rewritten; sequencing stopped"))
+        return rows[1:]
+
+    def check(self) -> None:
+        """Raise the refusal the sequencer or the signer would meet now, reading
+        only: a log that lost or changed covered events (LogRollbackError), or a
+        tree that does not extend a checkpoint this ledger signed
+        (ForkRefusedError). A tree merely behind the log is not a refusal."""
+        size, after, last_leaf = self.store.last_leaf()
+        behind = bool(self._after_covered(size, after, last_leaf, limit=1))
+        for anchor in self._anchors(self.store.latest_checkpoint()):
+            if not (behind and anchor.size > size):
+                self._check_extends(anchor, size)
 
     # ---- roots and proofs ---------------------------------------------------------
 
@@ -116,33 +166,111 @@ class LedgerLog:
     def issue_checkpoint(self, *, force: bool = False) -> StoredCheckpoint | None:
         """Sign a checkpoint of the current tree when policy (or ``force``) says so.
 
-        Never signs two inconsistent checkpoints: the new tree must prove
-        consistent with the latest signed one, or nothing is signed.
+        Never signs two inconsistent checkpoints: the new tree must extend the
+        latest one stored and the one remembered outside the database, or
+        nothing is signed (ForkRefusedError). The remembered one is replaced,
+        durably, before the new checkpoint is stored where anyone can read it.
         """
         self.catch_up()
         size = self.size
         latest = self.store.latest_checkpoint()
-        if size == 0 or (latest is not None and latest.size >= size):
+        newest = max((a.size for a in self._anchors(latest)), default=0)
+        if newest > size:  # perhaps signed elsewhere since this catch-up
+            self.catch_up()
+            size = self.size
+        if newest > (0 if latest is None else latest.size):
+            with self._held():  # remembered, never stored: store it, if the tree extends it
+                latest = self._restore_remembered(self.store.latest_checkpoint())
+        if size == 0 or newest >= size:
+            if newest > size:  # the tree lost what was signed: say so now
+                self._check_anchors(latest, size)
             return None
         if latest is not None and not force and not self._due(latest, size):
             return None
+        with self._held():  # one signer at a time remembers, in order
+            latest = self._restore_remembered(self.store.latest_checkpoint())
+            if max((a.size for a in self._anchors(latest)), default=0) >= size:
+                return None  # signed meanwhile by another issuer; the next call checks it
+            self._check_anchors(latest, size)
+            return self._sign(size)
+
+    def _sign(self, size: int) -> StoredCheckpoint | None:
         root = self.root(size)
-        if latest is not None:
-            try:
-                verify_consistency(latest.size, size, latest.root, root,
-                                   self.consistency_proof(latest.size, size))
-            except ProofError as exc:
-                raise VerificationError(
-                    f"refusing to sign: the tree of size {size} does not extend the "
-                    f"checkpoint of size {latest.size} ({exc})") from None
         note = sign_note(Checkpoint(origin=self.origin, size=size, root=root).body(),
                          self.note_key, self.signer)
+        if self.remembered is not None:
+            self.remembered.write(note)
         stored = StoredCheckpoint(size=size, root=root, note=note,
                                   issued_at=self.clock().isoformat())
         try:
             self.store.save_checkpoint(stored)
         except ConcurrencyError:
             return None  # a concurrent issuer signed this very size
+        return stored
+
+    def _held(self) -> AbstractContextManager[None]:
+        return self.remembered.held() if self.remembered is not None else nullcontext()
+
+    def remembered_checkpoint(self) -> tuple[Checkpoint, str] | None:
+        """The checkpoint remembered outside the database, verified, with its note."""
+        note = self.remembered.read() if self.remembered is not None else None
+        if note is None:
+            return None
+        if self._opened is not None and self._opened[1] == note:
+            return self._opened
+        try:
+            self._opened = open_checkpoint(note, self.note_key), note
+            return self._opened
+        except CheckpointError as exc:
+            _refuse(ForkRefusedError(
+                f"refusing to sign: the remembered checkpoint {self.remembered.path} does not "
+                f"verify ({exc}); nothing can be signed until it is restored"))
+
+    def _anchors(self, latest: StoredCheckpoint | None) -> list[Checkpoint]:
+        """The checkpoints a new one must extend: the latest stored, the remembered."""
+        anchors = [] if latest is None else [
+            Checkpoint(origin=self.origin, size=latest.size, root=latest.root)]
+        remembered = self.remembered_checkpoint()
+        return anchors + ([] if remembered is None else [remembered[0]])
+
+    def _check_anchors(self, latest: StoredCheckpoint | None, size: int) -> None:
+        for anchor in self._anchors(latest):
+            self._check_extends(anchor, size)
+
+    def _check_extends(self, anchor: Checkpoint, size: int) -> None:
+        """Raise ForkRefusedError unless the tree of ``size`` leaves extends ``anchor``."""
+        if size < anchor.size:
+            _refuse(ForkRefusedError(
+                f"refusing to sign: the Merkle log has {size} leaves, fewer than the "
+                f"{anchor.size} of a checkpoint this ledger signed: its database was rolled "
+                "back or damaged; nothing is signed"))
+        try:
+            if size == anchor.size:
+                if self.root(size) != anchor.root:
+                    raise ProofError("same size, another root")
+            else:
+                verify_consistency(anchor.size, size, anchor.root, self.root(size),
+                                   self.consistency_proof(anchor.size, size))
+        except ProofError as exc:
+            _refuse(ForkRefusedError(
+                f"refusing to sign: the tree of size {size} does not extend the checkpoint "
+                f"of size {anchor.size} this ledger signed ({exc}): its database was rolled "
+                "back or damaged; nothing is signed"))
+
+    def _restore_remembered(self, latest: StoredCheckpoint | None) -> StoredCheckpoint | None:
+        """Store the remembered checkpoint again if the database lacks it (a crash
+        between remembering and storing it), once the tree proves it extends it."""
+        remembered = self.remembered_checkpoint()
+        if remembered is None or (latest is not None and latest.size >= remembered[0].size):
+            return latest
+        checkpoint, note = remembered
+        self._check_extends(checkpoint, self.size)
+        stored = StoredCheckpoint(size=checkpoint.size, root=checkpoint.root, note=note,
+                                  issued_at=self.clock().isoformat())
+        try:
+            self.store.save_checkpoint(stored)
+        except ConcurrencyError:
+            pass  # stored meanwhile: the same signed note
         return stored
 
     def _due(self, latest: StoredCheckpoint, size: int) -> bool:
@@ -170,3 +298,9 @@ class LedgerLog:
             events=events,
         )
         return sign_receipt(content, self.signer)
+
+
+def _refuse(error: VerificationError) -> NoReturn:
+    """Stop, say why in the log, and raise: the caller (a command, /readyz) reports it."""
+    log.error("%s", error)
+    raise error

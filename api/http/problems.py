@@ -22,6 +22,9 @@ STATUS: list[tuple[type[errors.DocLedgerError], int]] = [
     (errors.StaleCommandError, 422),
     (errors.DigestMismatchError, 422),
     (ProofError, 422),  # a proof the caller asked for cannot be made: not an auth failure
+    # the ledger's own store lost or forked its history: the service stops, not the caller
+    (errors.ForkRefusedError, 503),
+    (errors.LogRollbackError, 503),
     (errors.VerificationError, 401),
     (errors.NotFoundError, 404),
     (errors.ForbiddenError, 403),

@@ -21,8 +21,12 @@ from tests.factories import OTHER, RECIPIENT, SENDER, ManualClock, World
 
 
 def forged_world(original: Settings, target: Path) -> World:
-    """A second store holding the real ledger and registrar keys, and other history."""
-    shutil.copytree(original.data / "keys", target / "keys")
+    """A second store holding the real ledger and registrar keys, and other history.
+
+    Only the keys are copied, not the checkpoint the ledger remembers beside them:
+    a second ledger run with the same key is what outside witnesses must catch."""
+    shutil.copytree(original.data / "keys", target / "keys",
+                    ignore=shutil.ignore_patterns("ledger.checkpoint*"))
     settings = Settings(data=target)
     clock = ManualClock()
     app = open_ledger(settings, clock=clock)
