@@ -2,34 +2,77 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
+from api.http.container import Container
 from api.http.deps import CallerDep, ContainerDep
 from api.http.problems import PROBLEM_RESPONSES
+from infrastructure.store_faults import store_fault
 
 router = APIRouter(tags=["health"])
 
+READY_TIMEOUT = 2.0  # seconds: a store that does not answer by then is not ready
+
 
 @router.get("/healthz")
-def healthz() -> dict[str, str]:
-    """Liveness: the process answers."""
+async def healthz() -> dict[str, str]:
+    """Liveness: the process answers. Touches no database and needs no worker thread,
+    so it answers at once even while every thread waits on a store that hangs."""
     return {"status": "ok"}
 
 
-@router.get("/readyz", responses={503: {"description": "Not ready"}})
-def readyz(c: ContainerDep) -> JSONResponse:
-    """Readiness: the database answers and the views are not far behind the log."""
-    try:
-        head = c.session.app.recorder.max_notification_id() or 0
-        position = c.session.views.position()
-    except Exception as exc:  # any database failure means not ready, and says why
-        return JSONResponse({"status": "unavailable", "detail": str(exc)}, status_code=503)
+# Each readiness check returns whether it holds and what it found (merged into the
+# answer); a check that raises a store fault, or does not finish in time, makes
+# the process not ready.
+ReadinessCheck = Callable[[Container], tuple[bool, dict[str, Any]]]
+
+
+def views_keep_up(c: Container) -> tuple[bool, dict[str, Any]]:
+    """The database answers and the views are not far behind the log."""
+    head = c.session.app.recorder.max_notification_id() or 0
+    position = c.session.views.position()
     lag = head - position
-    ready = lag <= c.settings.ready_max_view_lag
-    return JSONResponse({"status": "ready" if ready else "lagging", "log_head": head,
-                         "views_position": position, "view_lag": lag},
-                        status_code=200 if ready else 503)
+    return lag <= c.settings.ready_max_view_lag, {
+        "log_head": head, "views_position": position, "view_lag": lag,
+        **({} if lag <= c.settings.ready_max_view_lag else {"status": "lagging"})}
+
+
+READINESS_CHECKS: list[ReadinessCheck] = [views_keep_up]
+
+
+def run_checks(c: Container) -> tuple[bool, dict[str, Any]]:
+    ready, found = True, {}
+    for check in READINESS_CHECKS:
+        holds, details = check(c)
+        ready, found = ready and holds, {**found, **details}
+    return ready, found
+
+
+@router.get("/readyz", responses={503: {"description": "Not ready"}})
+async def readyz(c: ContainerDep) -> JSONResponse:
+    """Readiness: every check holds (the store answers, the views keep up), within 2 s."""
+    try:
+        # a thread of its own, not the request pool's: a hung store may hold all of those
+        ready, found = await asyncio.wait_for(asyncio.to_thread(run_checks, c), READY_TIMEOUT)
+    except TimeoutError:
+        return unavailable(f"the store did not answer within {READY_TIMEOUT:g} s")
+    except Exception as exc:
+        fault = store_fault(exc)
+        if fault is None:
+            raise
+        return unavailable(str(fault))
+    status = "ready" if ready else found.pop("status", "not-ready")
+    return JSONResponse({"status": status, **found}, status_code=200 if ready else 503)
+
+
+def unavailable(detail: str) -> JSONResponse:
+    return JSONResponse({"status": "unavailable", "detail": detail}, status_code=503,
+                        headers={"Retry-After": "5"})
 
 
 @router.get("/v1/whoami", tags=["auth"], responses={401: PROBLEM_RESPONSES[401]})
