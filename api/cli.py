@@ -24,6 +24,7 @@ from domain.keys import Ed25519Signer
 from infrastructure.keyfiles import load_public_key, write_key_pair
 from infrastructure.ledger import init_ledger, run_audit, trust_anchors
 from infrastructure.settings import Settings
+from infrastructure.store_faults import store_faults_as_errors
 
 app = typer.Typer(
     help="Tamper-evident ledger for the exchange of official documents between agencies.",
@@ -61,6 +62,7 @@ EXIT_CODES: list[tuple[type[DocLedgerError], int]] = [
     (errors.ConflictError, 6),
     (errors.NotInitialisedError, 7),
     (errors.AuditIncompleteError, 8),
+    (errors.StoreUnavailableError, 9),
 ]
 
 
@@ -298,7 +300,7 @@ def print_outcome(session: Session | RemoteSession, outcome: Any, as_json: bool)
     if isinstance(session, RemoteSession):
         receipt = outcome.receipt
     else:
-        receipt = session.log.receipt(outcome) if as_json else None
+        receipt = session.receipt(outcome) if as_json else None
     render.print_outcome(outcome, as_json=as_json, receipt=receipt)
 
 
@@ -422,10 +424,20 @@ def audit(
     """Re-read the whole store: verify every signature, replay every command,
     rebuild the Merkle tree and check it against every signed checkpoint.
 
-    Exit 0 when all holds; otherwise exit 1 naming the first bad event.
+    Exit 0 when all holds; otherwise exit 1 naming the first bad event; 8 when
+    it could not finish (the store failed under it): no verdict either way.
     """
     local_only(server, "audit", "it re-reads the store itself; over the API check documents "
                "with 'bundle --server' and the log with 'prove-consistency --server'")
+    try:
+        with store_faults_as_errors():
+            _audit(data, registrar_key, ledger_key, trusted, as_json)
+    except errors.StoreUnavailableError as exc:
+        raise errors.AuditIncompleteError(f"the audit could not finish: {exc}") from None
+
+
+def _audit(data: Path | None, registrar_key: Path | None, ledger_key: Path | None,
+           trusted: list[Path] | None, as_json: bool) -> None:
     settings = settings_for(data)
     session = Session(settings)
     registrar, ledger = trust_anchors(settings)
@@ -481,7 +493,7 @@ def receipt_cmd(command_id: str, data: DataOpt = None, server: ServerOpt = None)
                "accepted (add --json to the command)")
     session = session_for(data)
     session.log.catch_up()
-    render.print_json(session.log.receipt(session.app.outcome_of(command_id)))
+    render.print_json(session.receipt(session.app.outcome_of(command_id)))
 
 
 @app.command("prove-inclusion")
@@ -621,7 +633,8 @@ def serve(
 
 def main() -> None:
     try:
-        app()
+        with store_faults_as_errors():
+            app()
     except DocLedgerError as exc:
         render.err.print(f"[red]error[/] ({exc.code}): {exc}", highlight=False)
         raise SystemExit(exit_code_for(exc)) from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import threading
 from datetime import date, datetime
@@ -28,11 +29,13 @@ from api.cli import (
     session_for,
 )
 from api.remote import RemoteSession, rows_of
+from api.session import Session
 from domain.codes import VIETNAM_TIME
-from domain.errors import InvalidInputError, NotFoundError
+from domain.errors import InvalidInputError, NotFoundError, StoreUnavailableError
+from infrastructure.store_faults import store_faults_as_errors
 from infrastructure.views import queries
 from infrastructure.views.schema import VIEWS
-from infrastructure.views.worker import check, rebuild
+from infrastructure.views.worker import FAULT_BACKOFF, check, rebuild
 
 WaitOpt = Annotated[int | None, typer.Option(
     "--wait-for", help="Wait until the views include this notification id.")]
@@ -264,21 +267,51 @@ def project(
     data: DataOpt = None,
     server: ServerOpt = None,
 ) -> None:
-    """Bring the views up to date with the log; with --follow, keep them there."""
+    """Bring the views up to date with the log; with --follow, keep them there.
+
+    With --follow the worker outlives store faults: it logs each and tries again
+    with a growing pause (see docs/faults.md).
+    """
     local_only(server, "project", "the views worker runs beside the database")
+    if follow:
+        _follow(data)
+        return
     session = session_for(data)
-    worker = session.view_worker
     behind = (session.app.recorder.max_notification_id() or 0) - session.views.position()
     with _bar(behind) as bar:
         task = bar.add_task("catching up", total=max(behind, 0))
-        done = worker.catch_up(progress=lambda n: bar.advance(task, n))
+        done = session.view_worker.catch_up(progress=lambda n: bar.advance(task, n))
     render.err.print(f"views at notification {session.views.position()} ({done} applied)")
-    if follow:
-        stop = threading.Event()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, lambda *_: stop.set())
-        render.err.print("following the log (Ctrl-C to stop)")
-        worker.follow(stop)
+
+
+def _follow(data: Path | None) -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    session = _open_session(data, stop)
+    if session is None:
+        return
+    render.err.print(f"following the log from notification {session.views.position()} "
+                     "(Ctrl-C to stop)")
+    session.view_worker.follow(stop)
+
+
+def _open_session(data: Path | None, stop: threading.Event) -> Session | None:
+    """The session, once the store lets it be opened (None if stopped first)."""
+    pause, cap = FAULT_BACKOFF
+    while not stop.is_set():
+        try:
+            with store_faults_as_errors():
+                session = session_for(data)
+                session.views.position()
+                return session
+        except StoreUnavailableError as exc:
+            logging.getLogger("docledger.views").warning(
+                "views worker: %s; trying again in %.1f s", exc, pause)
+            stop.wait(pause)
+            pause = min(pause * 2, cap)
+    return None
 
 
 @app.command("rebuild")

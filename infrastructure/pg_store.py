@@ -14,9 +14,9 @@ answering. Here:
   its connection and fails;
 - once a connection broke (or timed out), the pool's other connections are
   replaced, and once one could not be had or broke, the next callers wait only
-  briefly for one (``OUTAGE_WAIT``) until one is had again: during an outage a
-  caller learns it in a few seconds, while the pool keeps reconnecting in the
-  background with its own backoff.
+  briefly for one (``OUTAGE_WAIT``) and are not retried (StoreOutageError)
+  until one is had again: during an outage a caller learns it at once, while
+  the pool keeps reconnecting in the background with its own backoff.
 
 Every failure is an eventsourcing OperationalError, which
 ``infrastructure.store_faults`` classifies as the store being unavailable.
@@ -34,10 +34,13 @@ from eventsourcing.postgres import PostgresDatastore, PostgresFactory
 from eventsourcing.utils import Environment, EnvType
 from psycopg.rows import DictRow
 
+from infrastructure.store_faults import StoreOutageError
+
 IO_TIMEOUT = "POSTGRES_IO_TIMEOUT"
 DEFAULT_IO_TIMEOUT = 15.0
 CONNECT_TIMEOUT = 2  # seconds, libpq's minimum
-OUTAGE_WAIT = 0.25  # seconds a caller waits for a connection while the store is out
+RECONNECT_WITHIN = 10.0
+OUTAGE_WAIT = 0.05  # seconds a caller waits for a connection while the store is out
 KEEPALIVES = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 3,
               "keepalives_count": 3, "tcp_user_timeout": 15_000}
 
@@ -72,23 +75,32 @@ def bound_waits(datastore: PostgresDatastore, io_timeout: float) -> None:
     pool.kwargs = {**(pool.kwargs or {}), "connect_timeout": CONNECT_TIMEOUT, **KEEPALIVES}
     pool.connection_class = type("BoundedConnection", (BoundedConnection,),
                                  {"io_timeout": io_timeout})
+    # the pool's own reconnection backs off (1, 2, 4 … s) until this, then gives
+    # up until a caller asks again: a store back after a long outage is found in
+    # seconds, not after the minutes the backoff would have grown to
+    pool.reconnect_timeout = RECONNECT_WITHIN
     normal_wait = pool.timeout
     get_connection = datastore.get_connection
 
     @contextmanager
     def connection() -> Iterator[Any]:
         conn = None
+        out = pool.timeout == OUTAGE_WAIT
         try:
             with get_connection() as conn:
                 pool.timeout = normal_wait  # the store answers again
                 yield conn
-        except (OperationalError, InterfaceError):
+        except (OperationalError, InterfaceError) as exc:
             if conn is None or conn.broken or conn.closed:
                 pool.timeout = OUTAGE_WAIT
             if conn is not None and (conn.broken or conn.closed):
                 # its siblings went to the same server: likely as dead, and each
                 # would cost a caller another timeout; the pool makes new ones
                 pool.drain()
+            if out and conn is None:
+                # known to be out: not worth eventsourcing's ten retries (seconds
+                # each caller would spend, many of them queued behind one lock)
+                raise StoreOutageError(str(exc)) from exc
             raise
 
     datastore.get_connection = connection  # type: ignore[method-assign]

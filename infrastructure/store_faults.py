@@ -17,7 +17,13 @@ from contextlib import contextmanager
 import psycopg
 from eventsourcing.persistence import InterfaceError, OperationalError, PersistenceError
 
-from domain.errors import StoreUnavailableError
+from domain.errors import DocLedgerError, StoreUnavailableError
+
+
+class StoreOutageError(PersistenceError):
+    """The store is known to be out: raised at once, and (unlike eventsourcing's
+    OperationalError) not retried by eventsourcing."""
+
 
 # the errors a store fault may arrive as (for exception handlers keyed by type)
 STORE_ERROR_TYPES: tuple[type[Exception], ...] = (PersistenceError, psycopg.Error, sqlite3.Error)
@@ -28,6 +34,8 @@ _SQLITE_UNAVAILABLE = ("database is locked", "database table is locked", "unable
 
 
 def _is_fault(exc: BaseException) -> bool:
+    if isinstance(exc, StoreOutageError):
+        return True
     if isinstance(exc, sqlite3.OperationalError):
         return any(s in str(exc).lower() for s in _SQLITE_UNAVAILABLE)
     return isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError)
@@ -39,7 +47,8 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
     while current is not None and id(current) not in seen:
         seen.add(id(current))
         yield current
-        current = current.__cause__ or current.__context__
+        suppressed = current.__suppress_context__  # raised "from None": not behind it
+        current = current.__cause__ or (None if suppressed else current.__context__)
 
 
 def store_fault(exc: BaseException) -> StoreUnavailableError | None:
@@ -47,6 +56,8 @@ def store_fault(exc: BaseException) -> StoreUnavailableError | None:
     not one: a bug, a constraint, bad SQL are not the store being unavailable."""
     if isinstance(exc, StoreUnavailableError):
         return exc
+    if isinstance(exc, DocLedgerError):
+        return None  # already says what it is
     for cause in _chain(exc):
         if _is_fault(cause):
             return StoreUnavailableError(f"the store is unavailable: {_one_line(cause)}")

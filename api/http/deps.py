@@ -6,6 +6,7 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import Depends, Query, Request
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.http.auth import Caller, authenticate
@@ -27,8 +28,10 @@ ContainerDep = Annotated[Container, Depends(container)]
 async def caller(request: Request, c: ContainerDep) -> Caller:
     """The signed caller; 401 if the request is unsigned or the signature fails."""
     body = await request.body()
-    return authenticate(request, body, c.session.app, c.nonces,
-                        c.settings.request_max_age_seconds)
+    # on a worker thread: the key lookup and the nonce go to the store, and a store
+    # that hangs must not hold the event loop (and with it /healthz and every answer)
+    return await run_in_threadpool(authenticate, request, body, c.session.app, c.nonces,
+                                   c.settings.request_max_age_seconds)
 
 
 CallerDep = Annotated[Caller, Depends(caller)]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from threading import Event
 
 from domain.application import DocLedger
+from infrastructure.store_faults import store_fault
 from infrastructure.views.handlers import Op, UnhandledEventError, ops_for
 from infrastructure.views.schema import TABLES
 from infrastructure.views.store import StaleBatchError, ViewStore
@@ -15,6 +17,9 @@ from infrastructure.views.store import StaleBatchError, ViewStore
 BATCH = 2000
 REBUILD_BATCH = 5000
 Progress = Callable[[int], None]
+# pause after a store fault: doubled after each one in a row, up to the cap
+FAULT_BACKOFF = (0.5, 30.0)
+log = logging.getLogger("docledger.views")
 
 
 class ViewWorker:
@@ -55,10 +60,31 @@ class ViewWorker:
             if progress is not None:
                 progress(len(batch))
 
-    def follow(self, stop: Event, *, poll: float = 0.2, progress: Progress | None = None) -> None:
-        """Catch up, then keep following new events until ``stop`` is set."""
+    def follow(self, stop: Event, *, poll: float = 0.2, progress: Progress | None = None,
+               backoff: tuple[float, float] = FAULT_BACKOFF) -> None:
+        """Catch up, then keep following new events until ``stop`` is set.
+
+        A store fault (the database down, hanging, locked) never ends it: each is
+        logged and the worker tries again after a pause that doubles up to
+        ``backoff[1]`` and starts again from ``backoff[0]`` once a catch-up works.
+        Anything else (a bug, an event no view handles) still stops it.
+        """
+        pause = backoff[0]
         while not stop.is_set():
-            if not self.catch_up(progress=progress):
+            try:
+                applied = self.catch_up(progress=progress)
+            except Exception as exc:
+                fault = store_fault(exc)
+                if fault is None:
+                    raise
+                log.warning("views worker: %s; trying again in %.1f s", fault, pause)
+                stop.wait(pause)
+                pause = min(pause * 2, backoff[1])
+                continue
+            if pause > backoff[0]:
+                log.warning("views worker: the store answers again")
+                pause = backoff[0]
+            if not applied:
                 stop.wait(poll)
 
 
