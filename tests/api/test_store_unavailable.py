@@ -134,7 +134,7 @@ def assert_store_unavailable(response: httpx.Response) -> dict[str, Any]:
 
 
 def test_store_unreachable_answers_503_store_unavailable_in_seconds_and_recovers(
-        ledger: Path, serve: Callable[[Path], LiveServer], outage: Outage) -> None:
+        ledger: Path, cli: Cli, serve: Callable[[Path], LiveServer], outage: Outage) -> None:
     server = serve(ledger)
     agency = client(server)
     assert whoami(agency).status_code == 200
@@ -155,6 +155,11 @@ def test_store_unreachable_answers_503_store_unavailable_in_seconds_and_recovers
     command, took = timed(lambda: post(agency, raw))
     assert_store_unavailable(command)
     assert took < 10.0
+    remote = cli("agency", "add-key", DEPARTMENT, "--as", DEPARTMENT, "--pubkey",
+                 str(DataFolder(ledger).agency_key(DISTRICT_EAST)) + ".pub", "--server",
+                 server.url, "--key", str(DataFolder(ledger).agency_key(DEPARTMENT)))
+    assert remote.returncode == 9, remote.stdout + remote.stderr
+    one_line_error(remote, "store-unavailable")
 
     outage.end()
     deadline = time.monotonic() + 30
