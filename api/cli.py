@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import mimetypes
 import secrets
 import sys
@@ -626,6 +627,9 @@ def serve(
     if not DataFolder(settings.data).ledger_key.exists():
         raise errors.NotInitialisedError(
             f"no ledger in {settings.data}: run 'docledger init --data {settings.data}'")
+    # the API's own log (problems with an id, store faults) beside uvicorn's
+    logging.basicConfig(level=logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     render.err.print(f"serving the ledger in {settings.data} ({settings.backend}, "
                      f"{settings.env}) on http://{host}:{port}")
     uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level)
