@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import mimetypes
 import secrets
 import sys
@@ -30,6 +31,7 @@ from infrastructure.ledger import (
     trust_anchors,
 )
 from infrastructure.settings import Settings
+from infrastructure.store_faults import store_faults_as_errors
 
 app = typer.Typer(
     help="Tamper-evident ledger for the exchange of official documents between agencies.",
@@ -89,6 +91,7 @@ EXIT_CODES: list[tuple[type[DocLedgerError], int]] = [
     (errors.ConflictError, 6),
     (errors.NotInitialisedError, 7),
     (errors.AuditIncompleteError, 8),
+    (errors.StoreUnavailableError, 9),
 ]
 
 
@@ -370,7 +373,7 @@ def print_outcome(session: Session | RemoteSession, outcome: Any, as_json: bool)
     if isinstance(session, RemoteSession):
         receipt = outcome.receipt
     else:
-        receipt = session.log.receipt(outcome) if as_json else None
+        receipt = session.receipt(outcome) if as_json else None
     render.print_outcome(outcome, as_json=as_json, receipt=receipt)
 
 
@@ -497,10 +500,20 @@ def audit(
     """Re-read the whole store: verify every signature, replay every command,
     rebuild the Merkle tree and check it against every signed checkpoint.
 
-    Exit 0 when all holds; otherwise exit 1 naming the first bad event.
+    Exit 0 when all holds; otherwise exit 1 naming the first bad event; 8 when
+    it could not finish (the store failed under it): no verdict either way.
     """
     local_only(server, "audit", "it re-reads the store itself; over the API check documents "
                "with 'bundle --server' and the log with 'prove-consistency --server'")
+    try:
+        with store_faults_as_errors():
+            _audit(data, registrar_key, ledger_key, trusted, no_remembered, as_json)
+    except errors.StoreUnavailableError as exc:
+        raise errors.AuditIncompleteError(f"the audit could not finish: {exc}") from None
+
+
+def _audit(data: Path | None, registrar_key: Path | None, ledger_key: Path | None,
+           trusted: list[Path] | None, no_remembered: bool, as_json: bool) -> None:
     settings = settings_for(data)
     # the ledger alone, not a session: a session reads the genesis, which may be
     # what the audit has to report as damaged
@@ -561,7 +574,7 @@ def receipt_cmd(command_id: str, data: DataOpt = None, server: LocalOnlyServerOp
                "accepted (add --json to the command)")
     session = session_for(data)
     session.log.catch_up()
-    render.print_json(session.log.receipt(session.app.outcome_of(command_id)))
+    render.print_json(session.receipt(session.app.outcome_of(command_id)))
 
 
 @app.command("prove-inclusion")
@@ -716,6 +729,9 @@ def serve(
     if not DataFolder(settings.data).ledger_key.exists():
         raise errors.NotInitialisedError(
             f"no ledger in {settings.data}: run 'docledger init --data {settings.data}'")
+    # the API's own log (problems with an id, store faults) beside uvicorn's
+    logging.basicConfig(level=logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     render.err.print(f"serving the ledger in {settings.data} ({settings.backend}, "
                      f"{settings.env}) on http://{host}:{port}")
     uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level)
@@ -723,7 +739,8 @@ def serve(
 
 def main() -> None:
     try:
-        app()
+        with store_faults_as_errors():
+            app()
     except DocLedgerError as exc:
         render.err.print(f"[red]error[/] ({exc.code}): {exc}", highlight=False)
         raise SystemExit(exit_code_for(exc)) from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import threading
 import time
@@ -32,11 +33,11 @@ from api.cli import (
 from api.remote import RemoteSession, rows_of
 from api.session import Session
 from domain.codes import VIETNAM_TIME
-from domain.errors import InvalidInputError, NotFoundError
+from domain.errors import InvalidInputError, NotFoundError, StoreUnavailableError
+from infrastructure.store_faults import store_faults_as_errors
 from infrastructure.views import queries
-from infrastructure.views.handlers import UnhandledEventError
 from infrastructure.views.schema import VIEWS
-from infrastructure.views.worker import check, rebuild
+from infrastructure.views.worker import FAULT_BACKOFF, check, rebuild
 
 WaitOpt = Annotated[int | None, typer.Option(
     "--wait-for", help="Wait until the views include this notification id.")]
@@ -268,37 +269,61 @@ def project(
     data: DataOpt = None,
     server: LocalOnlyServerOpt = None,
 ) -> None:
-    """Bring the views up to date with the log; with --follow, keep them there."""
+    """Bring the views up to date with the log; with --follow, keep them there.
+
+    With --follow the worker outlives store faults and an event the views cannot
+    apply: it reports each and tries again with a growing pause (docs/faults.md).
+    """
     local_only(server, "project", "the views worker runs beside the database")
-    session = session_for(data)
-    worker = session.view_worker
-    _catch_up(session, follow)
     if follow:
-        stop = threading.Event()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, lambda *_: stop.set())
-        render.err.print("following the log (Ctrl-C to stop)")
-        worker.follow(stop, report=lambda exc: render.err.print(
-            f"[red]views not advancing[/]: {render.shown(str(exc))} (retrying)",
-            highlight=False))
-
-
-def _catch_up(session: Session, follow: bool) -> None:
-    """Bring the views up to the log's head once; a worker that is to follow
-    reports an event they cannot apply and goes on to retry it, a one-off run
-    fails on it (exit 1)."""
-    worker = session.view_worker
-    behind = (session.app.recorder.max_notification_id() or 0) - session.views.position()
-    try:
-        with _bar(behind) as bar:
-            task = bar.add_task("catching up", total=max(behind, 0))
-            done = worker.catch_up(progress=lambda n: bar.advance(task, n))
-    except UnhandledEventError as exc:
-        if not follow:
-            raise
-        render.err.print(f"[red]views stopped[/]: {render.shown(str(exc))}", highlight=False)
+        _follow(data)
         return
+    session = session_for(data)
+    done = _catch_up(session)
     render.err.print(f"views at notification {session.views.position()} ({done} applied)")
+
+
+def _catch_up(session: Session) -> int:
+    """Bring the views up to the log's head once; an event they cannot apply fails
+    the run (exit 1), naming it."""
+    behind = (session.app.recorder.max_notification_id() or 0) - session.views.position()
+    with _bar(behind) as bar:
+        task = bar.add_task("catching up", total=max(behind, 0))
+        return session.view_worker.catch_up(progress=lambda n: bar.advance(task, n))
+
+
+def _follow(data: Path | None) -> None:
+    """The worker: it reports an event the views cannot apply, and store faults, and
+    goes on retrying; it never exits on its own."""
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    session = _open_session(data, stop)
+    if session is None:
+        return
+    render.err.print(f"following the log from notification {session.views.position()} "
+                     "(Ctrl-C to stop)")
+    session.view_worker.follow(stop, report=lambda exc: render.err.print(
+        f"[red]views not advancing[/]: {render.shown(str(exc))} (retrying)",
+        highlight=False))
+
+
+def _open_session(data: Path | None, stop: threading.Event) -> Session | None:
+    """The session, once the store lets it be opened (None if stopped first)."""
+    pause, cap = FAULT_BACKOFF
+    while not stop.is_set():
+        try:
+            with store_faults_as_errors():
+                session = session_for(data)
+                session.views.position()
+                return session
+        except StoreUnavailableError as exc:
+            logging.getLogger("docledger.views").warning(
+                "views worker: %s; trying again in %.1f s", exc, pause)
+            stop.wait(pause)
+            pause = min(pause * 2, cap)
+    return None
 
 
 @app.command("rebuild")

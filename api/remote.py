@@ -34,6 +34,9 @@ STATUS_ERRORS: dict[int, type[errors.DocLedgerError]] = {
     422: errors.InvalidInputError,
 }
 
+# the server's store is unavailable, or a command is committed and its receipt pending
+STORE_UNAVAILABLE = {errors.StoreUnavailableError.code, errors.ReceiptPendingError.code}
+
 
 class RemoteError(errors.DocLedgerError):
     """The server answered with a problem the CLI has no closer error for."""
@@ -66,7 +69,9 @@ def domain_error(exc: ProblemError) -> errors.DocLedgerError:
     """The server's problem as the CLI's error: same message, matching exit code."""
     detail = exc.problem.get("detail") or exc.problem.get("title") or str(exc)
     kind = str(exc.problem.get("type", "")).rsplit(":", 1)[-1]
-    error = STATUS_ERRORS.get(exc.status, RemoteError)(f"{detail} (HTTP {exc.status})")
+    cls = (errors.StoreUnavailableError if kind in STORE_UNAVAILABLE
+           else STATUS_ERRORS.get(exc.status, RemoteError))
+    error = cls(f"{detail} (HTTP {exc.status})")
     if kind and kind != "blank":
         error.code = kind  # the server's stable problem type, as a local error prints it
     return error

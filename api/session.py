@@ -2,23 +2,31 @@
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from domain.application import DocLedger, Outcome
 from domain.commands import REGISTRAR
+from domain.errors import ReceiptPendingError
 from domain.keys import Ed25519Signer
 from domain.signing import sign_command
 from infrastructure.group_commit import GroupCommitter
 from infrastructure.keyfiles import load_signer
 from infrastructure.ledger import DataFolder, open_ledger, open_log
 from infrastructure.settings import Settings
+from infrastructure.store_faults import store_fault
 from infrastructure.transparency import LedgerLog
 from infrastructure.views.handlers import UnhandledEventError
 from infrastructure.views.store import ViewStore
 from infrastructure.views.worker import ViewWorker
+
+log = logging.getLogger("docledger.session")
+T = TypeVar("T")
+AFTER_COMMIT_RETRY_SECONDS = 2.0  # how long a step after a commit is retried in-process
 
 
 class CatchUp:
@@ -75,14 +83,51 @@ class Session:
         return self.execute(raw)
 
     def execute(self, raw: bytes) -> Outcome:
-        """Execute a signed command, then extend the Merkle log (and checkpoint if due)."""
+        """Execute a signed command, then extend the Merkle log (and checkpoint if due).
+
+        Once the command is committed, nothing that fails after it may read as if
+        it were not: sequencing is retried briefly, and if it still fails
+        ReceiptPendingError says the command is committed and the same bytes sent
+        again will get the receipt.
+        """
         outcome = self.committer.execute(raw) if self.committer else self.app.execute(raw)
         # a repeat's events may have been committed by another process: always look
         last = max(outcome.notification_ids, default=None) if not outcome.repeated else None
-        self._sequencer.past(last)
+        self.after_commit(outcome, lambda: self._sequencer.past(last))
         if self.settings.follow_views_in_process:
-            self._projector.past(last)
+            self._project_after_commit(last)
         return outcome
+
+    def receipt(self, outcome: Outcome) -> dict[str, object]:
+        """The ledger-signed receipt of a committed (or repeated) command."""
+        return self.after_commit(outcome, lambda: self.log.receipt(outcome))
+
+    def after_commit(self, outcome: Outcome, step: Callable[[], T]) -> T:
+        """Run ``step`` for a committed command: retried for a moment (a store that
+        blinked, a second sequencer on the same store), then ReceiptPendingError."""
+        deadline, wait = time.monotonic() + AFTER_COMMIT_RETRY_SECONDS, 0.1
+        while True:
+            try:
+                return step()
+            except Exception as exc:  # whatever failed, the command stays committed
+                if time.monotonic() + wait > deadline:
+                    log.warning("command %s is committed; its receipt is pending: %s",
+                                outcome.command_id, exc, exc_info=exc)
+                    raise ReceiptPendingError(outcome.command_id, (
+                        f"command {outcome.command_id} is committed, but its receipt could "
+                        f"not be made yet ({store_fault(exc) or type(exc).__name__}); send the "
+                        "same command again to get its receipt")) from exc
+            time.sleep(wait)
+            wait *= 2
+
+    def _project_after_commit(self, last: int | None) -> None:
+        try:
+            self._projector.past(last)
+        except Exception as exc:
+            if store_fault(exc) is None:
+                raise
+            # the views are derived: the next command or read catches them up
+            log.warning("views not caught up after a commit: %s", store_fault(exc))
 
     def _sequence(self) -> int:
         self.log.issue_checkpoint()

@@ -159,3 +159,23 @@ class LogRollbackError(VerificationError):
     Its tail was deleted or its database restored to an earlier state."""
 
     code = "log-rolled-back"
+
+
+class StoreUnavailableError(DocLedgerError):
+    """The store (the database) cannot be reached or does not answer in time; retry.
+
+    Says nothing about the request itself: the same request may succeed later.
+    """
+
+    code = "store-unavailable"
+
+
+class ReceiptPendingError(StoreUnavailableError):
+    """The command is committed but its receipt could not be made yet: the same
+    command bytes sent again answer with the receipt."""
+
+    code = "committed-receipt-pending"
+
+    def __init__(self, command_id: str, message: str) -> None:
+        self.command_id = command_id
+        super().__init__(message)

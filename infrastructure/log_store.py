@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import IntegrityError, Notification, OperationalError
+from eventsourcing.persistence import IntegrityError, Notification
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 
@@ -170,7 +170,7 @@ class LogStore:
                 )
                 if self._size(c) != start + len(leaves):
                     raise ConcurrencyError("the Merkle log would have a hole")
-        except (IntegrityError, OperationalError):
+        except IntegrityError:
             raise ConcurrencyError("another writer extended the Merkle log") from None
 
     def nodes(self, keys: Iterable[NodeKey]) -> dict[NodeKey, bytes]:

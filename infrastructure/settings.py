@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     max_upload_bytes: int = 25 * 2**20
     request_max_age_seconds: int = 300  # how old a signed request may be
     ready_max_view_lag: int = 10_000  # /readyz fails when the views are further behind
+    # How long a caller waits on a store that is locked or does not answer before
+    # it is told the store is unavailable (see docs/faults.md)
+    sqlite_lock_timeout: int = 30
+    pg_io_timeout: float = 15.0
 
     @property
     def follow_views_in_process(self) -> bool:
@@ -58,10 +62,11 @@ class Settings(BaseSettings):
             return {
                 "PERSISTENCE_MODULE": "eventsourcing.sqlite",
                 "SQLITE_DBNAME": str(self.data / "ledger.sqlite"),
-                "SQLITE_LOCK_TIMEOUT": "30",
+                "SQLITE_LOCK_TIMEOUT": str(self.sqlite_lock_timeout),
             }
         return {
-            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            # eventsourcing's, with every wait on the server bounded
+            "PERSISTENCE_MODULE": "infrastructure.pg_store:BoundedPostgresFactory",
             "POSTGRES_HOST": self.pg_host,
             "POSTGRES_PORT": str(self.pg_port),
             "POSTGRES_DBNAME": self.pg_db,
@@ -70,4 +75,5 @@ class Settings(BaseSettings):
             "POSTGRES_SCHEMA": self.pg_schema,
             "POSTGRES_CONNECT_TIMEOUT": "5",
             "POSTGRES_LOCK_TIMEOUT": "10",
+            "POSTGRES_IO_TIMEOUT": str(self.pg_io_timeout),
         }

@@ -24,6 +24,7 @@ from api.http.routes import (
 )
 from domain.errors import DocLedgerError
 from infrastructure.settings import Settings
+from infrastructure.store_faults import STORE_ERROR_TYPES
 
 DESCRIPTION = """
 Tamper-evident exchange of official documents between agencies.
@@ -54,6 +55,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(DocLedgerError, problems.domain_error)
     app.add_exception_handler(RequestValidationError, problems.validation_error)
     app.add_exception_handler(StarletteHTTPException, problems.http_error)
+    # store errors by type, so the handler answers without the server re-raising them;
+    # Exception last: no answer is ever a plain-text 500
+    for store_error in STORE_ERROR_TYPES:
+        app.add_exception_handler(store_error, problems.unexpected_error)
+    app.add_exception_handler(Exception, problems.unexpected_error)
     for module in (health, commands, directory, log, views, documents, attachments, stream):
         app.include_router(module.router)
     return app

@@ -34,8 +34,9 @@ from domain.agency import Agency
 from domain.application import DocLedger, utc_now
 from domain.auditor import Auditor
 from domain.codes import check_agency_code
-from domain.errors import DocLedgerError, InvalidInputError
+from domain.errors import DocLedgerError, InvalidInputError, StoreUnavailableError
 from domain.keys import PublicKey
+from infrastructure.store_faults import store_fault
 
 REQUIRED = ("@method", "@path", "@query")
 REGISTRAR = "registrar"
@@ -94,7 +95,7 @@ def party_key(app: DocLedger, kind: str, name: str, keyid: str, now: dt.datetime
         if holder is None:
             raise Unauthenticated(f"{kind} {name} is not registered")
         return holder.key_for_signing(keyid, now)
-    except Unauthenticated:
+    except (Unauthenticated, StoreUnavailableError):
         raise
     except DocLedgerError as exc:
         raise Unauthenticated(str(exc)) from None
@@ -183,6 +184,9 @@ def authenticate_head(request: Any, app: DocLedger, nonces: NonceStore, max_age:
     except DocLedgerError:
         raise
     except (HTTPMessageSignaturesException, ValueError) as exc:
+        fault = store_fault(exc)  # the caller's key could not be looked up: not its fault
+        if fault is not None:
+            raise fault from exc
         raise Unauthenticated(f"request signature: {exc}") from None
     if len(results) != 1 or resolver.caller is None:
         raise Unauthenticated("exactly one request signature is expected")

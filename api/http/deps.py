@@ -6,6 +6,7 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import Depends, Query, Request
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.http.auth import Caller, authenticate
@@ -32,8 +33,10 @@ async def caller(request: Request, c: ContainerDep) -> Caller:
     and the signature is checked over none.
     """
     refuse_body(request)
-    return authenticate(request, b"", c.session.app, c.nonces,
-                        c.settings.request_max_age_seconds)
+    # on a worker thread: the key lookup and the nonce go to the store, and a store
+    # that hangs must not hold the event loop (and with it /healthz and every answer)
+    return await run_in_threadpool(authenticate, request, b"", c.session.app, c.nonces,
+                                   c.settings.request_max_age_seconds)
 
 
 CallerDep = Annotated[Caller, Depends(caller)]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import secrets
 from typing import Any
 
 from fastapi import Request
@@ -11,6 +13,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from domain import errors
 from domain.merkle import ProofError
+from infrastructure.store_faults import store_fault
+
+log = logging.getLogger("docledger.api")
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_PREFIX = "urn:docledger:problem:"
@@ -30,7 +35,9 @@ STATUS: list[tuple[type[errors.DocLedgerError], int]] = [
     (errors.ForbiddenError, 403),
     (errors.ConflictError, 409),
     (errors.NotInitialisedError, 503),
+    (errors.StoreUnavailableError, 503),
 ]
+RETRY_AFTER_SECONDS = 5  # how soon a client may try again when the store was unavailable
 
 
 class Unauthenticated(errors.VerificationError):
@@ -60,17 +67,44 @@ def status_for(exc: errors.DocLedgerError) -> int:
     return next((status for cls, status in STATUS if isinstance(exc, cls)), 500)
 
 
-def problem(status: int, code: str, title: str, detail: str, **extra: Any) -> JSONResponse:
+def problem(status: int, code: str, title: str, detail: str, *,
+            headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
     body = {"type": TYPE_PREFIX + code, "title": title, "status": status, "detail": detail,
             **extra}
-    headers = {"WWW-Authenticate": 'Signature realm="docledger"'} if status == 401 else None
+    if status == 401:
+        headers = {**(headers or {}), "WWW-Authenticate": 'Signature realm="docledger"'}
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
 async def domain_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, errors.DocLedgerError)
+    if isinstance(exc, errors.StoreUnavailableError):
+        return store_unavailable(exc)
     title = (type(exc).__doc__ or type(exc).__name__).strip().splitlines()[0]
     return problem(status_for(exc), exc.code, title, str(exc))
+
+
+def store_unavailable(exc: errors.StoreUnavailableError) -> JSONResponse:
+    """503 with Retry-After; a committed command's problem names the command too."""
+    title = (type(exc).__doc__ or "").strip().splitlines()[0]
+    extra = {"command_id": exc.command_id} if isinstance(exc, errors.ReceiptPendingError) else {}
+    log.warning("%s: %s", exc.code, exc)
+    return problem(503, exc.code, title, str(exc),
+                   headers={"Retry-After": str(RETRY_AFTER_SECONDS)}, **extra)
+
+
+async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    """Anything no other handler took: a store fault is a 503; the rest a 500 problem
+    whose id the server's log carries with the traceback."""
+    fault = store_fault(exc)
+    if fault is not None:
+        return store_unavailable(fault)
+    incident = secrets.token_hex(8)
+    log.error("internal error %s on %s %s", incident, request.method, request.url.path,
+              exc_info=exc)
+    return problem(500, "internal-error", "The server failed to answer",
+                   f"an unexpected error; the server's log holds incident {incident}",
+                   id=incident)
 
 
 async def validation_error(request: Request, exc: Exception) -> JSONResponse:
@@ -94,5 +128,6 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     for status, description in (
         (400, "Malformed request"), (401, "Not authenticated"), (403, "Forbidden"),
         (404, "Not found"), (409, "Conflict"), (413, "Too large"), (415, "Wrong media type"),
-        (422, "Invalid input"))
+        (422, "Invalid input"), (500, "An unexpected error (its id is in the server's log)"),
+        (503, "The store is unavailable; retry after Retry-After seconds"))
 }

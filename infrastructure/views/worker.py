@@ -12,16 +12,14 @@ from typing import NoReturn
 from eventsourcing.persistence import (
     DataError,
     IntegrityError,
-    InterfaceError,
     InternalError,
     Notification,
-    OperationalError,
-    PersistenceError,
     ProgrammingError,
 )
 
 from domain.application import DocLedger
 from domain.errors import DocLedgerError
+from infrastructure.store_faults import store_fault
 from infrastructure.views.handlers import Op, UnhandledEventError, ops_for
 from infrastructure.views.schema import TABLES
 from infrastructure.views.store import StaleBatchError, ViewStore
@@ -31,6 +29,8 @@ REBUILD_BATCH = 5000
 Progress = Callable[[int], None]
 # the database refusing an event's rows (not being away: that is retried)
 REFUSED_ROWS = (DataError, IntegrityError, InternalError, ProgrammingError)
+# pause after a store fault: doubled after each one in a row, up to the cap
+FAULT_BACKOFF = (0.5, 30.0)
 log = logging.getLogger("docledger.views")
 
 
@@ -106,25 +106,34 @@ class ViewWorker:
         raise error
 
     def follow(self, stop: Event, *, poll: float = 0.2, progress: Progress | None = None,
-               report: Callable[[DocLedgerError | PersistenceError], None] | None = None,
-               max_backoff: float = 30.0) -> None:
+               report: Callable[[DocLedgerError], None] | None = None,
+               backoff: tuple[float, float] = FAULT_BACKOFF) -> None:
         """Catch up, then keep following new events until ``stop`` is set.
 
-        A failure does not end the worker: it is reported, then retried after a
-        doubling pause (a database that was away may be back; an event the
-        views cannot apply stays reported until it is fixed or rebuilt past).
+        Neither a store fault (the database down, hanging, locked) nor an event the
+        views cannot apply ends it: each is reported (``report``, and the log) and
+        the worker tries again after a pause that doubles up to ``backoff[1]``
+        and starts again from ``backoff[0]`` once a catch-up works. A database
+        that was away may be back; an event the views cannot apply stays
+        reported until it is fixed or rebuilt past. Anything else (a bug) stops it.
         """
-        pause = poll
+        pause = backoff[0]
         while not stop.is_set():
             try:
                 applied = self.catch_up(progress=progress)
-            except (UnhandledEventError, OperationalError, InterfaceError) as exc:
+            except Exception as exc:
+                problem = exc if isinstance(exc, UnhandledEventError) else store_fault(exc)
+                if problem is None:
+                    raise
+                log.warning("views worker: %s; trying again in %.1f s", problem, pause)
                 if report is not None:
-                    report(exc)
-                pause = min(max(pause * 2, 1.0), max_backoff)
+                    report(problem)
                 stop.wait(pause)
+                pause = min(pause * 2, backoff[1])
                 continue
-            pause = poll
+            if pause > backoff[0]:
+                log.warning("views worker: going on")
+                pause = backoff[0]
             if not applied:
                 stop.wait(poll)
 

@@ -43,7 +43,9 @@ async def submit(request: Request, c: ContainerDep) -> JSONResponse:
     are verified), so no request signature is needed. Answers 201 with the
     outcome and the ledger-signed receipt; a retry with the same command id
     and bytes answers 200 with the original receipt; the same id with other
-    bytes is 409.
+    bytes is 409. If the store fails after the command is committed, the answer
+    is a 503 ``committed-receipt-pending`` problem naming the command: it IS
+    committed, and sending the same bytes again answers with its receipt.
     """
     if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
         raise UnsupportedMediaType("send the DSSE envelope as application/json")
@@ -58,6 +60,6 @@ async def run_command(c: ContainerDep, body: bytes) -> tuple[Any, dict[str, Any]
 
     def execute() -> tuple[Any, dict[str, Any]]:
         outcome = c.session.execute(body)  # also extends the Merkle log
-        return outcome, c.session.log.receipt(outcome)
+        return outcome, c.session.receipt(outcome)
 
     return await run_in_threadpool(execute)
