@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import logging
 import mimetypes
+import os
 import secrets
 import sys
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 from uuid import UUID
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from api import render
@@ -737,13 +739,29 @@ def serve(
     uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level)
 
 
+INTERNAL_ERROR = 10  # a fault in docledger itself, not in what it was given
+
+
 def main() -> None:
+    """Run the tool; every error ends in one line and a documented exit code."""
     try:
         with store_faults_as_errors():
             app()
     except DocLedgerError as exc:
-        render.err.print(f"[red]error[/] ({exc.code}): {exc}", highlight=False)
-        raise SystemExit(exit_code_for(exc)) from None
+        fail(exc.code, str(exc), exit_code_for(exc))
+    except OSError as exc:  # a file named on the command line: missing, unreadable, …
+        where = f": {exc.filename}" if exc.filename else ""
+        fail("file", f"{exc.strerror or exc}{where}", 2)
+    except Exception as exc:
+        if os.environ.get("DOCLEDGER_DEBUG"):
+            raise
+        fail("internal-error", f"{type(exc).__name__}: {exc} (a fault in docledger; "
+             "DOCLEDGER_DEBUG=1 shows the traceback)", INTERNAL_ERROR)
+
+
+def fail(code: str, message: str, exit_code: int) -> NoReturn:
+    render.err.print(f"[red]error[/] ({code}): {escape(message)}", highlight=False)
+    raise SystemExit(exit_code) from None
 
 
 def exit_code_for(exc: DocLedgerError) -> int:

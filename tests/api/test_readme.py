@@ -74,3 +74,13 @@ def test_missing_attachment_is_a_clear_error_not_a_traceback(tmp_path: Path) -> 
                      str(tmp_path / "missing.pdf"), "--data", data)
     assert sent.returncode == 2
     assert "missing.pdf" in sent.stderr and "Traceback" not in sent.stderr
+
+
+def test_a_missing_file_named_on_the_command_line_is_one_line_and_exit_2(
+        tmp_path: Path) -> None:
+    missing = str(tmp_path / "old.note")
+    done = docledger("verify-consistency", missing, missing, "--proof", missing,
+                     "--ledger-key", "x+y+z")
+    assert done.returncode == 2, done.stderr
+    assert "old.note" in done.stderr and "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
