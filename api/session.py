@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 from domain.application import DocLedger, Outcome
 from domain.commands import REGISTRAR
-from domain.errors import ReceiptPendingError
+from domain.errors import ForkRefusedError, LogRollbackError, ReceiptPendingError
 from domain.keys import Ed25519Signer
 from domain.signing import sign_command
 from infrastructure.group_commit import GroupCommitter
@@ -109,6 +109,8 @@ class Session:
         while True:
             try:
                 return step()
+            except (ForkRefusedError, LogRollbackError):
+                raise  # the ledger refuses to go on until its operator acts: no retry helps
             except Exception as exc:  # whatever failed, the command stays committed
                 if time.monotonic() + wait > deadline:
                     log.warning("command %s is committed; its receipt is pending: %s",
