@@ -70,6 +70,8 @@ KeyOpt = Annotated[
     Path | None,
     typer.Option("--key", help="Private key file (default: the agency's key in the data folder)."),
 ]
+RegistrarKeyOpt = Annotated[Path | None, typer.Option(
+    "--key", help="Registrar private key (default: the data folder's).")]
 KeyActorOpt = Annotated[str, typer.Option("--as", help="'registrar' or the agency itself.")]
 StaffOpt = Annotated[str, typer.Option("--staff", help="Staff member acting.")]
 ServerOpt = Annotated[str | None, typer.Option(
@@ -176,8 +178,7 @@ def agency_register(
         Path | None,
         typer.Option(help="The agency's public key (PEM). Default: generate one in D/keys."),
     ] = None,
-    key: Annotated[Path | None, typer.Option(
-        "--key", help="Registrar private key (default: the data folder's).")] = None,
+    key: RegistrarKeyOpt = None,
     data: DataOpt = None,
     server: ServerOpt = None,
     as_json: JsonOpt = False,
@@ -243,20 +244,16 @@ def auditor_register(
     pubkey: Annotated[Path, typer.Option(
         help="The auditor's public key (PEM, from 'docledger keygen').", exists=True,
         dir_okay=False)],
-    key: Annotated[Path | None, typer.Option(
-        "--key", help="Registrar private key (default: the data folder's).")] = None,
+    key: RegistrarKeyOpt = None,
     data: DataOpt = None,
     server: ServerOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Register an auditor (signed with the registrar key); it then signs reads as
     auditor/<id>."""
-    session = session_or_remote(data, server, key)
-    outcome = session.act("registrar", "auditor.register",
-                          {"auditor_id": auditor_id, "name": name,
-                           "keys": [load_public_key(pubkey).to_spec()]},
-                          key=key, staff="registrar")
-    print_outcome(session, outcome, as_json)
+    fields = {"auditor_id": auditor_id, "name": name,
+              "keys": [load_public_key(pubkey).to_spec()]}
+    _act(data, "registrar", "auditor.register", fields, key, "registrar", as_json, server)
 
 
 @auditor_app.command("revoke-key")
@@ -264,18 +261,14 @@ def auditor_revoke_key(
     auditor_id: str,
     keyid: str,
     reason: Annotated[str, typer.Option(help="Why the key is revoked.")],
-    key: Annotated[Path | None, typer.Option(
-        "--key", help="Registrar private key (default: the data folder's).")] = None,
+    key: RegistrarKeyOpt = None,
     data: DataOpt = None,
     server: ServerOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Revoke an auditor's key from now on."""
-    session = session_or_remote(data, server, key)
-    outcome = session.act("registrar", "auditor.revoke_key",
-                          {"auditor_id": auditor_id, "keyid": keyid, "reason": reason},
-                          key=key, staff="registrar")
-    print_outcome(session, outcome, as_json)
+    fields = {"auditor_id": auditor_id, "keyid": keyid, "reason": reason}
+    _act(data, "registrar", "auditor.revoke_key", fields, key, "registrar", as_json, server)
 
 
 # ---- sending -------------------------------------------------------------------
