@@ -3,9 +3,11 @@ raw SQL on either backend, and the Vietnam-time date the views count by."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from dataclasses import dataclass
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -140,3 +142,17 @@ def scripted_exchange(world: World) -> Exchange:
     world.app.clock.advance(days=5)  # type: ignore[attr-defined]
     world.act(RECIPIENT, "delivery.complete", {"document": b, "note": "trễ hạn"})
     return Exchange(a=a, b=b, c=c, d=d, t0=t0, done=vn_today(world))
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def worker_env(settings: Settings) -> dict[str, str]:
+    """The environment of a ledger process (a views worker, the CLI) on ``settings``,
+    with no view following of its own."""
+    keep = {k: v for k, v in os.environ.items() if not k.startswith("DOCLEDGER_")}
+    env = {**keep, "DOCLEDGER_DATA": str(settings.data), "DOCLEDGER_BACKEND": settings.backend,
+           "DOCLEDGER_VIEWS_IN_PROCESS": "false", "PYTHONPATH": str(ROOT), "COLUMNS": "200"}
+    if settings.backend == "postgres":
+        env |= {"DOCLEDGER_PG_DB": settings.pg_db, "DOCLEDGER_PG_SCHEMA": settings.pg_schema}
+    return env

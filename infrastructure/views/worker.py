@@ -132,7 +132,7 @@ class ViewWorker:
                 pause = min(pause * 2, backoff[1])
                 continue
             if pause > backoff[0]:
-                log.warning("views worker: going on")
+                log.warning("views worker: catching up again")
                 pause = backoff[0]
             if not applied:
                 stop.wait(poll)

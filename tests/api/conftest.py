@@ -117,3 +117,12 @@ def serve(backend_env: dict[str, str], tmp_path: Path) -> Iterator[Callable[[Pat
     yield start
     for server in started:
         server.stop()
+
+
+@pytest.fixture
+def ledger(tmp_path: Path, cli: Cli) -> Path:
+    """A data folder the demo filled, on the backend under test."""
+    data = tmp_path / "D"
+    made = cli("demo", "--data", str(data))
+    assert made.returncode == 0, made.stderr
+    return data

@@ -21,11 +21,10 @@ import pytest
 
 from api.client import LedgerClient
 from api.demo import DEPARTMENT
-from domain.keys import Ed25519Signer
-from domain.signing import sign_command
 from infrastructure.keyfiles import load_signer
 from infrastructure.ledger import DataFolder
-from tests.api.conftest import Cli, LiveServer
+from tests.api.conftest import LiveServer
+from tests.api.test_store_unavailable import add_key_command, post
 from tests.conftest import PG
 
 PG_FAILING_LEAVES = """
@@ -73,30 +72,11 @@ class Store:
                  else "DROP TRIGGER fail_leaves ON {s}.ledger_leaves")
 
 
-@pytest.fixture
-def ledger(tmp_path: Path, cli: Cli) -> Path:
-    data = tmp_path / "D"
-    made = cli("demo", "--data", str(data))
-    assert made.returncode == 0, made.stderr
-    return data
-
-
 @contextmanager
 def department(server: LiveServer) -> Iterator[LedgerClient]:
     signer = load_signer(DataFolder(server.data).agency_key(DEPARTMENT))
     with httpx.Client(base_url=server.url, timeout=30) as http:
         yield LedgerClient(server.url, DEPARTMENT, signer, http=http)
-
-
-def new_key_command(who: LedgerClient) -> bytes:
-    return sign_command(who.signer, "agency.add_key",
-                        {"code": who.party, "key": Ed25519Signer.generate().public_key.to_spec()},
-                        agency=who.party, staff="văn thư")
-
-
-def post(who: LedgerClient, raw: bytes) -> httpx.Response:
-    return who.http.post("/v1/commands", content=raw,
-                         headers={"content-type": "application/json"})
 
 
 def test_store_failing_between_commit_and_receipt_answers_committed_receipt_pending(
@@ -105,7 +85,7 @@ def test_store_failing_between_commit_and_receipt_answers_committed_receipt_pend
     store = Store(backend_env, ledger)
     with department(server) as agency:
         store.fail_leaves()
-        raw = new_key_command(agency)
+        raw = add_key_command(agency)
         first = post(agency, raw)
         assert first.status_code == 503, first.text
         assert first.headers["content-type"].startswith("application/problem+json")
@@ -120,7 +100,7 @@ def test_store_failing_between_commit_and_receipt_answers_committed_receipt_pend
         answer = again.json()
         assert answer["repeated"] is True and answer["command_id"] == problem["command_id"]
         assert answer["receipt"]
-        fresh = post(agency, new_key_command(agency))
+        fresh = post(agency, add_key_command(agency))
         assert fresh.status_code == 201, fresh.text
 
 
@@ -135,7 +115,7 @@ def test_store_fault_after_commit_that_passes_is_retried_in_process_and_answers_
         # the first insert of leaves fails, as a store that blinks; the next ones pass
         store.run(PG_FAILING_LEAVES.format(
             s="{s}", condition="nextval('{s}.leaf_inserts') = 1", code="XX000"))
-        answer = post(agency, new_key_command(agency))
+        answer = post(agency, add_key_command(agency))
         assert answer.status_code == 201, answer.text
         assert answer.json()["receipt"]
 

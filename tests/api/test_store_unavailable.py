@@ -88,14 +88,6 @@ def outage(backend_env: dict[str, str], proxy: StoreProxy) -> Iterator[Outage]:
     made.end()
 
 
-@pytest.fixture
-def ledger(tmp_path: Path, cli: Cli) -> Path:
-    data = tmp_path / "D"
-    made = cli("demo", "--data", str(data))
-    assert made.returncode == 0, made.stderr
-    return data
-
-
 def client(server: LiveServer, code: str = DEPARTMENT) -> LedgerClient:
     signer = load_signer(DataFolder(server.data).agency_key(code))
     return LedgerClient(server.url, code, signer, http=httpx.Client(base_url=server.url,
@@ -295,7 +287,7 @@ def test_views_worker_outlives_a_store_outage_and_catches_up_after_it(
             outage.end()
             assert add_key(cli, ledger, worker_env, DISTRICT_WEST).returncode == 0
             assert _until(lambda: _views_at_head(backend_env, ledger), 30), lines
-            assert _until(lambda: any("answers again" in line for line in lines), 10), lines
+            assert _until(lambda: any("catching up again" in line for line in lines), 10), lines
         assert worker.poll() is None, lines
     finally:
         worker.terminate()

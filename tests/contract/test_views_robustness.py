@@ -29,7 +29,7 @@ from infrastructure.views.store import ViewStore
 from infrastructure.views.worker import ViewWorker, check
 from tests.conftest import pg_settings
 from tests.factories import OTHER, RECIPIENT, World
-from tests.views_support import events_table, raw_sql, send
+from tests.views_support import events_table, raw_sql, send, worker_env
 
 ROOT = Path(__file__).resolve().parents[2]
 UNKNOWN = "domain.ghost:Ghost.Appeared"
@@ -112,19 +112,10 @@ print("finished")
 """
 
 
-def _env(settings: Settings) -> dict[str, str]:
-    keep = {k: v for k, v in os.environ.items() if not k.startswith("DOCLEDGER_")}
-    env = {**keep, "DOCLEDGER_DATA": str(settings.data), "DOCLEDGER_BACKEND": settings.backend,
-           "DOCLEDGER_VIEWS_IN_PROCESS": "false", "PYTHONPATH": str(ROOT), "COLUMNS": "200"}
-    if settings.backend == "postgres":
-        env |= {"DOCLEDGER_PG_DB": settings.pg_db, "DOCLEDGER_PG_SCHEMA": settings.pg_schema}
-    return env
-
-
 def _kill_when_past(app: DocLedger, settings: Settings, at_least: int, total: int) -> int:
     """Run the slow worker and SIGKILL it once its position passes ``at_least``."""
     store = ViewStore(app)
-    proc = subprocess.Popen([sys.executable, "-c", SLOW_WORKER], cwd=ROOT, env=_env(settings),
+    proc = subprocess.Popen([sys.executable, "-c", SLOW_WORKER], cwd=ROOT, env=worker_env(settings),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 60
@@ -159,7 +150,7 @@ def _killed_then_restarted(settings: Settings, documents: int) -> None:
         assert check(app, until=second) == (second, [])
 
         done = subprocess.run([sys.executable, "-m", "api", "project", "--data",
-                               str(settings.data)], cwd=ROOT, env=_env(settings),
+                               str(settings.data)], cwd=ROOT, env=worker_env(settings),
                               capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stderr
         assert f"views at notification {total} ({total - second} applied)" in done.stderr

@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -30,7 +29,7 @@ from infrastructure.views.store import ViewStore
 from infrastructure.views.worker import ViewWorker, check
 from tests.api.http_support import api_for
 from tests.factories import OTHER, RECIPIENT, World
-from tests.views_support import caught_up, events_table, raw_sql, send
+from tests.views_support import caught_up, events_table, raw_sql, send, worker_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -49,18 +48,9 @@ def inject_copy(world: World, topic_suffix: str, change: dict[str, object] | Non
     return world.event_count()
 
 
-def env_for(settings: Settings) -> dict[str, str]:
-    keep = {k: v for k, v in os.environ.items() if not k.startswith("DOCLEDGER_")}
-    env = {**keep, "DOCLEDGER_DATA": str(settings.data), "DOCLEDGER_BACKEND": settings.backend,
-           "DOCLEDGER_VIEWS_IN_PROCESS": "false", "PYTHONPATH": str(ROOT), "COLUMNS": "200"}
-    if settings.backend == "postgres":
-        env |= {"DOCLEDGER_PG_DB": settings.pg_db, "DOCLEDGER_PG_SCHEMA": settings.pg_schema}
-    return env
-
-
 def docledger(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "api", *args], cwd=ROOT,
-                          env=env_for(settings), capture_output=True, text=True, timeout=120)
+                          env=worker_env(settings), capture_output=True, text=True, timeout=120)
 
 
 @pytest.fixture
@@ -150,7 +140,7 @@ def test_project_follow_reports_the_stuck_event_and_does_not_exit(
         stuck: tuple[World, int]) -> None:
     world, bad = stuck
     proc = subprocess.Popen([sys.executable, "-m", "api", "project", "--follow"], cwd=ROOT,
-                            env=env_for(world.settings), stderr=subprocess.PIPE, text=True)
+                            env=worker_env(world.settings), stderr=subprocess.PIPE, text=True)
     try:
         assert proc.stderr is not None
         seen = ""
