@@ -24,6 +24,7 @@ from domain.checkpoint import NoteKey
 from infrastructure.ledger import run_audit, trust_anchors
 from infrastructure.settings import Settings
 from tests.api.conftest import environment
+from tests.schema_support import refuse_v2  # noqa: F401 - a fixture
 
 GOLDEN = Path(__file__).parent / "assets" / "golden"
 MANIFEST: dict[str, Any] = json.loads((GOLDEN / "manifest.json").read_text())
@@ -100,3 +101,14 @@ def test_golden_ledger_takes_new_commands_and_still_audits(data: Path) -> None:
     assert report.anchored == MANIFEST["checkpoint"]["size"]
     checked = docledger(data, "check-views", "--json")
     assert checked.returncode == 0, checked.stderr
+
+
+def test_golden_ledger_replays_its_version_1_commands_with_a_version_2_registered(
+        data: Path, refuse_v2: None) -> None:  # noqa: F811
+    settings = settings_of(data)
+    session = Session(settings)
+    registrar, ledger = trust_anchors(settings)
+    report = run_audit(session.app, registrar_key=registrar, ledger_key=ledger, workers=1,
+                       trusted_checkpoints=[(data / "checkpoint.note").read_text()])
+    session.app.close()
+    assert (report.events, report.commands) == (MANIFEST["events"], MANIFEST["commands"])
