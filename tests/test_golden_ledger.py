@@ -1,8 +1,9 @@
-"""The golden ledger: history written by an older version of the code
-(tests/assets/golden/, made once by ``python -m tests.golden.make``) must still audit,
-verify and project with the code as it is now, and still take new commands.
+"""The golden ledgers: history written by an older version of the code
+(tests/assets/golden*/, each made once by ``python -m tests.golden.make``) must still
+audit, verify and project with the code as it is now, and still take new commands.
 
-The committed files are never changed: each test works on a copy.
+The committed files are never changed: each test works on a copy. A folder added
+beside the first (a later format version) is tested the same way.
 """
 
 from __future__ import annotations
@@ -26,18 +27,27 @@ from infrastructure.settings import Settings
 from tests.api.conftest import environment
 from tests.schema_support import refuse_v2  # noqa: F401 - a fixture
 
-GOLDEN = Path(__file__).parent / "assets" / "golden"
-MANIFEST: dict[str, Any] = json.loads((GOLDEN / "manifest.json").read_text())
+ASSETS = Path(__file__).parent / "assets"
+GOLDENS = sorted(p for p in ASSETS.glob("golden*") if (p / "manifest.json").exists())
 DISTRICT_WEST = "000.02.31.H29"  # an agency of the golden ledger holding a live delivery
 
 
-@pytest.fixture
-def data(tmp_path: Path) -> Path:
+@pytest.fixture(params=GOLDENS, ids=lambda p: p.name)
+def data(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
     copy = tmp_path / "golden"
-    shutil.copytree(GOLDEN, copy)
+    shutil.copytree(request.param, copy)
     for key in (copy / "keys").rglob("*.key"):
         key.chmod(0o600)  # git keeps no modes but the executable bit
     return copy
+
+
+@pytest.fixture
+def manifest(data: Path) -> dict[str, Any]:
+    return dict(json.loads((data / "manifest.json").read_text()))
+
+
+def test_there_is_a_golden_ledger() -> None:
+    assert GOLDENS and GOLDENS[0].name == "golden"
 
 
 def docledger(data: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -51,29 +61,30 @@ def settings_of(data: Path) -> Settings:
 
 
 def test_golden_ledger_audits_with_its_figures_anchored_by_the_saved_checkpoint(
-        data: Path) -> None:
+        data: Path, manifest: dict[str, Any]) -> None:
     audit = docledger(data, "audit", "--checkpoint", str(data / "checkpoint.note"), "--json")
     assert audit.returncode == 0, audit.stderr
     report = json.loads(audit.stdout)
-    assert (report["events"], report["commands"]) == (MANIFEST["events"], MANIFEST["commands"])
-    assert report["anchored"] == MANIFEST["checkpoint"]["size"]
-    assert report["latest_checkpoint"] == MANIFEST["checkpoint"]["size"]
+    assert (report["events"], report["commands"]) == (manifest["events"], manifest["commands"])
+    assert report["anchored"] == manifest["checkpoint"]["size"]
+    assert report["latest_checkpoint"] == manifest["checkpoint"]["size"]
 
 
-def test_golden_checkpoint_is_the_one_the_manifest_names(data: Path) -> None:
+def test_golden_checkpoint_is_the_one_the_manifest_names(
+        data: Path, manifest: dict[str, Any]) -> None:
     note = (data / "checkpoint.note").read_text()
     assert (data / "keys" / "ledger.checkpoint").read_text() == note
     _, size, root = note.splitlines()[:3]
-    assert int(size) == MANIFEST["checkpoint"]["size"]
-    assert base64.b64decode(root).hex() == MANIFEST["checkpoint"]["root"]
+    assert int(size) == manifest["checkpoint"]["size"]
+    assert base64.b64decode(root).hex() == manifest["checkpoint"]["root"]
 
 
-def test_golden_bundle_verifies_with_the_ledger_key(data: Path) -> None:
+def test_golden_bundle_verifies_with_the_ledger_key(data: Path, manifest: dict[str, Any]) -> None:
     bundle = json.loads((data / "bundle.json").read_text())
     origin = (data / "checkpoint.note").read_text().splitlines()[0]
     _, ledger = trust_anchors(settings_of(data))
     summary = verify_bundle(bundle, NoteKey.from_public_key(origin, ledger).vkey())
-    assert str(summary.document) == MANIFEST["bundle_document"]
+    assert str(summary.document) == manifest["bundle_document"]
 
 
 def test_golden_ledger_views_rebuild_and_check(data: Path) -> None:
@@ -84,10 +95,11 @@ def test_golden_ledger_views_rebuild_and_check(data: Path) -> None:
     assert json.loads(checked.stdout)["identical"] is True
 
 
-def test_golden_ledger_takes_new_commands_and_still_audits(data: Path) -> None:
+def test_golden_ledger_takes_new_commands_and_still_audits(
+        data: Path, manifest: dict[str, Any]) -> None:
     settings = settings_of(data)
     session = Session(settings)
-    document = UUID(MANIFEST["bundle_document"])
+    document = UUID(manifest["bundle_document"])
     outcome = session.act(DISTRICT_WEST, "delivery.progress",
                           {"document": str(document), "note": "Tiếp tục xử lý"})
     assert outcome.events and not outcome.repeated
@@ -96,19 +108,19 @@ def test_golden_ledger_takes_new_commands_and_still_audits(data: Path) -> None:
     report = run_audit(session.app, registrar_key=registrar, ledger_key=ledger,
                        trusted_checkpoints=[(data / "checkpoint.note").read_text()])
     session.app.close()
-    assert report.commands == MANIFEST["commands"] + 1
-    assert report.events == MANIFEST["events"] + 1 + len(outcome.events)
-    assert report.anchored == MANIFEST["checkpoint"]["size"]
+    assert report.commands == manifest["commands"] + 1
+    assert report.events == manifest["events"] + 1 + len(outcome.events)
+    assert report.anchored == manifest["checkpoint"]["size"]
     checked = docledger(data, "check-views", "--json")
     assert checked.returncode == 0, checked.stderr
 
 
 def test_golden_ledger_replays_its_version_1_commands_with_a_version_2_registered(
-        data: Path, refuse_v2: None) -> None:  # noqa: F811
+        data: Path, manifest: dict[str, Any], refuse_v2: None) -> None:  # noqa: F811
     settings = settings_of(data)
     session = Session(settings)
     registrar, ledger = trust_anchors(settings)
     report = run_audit(session.app, registrar_key=registrar, ledger_key=ledger, workers=1,
                        trusted_checkpoints=[(data / "checkpoint.note").read_text()])
     session.app.close()
-    assert (report.events, report.commands) == (MANIFEST["events"], MANIFEST["commands"])
+    assert (report.events, report.commands) == (manifest["events"], manifest["commands"])
