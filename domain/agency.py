@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
+from domain import topics
 from domain.errors import (
     DuplicateError,
     KeyNotActiveError,
@@ -95,11 +96,18 @@ def revoked(keys: dict[str, KeyEntry], keyid: str, at: datetime) -> dict[str, Ke
 class Agency(KeyHolder, Record):
     """A registered agency: code, name and the history of its keys."""
 
+    TOPIC = topics.AGENCY
+
+    class Created(Record.Created):  # never stored; the library asks for a topic
+        TOPIC = topics.event(topics.AGENCY, "Created")
+
     @staticmethod
     def id_for(code: str) -> UUID:
         return stable_id("agency", code)
 
     class Registered(Record.Created):
+        TOPIC = topics.event(topics.AGENCY, "Registered")
+
         code: str
         name: str
         keys: list[dict[str, str]]
@@ -110,6 +118,8 @@ class Agency(KeyHolder, Record):
             agency.keys = keys_from(self.keys, self.timestamp)
 
     class KeyAdded(Record.Event):
+        TOPIC = topics.event(topics.AGENCY, "KeyAdded")
+
         key: dict[str, str]
 
         def apply(self, agency: Any) -> None:
@@ -118,6 +128,8 @@ class Agency(KeyHolder, Record):
             )
 
     class KeyRevoked(Record.Event):
+        TOPIC = topics.event(topics.AGENCY, "KeyRevoked")
+
         keyid: str
         reason: str
 

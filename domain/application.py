@@ -37,7 +37,7 @@ from domain.errors import (
     StaleCommandError,
     UnknownKeyError,
 )
-from domain.handlers import HANDLERS
+from domain.handlers import handler_for
 from domain.keys import PublicKey, Signer
 from domain.preverify import signature_digest
 from domain.records import Record
@@ -316,7 +316,7 @@ class DocLedger(Application):
                     f"issued_at {command.issued_at.isoformat()} is more than {skew}s "
                     f"from the ledger's time {received_at.isoformat()}"
                 )
-            aggregates, result = HANDLERS[command.type](ctx)
+            aggregates, result = handler_for(command)(ctx)
         except DocLedgerError:
             previous = self.lookup(CommandRecord, record_id)
             if previous is None:

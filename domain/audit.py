@@ -40,11 +40,10 @@ from eventsourcing.persistence import (
     StoredEvent,
 )
 from eventsourcing.popo import POPOApplicationRecorder
-from eventsourcing.utils import get_topic
 
+from domain import topics
 from domain.application import DocLedger
 from domain.checkpoint import Checkpoint, CheckpointError, NoteKey, open_checkpoint
-from domain.command_log import CommandRecord
 from domain.envelope import STATEMENT_TYPE, Envelope, pae
 from domain.errors import AuditFailure, DocLedgerError, VerificationError
 from domain.keys import PublicKey
@@ -53,7 +52,7 @@ from domain.merkle import CompactRange
 from domain.preverify import signature_digest
 from domain.root import ROOT_ID, LedgerRoot
 
-RECORD_TOPIC = get_topic(CommandRecord.Accepted)
+RECORD_TOPIC = topics.RECORD_ACCEPTED
 # The replay is the only writer of its in-memory store, so it may cache every
 # aggregate without copies or fast-forwarding: a refused command ends the audit.
 IN_MEMORY = {

@@ -28,6 +28,7 @@ from datetime import datetime
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
+from domain import topics
 from domain.checkpoint import Checkpoint, NoteKey, open_checkpoint
 from domain.envelope import COMMAND_TYPE, STATEMENT_TYPE, Envelope
 from domain.errors import DocLedgerError, VerificationError
@@ -38,14 +39,14 @@ from domain.merkle import verify_inclusion
 FORMAT = "docledger-audit-bundle/1"
 REGISTRAR = "registrar"
 
-# Topics (module:Class.Event) of the records a bundle may hold.
-ROOT_TOPIC = "domain.root:LedgerRoot."
-AGENCY_TOPIC = "domain.agency:Agency."
-DOCUMENT_TOPIC = "domain.document:Document."
-DELIVERY_TOPIC = "domain.delivery:Delivery."
-RECORD_TOPIC = "domain.command_log:CommandRecord."
-GENESIS_TOPIC = ROOT_TOPIC + "Initialised"
-RECORD_ACCEPTED_TOPIC = RECORD_TOPIC + "Accepted"
+# Topics of the records a bundle may hold (their stable names: domain/topics.py).
+ROOT_TOPIC = topics.ROOT + "."
+AGENCY_TOPIC = topics.AGENCY + "."
+DOCUMENT_TOPIC = topics.DOCUMENT + "."
+DELIVERY_TOPIC = topics.DELIVERY + "."
+RECORD_TOPIC = topics.COMMAND_RECORD + "."
+GENESIS_TOPIC = topics.GENESIS
+RECORD_ACCEPTED_TOPIC = topics.RECORD_ACCEPTED
 
 # Step 7 uses threads only where each gets at least this many distinct
 # signatures: below that, starting them costs more than they save.

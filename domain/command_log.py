@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
+from domain import topics
 from domain.records import Record, stable_id
 
 
@@ -17,11 +18,18 @@ class CommandRecord(Record):
     the log are exactly those it lists.
     """
 
+    TOPIC = topics.COMMAND_RECORD
+
+    class Created(Record.Created):  # never stored; the library asks for a topic
+        TOPIC = topics.event(topics.COMMAND_RECORD, "Created")
+
     @staticmethod
     def id_for(command_id: str) -> UUID:
         return stable_id("command", command_id)
 
     class Accepted(Record.Created):
+        TOPIC = topics.event(topics.COMMAND_RECORD, "Accepted")
+
         command_id: str
         payload_sha256: str
         events: list[list[Any]]  # [aggregate id, version, topic]

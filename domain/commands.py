@@ -2,11 +2,17 @@
 
 A payload is JSON::
 
-    {"type": "delivery.accept", "command_id": "…", "issued_at": "RFC 3339",
-     "actor": {"agency": "000.00.00.G22" | "registrar", "staff": "…"},
-     "fields": {…}}
+    {"type": "delivery.accept", "schema_version": 1, "command_id": "…",
+     "issued_at": "RFC 3339", "actor": {"agency": "000.00.00.G22" | "registrar",
+     "staff": "…"}, "fields": {…}}
 
 Parsing is strict: unknown keys, wrong types and over-long text are refused.
+
+``schema_version`` (per command type) selects the model its fields are parsed with
+and the rules it is executed under (``SCHEMAS``; domain/handlers.py ``handler_for``);
+a payload without it is version 1, as every command signed before it existed. The
+audit replays each command through this same parse, so old commands keep the rules
+of their version (docs/changing-commands.md).
 """
 
 from __future__ import annotations
@@ -274,8 +280,33 @@ FIELDS: dict[str, type[Model]] = {
 }
 
 
+FIRST_SCHEMA = 1  # what a payload without "schema_version" is: all early history
+# (command type, schema version) -> the model of its fields. Version 1 is FIELDS;
+# a later version of a type is added beside it, never in its place: history
+# signed under the old one is still replayed with it.
+SCHEMAS: dict[tuple[str, int], type[Model]] = {
+    (type_, FIRST_SCHEMA): model for type_, model in FIELDS.items()}
+
+
+def latest_schema(type_: str) -> int:
+    """The schema version new commands of ``type_`` are signed with."""
+    return max((version for t, version in SCHEMAS if t == type_), default=FIRST_SCHEMA)
+
+
+def fields_model(type_: str, version: int) -> type[Model]:
+    """The model of ``type_``'s fields under schema ``version``, or invalid-command."""
+    model = SCHEMAS.get((type_, version))
+    if model is None:
+        known = sorted(v for t, v in SCHEMAS if t == type_)
+        raise InvalidCommandError(
+            f"schema_version: {type_} has no schema version {version} (known: "
+            f"{', '.join(map(str, known))})")
+    return model
+
+
 class Command(Model):
     type: Literal[tuple(FIELDS)]  # type: ignore[valid-type]
+    schema_version: int = Field(default=FIRST_SCHEMA, ge=1, le=2**31)
     command_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:-]{8,128}$")]
     issued_at: AwareDatetime
     actor: Actor
@@ -283,7 +314,8 @@ class Command(Model):
 
     def parsed_fields(self) -> Any:
         try:
-            return FIELDS[self.type].model_validate_json(json.dumps(self.fields))
+            model = fields_model(self.type, self.schema_version)
+            return model.model_validate_json(json.dumps(self.fields))
         except ValidationError as exc:
             raise _refusal(exc, prefix="fields.") from None
 
@@ -313,10 +345,14 @@ def command_payload(
     agency: str,
     staff: str,
     fields: dict[str, Any],
+    schema_version: int | None = None,
 ) -> bytes:
-    """Serialise a command payload (the bytes a client signs)."""
-    doc = {
-        "type": type,
+    """Serialise a command payload (the bytes a client signs); without
+    ``schema_version`` the payload is version 1 by omission."""
+    doc: dict[str, Any] = {"type": type}
+    if schema_version is not None:
+        doc["schema_version"] = schema_version
+    doc |= {
         "command_id": command_id,
         "issued_at": issued_at,
         "actor": {"agency": agency, "staff": staff},

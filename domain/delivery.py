@@ -7,6 +7,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
+from domain import topics
 from domain.codes import Status
 from domain.errors import IllegalTransitionError
 from domain.records import Record, stable_id
@@ -42,11 +43,18 @@ TRANSITIONS: dict[str, tuple[frozenset[DeliveryState], DeliveryState | None]] = 
 class Delivery(Record):
     """The recipient's copy of a sent document and every status it passed."""
 
+    TOPIC = topics.DELIVERY
+
+    class Created(Record.Created):  # never stored; the library asks for a topic
+        TOPIC = topics.event(topics.DELIVERY, "Created")
+
     @staticmethod
     def id_for(document: UUID, recipient: str) -> UUID:
         return stable_id("delivery", str(document), recipient)
 
     class Dispatched(Record.Created):
+        TOPIC = topics.event(topics.DELIVERY, "Dispatched")
+
         document: str
         sender: str
         recipient: str
@@ -67,6 +75,8 @@ class Delivery(Record):
             delivery.revision = 0
 
     class StatusEvent(Record.Event):
+        TOPIC = topics.event(topics.DELIVERY, "StatusEvent")
+
         status: str  # the standard's status code, kept as data
 
         def apply(self, delivery: Any) -> None:
@@ -78,9 +88,11 @@ class Delivery(Record):
                 delivery.state = STATE_AFTER[self.status]
 
     class Arrived(StatusEvent):
-        pass
+        TOPIC = topics.event(topics.DELIVERY, "Arrived")
 
     class Accepted(StatusEvent):
+        TOPIC = topics.event(topics.DELIVERY, "Accepted")
+
         incoming_number: int
         year: int
 
@@ -89,9 +101,13 @@ class Delivery(Record):
             delivery.incoming_number = self.incoming_number
 
     class Refused(StatusEvent):
+        TOPIC = topics.event(topics.DELIVERY, "Refused")
+
         reason: str
 
     class Assigned(StatusEvent):
+        TOPIC = topics.event(topics.DELIVERY, "Assigned")
+
         lead_unit: str
         officer: str | None
         co_units: list[str]
@@ -104,21 +120,33 @@ class Delivery(Record):
                 delivery.due_date = self.due_date
 
     class ProgressReported(StatusEvent):
+        TOPIC = topics.event(topics.DELIVERY, "ProgressReported")
+
         note: str
 
     class Completed(StatusEvent):
+        TOPIC = topics.event(topics.DELIVERY, "Completed")
+
         note: str
 
     class RecallRequested(StatusEvent):
+        TOPIC = topics.event(topics.DELIVERY, "RecallRequested")
+
         reason: str
 
     class RecallAgreed(StatusEvent):
+        TOPIC = topics.event(topics.DELIVERY, "RecallAgreed")
+
         reason: str
 
     class RecallRefused(StatusEvent):
+        TOPIC = topics.event(topics.DELIVERY, "RecallRefused")
+
         reason: str
 
     class Revised(Record.Event):
+        TOPIC = topics.event(topics.DELIVERY, "Revised")
+
         business_type: int
         revision: int
         attachments: list[dict[str, Any]]

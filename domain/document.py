@@ -7,6 +7,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
+from domain import topics
 from domain.errors import DuplicateError, IllegalTransitionError
 from domain.records import Record, stable_id
 
@@ -21,11 +22,15 @@ class DocumentState(StrEnum):
 class Document(Record):
     """A sender's official document and the record of what was done to it."""
 
+    TOPIC = topics.DOCUMENT
+
     @staticmethod
     def id_for(sender: str, document_id: str) -> UUID:
         return stable_id("document", sender, document_id)
 
     class Created(Record.Created):
+        TOPIC = topics.event(topics.DOCUMENT, "Created")
+
         sender: str
         document_id: str
         header: dict[str, Any]
@@ -44,6 +49,8 @@ class Document(Record):
             doc.revision = 0
 
     class Signed(Record.Event):
+        TOPIC = topics.event(topics.DOCUMENT, "Signed")
+
         signer: dict[str, str]
 
         def apply(self, doc: Any) -> None:
@@ -51,6 +58,8 @@ class Document(Record):
             doc.state = DocumentState.SIGNED
 
     class Issued(Record.Event):
+        TOPIC = topics.event(topics.DOCUMENT, "Issued")
+
         number: int
         year: int
 
@@ -60,6 +69,8 @@ class Document(Record):
             doc.state = DocumentState.ISSUED
 
     class Sent(Record.Event):
+        TOPIC = topics.event(topics.DOCUMENT, "Sent")
+
         recipients: list[str]
 
         def apply(self, doc: Any) -> None:
@@ -67,6 +78,8 @@ class Document(Record):
             doc.state = DocumentState.SENT
 
     class Revised(Record.Event):
+        TOPIC = topics.event(topics.DOCUMENT, "Revised")
+
         business_type: int
         revision: int
         attachments: list[dict[str, Any]]

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 from uuid import UUID
 
+from domain import topics
 from domain.records import Record, stable_id
 
 Direction = Literal["outgoing", "incoming"]
@@ -14,11 +15,18 @@ Direction = Literal["outgoing", "incoming"]
 class NumberRegister(Record):
     """Hands out 1, 2, 3 … for one agency, direction and year; never skips."""
 
+    TOPIC = topics.REGISTER
+
+    class Created(Record.Created):  # never stored; the library asks for a topic
+        TOPIC = topics.event(topics.REGISTER, "Created")
+
     @staticmethod
     def id_for(agency: str, direction: Direction, year: int) -> UUID:
         return stable_id("register", agency, direction, str(year))
 
     class Opened(Record.Created):
+        TOPIC = topics.event(topics.REGISTER, "Opened")
+
         agency: str
         direction: str
         year: int
@@ -30,6 +38,8 @@ class NumberRegister(Record):
             register.last_number = 0
 
     class NumberTaken(Record.Event):
+        TOPIC = topics.event(topics.REGISTER, "NumberTaken")
+
         number: int
         entry: str  # the document or delivery the number was given to
 

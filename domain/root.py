@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from domain import topics
 from domain.keys import PublicKey
 from domain.records import Record, stable_id
 
@@ -13,7 +14,14 @@ ROOT_ID = stable_id("ledger-root")
 class LedgerRoot(Record):
     """Created once by the registrar-signed genesis command."""
 
+    TOPIC = topics.ROOT
+
+    class Created(Record.Created):  # never stored; the library asks for a topic
+        TOPIC = topics.event(topics.ROOT, "Created")
+
     class Initialised(Record.Created):
+        TOPIC = topics.event(topics.ROOT, "Initialised")
+
         origin: str
         registrar_key: dict[str, str]
         ledger_key: dict[str, str]

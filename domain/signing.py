@@ -6,7 +6,7 @@ import secrets
 from datetime import UTC, datetime
 from typing import Any
 
-from domain.commands import command_payload
+from domain.commands import command_payload, latest_schema
 from domain.envelope import COMMAND_TYPE, Envelope
 from domain.keys import Signer
 
@@ -24,8 +24,10 @@ def sign_command(
     staff: str,
     command_id: str | None = None,
     issued_at: datetime | None = None,
+    schema_version: int | None = None,
 ) -> bytes:
-    """Return the DSSE JSON bytes of a command signed by ``signer``."""
+    """Return the DSSE JSON bytes of a command signed by ``signer``, under the
+    latest schema version of its type unless ``schema_version`` says which."""
     at = issued_at or datetime.now(UTC)
     payload = command_payload(
         type=type,
@@ -34,5 +36,6 @@ def sign_command(
         agency=agency,
         staff=staff,
         fields=fields,
+        schema_version=latest_schema(type) if schema_version is None else schema_version,
     )
     return Envelope.sign(COMMAND_TYPE, payload, signer).to_json()

@@ -17,6 +17,16 @@ from eventsourcing.persistence import Notification
 
 from domain.codes import VIETNAM_TIME
 from domain.errors import DocLedgerError
+from domain.topics import (
+    AGENCY,
+    AUDITOR,
+    COMMAND_RECORD,
+    DELIVERY,
+    DOCUMENT,
+    REGISTER,
+    ROOT,
+    event,
+)
 
 Op = tuple[str, tuple[Any, ...]]  # SQL with %s placeholders and {t:name} table names
 Handler = Callable[[Notification, dict[str, Any]], list[Op]]
@@ -193,38 +203,40 @@ def ignored(n: Notification, s: dict[str, Any]) -> list[Op]:
     return []
 
 
+E = event  # the stored topic of an aggregate's event (domain/topics.py)
+
 HANDLERS: dict[str, Handler] = {
-    "domain.agency:Agency.Registered": agency_registered,
-    "domain.agency:Agency.KeyAdded": ignored,
-    "domain.agency:Agency.KeyRevoked": ignored,
-    "domain.auditor:Auditor.Registered": ignored,
-    "domain.auditor:Auditor.KeyRevoked": ignored,
-    "domain.root:LedgerRoot.Initialised": ignored,
-    "domain.command_log:CommandRecord.Accepted": ignored,
-    "domain.register:NumberRegister.Opened": ignored,  # numbers come with the acts
-    "domain.register:NumberRegister.NumberTaken": ignored,
-    "domain.document:Document.Created": document_created,
-    "domain.document:Document.Signed": document_signed,
-    "domain.document:Document.Issued": document_issued,
-    "domain.document:Document.Sent": document_sent,
-    "domain.document:Document.Revised": document_revised,
-    "domain.delivery:Delivery.Dispatched": delivery_dispatched,
-    "domain.delivery:Delivery.Arrived": status_change(lambda s: {"arrived_on": on(s)}),
-    "domain.delivery:Delivery.Accepted": delivery_accepted,
-    "domain.delivery:Delivery.Refused": status_change(
+    E(AGENCY, "Registered"): agency_registered,
+    E(AGENCY, "KeyAdded"): ignored,
+    E(AGENCY, "KeyRevoked"): ignored,
+    E(AUDITOR, "Registered"): ignored,
+    E(AUDITOR, "KeyRevoked"): ignored,
+    E(ROOT, "Initialised"): ignored,
+    E(COMMAND_RECORD, "Accepted"): ignored,
+    E(REGISTER, "Opened"): ignored,  # numbers come with the acts
+    E(REGISTER, "NumberTaken"): ignored,
+    E(DOCUMENT, "Created"): document_created,
+    E(DOCUMENT, "Signed"): document_signed,
+    E(DOCUMENT, "Issued"): document_issued,
+    E(DOCUMENT, "Sent"): document_sent,
+    E(DOCUMENT, "Revised"): document_revised,
+    E(DELIVERY, "Dispatched"): delivery_dispatched,
+    E(DELIVERY, "Arrived"): status_change(lambda s: {"arrived_on": on(s)}),
+    E(DELIVERY, "Accepted"): delivery_accepted,
+    E(DELIVERY, "Refused"): status_change(
         lambda s: {"refused_on": on(s)}, lambda s: s["reason"]),
-    "domain.delivery:Delivery.Assigned": status_change(
+    E(DELIVERY, "Assigned"): status_change(
         lambda s: {"lead_unit": s["lead_unit"], "officer": s["officer"],
                    **({"due_date": s["due_date"], "due_key": s["due_date"]}
                       if s["due_date"] else {})},
         lambda s: s["lead_unit"] + (f" / {s['officer']}" if s["officer"] else "")),
-    "domain.delivery:Delivery.ProgressReported": status_change(detail=lambda s: s["note"]),
-    "domain.delivery:Delivery.Completed": status_change(
+    E(DELIVERY, "ProgressReported"): status_change(detail=lambda s: s["note"]),
+    E(DELIVERY, "Completed"): status_change(
         lambda s: {"completed_on": on(s)}, lambda s: s["note"]),
-    "domain.delivery:Delivery.RecallRequested": status_change(detail=lambda s: s["reason"]),
-    "domain.delivery:Delivery.RecallAgreed": status_change(detail=lambda s: s["reason"]),
-    "domain.delivery:Delivery.RecallRefused": status_change(detail=lambda s: s["reason"]),
-    "domain.delivery:Delivery.Revised": delivery_revised,
+    E(DELIVERY, "RecallRequested"): status_change(detail=lambda s: s["reason"]),
+    E(DELIVERY, "RecallAgreed"): status_change(detail=lambda s: s["reason"]),
+    E(DELIVERY, "RecallRefused"): status_change(detail=lambda s: s["reason"]),
+    E(DELIVERY, "Revised"): delivery_revised,
 }
 
 

@@ -1,0 +1,38 @@
+"""A later schema version of one command, for tests only: ``delivery.refuse`` v2
+names its reason ``grounds`` and asks for at least 10 characters of it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+import pytest
+from pydantic import StringConstraints
+
+from domain import commands as c
+from domain.context import Context
+from domain.handlers import VERSIONED_HANDLERS, Result, recipients_delivery
+
+V2 = 2
+
+
+class DeliveryRefuseV2(c.DocumentRef):
+    grounds: Annotated[c.Text, StringConstraints(min_length=10)]
+
+
+def delivery_refuse_v2(ctx: Context) -> Result:
+    delivery = recipients_delivery(ctx, ctx.fields.document)
+    delivery.refuse(ctx.fields.grounds, envelope=ctx.envelope, at=ctx.at)
+    return [delivery], {"delivery": str(delivery.id), "schema_version": V2}
+
+
+@pytest.fixture
+def refuse_v2() -> Iterator[None]:
+    """``delivery.refuse`` v2 registered for the test, and removed after it."""
+    key = ("delivery.refuse", V2)
+    c.SCHEMAS[key] = DeliveryRefuseV2
+    VERSIONED_HANDLERS[key] = delivery_refuse_v2
+    try:
+        yield
+    finally:
+        del c.SCHEMAS[key], VERSIONED_HANDLERS[key]
