@@ -25,7 +25,13 @@ from domain.delivery import Delivery
 from domain.errors import DocLedgerError, DuplicateError
 from domain.keys import Ed25519Signer
 from infrastructure.keyfiles import write_key_pair
-from infrastructure.ledger import init_ledger, open_ledger, run_audit, trust_anchors
+from infrastructure.ledger import (
+    init_ledger,
+    open_ledger,
+    remembered_notes,
+    run_audit,
+    trust_anchors,
+)
 from infrastructure.settings import Settings
 from infrastructure.views import queries
 
@@ -234,6 +240,8 @@ def show_views(session: Session) -> None:
 
 def audit(session: Session, settings: Settings) -> None:
     registrar, ledger = trust_anchors(settings)
-    report = run_audit(session.app, registrar_key=registrar, ledger_key=ledger)
+    # anchored, as 'docledger audit' is, by the checkpoint the ledger remembers
+    report = run_audit(session.app, registrar_key=registrar, ledger_key=ledger,
+                       trusted_checkpoints=remembered_notes(settings))
     out.print()
     print_audit(report)

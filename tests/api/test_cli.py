@@ -82,3 +82,9 @@ def test_demo_then_audit_pass_on_postgres(tmp_path: Path, pg_schema: str) -> Non
             f'SELECT count(*) FROM "{pg_schema}".docledger_events').fetchone()[0]
     assert count > 50
     assert docledger("audit", "--data", str(data), env=env).returncode == 0
+
+
+def test_demo_audit_is_anchored_by_the_checkpoint_the_ledger_remembers(tmp_path: Path) -> None:
+    demo = docledger("demo", "--data", str(tmp_path / "D"))
+    assert demo.returncode == 0, demo.stderr
+    assert "anchored: the first" in demo.stdout and "not anchored" not in demo.stdout
