@@ -22,8 +22,8 @@ from api.remote import RemoteSession, rows_of
 from api.session import Session
 from domain import errors
 from domain.errors import DocLedgerError, InvalidInputError
-from domain.history import HistoryEntry, document_history
-from domain.keys import Ed25519Signer
+from domain.evidence.keys import Ed25519Signer
+from domain.verification.history import HistoryEntry, document_history
 from infrastructure.keyfiles import load_public_key, write_key_pair
 from infrastructure.ledger import (
     init_ledger,
@@ -648,7 +648,7 @@ def verify_consistency_cmd(
     local_only(server, "verify-consistency", "it checks files offline, trusting only the "
                "ledger key; fetch them with 'checkpoint --server' and 'prove-consistency "
                "--server'")
-    from domain.consistency import check_consistency
+    from domain.evidence.consistency import check_consistency
 
     outcome = check_consistency(old.read_text(), new.read_text(), read_json(proof),
                                 read_vkey(ledger_key))

@@ -30,7 +30,7 @@ from api.cli import (
     remote_for,
     session_for,
 )
-from domain.bundle import verify_bundle
+from domain.verification.bundle import verify_bundle
 from infrastructure.bundle import build_bundle
 
 

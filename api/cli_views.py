@@ -32,8 +32,8 @@ from api.cli import (
 )
 from api.remote import RemoteSession, rows_of
 from api.session import Session
-from domain.codes import VIETNAM_TIME
 from domain.errors import InvalidInputError, NotFoundError, StoreUnavailableError
+from domain.exchange.codes import VIETNAM_TIME
 from infrastructure.store_faults import store_faults_as_errors
 from infrastructure.views import queries
 from infrastructure.views.schema import VIEWS

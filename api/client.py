@@ -11,8 +11,8 @@ import httpx
 from http_message_signatures import HTTPMessageSigner, HTTPSignatureKeyResolver
 from http_message_signatures.algorithms import ED25519
 
-from domain.keys import Ed25519Signer
-from domain.signing import sign_command
+from domain.evidence.keys import Ed25519Signer
+from domain.exchange.signing import sign_command
 
 LIFETIME = timedelta(seconds=60)
 

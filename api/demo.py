@@ -19,11 +19,11 @@ from api.cli import send_document
 from api.http.container import DEVELOPMENT_MARKER
 from api.render import out, print_audit
 from api.session import Session
-from domain.agency import Agency
-from domain.codes import VIETNAM_TIME
-from domain.delivery import Delivery
 from domain.errors import DocLedgerError, DuplicateError
-from domain.keys import Ed25519Signer
+from domain.evidence.keys import Ed25519Signer
+from domain.exchange.agency import Agency
+from domain.exchange.codes import VIETNAM_TIME
+from domain.exchange.delivery import Delivery
 from infrastructure.keyfiles import write_key_pair
 from infrastructure.ledger import (
     init_ledger,

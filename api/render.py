@@ -10,10 +10,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from domain.application import Outcome
-from domain.audit import AuditReport
-from domain.history import HistoryEntry
+from domain.ledger.application import Outcome
 from domain.text import display
+from domain.verification.audit import AuditReport
+from domain.verification.history import HistoryEntry
 
 # Piped output is not cut to 80 columns: records stay on one line for grep.
 out = Console(width=None if sys.stdout.isatty() else 160, soft_wrap=not sys.stdout.isatty())

@@ -9,11 +9,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from domain.application import DocLedger, Outcome
-from domain.commands import REGISTRAR
 from domain.errors import ForkRefusedError, LogRollbackError, ReceiptPendingError
-from domain.keys import Ed25519Signer
-from domain.signing import sign_command
+from domain.evidence.keys import Ed25519Signer
+from domain.exchange.commands import REGISTRAR
+from domain.exchange.signing import sign_command
+from domain.ledger.application import DocLedger, Outcome
 from infrastructure.group_commit import GroupCommitter
 from infrastructure.keyfiles import load_signer
 from infrastructure.ledger import DataFolder, open_ledger, open_log

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from domain.application import DocLedger
-from domain.keys import Ed25519Signer
-from domain.signing import sign_command
+from domain.evidence.keys import Ed25519Signer
+from domain.exchange.signing import sign_command
+from domain.ledger.application import DocLedger
 from infrastructure.keyfiles import load_signer
 from infrastructure.ledger import DataFolder, init_ledger
 from infrastructure.settings import Settings

@@ -36,8 +36,8 @@ from fastapi import FastAPI
 from bench.scratch import scratch_settings
 from bench.stats import median, percentile
 from bench.workload import full_flow
-from domain.keys import Ed25519Signer
-from domain.signing import sign_command
+from domain.evidence.keys import Ed25519Signer
+from domain.exchange.signing import sign_command
 from infrastructure.keyfiles import load_signer
 from infrastructure.ledger import DataFolder, init_ledger
 from infrastructure.settings import Settings

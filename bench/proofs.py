@@ -15,7 +15,7 @@ import random
 
 from bench.scratch import scratch_settings
 from bench.stats import median, percentile, timed
-from domain import merkle
+from domain.evidence import merkle
 from infrastructure.ledger import init_ledger, open_log
 
 BATCH = 50_000

@@ -22,7 +22,7 @@ from datetime import date, timedelta
 from bench.generate import fill
 from bench.scratch import scratch_settings
 from bench.stats import median, percentile, timed
-from domain.application import DocLedger
+from domain.ledger.application import DocLedger
 from infrastructure.ledger import init_ledger
 from infrastructure.views import queries
 from infrastructure.views.store import ViewStore

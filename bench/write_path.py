@@ -19,9 +19,9 @@ from bench.plain import PlainExchange, run_flow
 from bench.scratch import scratch_settings
 from bench.stats import median, postgres_cpu_seconds
 from bench.workload import full_flow
-from domain.application import Outcome
-from domain.keys import Ed25519Signer
-from domain.signing import sign_command
+from domain.evidence.keys import Ed25519Signer
+from domain.exchange.signing import sign_command
+from domain.ledger.application import Outcome
 from infrastructure.group_commit import GroupCommitter
 from infrastructure.keyfiles import load_signer
 from infrastructure.ledger import DataFolder, init_ledger

@@ -4,7 +4,7 @@ The bundle (docs/bundle.md) holds, each with its leaf index and inclusion proof
 against one signed checkpoint: the genesis, every event of the agencies
 involved (sender and recipients), of the document and of each of its
 deliveries, and the command record of every command that wrote any of them.
-``domain.bundle.verify_bundle`` checks it offline.
+``domain.verification.bundle.verify_bundle`` checks it offline.
 """
 
 from __future__ import annotations
@@ -14,15 +14,15 @@ import json
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from domain.agency import Agency
-from domain.application import DocLedger
-from domain.bundle import FORMAT
-from domain.command_log import CommandRecord
-from domain.delivery import Delivery
-from domain.document import Document
-from domain.envelope import STATEMENT_TYPE, Envelope
 from domain.errors import NotFoundError
-from domain.root import ROOT_ID
+from domain.evidence.envelope import STATEMENT_TYPE, Envelope
+from domain.exchange.agency import Agency
+from domain.exchange.delivery import Delivery
+from domain.exchange.document import Document
+from domain.exchange.root import ROOT_ID
+from domain.ledger.application import DocLedger
+from domain.ledger.command_log import CommandRecord
+from domain.verification.bundle import FORMAT
 
 if TYPE_CHECKING:
     from infrastructure.transparency import LedgerLog

@@ -16,8 +16,8 @@ import threading
 import time
 from concurrent.futures import Future
 
-from domain.application import DocLedger, Outcome
 from domain.errors import DocLedgerError
+from domain.ledger.application import DocLedger, Outcome
 
 
 class GroupCommitter:

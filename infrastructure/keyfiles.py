@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from domain.errors import InvalidInputError, NotFoundError
-from domain.keys import Ed25519Signer, PublicKey, public_key_from_pem, public_key_pem
+from domain.evidence.keys import Ed25519Signer, PublicKey, public_key_from_pem, public_key_pem
 
 
 def write_key_pair(signer: Ed25519Signer, path: Path) -> Path:

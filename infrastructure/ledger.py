@@ -8,11 +8,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
-from domain.application import DocLedger, utc_now
-from domain.audit import AuditReport, audit_log, open_checkpoints
 from domain.errors import DuplicateError, NotInitialisedError
-from domain.keys import Ed25519Signer, PublicKey
-from domain.signing import sign_command
+from domain.evidence.keys import Ed25519Signer, PublicKey
+from domain.exchange.signing import sign_command
+from domain.ledger.application import DocLedger, utc_now
+from domain.verification.audit import AuditReport, audit_log, open_checkpoints
 from infrastructure.blobs import BlobStore
 from infrastructure.keyfiles import load_public_key, load_signer, write_key_pair
 from infrastructure.log_store import LogStore

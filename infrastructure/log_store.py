@@ -22,9 +22,9 @@ from eventsourcing.persistence import IntegrityError, Notification
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 
-from domain.application import DocLedger
 from domain.errors import POSITION_COVERED, ConcurrencyError, NotFoundError
-from domain.merkle import NodeKey
+from domain.evidence.merkle import NodeKey
+from domain.ledger.application import DocLedger
 
 SCHEMA = [
     "CREATE TABLE IF NOT EXISTS {p}ledger_leaves (leaf_index {int} PRIMARY KEY, "

@@ -2,7 +2,7 @@
 
 Each worker process opens the store itself and verifies and replays every
 command group whose record lies in its range, exactly as the sequential audit
-does (``domain.audit.CommandReplay``), against the stored events before the
+does (``domain.verification.audit.CommandReplay``), against the stored events before the
 range, which it reads from the store where a command touches an aggregate
 (``StoredBefore``). A replay keeps in memory only what it replayed since it
 last handed that over to the store (every ``KEEP_AT_MOST`` events), so its
@@ -34,8 +34,10 @@ from uuid import UUID
 from eventsourcing.application import Application
 from eventsourcing.persistence import Notification, StoredEvent
 
-from domain.application import DocLedger
-from domain.audit import (
+from domain.errors import AuditFailure, AuditIncompleteError
+from domain.evidence.keys import PublicKey, key_id_for
+from domain.ledger.application import DocLedger
+from domain.verification.audit import (
     RECORD_TOPIC,
     AuditReport,
     CommandReplay,
@@ -44,8 +46,6 @@ from domain.audit import (
     open_checkpoints,
     report_of,
 )
-from domain.errors import AuditFailure, AuditIncompleteError
-from domain.keys import PublicKey, key_id_for
 from infrastructure.log_store import EventsTable
 
 PAGE = 1000
@@ -104,7 +104,7 @@ def open_reader(env: dict[str, str]) -> StoreReader:
 
 class StoredBefore:
     """The stored events before position ``start``, read by aggregate
-    (``domain.audit.PriorEvents``): the state a range is replayed against."""
+    (``domain.verification.audit.PriorEvents``): the state a range is replayed against."""
 
     def __init__(self, app: Application, start: int) -> None:
         self.table = EventsTable.of(app.recorder)

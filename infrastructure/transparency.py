@@ -10,18 +10,22 @@ from typing import NoReturn
 
 from eventsourcing.persistence import Notification
 
-from domain.application import DocLedger, Outcome, utc_now
-from domain.checkpoint import Checkpoint, CheckpointError, NoteKey, open_checkpoint, sign_note
-from domain.command_log import CommandRecord
 from domain.errors import (
     ConcurrencyError,
     ForkRefusedError,
     LogRollbackError,
     VerificationError,
 )
-from domain.keys import Ed25519Signer
-from domain.leaf import event_leaf_hash
-from domain.merkle import (
+from domain.evidence.checkpoint import (
+    Checkpoint,
+    CheckpointError,
+    NoteKey,
+    open_checkpoint,
+    sign_note,
+)
+from domain.evidence.keys import Ed25519Signer
+from domain.evidence.leaf import event_leaf_hash
+from domain.evidence.merkle import (
     EMPTY_ROOT,
     CompactRange,
     ProofError,
@@ -34,7 +38,9 @@ from domain.merkle import (
     range_hash,
     verify_consistency,
 )
-from domain.receipt import receipt_content, sign_receipt
+from domain.evidence.receipt import receipt_content, sign_receipt
+from domain.ledger.application import DocLedger, Outcome, utc_now
+from domain.ledger.command_log import CommandRecord
 from infrastructure.log_store import LogStore, StoredCheckpoint
 from infrastructure.remembered import RememberedCheckpoint
 

@@ -12,11 +12,11 @@ from uuid import UUID
 
 from eventsourcing.persistence import Notification
 
-from domain.application import DocLedger
-from domain.checkpoint import Checkpoint, NoteKey, sign_note
-from domain.keys import Ed25519Signer
-from domain.leaf import event_leaf_hash
-from domain.merkle import CompactRange, assemble, blocks_for, inclusion_ranges
+from domain.evidence.checkpoint import Checkpoint, NoteKey, sign_note
+from domain.evidence.keys import Ed25519Signer
+from domain.evidence.leaf import event_leaf_hash
+from domain.evidence.merkle import CompactRange, assemble, blocks_for, inclusion_ranges
+from domain.ledger.application import DocLedger
 from tests.factories import OTHER, RECIPIENT, SENDER, World
 
 
@@ -141,7 +141,7 @@ def padded_with_agency(bundle: dict[str, Any], donor: dict[str, Any],
                        code: str) -> dict[str, Any]:
     """``bundle`` with agency ``code``'s key history (and the records of the commands
     that wrote it) taken from ``donor``, a bundle against the same checkpoint."""
-    from domain.bundle import agency_id, command_record_id
+    from domain.verification.bundle import agency_id, command_record_id
 
     assert donor["checkpoint"] == bundle["checkpoint"]
     agency = [e for e in donor["events"] if e["aggregate_id"] == str(agency_id(code))]

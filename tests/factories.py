@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from domain.application import DocLedger, Outcome
-from domain.keys import Ed25519Signer
-from domain.signing import sign_command
+from domain.evidence.keys import Ed25519Signer
+from domain.exchange.signing import sign_command
+from domain.ledger.application import DocLedger, Outcome
 from infrastructure.keyfiles import load_signer
 from infrastructure.ledger import DataFolder, init_ledger
 from infrastructure.settings import Settings

@@ -9,9 +9,9 @@ from typing import Annotated
 import pytest
 from pydantic import StringConstraints
 
-from domain import commands as c
-from domain.context import Context
-from domain.handlers import VERSIONED_HANDLERS, Result, recipients_delivery
+from domain.exchange import commands as c
+from domain.ledger.context import Context
+from domain.ledger.handlers import VERSIONED_HANDLERS, Result, recipients_delivery
 
 V2 = 2
 

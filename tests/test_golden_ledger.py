@@ -20,8 +20,8 @@ from uuid import UUID
 import pytest
 
 from api.session import Session
-from domain.bundle import verify_bundle
-from domain.checkpoint import NoteKey
+from domain.evidence.checkpoint import NoteKey
+from domain.verification.bundle import verify_bundle
 from infrastructure.ledger import run_audit, trust_anchors
 from infrastructure.settings import Settings
 from tests.api.conftest import environment

@@ -12,14 +12,14 @@ from eventsourcing.domain import CanMutateAggregate
 from eventsourcing.utils import construct_topic, resolve_topic
 
 from domain import topics
-from domain.agency import Agency
-from domain.auditor import Auditor
-from domain.command_log import CommandRecord
-from domain.delivery import Delivery
-from domain.document import Document
-from domain.records import Record
-from domain.register import NumberRegister
-from domain.root import LedgerRoot
+from domain.exchange.agency import Agency
+from domain.exchange.auditor import Auditor
+from domain.exchange.delivery import Delivery
+from domain.exchange.document import Document
+from domain.exchange.records import Record
+from domain.exchange.register import NumberRegister
+from domain.exchange.root import LedgerRoot
+from domain.ledger.command_log import CommandRecord
 from infrastructure.views.handlers import HANDLERS
 
 AGGREGATES: dict[type[Record], str] = {

@@ -12,7 +12,7 @@ from typing import Any
 
 import psycopg
 
-from domain.codes import VIETNAM_TIME
+from domain.exchange.codes import VIETNAM_TIME
 from infrastructure.ledger import DataFolder
 from infrastructure.settings import Settings
 from infrastructure.views.store import ViewStore

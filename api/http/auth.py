@@ -30,12 +30,12 @@ from http_message_signatures.algorithms import ED25519
 from http_message_signatures.exceptions import HTTPMessageSignaturesException
 
 from api.http.problems import Unauthenticated
-from domain.agency import Agency
-from domain.application import DocLedger, utc_now
-from domain.auditor import Auditor
-from domain.codes import check_agency_code
 from domain.errors import DocLedgerError, InvalidInputError, StoreUnavailableError
-from domain.keys import PublicKey
+from domain.evidence.keys import PublicKey
+from domain.exchange.agency import Agency
+from domain.exchange.auditor import Auditor
+from domain.exchange.codes import check_agency_code
+from domain.ledger.application import DocLedger, utc_now
 from infrastructure.store_faults import store_fault
 
 REQUIRED = ("@method", "@path", "@query")

@@ -12,8 +12,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from api.http.auth import Caller, authenticate
 from api.http.bodies import refuse_body
 from api.http.container import Container
-from domain.document import Document
 from domain.errors import ForbiddenError, NotFoundError
+from domain.exchange.document import Document
 from infrastructure.views.store import ViewStore
 
 

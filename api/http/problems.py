@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from domain import errors
-from domain.merkle import ProofError
+from domain.evidence.merkle import ProofError
 from infrastructure.store_faults import store_fault
 
 log = logging.getLogger("docledger.api")

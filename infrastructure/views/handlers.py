@@ -15,8 +15,8 @@ from typing import Any
 
 from eventsourcing.persistence import Notification
 
-from domain.codes import VIETNAM_TIME
 from domain.errors import DocLedgerError
+from domain.exchange.codes import VIETNAM_TIME
 from domain.topics import (
     AGENCY,
     AUDITOR,

@@ -16,8 +16,8 @@ from typing import Any
 from eventsourcing.persistence import IntegrityError, Tracking, TrackingRecorder
 from eventsourcing.postgres import PostgresTrackingRecorder
 
-from domain.application import DocLedger
 from domain.errors import ConcurrencyError
+from domain.ledger.application import DocLedger
 from domain.text import display
 from infrastructure.views.handlers import Op, UnhandledEventError
 from infrastructure.views.schema import (

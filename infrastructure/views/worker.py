@@ -17,8 +17,8 @@ from eventsourcing.persistence import (
     ProgrammingError,
 )
 
-from domain.application import DocLedger
 from domain.errors import DocLedgerError
+from domain.ledger.application import DocLedger
 from infrastructure.store_faults import store_fault
 from infrastructure.views.handlers import Op, UnhandledEventError, ops_for
 from infrastructure.views.schema import TABLES

@@ -20,7 +20,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.client import LedgerClient
-from domain.keys import Ed25519Signer
+from domain.evidence.keys import Ed25519Signer
 from infrastructure.settings import Settings
 from tests.api.test_http_reads import api, attachment, auditor_client, register_auditor
 from tests.conftest import PG

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from api.client import ProblemError
-from domain.receipt import open_receipt
+from domain.evidence.receipt import open_receipt
 from infrastructure.keyfiles import load_public_key
 from infrastructure.ledger import DataFolder
 from tests.api.http_support import api_for, client_for
@@ -65,7 +65,7 @@ def test_replayed_request_signature_is_refused(world: World) -> None:
 
 def test_unsigned_or_forged_request_is_401(world: World) -> None:
     from api.client import LedgerClient
-    from domain.keys import Ed25519Signer
+    from domain.evidence.keys import Ed25519Signer
 
     with api_for(world) as http:
         unsigned = http.get("/v1/whoami")

@@ -16,7 +16,7 @@ from uuid import UUID
 from fastapi.testclient import TestClient
 
 from api.http.app import create_app
-from domain.delivery import Delivery
+from domain.exchange.delivery import Delivery
 from tests.factories import RECIPIENT, SENDER, World
 
 RACERS = 20

@@ -15,8 +15,8 @@ from fastapi.testclient import TestClient
 
 from api.client import LedgerClient, ProblemError
 from api.http.app import create_app
-from domain.bundle import verify_bundle
-from domain.keys import Ed25519Signer
+from domain.evidence.keys import Ed25519Signer
+from domain.verification.bundle import verify_bundle
 from infrastructure.ledger import DataFolder
 from infrastructure.views.store import ViewStore
 from infrastructure.views.worker import ViewWorker

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from domain.checkpoint import NoteKey, open_checkpoint
-from domain.merkle import verify_inclusion
-from domain.receipt import open_receipt
+from domain.evidence.checkpoint import NoteKey, open_checkpoint
+from domain.evidence.merkle import verify_inclusion
+from domain.evidence.receipt import open_receipt
 from infrastructure.keyfiles import load_public_key
 from infrastructure.ledger import DataFolder
 from tests.api.conftest import Cli, LiveServer

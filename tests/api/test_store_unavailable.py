@@ -24,8 +24,8 @@ import pytest
 
 from api.client import LedgerClient
 from api.demo import DEPARTMENT, DISTRICT_EAST, DISTRICT_WEST
-from domain.keys import Ed25519Signer
-from domain.signing import sign_command
+from domain.evidence.keys import Ed25519Signer
+from domain.exchange.signing import sign_command
 from infrastructure.keyfiles import load_signer
 from infrastructure.ledger import DataFolder
 from tests.api.conftest import Cli, LiveServer, environment

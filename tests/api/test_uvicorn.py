@@ -9,9 +9,9 @@ from pathlib import Path
 
 from api.client import LedgerClient
 from api.demo import DEPARTMENT, DISTRICT_EAST
-from domain.checkpoint import NoteKey, open_checkpoint
-from domain.merkle import verify_inclusion
-from domain.receipt import open_receipt
+from domain.evidence.checkpoint import NoteKey, open_checkpoint
+from domain.evidence.merkle import verify_inclusion
+from domain.evidence.receipt import open_receipt
 from infrastructure.keyfiles import load_public_key, load_signer
 from infrastructure.ledger import DataFolder
 from tests.api.conftest import Cli, LiveServer

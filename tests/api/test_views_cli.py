@@ -19,7 +19,7 @@ from api.demo import (
     DISTRICT_EAST,
     DISTRICT_WEST,
 )
-from domain.codes import VIETNAM_TIME
+from domain.exchange.codes import VIETNAM_TIME
 from tests.api.test_cli import docledger
 from tests.conftest import PG_ENV
 

@@ -14,10 +14,6 @@ from uuid import UUID
 
 import pytest
 
-from domain.agency import Agency
-from domain.commands import command_payload
-from domain.delivery import Delivery, DeliveryState
-from domain.envelope import COMMAND_TYPE, Envelope
 from domain.errors import (
     CommandIdConflictError,
     DigestMismatchError,
@@ -34,7 +30,11 @@ from domain.errors import (
     StaleCommandError,
     UnknownKeyError,
 )
-from domain.keys import Ed25519Signer
+from domain.evidence.envelope import COMMAND_TYPE, Envelope
+from domain.evidence.keys import Ed25519Signer
+from domain.exchange.agency import Agency
+from domain.exchange.commands import command_payload
+from domain.exchange.delivery import Delivery, DeliveryState
 from infrastructure.blobs import BlobStore
 from infrastructure.ledger import DataFolder, run_audit, trust_anchors
 from tests.factories import OTHER, RECIPIENT, SENDER, THIRD, World, header

@@ -1,7 +1,7 @@
 """Audit bundles built from the real ledger and Merkle log, on SQLite and PostgreSQL.
 
 Each attack on a bundle is named after what the attacker does, and must fail at
-the step that catches it (domain/bundle.py, docs/bundle.md).
+the step that catches it (domain/verification/bundle.py, docs/bundle.md).
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ from uuid import UUID
 
 import pytest
 
-from domain.bundle import BundleError, verify_bundle
-from domain.checkpoint import Checkpoint, NoteKey, open_note, sign_note
-from domain.delivery import Delivery
-from domain.envelope import Envelope
-from domain.keys import Ed25519Signer
+from domain.evidence.checkpoint import Checkpoint, NoteKey, open_note, sign_note
+from domain.evidence.envelope import Envelope
+from domain.evidence.keys import Ed25519Signer
+from domain.exchange.delivery import Delivery
+from domain.verification.bundle import BundleError, verify_bundle
 from infrastructure.bundle import build_bundle
 from infrastructure.ledger import open_log
 from infrastructure.transparency import LedgerLog

@@ -14,11 +14,11 @@ from uuid import UUID
 
 import pytest
 
-from domain.agency import Agency
-from domain.application import DocLedger
-from domain.delivery import Delivery, DeliveryState
 from domain.errors import KeyRevokedError
-from domain.records import Record
+from domain.exchange.agency import Agency
+from domain.exchange.delivery import Delivery, DeliveryState
+from domain.exchange.records import Record
+from domain.ledger.application import DocLedger
 from infrastructure.group_commit import GroupCommitter
 from infrastructure.ledger import open_ledger
 from tests.factories import OTHER, RECIPIENT, World

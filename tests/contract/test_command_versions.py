@@ -8,10 +8,10 @@ import json
 
 import pytest
 
-from domain.commands import command_payload
-from domain.envelope import COMMAND_TYPE, Envelope
 from domain.errors import InvalidCommandError
-from domain.signing import new_command_id
+from domain.evidence.envelope import COMMAND_TYPE, Envelope
+from domain.exchange.commands import command_payload
+from domain.exchange.signing import new_command_id
 from infrastructure.ledger import run_audit, trust_anchors
 from tests.factories import OTHER, RECIPIENT, SENDER, World
 from tests.schema_support import V2, refuse_v2  # noqa: F401 - a fixture

@@ -5,8 +5,8 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from uuid import UUID
 
-from domain.delivery import Delivery
 from domain.errors import ConflictError
+from domain.exchange.delivery import Delivery
 from infrastructure.ledger import open_ledger
 from tests.factories import RECIPIENT, SENDER, World
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from domain.delivery import Delivery, DeliveryState
-from domain.document import Document, DocumentState
+from domain.exchange.delivery import Delivery, DeliveryState
+from domain.exchange.document import Document, DocumentState
 from tests.factories import OTHER, RECIPIENT, SENDER, World
 
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from domain.checkpoint import NoteKey, open_checkpoint
-from domain.consistency import check_consistency
 from domain.errors import AuditFailure, VerificationError
-from domain.merkle import ProofError
-from domain.signing import sign_command
+from domain.evidence.checkpoint import NoteKey, open_checkpoint
+from domain.evidence.consistency import check_consistency
+from domain.evidence.merkle import ProofError
+from domain.exchange.signing import sign_command
 from infrastructure.keyfiles import load_public_key, load_signer
 from infrastructure.ledger import DataFolder, open_ledger, open_log, run_audit, trust_anchors
 from infrastructure.log_store import StoredCheckpoint

@@ -7,10 +7,10 @@ from uuid import UUID
 
 import pytest
 
-from domain.delivery import Delivery, DeliveryState
-from domain.document import Document
 from domain.errors import DocLedgerError, IllegalTransitionError, KeyRevokedError
-from domain.keys import Ed25519Signer
+from domain.evidence.keys import Ed25519Signer
+from domain.exchange.delivery import Delivery, DeliveryState
+from domain.exchange.document import Document
 from infrastructure.group_commit import GroupCommitter
 from infrastructure.ledger import open_log, run_audit, trust_anchors
 from tests.factories import OTHER, RECIPIENT, SENDER, World

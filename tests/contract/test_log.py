@@ -7,13 +7,13 @@ from uuid import UUID
 
 import pytest
 
-from domain import merkle
-from domain.checkpoint import open_checkpoint
 from domain.errors import NotFoundError
-from domain.history import document_history
-from domain.keys import Ed25519Signer
-from domain.leaf import event_leaf_hash
-from domain.receipt import open_receipt
+from domain.evidence import merkle
+from domain.evidence.checkpoint import open_checkpoint
+from domain.evidence.keys import Ed25519Signer
+from domain.evidence.leaf import event_leaf_hash
+from domain.evidence.receipt import open_receipt
+from domain.verification.history import document_history
 from infrastructure.keyfiles import load_public_key
 from infrastructure.ledger import DataFolder, open_ledger, open_log
 from infrastructure.log_store import LogStore

@@ -15,8 +15,8 @@ from eventsourcing.persistence import IntegrityError, StoredEvent
 
 import infrastructure.ledger
 import infrastructure.parallel_audit
-from domain.audit import RECORD_TOPIC, CommandReplay, ReplayRecorder
 from domain.errors import AuditFailure, AuditIncompleteError
+from domain.verification.audit import RECORD_TOPIC, CommandReplay, ReplayRecorder
 from infrastructure.ledger import _stored_leaves, open_log, run_audit, trust_anchors
 from infrastructure.log_store import LogStore
 from infrastructure.parallel_audit import (

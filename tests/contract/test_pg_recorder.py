@@ -7,7 +7,7 @@ from pathlib import Path
 
 from eventsourcing.postgres import PostgresApplicationRecorder
 
-from domain.application import DocLedger
+from domain.ledger.application import DocLedger
 from infrastructure.keyfiles import load_signer
 from infrastructure.ledger import DataFolder, open_ledger
 from infrastructure.parallel_audit import log_pages, open_reader

@@ -370,7 +370,7 @@ def test_bidi_override_in_a_subject_is_shown_escaped_in_the_printed_register(
     """A right-to-left override in a subject would reverse what follows it on the
     printed page ("gpj.exe" read as "exe.jpg"); the register shows it as an escape."""
     from api.render import shown
-    from domain.codes import register_year
+    from domain.exchange.codes import register_year
 
     doc = send(world, (RECIPIENT,), subject="Về việc \u202egpj.exe [red]x[/]")
     world.act(RECIPIENT, "delivery.accept", {"document": doc})
@@ -391,7 +391,7 @@ def test_bidi_override_in_a_subject_is_shown_escaped_in_the_printed_register(
 def test_formula_in_a_subject_is_text_in_the_register_csv(world: World) -> None:
     """A subject starting with '=' would run as a formula when a clerk opens the CSV
     register in a spreadsheet (CSV injection); the register writes it as text."""
-    from domain.codes import register_year
+    from domain.exchange.codes import register_year
 
     doc = send(world, (RECIPIENT,), subject='=HYPERLINK("http://x.invalid","Mở")')
     world.act(RECIPIENT, "delivery.accept", {"document": doc})

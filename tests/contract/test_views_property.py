@@ -11,8 +11,8 @@ from uuid import UUID
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from domain.delivery import Delivery, DeliveryState
 from domain.errors import DocLedgerError
+from domain.exchange.delivery import Delivery, DeliveryState
 from infrastructure.views.store import ViewStore
 from infrastructure.views.worker import ViewWorker, check
 from tests.factories import OTHER, RECIPIENT, SENDER, THIRD, World

@@ -21,7 +21,7 @@ import pytest
 from eventsourcing.persistence import Notification
 
 from bench.generate import fill
-from domain.application import DocLedger
+from domain.ledger.application import DocLedger
 from infrastructure.settings import Settings
 from infrastructure.views.handlers import UnhandledEventError, ops_for
 from infrastructure.views.schema import TABLES

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import uuid4
 
-from domain.delivery import Delivery
+from domain.exchange.delivery import Delivery
 
 T0 = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
 ENV: dict[str, Any] = {}

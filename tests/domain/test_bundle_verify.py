@@ -14,17 +14,17 @@ from uuid import UUID
 import pytest
 from eventsourcing.persistence import Notification
 
-from domain import bundle as b
-from domain.agency import Agency
-from domain.application import DocLedger
-from domain.command_log import CommandRecord
-from domain.delivery import Delivery
-from domain.document import Document
-from domain.envelope import Envelope
 from domain.errors import VerificationError
-from domain.keys import Ed25519Signer
-from domain.root import ROOT_ID
-from domain.signing import sign_command
+from domain.evidence.envelope import Envelope
+from domain.evidence.keys import Ed25519Signer
+from domain.exchange.agency import Agency
+from domain.exchange.delivery import Delivery
+from domain.exchange.document import Document
+from domain.exchange.root import ROOT_ID
+from domain.exchange.signing import sign_command
+from domain.ledger.application import DocLedger
+from domain.ledger.command_log import CommandRecord
+from domain.verification import bundle as b
 from infrastructure.bundle import build_bundle
 from tests.bundle_support import (
     MemoryLog,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from domain.checkpoint import (
+from domain.evidence.checkpoint import (
     Checkpoint,
     CheckpointError,
     NoteKey,
@@ -17,7 +17,7 @@ from domain.checkpoint import (
     open_note,
     sign_note,
 )
-from domain.keys import Ed25519Signer
+from domain.evidence.keys import Ed25519Signer
 
 VECTOR = json.loads((Path(__file__).parent.parent / "assets" / "signed_note_vector.json")
                     .read_text())

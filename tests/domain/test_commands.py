@@ -9,14 +9,14 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from domain.codes import check_agency_code
-from domain.commands import (
+from domain.errors import InvalidCommandError, InvalidInputError
+from domain.exchange.codes import check_agency_code
+from domain.exchange.commands import (
     DocumentCreate,
     DocumentSend,
     command_payload,
     parse_command,
 )
-from domain.errors import InvalidCommandError, InvalidInputError
 from tests.factories import header
 
 DOC = str(uuid4())

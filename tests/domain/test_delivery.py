@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from domain.delivery import Delivery, DeliveryState
 from domain.errors import IllegalTransitionError
+from domain.exchange.delivery import Delivery, DeliveryState
 from tests.domain.helpers import ACTS, arrived, at, dispatched, replay
 
 S = DeliveryState

@@ -7,11 +7,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from domain.delivery import Delivery
 from domain.errors import IllegalTransitionError
+from domain.exchange.delivery import Delivery
 from tests.domain.helpers import ACTS, dispatched, replay
 
-# The spec, written out by hand (not derived from domain.delivery.TRANSITIONS).
+# The spec, written out by hand (not derived from domain.exchange.delivery.TRANSITIONS).
 # state -> {act: (status code emitted, next state)}; "BACK" = state before recall.
 ACTIVE = ("arrived", "accepted", "assigned", "in_progress")
 MODEL: dict[str, dict[str, tuple[str, str]]] = {

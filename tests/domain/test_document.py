@@ -7,8 +7,8 @@ from uuid import uuid4
 
 import pytest
 
-from domain.document import Document, DocumentState
 from domain.errors import DuplicateError, IllegalTransitionError
+from domain.exchange.document import Document, DocumentState
 from tests.domain.helpers import T0, at, replay
 
 SENDER = "000.00.00.G22"

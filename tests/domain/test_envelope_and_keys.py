@@ -10,8 +10,6 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ec import SECP256R1, generate_private_key
 
-from domain.agency import Agency, KeyEntry
-from domain.envelope import COMMAND_TYPE, Envelope, Signature, pae
 from domain.errors import (
     DuplicateError,
     InvalidEnvelopeError,
@@ -23,7 +21,9 @@ from domain.errors import (
     UnknownKeyError,
     VerificationError,
 )
-from domain.keys import Ed25519Signer, PublicKey, key_id_for
+from domain.evidence.envelope import COMMAND_TYPE, Envelope, Signature, pae
+from domain.evidence.keys import Ed25519Signer, PublicKey, key_id_for
+from domain.exchange.agency import Agency, KeyEntry
 from tests.domain.helpers import T0, at, replay
 
 # ---- PAE ---------------------------------------------------------------------

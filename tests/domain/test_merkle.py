@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from domain import merkle
-from domain.merkle import ProofError
+from domain.evidence import merkle
+from domain.evidence.merkle import ProofError
 
 VECTORS = json.loads((Path(__file__).parent.parent / "assets" / "rfc9162_vectors.json").read_text())
 LEAVES = [merkle.leaf_hash(bytes.fromhex(x)) for x in VECTORS["leaves"]]

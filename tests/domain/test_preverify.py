@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from domain.preverify import signature_digest
+from domain.evidence.preverify import signature_digest
 
 KEY = b"\x30\x2a" + bytes(42)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from domain.codes import register_year
-from domain.register import NumberRegister
+from domain.exchange.codes import register_year
+from domain.exchange.register import NumberRegister
 from tests.domain.helpers import T0, at, replay
 
 AGENCY = "000.00.00.G22"

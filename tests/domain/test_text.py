@@ -15,8 +15,8 @@ from uuid import uuid4
 
 import pytest
 
-from domain.commands import parse_command
 from domain.errors import InvalidCommandError, InvalidInputError
+from domain.exchange.commands import parse_command
 from domain.text import display, text_problem
 from tests.factories import SENDER, World, header
 

@@ -15,7 +15,7 @@ from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import StoredEvent
 
-from domain.leaf import event_leaf_hash
+from domain.evidence.leaf import event_leaf_hash
 
 WRITTEN = "tests.upcasting:Memo.Written"
 

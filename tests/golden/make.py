@@ -24,7 +24,7 @@ from typing import Any
 from uuid import UUID
 
 from api.session import Session
-from domain.document import Document
+from domain.exchange.document import Document
 from infrastructure.bundle import build_bundle
 from infrastructure.ledger import run_audit, trust_anchors
 from infrastructure.settings import Settings

@@ -8,9 +8,9 @@ from fastapi import APIRouter, Path
 
 from api.http.deps import ContainerDep
 from api.http.problems import PROBLEM_RESPONSES
-from domain.agency import Agency
-from domain.codes import AGENCY_CODE
 from domain.errors import NotFoundError
+from domain.exchange.agency import Agency
+from domain.exchange.codes import AGENCY_CODE
 
 router = APIRouter(prefix="/v1/agencies", tags=["directory"], responses=PROBLEM_RESPONSES)
 CodePath = Annotated[str, Path(pattern=AGENCY_CODE.pattern, examples=["000.00.00.G22"])]

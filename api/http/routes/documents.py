@@ -17,7 +17,7 @@ from fastapi import APIRouter, Path
 from api.http.deps import CallerDep, ContainerDep, WaitFor, fresh_views, party_document
 from api.http.problems import PROBLEM_RESPONSES
 from domain.errors import AuditFailure, NotFoundError, VerificationError
-from domain.history import document_history
+from domain.verification.history import document_history
 from infrastructure.bundle import build_bundle
 from infrastructure.views import queries
 

@@ -21,8 +21,8 @@ from api.http.deps import (
     require_agency,
 )
 from api.http.problems import PROBLEM_RESPONSES
-from domain.codes import AGENCY_CODE, VIETNAM_TIME
 from domain.errors import InvalidInputError
+from domain.exchange.codes import AGENCY_CODE, VIETNAM_TIME
 from infrastructure.views import queries
 
 router = APIRouter(prefix="/v1/agencies/{code}", tags=["views"], responses=PROBLEM_RESPONSES)

@@ -17,10 +17,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from domain.envelope import STATEMENT_TYPE, Envelope
 from domain.errors import VerificationError
-from domain.keys import PublicKey, Signer
-from domain.statements import statement_bytes
+from domain.evidence.envelope import STATEMENT_TYPE, Envelope
+from domain.evidence.keys import PublicKey, Signer
+from domain.evidence.statements import statement_bytes
 
 
 def receipt_content(*, origin: str, command_id: str, payload_sha256: str, received_at: str,

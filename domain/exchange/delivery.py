@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from domain import topics
-from domain.codes import Status
 from domain.errors import IllegalTransitionError
-from domain.records import Record, stable_id
+from domain.exchange.codes import Status
+from domain.exchange.records import Record, stable_id
 
 
 class DeliveryState(StrEnum):

@@ -20,7 +20,7 @@ import hashlib
 import struct
 from uuid import UUID
 
-from domain.merkle import leaf_hash
+from domain.evidence.merkle import leaf_hash
 
 LEAF_VERSION = 1
 

@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from domain.errors import InvalidInputError, VerificationError
-from domain.keys import PublicKey, Signer
+from domain.evidence.keys import PublicKey, Signer
 
 ED25519_ALG = b"\x01"
 SIG_PREFIX = "\u2014 "  # em dash and space

@@ -11,8 +11,8 @@ import json
 from datetime import datetime
 from typing import Any
 
-from domain.envelope import STATEMENT_TYPE, Envelope
-from domain.keys import Signer
+from domain.evidence.envelope import STATEMENT_TYPE, Envelope
+from domain.evidence.keys import Signer
 
 
 def statement_bytes(content: dict[str, Any]) -> bytes:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from domain.errors import InvalidEnvelopeError, InvalidSignatureError
-from domain.keys import PublicKey, Signer
+from domain.evidence.keys import PublicKey, Signer
 
 COMMAND_TYPE = "application/vnd.docledger.command+json"
 STATEMENT_TYPE = "application/vnd.docledger.statement+json"

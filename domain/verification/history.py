@@ -7,14 +7,14 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from domain.agency import Agency
-from domain.application import DocLedger
-from domain.delivery import Delivery
-from domain.document import Document
-from domain.envelope import Envelope
 from domain.errors import KeyRevokedError, NotFoundError, UnknownKeyError, VerificationError
-from domain.keys import PublicKey
-from domain.records import Record
+from domain.evidence.envelope import Envelope
+from domain.evidence.keys import PublicKey
+from domain.exchange.agency import Agency
+from domain.exchange.delivery import Delivery
+from domain.exchange.document import Document
+from domain.exchange.records import Record
+from domain.ledger.application import DocLedger
 
 
 @dataclass(frozen=True, kw_only=True)

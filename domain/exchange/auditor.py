@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from domain import topics
-from domain.agency import KeyEntry, KeyHolder, keys_from, revoked
 from domain.errors import InvalidInputError
-from domain.records import Record, stable_id
+from domain.exchange.agency import KeyEntry, KeyHolder, keys_from, revoked
+from domain.exchange.records import Record, stable_id
 
 AUDITOR_ID = re.compile(r"[a-z0-9][a-z0-9-]{2,39}")
 

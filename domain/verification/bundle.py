@@ -29,12 +29,12 @@ from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from domain import topics
-from domain.checkpoint import Checkpoint, NoteKey, open_checkpoint
-from domain.envelope import COMMAND_TYPE, STATEMENT_TYPE, Envelope
 from domain.errors import DocLedgerError, VerificationError
-from domain.keys import PublicKey
-from domain.leaf import event_leaf_hash
-from domain.merkle import verify_inclusion
+from domain.evidence.checkpoint import Checkpoint, NoteKey, open_checkpoint
+from domain.evidence.envelope import COMMAND_TYPE, STATEMENT_TYPE, Envelope
+from domain.evidence.keys import PublicKey
+from domain.evidence.leaf import event_leaf_hash
+from domain.evidence.merkle import verify_inclusion
 
 FORMAT = "docledger-audit-bundle/1"
 REGISTRAR = "registrar"

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from domain import topics
-from domain.keys import PublicKey
-from domain.records import Record, stable_id
+from domain.evidence.keys import PublicKey
+from domain.exchange.records import Record, stable_id
 
 ROOT_ID = stable_id("ledger-root")
 

@@ -42,15 +42,15 @@ from eventsourcing.persistence import (
 from eventsourcing.popo import POPOApplicationRecorder
 
 from domain import topics
-from domain.application import DocLedger
-from domain.checkpoint import Checkpoint, CheckpointError, NoteKey, open_checkpoint
-from domain.envelope import STATEMENT_TYPE, Envelope, pae
 from domain.errors import AuditFailure, DocLedgerError, VerificationError
-from domain.keys import PublicKey
-from domain.leaf import event_leaf_hash
-from domain.merkle import CompactRange
-from domain.preverify import signature_digest
-from domain.root import ROOT_ID, LedgerRoot
+from domain.evidence.checkpoint import Checkpoint, CheckpointError, NoteKey, open_checkpoint
+from domain.evidence.envelope import STATEMENT_TYPE, Envelope, pae
+from domain.evidence.keys import PublicKey
+from domain.evidence.leaf import event_leaf_hash
+from domain.evidence.merkle import CompactRange
+from domain.evidence.preverify import signature_digest
+from domain.exchange.root import ROOT_ID, LedgerRoot
+from domain.ledger.application import DocLedger
 
 RECORD_TOPIC = topics.RECORD_ACCEPTED
 # The replay is the only writer of its in-memory store, so it may cache every

@@ -6,9 +6,9 @@ import secrets
 from datetime import UTC, datetime
 from typing import Any
 
-from domain.commands import command_payload, latest_schema
-from domain.envelope import COMMAND_TYPE, Envelope
-from domain.keys import Signer
+from domain.evidence.envelope import COMMAND_TYPE, Envelope
+from domain.evidence.keys import Signer
+from domain.exchange.commands import command_payload, latest_schema
 
 
 def new_command_id() -> str:

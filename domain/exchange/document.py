@@ -9,7 +9,7 @@ from uuid import UUID
 
 from domain import topics
 from domain.errors import DuplicateError, IllegalTransitionError
-from domain.records import Record, stable_id
+from domain.exchange.records import Record, stable_id
 
 
 class DocumentState(StrEnum):

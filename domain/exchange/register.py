@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from uuid import UUID
 
 from domain import topics
-from domain.records import Record, stable_id
+from domain.exchange.records import Record, stable_id
 
 Direction = Literal["outgoing", "incoming"]
 

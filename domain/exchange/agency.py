@@ -15,8 +15,8 @@ from domain.errors import (
     NotFoundError,
     UnknownKeyError,
 )
-from domain.keys import PublicKey
-from domain.records import Record, stable_id
+from domain.evidence.keys import PublicKey
+from domain.exchange.records import Record, stable_id
 
 
 @dataclass(frozen=True, kw_only=True)

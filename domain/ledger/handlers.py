@@ -9,14 +9,6 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from domain import commands as c
-from domain.agency import Agency
-from domain.auditor import Auditor
-from domain.codes import register_year
-from domain.commands import REGISTRAR
-from domain.context import Context, Handler
-from domain.delivery import Delivery
-from domain.document import Document, DocumentState
 from domain.errors import (
     DuplicateError,
     ForbiddenError,
@@ -24,11 +16,19 @@ from domain.errors import (
     InvalidCommandError,
     NotFoundError,
 )
-from domain.keys import PublicKey
-from domain.records import Record
-from domain.register import Direction, NumberRegister
-from domain.root import ROOT_ID, LedgerRoot
-from domain.statements import arrived_statement
+from domain.evidence.keys import PublicKey
+from domain.evidence.statements import arrived_statement
+from domain.exchange import commands as c
+from domain.exchange.agency import Agency
+from domain.exchange.auditor import Auditor
+from domain.exchange.codes import register_year
+from domain.exchange.commands import REGISTRAR
+from domain.exchange.delivery import Delivery
+from domain.exchange.document import Document, DocumentState
+from domain.exchange.records import Record
+from domain.exchange.register import Direction, NumberRegister
+from domain.exchange.root import ROOT_ID, LedgerRoot
+from domain.ledger.context import Context, Handler
 
 Result = tuple[list[Record], dict[str, Any]]
 

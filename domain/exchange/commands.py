@@ -9,7 +9,7 @@ A payload is JSON::
 Parsing is strict: unknown keys, wrong types and over-long text are refused.
 
 ``schema_version`` (per command type) selects the model its fields are parsed with
-and the rules it is executed under (``SCHEMAS``; domain/handlers.py ``handler_for``);
+and the rules it is executed under (``SCHEMAS``; domain/ledger/handlers.py ``handler_for``);
 a payload without it is version 1, as every command signed before it existed. The
 audit replays each command through this same parse, so old commands keep the rules
 of their version (docs/changing-commands.md).
@@ -34,8 +34,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from domain.codes import check_agency_code
 from domain.errors import InvalidCommandError, InvalidInputError
+from domain.exchange.codes import check_agency_code
 from domain.text import text_problem
 
 REGISTRAR = "registrar"

@@ -18,12 +18,6 @@ from eventsourcing.application import AggregateNotFoundError, Application, Proce
 from eventsourcing.persistence import IntegrityError, Recording
 from eventsourcing.utils import get_topic
 
-from domain.agency import Agency
-from domain.cache_guard import CacheGuard
-from domain.command_log import CommandRecord
-from domain.commands import REGISTRAR, Command, LedgerInit, parse_command
-from domain.context import BlobChecker, Context
-from domain.envelope import COMMAND_TYPE, Envelope, pae
 from domain.errors import (
     POSITION_COVERED,
     CommandIdConflictError,
@@ -37,13 +31,19 @@ from domain.errors import (
     StaleCommandError,
     UnknownKeyError,
 )
-from domain.handlers import handler_for
-from domain.keys import PublicKey, Signer
-from domain.preverify import signature_digest
-from domain.records import Record
-from domain.register import NumberRegister
-from domain.root import ROOT_ID, LedgerRoot
-from domain.statements import accepted_statement
+from domain.evidence.envelope import COMMAND_TYPE, Envelope, pae
+from domain.evidence.keys import PublicKey, Signer
+from domain.evidence.preverify import signature_digest
+from domain.evidence.statements import accepted_statement
+from domain.exchange.agency import Agency
+from domain.exchange.commands import REGISTRAR, Command, LedgerInit, parse_command
+from domain.exchange.records import Record
+from domain.exchange.register import NumberRegister
+from domain.exchange.root import ROOT_ID, LedgerRoot
+from domain.ledger.cache_guard import CacheGuard
+from domain.ledger.command_log import CommandRecord
+from domain.ledger.context import BlobChecker, Context
+from domain.ledger.handlers import handler_for
 
 A = TypeVar("A", bound=Record)
 

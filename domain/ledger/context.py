@@ -8,11 +8,11 @@ from datetime import datetime
 from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
-from domain.commands import Command
 from domain.errors import NotFoundError
-from domain.keys import Signer
-from domain.records import Record
-from domain.statements import sign_statement
+from domain.evidence.keys import Signer
+from domain.evidence.statements import sign_statement
+from domain.exchange.commands import Command
+from domain.exchange.records import Record
 
 A = TypeVar("A", bound=Record)
 
@@ -24,7 +24,7 @@ class BlobChecker(Protocol):
 
 
 class Ledger(Protocol):
-    """What a command's handler may use of the application (domain.application.DocLedger):
+    """What a command's handler may use of the application (domain.ledger.application.DocLedger):
     named here so that the handlers do not import the application that calls them."""
 
     ledger_signer: Signer

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from domain.checkpoint import NoteKey, open_checkpoint
 from domain.errors import InvalidInputError
-from domain.merkle import verify_consistency
+from domain.evidence.checkpoint import NoteKey, open_checkpoint
+from domain.evidence.merkle import verify_consistency
 
 
 def check_consistency(old_note: str, new_note: str, proof: dict[str, Any], vkey: str) -> str:

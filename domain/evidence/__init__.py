@@ -1,0 +1,1 @@
+"""Evidence: signed envelopes, keys, statements and receipts, Merkle trees, checkpoints."""

@@ -1,0 +1,2 @@
+"""The document exchange: agencies, auditors, documents, deliveries, registers,
+and the commands that change them."""

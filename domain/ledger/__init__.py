@@ -1,0 +1,1 @@
+"""The ledger application: signed commands in, verified and executed, events out."""

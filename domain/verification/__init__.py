@@ -1,0 +1,1 @@
+"""Verification without trusting the operator: the full audit, audit bundles, document histories."""
