@@ -40,7 +40,7 @@ from domain.exchange.commands import REGISTRAR, Command, LedgerInit, parse_comma
 from domain.exchange.records import Record
 from domain.exchange.register import NumberRegister
 from domain.exchange.root import ROOT_ID, LedgerRoot
-from domain.ledger.cache_guard import CacheGuard
+from domain.ledger.cache import AggregateCacheGuard, CacheGuardFactory
 from domain.ledger.command_log import CommandRecord
 from domain.ledger.context import BlobChecker, Context
 from domain.ledger.handlers import handler_for
@@ -130,19 +130,29 @@ class DocLedger(Application):
         ledger_signer: Signer,
         clock: Callable[[], datetime] = utc_now,
         blobs: BlobChecker | None = None,
+        cache_guard: CacheGuardFactory | None = None,
     ) -> None:
+        """``cache_guard`` makes the guard of an aggregate cache that the
+        environment asks not to fast-forward (and is required for one)."""
         super().__init__(env)
         self.ledger_signer = ledger_signer
         self.clock = clock
         self.blobs = blobs
         self.seen_keys: dict[str, PublicKey] = {}  # keyid -> key, for ``preverify``
-        # A cache that is not fast-forwarded is kept true to the log by a guard,
-        # which only caches what is committed where the environment says this
-        # application is its store's only writer (the audit's in-memory replay).
+        self.cache_guard = self._guard_cache(cache_guard)
+
+    def _guard_cache(self, make_guard: CacheGuardFactory | None) -> AggregateCacheGuard | None:
+        """A cache that is not fast-forwarded is kept true to the log by a guard,
+        which only caches what is committed where the environment says this
+        application is its store's only writer (the audit's in-memory replay)."""
         repo = self.repository
+        if repo.cache is None or repo.fastforward:
+            return None
+        if make_guard is None:
+            raise ValueError("an aggregate cache that is not fast-forwarded needs a cache "
+                             "guard, or it would serve what other writers changed")
         sole = self.env.get(self.SOLE_WRITER, "n").lower() in ("y", "yes", "1", "true")
-        self.cache_guard = (CacheGuard(self, sole_writer=sole)
-                            if repo.cache is not None and not repo.fastforward else None)
+        return make_guard(self, sole_writer=sole)
 
     # ---- the command path ---------------------------------------------------
 
