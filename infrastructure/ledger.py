@@ -12,13 +12,16 @@ from domain.errors import DuplicateError, NotInitialisedError
 from domain.evidence.keys import Ed25519Signer, PublicKey
 from domain.exchange.signing import sign_command
 from domain.ledger.application import DocLedger, utc_now
-from domain.verification.audit import AuditReport, audit_log, open_checkpoints
+from domain.verification.audit import AuditReport, audit_log
+from domain.verification.audit_tree import open_checkpoints
 from infrastructure.blobs import BlobStore
+from infrastructure.cache_guard import CacheGuard
 from infrastructure.keyfiles import load_public_key, load_signer, write_key_pair
 from infrastructure.log_store import LogStore
 from infrastructure.parallel_audit import KEEP_AT_MOST, log_pages, run_parallel_audit
 from infrastructure.pg_recorder import RECORDER_ENV
 from infrastructure.remembered import RememberedCheckpoint
+from infrastructure.replay_recorder import REPLAY
 from infrastructure.settings import Settings
 from infrastructure.transparency import LedgerLog
 
@@ -67,6 +70,7 @@ def open_ledger(settings: Settings, *, clock: Callable[[], datetime] = utc_now) 
         ledger_signer=load_signer(folder.ledger_key),
         blobs=folder.blobs,
         clock=clock,
+        cache_guard=CacheGuard,
     )
 
 
@@ -159,7 +163,7 @@ def _audit(app: DocLedger, store: LogStore, notes: list[str], *, registrar_key: 
         ranges = workers if total >= PARALLEL_FROM else 1
     if ranges <= 1 and total < PARALLEL_FROM:
         return audit_log(log_pages(app), mapper=app.mapper, registrar_key=registrar_key,
-                         ledger_key=ledger_key, checkpoints=notes,
+                         ledger_key=ledger_key, checkpoints=notes, adapters=REPLAY,
                          stored_leaves=_stored_leaves(store), progress=progress)
     return run_parallel_audit(
         env=dict(app.env), total=total, notifications=lambda: log_pages(app),

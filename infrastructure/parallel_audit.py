@@ -42,11 +42,11 @@ from domain.verification.audit import (
     AuditReport,
     CommandReplay,
     RangeReport,
-    TreeAudit,
-    open_checkpoints,
     report_of,
 )
+from domain.verification.audit_tree import TreeAudit, open_checkpoints
 from infrastructure.log_store import EventsTable
+from infrastructure.replay_recorder import REPLAY
 
 PAGE = 1000
 KEEP_AT_MOST = 50_000  # events a replay holds in memory before handing them to the store
@@ -158,7 +158,7 @@ def audit_range(job: RangeJob) -> RangeResult:
         replay = CommandReplay(mapper=reader.mapper, registrar_key=_key(job.registrar_spki),
                                ledger_key=ledger_key,
                                checkpoints=open_checkpoints(job.notes, ledger_key)
-                               if prior is None else [], prior=prior,
+                               if prior is None else [], adapters=REPLAY, prior=prior,
                                prior_at=prior_at, keep_at_most=job.keep_at_most)
         for group in replay.groups(_expecting(replay, pages), stop_before=job.stop):
             _count(job.slot, len(group))

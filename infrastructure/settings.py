@@ -32,7 +32,7 @@ class Settings(BaseSettings):
     views_in_process: bool | None = None
     # Aggregates kept in memory between commands; before each command (or group)
     # the log written since is read and whatever another process changed is
-    # evicted (domain/ledger/cache_guard.py), so several processes stay correct. 0: off.
+    # evicted (infrastructure/cache_guard.py), so several processes stay correct. 0: off.
     aggregate_cache: int = 10_000
     # Commit concurrent commands together, a few milliseconds' worth per transaction
     group_commit: bool = True

@@ -36,6 +36,7 @@ from domain.exchange.agency import Agency
 from domain.exchange.auditor import Auditor
 from domain.exchange.codes import check_agency_code
 from domain.ledger.application import DocLedger, utc_now
+from infrastructure.nonces import NonceStore
 from infrastructure.store_faults import store_fault
 
 REQUIRED = ("@method", "@path", "@query")
@@ -116,32 +117,6 @@ class _Resolver(HTTPSignatureKeyResolver):
         raise NotImplementedError
 
 
-class NonceStore:
-    """Nonces seen, each kept until its request could not be accepted again anyway.
-
-    (The column is named ``expires_at`` for existing ledgers; it holds the
-    keep-until instant, past the request's ``expires`` by the clock leeway.)
-    """
-
-    def __init__(self, log_store: Any) -> None:
-        self.store = log_store
-        with self.store._cursor(commit=True) as c:
-            c.execute(self.store._sql("CREATE TABLE IF NOT EXISTS {p}api_nonces "
-                                      "(nonce TEXT PRIMARY KEY, expires_at TEXT NOT NULL)"))
-
-    def claim(self, nonce: str, keep_until: dt.datetime, now: dt.datetime) -> None:
-        from eventsourcing.persistence import IntegrityError
-
-        try:
-            with self.store._cursor(commit=True) as c:
-                c.execute(self.store._sql("DELETE FROM {p}api_nonces WHERE expires_at < %s"),
-                          (now.isoformat(),))
-                c.execute(self.store._sql("INSERT INTO {p}api_nonces (nonce, expires_at) "
-                                          "VALUES (%s, %s)"), (nonce, keep_until.isoformat()))
-        except IntegrityError:
-            raise Unauthenticated("replayed request: this nonce was used before") from None
-
-
 @dataclass(frozen=True)
 class SignedHead:
     """A request whose signature over its head verified; its body is not checked yet."""
@@ -196,5 +171,6 @@ def authenticate_head(request: Any, app: DocLedger, nonces: NonceStore, max_age:
         raise Unauthenticated("the signature needs a nonce of 16 to 128 characters")
     if not isinstance(created, int) or not isinstance(expires, int) or expires - created > max_age:
         raise Unauthenticated(f"the signature needs created and expires at most {max_age}s apart")
-    nonces.claim(nonce, nonce_keep_until(expires), now)
+    if not nonces.claim(nonce, nonce_keep_until(expires), now):
+        raise Unauthenticated("replayed request: this nonce was used before")
     return SignedHead(resolver.caller, verifier, results)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from api.http.auth import NonceStore
 from api.session import Session
 from domain.errors import InvalidInputError
+from infrastructure.nonces import NonceStore
 from infrastructure.settings import Settings
 
 
@@ -20,7 +20,7 @@ class Container:
     def open(cls, settings: Settings) -> Container:
         check_safe_for(settings)
         session = Session(settings)
-        return cls(settings=settings, session=session, nonces=NonceStore(session.log.store))
+        return cls(settings=settings, session=session, nonces=NonceStore.beside(session.app))
 
     def close(self) -> None:
         self.session.close()

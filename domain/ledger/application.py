@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
+from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, Recording
 from eventsourcing.utils import get_topic
 
@@ -40,7 +40,7 @@ from domain.exchange.commands import REGISTRAR, Command, LedgerInit, parse_comma
 from domain.exchange.records import Record
 from domain.exchange.register import NumberRegister
 from domain.exchange.root import ROOT_ID, LedgerRoot
-from domain.ledger.cache_guard import CacheGuard
+from domain.ledger.cache import AggregateCacheGuard, CacheGuardFactory
 from domain.ledger.command_log import CommandRecord
 from domain.ledger.context import BlobChecker, Context
 from domain.ledger.handlers import handler_for
@@ -130,19 +130,29 @@ class DocLedger(Application):
         ledger_signer: Signer,
         clock: Callable[[], datetime] = utc_now,
         blobs: BlobChecker | None = None,
+        cache_guard: CacheGuardFactory | None = None,
     ) -> None:
+        """``cache_guard`` makes the guard of an aggregate cache that the
+        environment asks not to fast-forward (and is required for one)."""
         super().__init__(env)
         self.ledger_signer = ledger_signer
         self.clock = clock
         self.blobs = blobs
         self.seen_keys: dict[str, PublicKey] = {}  # keyid -> key, for ``preverify``
-        # A cache that is not fast-forwarded is kept true to the log by a guard,
-        # which only caches what is committed where the environment says this
-        # application is its store's only writer (the audit's in-memory replay).
+        self.cache_guard = self._guard_cache(cache_guard)
+
+    def _guard_cache(self, make_guard: CacheGuardFactory | None) -> AggregateCacheGuard | None:
+        """A cache that is not fast-forwarded is kept true to the log by a guard,
+        which only caches what is committed where the environment says this
+        application is its store's only writer (the audit's in-memory replay)."""
         repo = self.repository
+        if repo.cache is None or repo.fastforward:
+            return None
+        if make_guard is None:
+            raise ValueError("an aggregate cache that is not fast-forwarded needs a cache "
+                             "guard, or it would serve what other writers changed")
         sole = self.env.get(self.SOLE_WRITER, "n").lower() in ("y", "yes", "1", "true")
-        self.cache_guard = (CacheGuard(self, sole_writer=sole)
-                            if repo.cache is not None and not repo.fastforward else None)
+        return make_guard(self, sole_writer=sole)
 
     # ---- the command path ---------------------------------------------------
 
@@ -249,14 +259,12 @@ class DocLedger(Application):
         self._snapshot_registers(events)
 
     def _save_events(self, events: list[Any]) -> list[Recording[UUID]]:
-        """``save`` for events this class made itself. eventsourcing's ``save``
-        checks every object against runtime protocols first, which costs a tenth
-        of an audit's replay; ours are known to be domain events."""
-        processing: ProcessingEvent[UUID] = ProcessingEvent()
-        processing.events.extend(events)
-        recordings = self._record(processing)
-        self._notify(recordings)
-        return recordings
+        """``save`` for events this class made itself: straight into the event
+        store, in one transaction. eventsourcing's ``save`` checks every object
+        against runtime protocols first, which costs a tenth of an audit's
+        replay; ours are known to be domain events. (Its snapshots and cache
+        updates are this class's own: ``_snapshot_registers``, the cache guard.)"""
+        return self.events.put(events)
 
     def _snapshot_registers(self, events: list[Any]) -> None:
         interval = self.snapshotting_intervals[NumberRegister]

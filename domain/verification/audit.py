@@ -14,17 +14,20 @@ exactly the events that record lists. For every group the auditor
    (aggregate id, version, topic, state);
 5. hashes every event into the RFC 9162 tree, compares each leaf with the
    stored Merkle log, and at every checkpoint size (stored, or trusted by the
-   auditor) compares the root with the ledger-signed checkpoint.
+   auditor) compares the root with the ledger-signed checkpoint
+   (``domain.verification.audit_tree``).
 
 So every stored byte is either signed by its author or derived from signed
 input by the rules, and the log as a whole is the one the checkpoints sign;
 the first position where that fails is named. Only public keys are needed.
+
+The replay's store and cache guard are adapters the infrastructure hands in
+(``ReplayAdapters``; ``infrastructure.replay_recorder``).
 """
 
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
@@ -32,25 +35,19 @@ from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
 
-from eventsourcing.persistence import (
-    ApplicationRecorder,
-    IntegrityError,
-    Mapper,
-    Notification,
-    StoredEvent,
-)
-from eventsourcing.popo import POPOApplicationRecorder
+from eventsourcing.application import Application
+from eventsourcing.persistence import ApplicationRecorder, Mapper, Notification, StoredEvent
 
 from domain import topics
 from domain.errors import AuditFailure, DocLedgerError, VerificationError
-from domain.evidence.checkpoint import Checkpoint, CheckpointError, NoteKey, open_checkpoint
+from domain.evidence.checkpoint import Checkpoint
 from domain.evidence.envelope import STATEMENT_TYPE, Envelope, pae
 from domain.evidence.keys import PublicKey
-from domain.evidence.leaf import event_leaf_hash
-from domain.evidence.merkle import CompactRange
 from domain.evidence.preverify import signature_digest
 from domain.exchange.root import ROOT_ID, LedgerRoot
 from domain.ledger.application import DocLedger
+from domain.ledger.cache import AggregateCacheGuard
+from domain.verification.audit_tree import TreeAudit, open_checkpoints
 
 RECORD_TOPIC = topics.RECORD_ACCEPTED
 # The replay is the only writer of its in-memory store, so it may cache every
@@ -138,77 +135,35 @@ class PriorEvents(Protocol):
         ...
 
 
-class ReplayRecorder(POPOApplicationRecorder):
-    """The replay's store: what the replay commits, in memory, over the stored
-    events before its range (``prior``), which it reads only where a command
-    touches an aggregate. It acts as one store holding both: an aggregate reads
-    as its prior events followed by the replay's, and an event whose aggregate
-    and version exist already, in either part, is refused as the store's unique
-    constraint would refuse it. Positions (``select_notifications``) are the
-    replay's own.
-
-    So a replay holds in memory only what it replayed, not the log before its
-    range; ``rebase`` hands even that over to the store, bounding its memory
-    however long the range.
-    """
-
-    def __init__(self, prior: PriorEvents | None) -> None:
-        super().__init__()
-        self.prior = prior
-        self._prior_last: dict[UUID, int] = {}  # last prior version, of aggregates seen
+class ReplayStore(Protocol):
+    """The event store a replay commits to: what it replayed, over its
+    ``PriorEvents``. It must be an eventsourcing ``ApplicationRecorder`` whose
+    positions are the replay's own, refusing an event whose aggregate and
+    version exist already, replayed or prior."""
 
     def rebase(self, prior: PriorEvents) -> None:
-        """Forget the events replayed so far: ``prior`` (the stored log up to the
-        next group) holds them now, exactly as replayed, since each was compared
-        byte for byte with its stored copy. The replay's aggregates stay cached."""
-        with self._database_lock:
-            self._stored_events = []
-            self._stored_events_index = defaultdict(dict)
-            self.prior = prior
-            self._prior_last = {}
+        """Forget the events replayed so far: ``prior`` holds them now."""
+        ...
 
     def expect(self, originator_ids: Iterable[UUID]) -> None:
-        """Look up at once the prior versions of aggregates about to be written
-        (one query for a page of the log instead of one per command)."""
-        if self.prior is None:
-            return
-        unknown = list({i for i in originator_ids if i not in self._prior_last})
-        if unknown:
-            found = self.prior.last_versions(unknown)
-            for originator_id in unknown:
-                self._prior_last[originator_id] = found.get(originator_id, 0)
+        """Aggregates about to be written: their prior versions may be looked
+        up at once, ahead of the commands."""
+        ...
 
-    def _assert_uniqueness(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
-        super()._assert_uniqueness(stored_events, **kwargs)
-        if self.prior is None:
-            return
-        self.expect(_uuid(s.originator_id) for s in stored_events)
-        for s in stored_events:
-            if s.originator_version <= self._prior_last[_uuid(s.originator_id)]:
-                raise IntegrityError(f"Stored event already recorded: {s}")
-
-    def select_events(self, originator_id: UUID | str, *, gt: int | None = None,
-                      lte: int | None = None, desc: bool = False,
-                      limit: int | None = None) -> Sequence[StoredEvent]:
-        if self.prior is None:
-            return super().select_events(originator_id, gt=gt, lte=lte, desc=desc, limit=limit)
-        key = _uuid(originator_id)
-        known = self._prior_last.get(key)
-        if gt is not None and known is not None and gt >= known:
-            prior: Sequence[StoredEvent] = []  # nothing before the range after gt
-        else:
-            prior = self.prior.events(key, after=gt or 0)
-            if prior or not gt:
-                self._prior_last[key] = prior[-1].originator_version if prior else 0
-        found = [s for s in prior if lte is None or s.originator_version <= lte]
-        found += super().select_events(originator_id, gt=gt, lte=lte)
-        if desc:
-            found.reverse()
-        return found if limit is None else found[:limit]
+    def max_notification_id(self) -> int | None:
+        ...
 
 
-def _uuid(value: UUID | str) -> UUID:
-    return value if isinstance(value, UUID) else UUID(value)
+class ReplayAdapters(Protocol):
+    """What a replay runs on, made by the infrastructure."""
+
+    def store(self, prior: PriorEvents | None) -> ReplayStore:
+        """An empty store over ``prior`` (None: a replay from genesis)."""
+        ...
+
+    def cache_guard(self, app: Application, *, sole_writer: bool) -> AggregateCacheGuard:
+        """The guard of the replay ledger's aggregate cache."""
+        ...
 
 
 class ReplayLedger(DocLedger):
@@ -217,13 +172,21 @@ class ReplayLedger(DocLedger):
 
     verified: set[bytes]
 
+    store: ReplayStore
+
     def __init__(self, env: dict[str, str], *, ledger_signer: ReplaySigner,
-                 prior: PriorEvents | None) -> None:
-        self.prior = prior  # before the base class builds the recorder with it
-        super().__init__(env, ledger_signer=ledger_signer)
+                 prior: PriorEvents | None, adapters: ReplayAdapters) -> None:
+        # before the base class builds the recorder with them
+        self.prior, self.adapters = prior, adapters
+        super().__init__(env, ledger_signer=ledger_signer, cache_guard=adapters.cache_guard)
 
     def construct_recorder(self) -> ApplicationRecorder:
-        return ReplayRecorder(self.prior)
+        store = self.adapters.store(self.prior)
+        if not isinstance(store, ApplicationRecorder):
+            raise TypeError("a replay store is an eventsourcing ApplicationRecorder, "
+                            f"not {type(store).__name__}")
+        self.store = store
+        return store
 
     def _snapshot_registers(self, events: list[Any]) -> None:
         """No snapshots: every aggregate the replay commits stays in its cache,
@@ -240,71 +203,13 @@ class ReplayLedger(DocLedger):
                         self.verified)
 
 
-class TreeAudit:
-    """Rebuilds the Merkle tree from the events and checks it against the
-    stored leaves and every signed checkpoint."""
-
-    def __init__(self, checkpoints: list[Checkpoint],
-                 stored_leaves: Iterator[tuple[int, int, bytes]] | None) -> None:
-        by_size: dict[int, Checkpoint] = {}
-        for cp in checkpoints:
-            if cp.size in by_size and by_size[cp.size].root != cp.root:
-                raise AuditFailure(None, f"two signed checkpoints of size {cp.size} have "
-                                         "different roots: the ledger forked its history")
-            by_size[cp.size] = cp
-        self.pending = sorted(by_size.values(), key=lambda c: c.size)
-        self.checked = 0
-        self.stored = stored_leaves
-        self.tree = CompactRange()
-
-    def add(self, n: Notification) -> None:
-        leaf = event_leaf_hash(n.originator_id, n.originator_version, n.topic, n.state)
-        index = self.tree.size
-        if self.stored is not None:
-            stored = next(self.stored, None)
-            if stored is not None and stored[1] != n.id:
-                raise AuditFailure(n.id, f"leaf {index} of the Merkle log covers notification "
-                                         f"{stored[1]}, but the event at that place is {n.id}")
-            if stored is not None and stored[2] != leaf:
-                raise AuditFailure(n.id, f"leaf {index} of the Merkle log does not match the "
-                                         "stored event")
-        self.tree.append(leaf)
-        while self.pending and self.pending[0].size == self.tree.size:
-            cp = self.pending.pop(0)
-            if self.tree.root() != cp.root:
-                raise AuditFailure(n.id, f"the events up to here make a tree of size {cp.size} "
-                                         "whose root is not the one its signed checkpoint "
-                                         "signs: history was altered")
-            self.checked += 1
-
-    def finish(self, last: int | None) -> None:
-        if self.pending:
-            raise AuditFailure(last, f"the log holds {self.tree.size} events but a signed "
-                                     f"checkpoint covers {self.pending[0].size}: events were "
-                                     "removed")
-        if self.stored is not None and next(self.stored, None) is not None:
-            raise AuditFailure(last, "the Merkle log has leaves beyond the last stored event: "
-                                     "events were removed")
-
-
-def open_checkpoints(notes: Iterable[str], ledger_key: PublicKey) -> list[Checkpoint]:
-    """Verify each signed checkpoint with the ledger key (named by its origin)."""
-    opened = []
-    for note in notes:
-        origin = note.split("\n", 1)[0]
-        try:
-            opened.append(open_checkpoint(note, NoteKey.from_public_key(origin, ledger_key)))
-        except (CheckpointError, DocLedgerError) as exc:
-            raise AuditFailure(None, f"checkpoint {origin!r}: {exc}") from None
-    return opened
-
-
 def audit_log(
     notifications: Iterable[Notification],
     *,
     mapper: Mapper[Any],
     registrar_key: PublicKey,
     ledger_key: PublicKey,
+    adapters: ReplayAdapters,
     checkpoints: Iterable[str] = (),
     stored_leaves: Iterator[tuple[int, int, bytes]] | None = None,
     progress: Callable[[int], None] | None = None,
@@ -313,7 +218,7 @@ def audit_log(
     opened = open_checkpoints(checkpoints, ledger_key)
     tree = TreeAudit(opened, stored_leaves)
     replay = CommandReplay(mapper=mapper, registrar_key=registrar_key, ledger_key=ledger_key,
-                           checkpoints=opened)
+                           checkpoints=opened, adapters=adapters)
     for group in replay.groups(iter(notifications)):
         for n in group:
             tree.add(n)
@@ -348,7 +253,7 @@ class CommandReplay:
     Every command is replayed against the state its stored predecessors make. A
     replay from genesis builds that state itself; a replay of a later range is
     given the stored events before it (``prior``), read where a command touches
-    them (``ReplayRecorder``). Both check the same thing: the replays of all
+    them (the ``ReplayStore``). Both check the same thing: the replays of all
     ranges pass exactly when one replay of the whole log does, because a range's
     prior events are, where it matters, the ones the ranges before it require to
     equal what their commands produce.
@@ -356,6 +261,7 @@ class CommandReplay:
 
     def __init__(self, *, mapper: Mapper[Any], registrar_key: PublicKey,
                  ledger_key: PublicKey, checkpoints: list[Checkpoint],
+                 adapters: ReplayAdapters,
                  prior: PriorEvents | None = None,
                  prior_at: Callable[[int], PriorEvents] | None = None,
                  keep_at_most: int | None = None) -> None:
@@ -369,9 +275,10 @@ class CommandReplay:
         self.checkpoints = checkpoints
         self.verified: set[bytes] = set()  # signatures checked once, by digest
         self.signer = ReplaySigner(ledger_key, self.verified)
-        self.ledger = ReplayLedger(IN_MEMORY, ledger_signer=self.signer, prior=prior)
+        self.ledger = ReplayLedger(IN_MEMORY, ledger_signer=self.signer, prior=prior,
+                                   adapters=adapters)
         self.ledger.verified = self.verified
-        self.recorder: ReplayRecorder = self.ledger.recorder  # type: ignore[assignment]
+        self.recorder = self.ledger.store
         self.genesis_due = prior is None
         self.prior_at = prior_at
         self.keep_at_most = keep_at_most

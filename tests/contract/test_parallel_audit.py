@@ -16,7 +16,7 @@ from eventsourcing.persistence import IntegrityError, StoredEvent
 import infrastructure.ledger
 import infrastructure.parallel_audit
 from domain.errors import AuditFailure, AuditIncompleteError
-from domain.verification.audit import RECORD_TOPIC, CommandReplay, ReplayRecorder
+from domain.verification.audit import RECORD_TOPIC, CommandReplay
 from infrastructure.ledger import _stored_leaves, open_log, run_audit, trust_anchors
 from infrastructure.log_store import LogStore
 from infrastructure.parallel_audit import (
@@ -25,6 +25,7 @@ from infrastructure.parallel_audit import (
     open_reader,
     run_parallel_audit,
 )
+from infrastructure.replay_recorder import REPLAY, ReplayRecorder
 from tests.contract.test_tamper import RECORD, Store
 from tests.factories import OTHER, RECIPIENT, World
 
@@ -176,7 +177,7 @@ def test_the_replay_never_reads_back_what_it_committed(
     build(world)
     registrar_key, ledger_key = trust_anchors(world.settings)
     replay = CommandReplay(mapper=world.app.mapper, registrar_key=registrar_key,
-                           ledger_key=ledger_key, checkpoints=[])
+                           ledger_key=ledger_key, checkpoints=[], adapters=REPLAY)
     rebuilt: list[Any] = []
     repository = replay.ledger.repository
     original = repository._reconstruct_aggregate
@@ -207,7 +208,7 @@ def test_a_range_replay_holds_only_its_own_events_and_reads_the_rest_from_the_st
     reader = open_reader(dict(world.app.env))
     registrar_key, ledger_key = trust_anchors(world.settings)
     replay = CommandReplay(mapper=reader.mapper, registrar_key=registrar_key,
-                           ledger_key=ledger_key, checkpoints=[],
+                           ledger_key=ledger_key, checkpoints=[], adapters=REPLAY,
                            prior=StoredBefore(reader, first))
     groups = list(replay.groups(log_pages(reader, first)))
     after = [r for r in rows if r[0] >= first]

@@ -8,6 +8,7 @@ from pathlib import Path
 from eventsourcing.postgres import PostgresApplicationRecorder
 
 from domain.ledger.application import DocLedger
+from infrastructure.cache_guard import CacheGuard
 from infrastructure.keyfiles import load_signer
 from infrastructure.ledger import DataFolder, open_ledger
 from infrastructure.parallel_audit import log_pages, open_reader
@@ -25,7 +26,8 @@ def test_a_store_written_in_text_and_in_binary_reads_and_audits_as_one(
     world = World.create(settings, clock=clock)
     world.app.close()
     world.app = DocLedger(settings.eventsourcing_env(), clock=clock,
-                          ledger_signer=load_signer(DataFolder(settings.data).ledger_key))
+                          ledger_signer=load_signer(DataFolder(settings.data).ledger_key),
+                          cache_guard=CacheGuard)
     assert type(world.app.recorder) is PostgresApplicationRecorder
     text_doc = world.sent(recipients=(RECIPIENT, OTHER))
     text_events = world.event_count()

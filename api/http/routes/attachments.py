@@ -63,10 +63,12 @@ async def upload(sha256: Sha256Path, request: Request, c: ContainerDep) -> JSONR
         raise UnsupportedMediaType(f"send the attachment's bytes as {OCTET_STREAM}")
     limit = c.settings.max_upload_bytes
     refuse_declared_over(request, limit, "an attachment")
-    # the signature over the head first: only a registered agency costs the server a body
-    head = authenticate_head(request, c.session.app, c.nonces,
-                             c.settings.request_max_age_seconds,
-                             with_body=declares_body(request.headers))
+    # the signature over the head first: only a registered agency costs the server a body.
+    # On a worker thread: the key lookup and the nonce go to the store, and a store
+    # that hangs must not hold the event loop (and with it /healthz and every answer)
+    head = await run_in_threadpool(authenticate_head, request, c.session.app, c.nonces,
+                                   c.settings.request_max_age_seconds,
+                                   with_body=declares_body(request.headers))
     if head.caller.kind != "agency":
         raise ForbiddenError("only agencies upload attachments")
     body = await read_bounded(request, limit, "an attachment")

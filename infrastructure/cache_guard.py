@@ -33,7 +33,8 @@ PAGE = 1000
 
 
 class CacheGuard:
-    """Evicts what other writers changed; caches what this application commits."""
+    """Evicts what other writers changed; caches what this application commits
+    (the ledger's ``domain.ledger.cache.AggregateCacheGuard``)."""
 
     def __init__(self, app: Application, *, sole_writer: bool = False) -> None:
         cache = app.repository.cache
