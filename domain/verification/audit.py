@@ -167,12 +167,12 @@ class ReplayRecorder(POPOApplicationRecorder):
             self.prior = prior
             self._prior_last = {}
 
-    def expect(self, originator_ids: Iterable[UUID]) -> None:
+    def expect(self, originator_ids: Iterable[UUID | str]) -> None:
         """Look up at once the prior versions of aggregates about to be written
         (one query for a page of the log instead of one per command)."""
         if self.prior is None:
             return
-        unknown = list({i for i in originator_ids if i not in self._prior_last})
+        unknown = list({_uuid(i) for i in originator_ids} - self._prior_last.keys())
         if unknown:
             found = self.prior.last_versions(unknown)
             for originator_id in unknown:
@@ -470,7 +470,7 @@ def _replay_group(
     _compare(group, produced)
 
 
-def _compare(stored: list[Notification], produced: list[Notification]) -> None:
+def _compare(stored: Sequence[Notification], produced: Sequence[Notification]) -> None:
     for mine, theirs in zip(stored, produced, strict=False):
         for attr in ("originator_id", "originator_version", "topic", "state"):
             if getattr(mine, attr) != getattr(theirs, attr):
