@@ -8,7 +8,7 @@ import threading
 import time
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -58,8 +58,10 @@ def parse_date(value: str, what: str) -> date:
 
 
 def remote_page(remote: RemoteSession, party: str, path: str, page: int, per_page: int,
-                **params: object) -> list[dict[str, object]]:
-    """Page ``page`` of a cursor-paged listing: follow ``next`` from the first page."""
+                **params: object) -> list[dict[str, Any]]:
+    """Page ``page`` of a cursor-paged listing: follow ``next`` from the first page.
+
+    Its rows are the server's JSON, as ``queries`` answers them locally."""
     if not 1 <= per_page <= MAX_REMOTE_PAGE:
         raise InvalidInputError(f"with --server, --per-page is 1 to {MAX_REMOTE_PAGE}")
     cursor = None

@@ -65,7 +65,7 @@ def build_bundle(app: DocLedger, log: LedgerLog, document: UUID) -> dict[str, An
     checkpoint = log.store.latest_checkpoint()
     if checkpoint is None:
         raise NotFoundError("the ledger has signed no checkpoint")
-    events = []
+    events: list[dict[str, Any]] = []  # the bundle's JSON, as docs/bundle.md lays it out
     for n in log.store.notifications_of(select_events(app, document)):
         try:
             index = log.store.leaf_index_of(notification_id=n.id)

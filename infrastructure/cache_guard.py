@@ -36,7 +36,7 @@ class CacheGuard:
     """Evicts what other writers changed; caches what this application commits
     (the ledger's ``domain.ledger.cache.AggregateCacheGuard``)."""
 
-    def __init__(self, app: Application, *, sole_writer: bool = False) -> None:
+    def __init__(self, app: Application[UUID], *, sole_writer: bool = False) -> None:
         cache = app.repository.cache
         assert cache is not None, "the guard needs the repository's cache"
         self._app = app
@@ -62,6 +62,7 @@ class CacheGuard:
                     if n.id in self._ours:
                         self._ours.discard(n.id)
                     else:
+                        assert isinstance(n.originator_id, UUID), "the ledger's ids are UUIDs"
                         self._evict(n.originator_id)
                         self.evictions += 1
                 if page:

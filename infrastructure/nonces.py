@@ -9,6 +9,7 @@ its request could not be accepted again anyway, then forgotten.
 from __future__ import annotations
 
 import datetime as dt
+from uuid import UUID
 
 from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError
@@ -32,7 +33,7 @@ class NonceStore:
             cursor.execute(table.sql(SCHEMA))
 
     @classmethod
-    def beside(cls, app: Application) -> NonceStore:
+    def beside(cls, app: Application[UUID]) -> NonceStore:
         """The nonce store in the database of ``app``'s events."""
         return cls(EventsTable.of(app.recorder))
 

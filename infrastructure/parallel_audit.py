@@ -92,7 +92,7 @@ def _key(spki: bytes) -> PublicKey:
     return PublicKey(keyid=key_id_for(spki), algorithm="ed25519", spki_der=spki)
 
 
-class StoreReader(Application):
+class StoreReader(Application[UUID]):
     """The ledger's store, for reading only: no tables created, no writes."""
 
     name = DocLedger.name  # the tables are named after the application
@@ -106,7 +106,7 @@ class StoredBefore:
     """The stored events before position ``start``, read by aggregate
     (``domain.verification.audit.PriorEvents``): the state a range is replayed against."""
 
-    def __init__(self, app: Application, start: int) -> None:
+    def __init__(self, app: Application[UUID], start: int) -> None:
         self.table = EventsTable.of(app.recorder)
         self.start = start
 
@@ -310,7 +310,7 @@ def _wait_reporting(futures: list[Future[RangeResult]], counters: Any,
             return  # a worker died; its result() raises it
 
 
-def _pages_upto(app: Application, start: int,
+def _pages_upto(app: Application[UUID], start: int,
                 end: int | None = None) -> Iterator[list[Notification]]:
     """The stored log from ``start`` (to ``end``) in notification order, a page at a time."""
     while end is None or start <= end:
@@ -322,7 +322,7 @@ def _pages_upto(app: Application, start: int,
         start = batch[-1].id + 1
 
 
-def log_pages(app: Application, start: int = 1) -> Iterator[Notification]:
+def log_pages(app: Application[UUID], start: int = 1) -> Iterator[Notification]:
     """The stored log in notification order, read a page at a time."""
     return itertools.chain.from_iterable(_pages_upto(app, start))
 

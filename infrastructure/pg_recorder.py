@@ -47,7 +47,8 @@ class BinaryInsertRecorder(PostgresApplicationRecorder):
             table=Identifier(self.events_table_name),
             stored_event_type=Identifier(self.stored_event_type_name),
         ))
-        self.lock_table_statements = [_rendered(s) for s in self.lock_table_statements]
+        self.lock_table_statements = [_rendered(s) if isinstance(s, Composable) else s
+                                      for s in self.lock_table_statements]
         self.max_notification_id_statement = _rendered(  # type: ignore[assignment]
             self.max_notification_id_statement)
         self._notify_statement = _rendered(SQL("NOTIFY {0}").format(

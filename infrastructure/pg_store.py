@@ -72,6 +72,7 @@ class BoundedPostgresFactory(PostgresFactory):
 
 def bound_waits(datastore: PostgresDatastore, io_timeout: float) -> None:
     pool = datastore.pool
+    assert not callable(pool.kwargs), "eventsourcing gives the pool its kwargs as a dict"
     pool.kwargs = {**(pool.kwargs or {}), "connect_timeout": CONNECT_TIMEOUT, **KEEPALIVES}
     pool.connection_class = type("BoundedConnection", (BoundedConnection,),
                                  {"io_timeout": io_timeout})

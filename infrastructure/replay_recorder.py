@@ -53,12 +53,12 @@ class ReplayRecorder(ApplicationRecorder):
         self.prior = prior
         self._prior_last = {}
 
-    def expect(self, originator_ids: Iterable[UUID]) -> None:
+    def expect(self, originator_ids: Iterable[UUID | str]) -> None:
         """Look up at once the prior versions of aggregates about to be written
         (one query for a page of the log instead of one per command)."""
         if self.prior is None:
             return
-        unknown = list({i for i in originator_ids if i not in self._prior_last})
+        unknown = list({_uuid(i) for i in originator_ids} - self._prior_last.keys())
         if unknown:
             found = self.prior.last_versions(unknown)
             for originator_id in unknown:
@@ -127,7 +127,7 @@ class InMemoryReplay:
         return ReplayRecorder(prior)
 
     @staticmethod
-    def cache_guard(app: Application, *, sole_writer: bool) -> CacheGuard:
+    def cache_guard(app: Application[UUID], *, sole_writer: bool) -> CacheGuard:
         return CacheGuard(app, sole_writer=sole_writer)
 
 

@@ -96,9 +96,10 @@ class LedgerLog:
                 self.size, self.covered = size, after
                 return added
             edge = self.store.nodes(edge_keys(size))
+            # the tree and its callback die with this pass, so the late-bound list is its own
             formed: list[tuple[int, int, bytes]] = []
             tree = CompactRange(size, [edge[k] for k in edge_keys(size)],
-                                on_node=lambda lvl, i, h, into=formed: into.append((lvl, i, h)))
+                                on_node=lambda lvl, i, h: formed.append((lvl, i, h)))  # noqa: B023
             leaves = []
             for n in batch:
                 leaf = event_leaf_hash(n.originator_id, n.originator_version, n.topic, n.state)
@@ -219,7 +220,9 @@ class LedgerLog:
 
     def remembered_checkpoint(self) -> tuple[Checkpoint, str] | None:
         """The checkpoint remembered outside the database, verified, with its note."""
-        note = self.remembered.read() if self.remembered is not None else None
+        if self.remembered is None:
+            return None
+        note = self.remembered.read()
         if note is None:
             return None
         if self._opened is not None and self._opened[1] == note:

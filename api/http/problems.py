@@ -58,7 +58,7 @@ class UnsupportedMediaType(errors.InvalidInputError):
     code = "unsupported-media-type"
 
 
-SPECIAL = {PayloadTooLarge: 413, UnsupportedMediaType: 415}
+SPECIAL: dict[type[errors.DocLedgerError], int] = {PayloadTooLarge: 413, UnsupportedMediaType: 415}
 
 
 def status_for(exc: errors.DocLedgerError) -> int:

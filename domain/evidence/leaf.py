@@ -20,6 +20,7 @@ import hashlib
 import struct
 from uuid import UUID
 
+from domain.errors import VerificationError
 from domain.evidence.merkle import leaf_hash
 
 LEAF_VERSION = 1
@@ -38,7 +39,13 @@ def leaf_data(originator_id: UUID, originator_version: int, topic: str, state: b
 
 
 def event_leaf_hash(
-    originator_id: UUID, originator_version: int, topic: str, state: bytes
+    originator_id: UUID | str, originator_version: int, topic: str, state: bytes
 ) -> bytes:
-    """The RFC 9162 leaf hash of one stored event."""
+    """The RFC 9162 leaf hash of one stored event.
+
+    The event store types ids as ``UUID | str``; every aggregate of the ledger has a
+    UUID id, and the leaf holds its 16 bytes, so any other id is refused."""
+    if not isinstance(originator_id, UUID):
+        raise VerificationError(f"stored event id {originator_id!r} is not a UUID: "
+                                "no leaf encodes it")
     return leaf_hash(leaf_data(originator_id, originator_version, topic, state))

@@ -38,6 +38,6 @@ def open_receipt(receipt: dict[str, Any], ledger_key: PublicKey) -> dict[str, An
     envelope = Envelope.from_dict(receipt)
     envelope.verify_with(ledger_key)
     content = json.loads(envelope.payload)
-    if content.get("type") != "ledger.receipt":
+    if not isinstance(content, dict) or content.get("type") != "ledger.receipt":
         raise VerificationError("the envelope is not a ledger receipt")
     return content

@@ -62,39 +62,31 @@ def _checked(*, multiline: bool = False, code: bool = False) -> AfterValidator:
 
 # Every string of every command is one of these: no control characters, and in
 # codes, ids and notations no bidirectional controls either (domain/text.py).
-def SingleLine(min_length: int = 0, max_length: int = 1000) -> Any:  # noqa: N802
-    return Annotated[str, StringConstraints(min_length=min_length, max_length=max_length),
-                     _checked()]
-
-
-def Multiline(min_length: int = 0, max_length: int = 2000) -> Any:  # noqa: N802
-    return Annotated[str, StringConstraints(min_length=min_length, max_length=max_length),
-                     _checked(multiline=True)]
-
-
-def Code(min_length: int = 1, max_length: int = 200, pattern: str | None = None) -> Any:  # noqa: N802
-    return Annotated[str, StringConstraints(min_length=min_length, max_length=max_length,
-                                            pattern=pattern), _checked(code=True)]
-
+# Each is spelled out as ``Annotated[str, ...]`` so a type checker reads it as ``str``.
+_SINGLE_LINE = _checked()
+_MULTILINE = _checked(multiline=True)
+_CODE = _checked(code=True)
 
 AgencyCode = Annotated[str, _checked(code=True), AfterValidator(_agency_code)]
-Text = Multiline(1, 1000)  # reasons: may run over several lines
-Name = SingleLine(1, 300)
-PublicKeyText = Code(1, 4096)
-ActorAgency = Code(1, 13)
-Origin = Code(pattern=r"^[^\s+]{1,200}$")
-Competence = SingleLine(0, 100)
-Position = SingleLine(0, 200)
-ResponseCode = Code(1, 42)
-DocumentId = Code(1, 200)
-CodeNotation = Code(1, 30)
-Subject = SingleLine(1, 500)
-Place = SingleLine(1, 200)
-FileName = Code(1, 255)
-MediaType = Code(3, 127)
-Note = Multiline(0, 2000)
+# Text holds reasons, which may run over several lines
+Text = Annotated[str, StringConstraints(min_length=1, max_length=1000), _MULTILINE]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=300), _SINGLE_LINE]
+PublicKeyText = Annotated[str, StringConstraints(min_length=1, max_length=4096), _CODE]
+ActorAgency = Annotated[str, StringConstraints(min_length=1, max_length=13), _CODE]
+Origin = Annotated[str, StringConstraints(min_length=1, max_length=200,
+                                          pattern=r"^[^\s+]{1,200}$"), _CODE]
+Competence = Annotated[str, StringConstraints(min_length=0, max_length=100), _SINGLE_LINE]
+Position = Annotated[str, StringConstraints(min_length=0, max_length=200), _SINGLE_LINE]
+ResponseCode = Annotated[str, StringConstraints(min_length=1, max_length=42), _CODE]
+DocumentId = Annotated[str, StringConstraints(min_length=1, max_length=200), _CODE]
+CodeNotation = Annotated[str, StringConstraints(min_length=1, max_length=30), _CODE]
+Subject = Annotated[str, StringConstraints(min_length=1, max_length=500), _SINGLE_LINE]
+Place = Annotated[str, StringConstraints(min_length=1, max_length=200), _SINGLE_LINE]
+FileName = Annotated[str, StringConstraints(min_length=1, max_length=255), _CODE]
+MediaType = Annotated[str, StringConstraints(min_length=3, max_length=127), _CODE]
+Note = Annotated[str, StringConstraints(min_length=0, max_length=2000), _MULTILINE]
 Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
-KeyId = Code(1, 64)
+KeyId = Annotated[str, StringConstraints(min_length=1, max_length=64), _CODE]
 
 
 class Model(BaseModel):

@@ -114,7 +114,7 @@ class Prepared:
                        result=self.result, notification_ids=notification_ids)
 
 
-class DocLedger(Application):
+class DocLedger(Application[UUID]):
     """Event-sourced ledger of official document exchange."""
 
     name = "DocLedger"
@@ -411,7 +411,7 @@ class DocLedger(Application):
         """
         copy = to_change or self.cache_guard is None
         try:
-            found = self.repository.get(aggregate_id, deepcopy_from_cache=copy)
+            found: object = self.repository.get(aggregate_id, deepcopy_from_cache=copy)
         except AggregateNotFoundError:
             return None
         if not isinstance(found, cls):

@@ -35,5 +35,5 @@ class CacheGuardFactory(Protocol):
     """Makes the guard of an application's cache, once the application has its
     store and cache; ``sole_writer``: no other writer shares the store."""
 
-    def __call__(self, app: Application, *, sole_writer: bool) -> AggregateCacheGuard:
+    def __call__(self, app: Application[UUID], *, sole_writer: bool) -> AggregateCacheGuard:
         ...

@@ -145,7 +145,7 @@ class ReplayStore(Protocol):
         """Forget the events replayed so far: ``prior`` holds them now."""
         ...
 
-    def expect(self, originator_ids: Iterable[UUID]) -> None:
+    def expect(self, originator_ids: Iterable[UUID | str]) -> None:
         """Aggregates about to be written: their prior versions may be looked
         up at once, ahead of the commands."""
         ...
@@ -161,7 +161,7 @@ class ReplayAdapters(Protocol):
         """An empty store over ``prior`` (None: a replay from genesis)."""
         ...
 
-    def cache_guard(self, app: Application, *, sole_writer: bool) -> AggregateCacheGuard:
+    def cache_guard(self, app: Application[UUID], *, sole_writer: bool) -> AggregateCacheGuard:
         """The guard of the replay ledger's aggregate cache."""
         ...
 
@@ -377,7 +377,7 @@ def _replay_group(
     _compare(group, produced)
 
 
-def _compare(stored: list[Notification], produced: list[Notification]) -> None:
+def _compare(stored: Sequence[Notification], produced: Sequence[Notification]) -> None:
     for mine, theirs in zip(stored, produced, strict=False):
         for attr in ("originator_id", "originator_version", "topic", "state"):
             if getattr(mine, attr) != getattr(theirs, attr):

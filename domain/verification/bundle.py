@@ -590,9 +590,9 @@ class _Verifier:
             if e.topic == RECORD_ACCEPTED_TOPIC:
                 continue
             command_id = self._command_of(e)
-            statement = self.statements.get(command_id)
-            if statement is None:
+            if command_id not in self.statements:
                 raise self.fail(f"the record of command {command_id} is not in the bundle", e)
+            statement = self.statements[command_id]
             listed = [tuple(x) for x in statement.get("events", []) if isinstance(x, list)]
             if e.key not in listed:
                 raise self.fail(f"command {command_id}'s record does not list "

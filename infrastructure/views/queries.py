@@ -171,6 +171,7 @@ def statistics(views: ViewStore, agency: str, start: date, end: date,
         "FROM {t:v_deliveries} WHERE recipient = %s AND arrived_on BETWEEN %s AND %s",
         [today.isoformat(), *ACTIVE, agency, start.isoformat(), end.isoformat()])[0]
     figures = {k: int(v or 0) for k, v in row.items()}
-    figures["on_time_rate"] = (round(100 * figures["completed_on_time"] / figures["completed"], 1)
-                               if figures["completed"] else None)
-    return {"agency": agency, "from": start.isoformat(), "to": end.isoformat(), **figures}
+    on_time_rate = (round(100 * figures["completed_on_time"] / figures["completed"], 1)
+                    if figures["completed"] else None)
+    return {"agency": agency, "from": start.isoformat(), "to": end.isoformat(), **figures,
+            "on_time_rate": on_time_rate}

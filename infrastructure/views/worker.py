@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from threading import Event
 from typing import NoReturn
@@ -69,7 +69,7 @@ class ViewWorker:
             self.store.clear_failure(self.store.position())
         return done
 
-    def _apply(self, batch: list[Notification], position: int) -> None:
+    def _apply(self, batch: Sequence[Notification], position: int) -> None:
         ops: list[Op] = []
         for i, n in enumerate(batch):
             try:
@@ -84,7 +84,7 @@ class ViewWorker:
             self._still_at(position)
             self._one_by_one(batch, position)  # find the event whose rows were refused
 
-    def _one_by_one(self, batch: list[Notification], position: int) -> None:
+    def _one_by_one(self, batch: Sequence[Notification], position: int) -> None:
         for n in batch:
             try:
                 self.store.apply(ops_for(n), n.id, after=position)

@@ -84,3 +84,13 @@ def test_a_missing_file_named_on_the_command_line_is_one_line_and_exit_2(
     assert done.returncode == 2, done.stderr
     assert "old.note" in done.stderr and "Traceback" not in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_ci_runs_the_readmes_test_command_with_every_gate_before_the_tests() -> None:
+    blocks = re.findall(r"```sh\n(.*?)\n```", README.read_text(), re.S)
+    (readme_command,) = [b for b in blocks if "pytest" in b]
+    ci_command = (README.parent / ".ci" / "run").read_text().strip().splitlines()[-1]
+    assert ci_command == readme_command
+    steps = readme_command.split(" && ")
+    gates = [".venv/bin/ruff check .", ".venv/bin/lint-imports", ".venv/bin/mypy"]
+    assert steps[-1] == ".venv/bin/python -m pytest" and set(gates) <= set(steps)

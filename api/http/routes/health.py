@@ -68,7 +68,8 @@ READINESS_CHECKS: list[ReadinessCheck] = [log_is_whole, views_not_stuck, views_k
 
 def run_checks(c: Container) -> tuple[bool, dict[str, Any]]:
     """Every check's findings; the first failing check names the status."""
-    ready, found = True, {}
+    ready = True
+    found: dict[str, Any] = {}
     for check in READINESS_CHECKS:
         holds, details = check(c)
         if not holds and ready:
