@@ -16,6 +16,7 @@ from api.client import LedgerClient, ProblemError
 from api.http.app import create_app
 from domain.evidence.keys import Ed25519Signer
 from domain.verification.bundle import verify_bundle
+from infrastructure.blobs import INCOMING_PREFIX
 from infrastructure.ledger import DataFolder
 from infrastructure.views.store import ViewStore
 from infrastructure.views.worker import ViewWorker
@@ -271,6 +272,7 @@ def test_upload_is_refused_and_writes_nothing(world: World) -> None:
     assert by_auditor.status_code == 403
     assert not blobs.path_for(wrong).exists()
     assert not blobs.path_for(hashlib.sha256(data).hexdigest()).exists()
+    assert list(blobs.root.glob(f"{INCOMING_PREFIX}*")) == []  # no bytes left half-stored
 
 
 # ---- the inbox stream ----------------------------------------------------------------------------
