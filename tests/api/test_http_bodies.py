@@ -7,7 +7,7 @@ or once the streamed bytes pass the limit. The server's resident memory
 upload signed by a registered agency included, whose bytes stream to a
 temporary file in the blob store (its peak VmHWM, reset through
 /proc/PID/clear_refs, is watched), and whose refusal or abandonment leaves no
-file behind.
+file behind; and the download of such an attachment, sent from its file.
 """
 
 from __future__ import annotations
@@ -19,19 +19,20 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import date
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
-from api.client import SignedAuth
+from api.client import LedgerClient, SignedAuth
 from infrastructure.blobs import INCOMING_PREFIX
 from infrastructure.keyfiles import load_signer
 from infrastructure.ledger import DataFolder
 from tests.api.conftest import Cli, LiveServer
 from tests.api.http_support import api_for, client_for
-from tests.factories import SENDER, World
+from tests.factories import SENDER, World, header
 
 MB = 2**20
 STREAMED = 200 * MB
@@ -289,3 +290,34 @@ def test_signed_upload_abandoned_mid_body_leaves_no_temporary_file(
     assert wait_until(lambda: "client left during PUT" in agency_server.output(),
                       SETTLE_TIMEOUT), agency_server.output()
     assert "internal error" not in agency_server.output()
+
+
+def test_memory_exhaustion_by_downloading_a_20mb_attachment(
+        agency_server: LiveServer, upload_socket: socket.socket, cli: Cli,
+        backend_env: dict[str, str]) -> None:
+    """The sender of a document naming a 20 MiB attachment fetches it: the bytes are sent
+    from the blob's file a chunk at a time, and the server's peak memory barely moves."""
+    body = b"x" * UPLOADED
+    digest = hashlib.sha256(body).hexdigest()
+    head = upload_head(agency_server, body) + f"Content-Length: {UPLOADED}\r\n"
+    status, _, document = exchange(upload_socket, head, UPLOADED, chunked=False)
+    assert status == 201, document
+    sender = LedgerClient(agency_server.url, SENDER,
+                          load_signer(DataFolder(agency_server.data).agency_key(SENDER)))
+    created = sender.command("document.create", {
+        "document_id": f"{SENDER},{date.today():%Y/%m/%d},large-attachment",
+        "header": header(promulgation_date=date.today().isoformat(), due_date=None),
+        "attachments": [{"name": "scan.pdf", "media_type": "application/pdf",
+                         "size": UPLOADED, "sha256": digest}]})
+    if backend_env.get("DOCLEDGER_BACKEND") == "postgres":  # no views worker in the server
+        projected = cli("project", "--data", str(agency_server.data))
+        assert projected.returncode == 0, projected.stderr
+    fetched = hashlib.sha256()
+    before = reset_peak(agency_server)
+    with sender.http.stream("GET", f"/v1/attachments/{digest}", auth=sender.auth,
+                            params={"wait_for": max(created["notification_ids"])}) as response:
+        assert response.status_code == 200, response.read()
+        for chunk in response.iter_bytes():
+            fetched.update(chunk)
+    assert peak(agency_server) - before < UPLOAD_PEAK_SLACK
+    assert fetched.hexdigest() == digest
