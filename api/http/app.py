@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from api.http import problems
 from api.http.bodies import NoBodyOnReads
@@ -55,6 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(DocLedgerError, problems.domain_error)
     app.add_exception_handler(RequestValidationError, problems.validation_error)
     app.add_exception_handler(StarletteHTTPException, problems.http_error)
+    app.add_exception_handler(ClientDisconnect, problems.client_gone)
     # store errors by type, so the handler answers without the server re-raising them;
     # Exception last: no answer is ever a plain-text 500
     for store_error in STORE_ERROR_TYPES:

@@ -10,7 +10,8 @@ Verification (each failure is a 401 and nothing is written):
 1. the signature parameters parse and cover the required components;
 2. the party exists and the key is one of its keys, effective and not revoked;
 3. the Ed25519 signature verifies over the RFC 9421 signature base, and the
-   body matches the signed Content-Digest;
+   body matches the signed Content-Digest (hashed as it arrives, see
+   ``api.http.content_digest``, so a body is checked without being held);
 4. ``created`` is at most ``request_max_age_seconds`` old and ``expires`` not
    past (the library checks both) and not later than created + max age;
 5. the nonce was never seen: it is stored until no clock leeway could admit
@@ -29,6 +30,7 @@ from http_message_signatures import HTTPMessageVerifier, HTTPSignatureKeyResolve
 from http_message_signatures.algorithms import ED25519
 from http_message_signatures.exceptions import HTTPMessageSignaturesException
 
+from api.http.content_digest import BodyDigest
 from api.http.problems import Unauthenticated
 from domain.errors import DocLedgerError, InvalidInputError, StoreUnavailableError
 from domain.evidence.keys import PublicKey
@@ -122,22 +124,21 @@ class SignedHead:
     """A request whose signature over its head verified; its body is not checked yet."""
 
     caller: Caller
-    verifier: HTTPMessageVerifier
-    results: list[Any]
+    covered: dict[str, str]
 
-    def check_body(self, request: Any, body: bytes) -> None:
-        """The body must match the signed Content-Digest (401 if it does not)."""
-        try:
-            self.verifier.verify_body(request, self.results, body)
-        except (HTTPMessageSignaturesException, ValueError) as exc:
-            raise Unauthenticated(f"request signature: {exc}") from None
+    def body_digest(self, request: Any) -> BodyDigest:
+        """The check binding the body to the signature: feed it the body as it
+        arrives, then ``check`` (401 unless it matches the signed Content-Digest)."""
+        return BodyDigest.for_request(self.covered, request.headers)
 
 
 def authenticate(request: Any, body: bytes, app: DocLedger, nonces: NonceStore,
                  max_age: int) -> Caller:
     """Verify the request's RFC 9421 signature, body included; return who signed it."""
     head = authenticate_head(request, app, nonces, max_age, with_body=bool(body))
-    head.check_body(request, body)
+    digest = head.body_digest(request)
+    digest.update(body)
+    digest.check()
     return head.caller
 
 
@@ -173,4 +174,4 @@ def authenticate_head(request: Any, app: DocLedger, nonces: NonceStore, max_age:
         raise Unauthenticated(f"the signature needs created and expires at most {max_age}s apart")
     if not nonces.claim(nonce, nonce_keep_until(expires), now):
         raise Unauthenticated("replayed request: this nonce was used before")
-    return SignedHead(resolver.caller, verifier, results)
+    return SignedHead(resolver.caller, results[0].covered_components)

@@ -4,13 +4,15 @@ A read (GET, HEAD, OPTIONS, DELETE) carries no body: one that announces a body
 (a non-zero Content-Length or any Transfer-Encoding) is refused with 413 before
 a byte of it is read, by ``NoBodyOnReads`` for every route and by ``refuse_body``
 again where a signature is checked. A route that takes a body reads it with
-``read_bounded``: refused from Content-Length before reading, and as soon as the
-bytes pass the limit while reading (a missing or lying Content-Length). The
+``read_bounded``, or one that stores it as it comes (an attachment) with
+``stream_bounded``: refused from Content-Length before reading, and as soon as
+the bytes pass the limit while reading (a missing or lying Content-Length). The
 unread rest is drained and dropped by the server, never held.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import Request
@@ -40,17 +42,21 @@ def refuse_declared_over(request: Request, limit: int, what: str) -> None:
         raise PayloadTooLarge(f"{what} may have at most {limit} bytes")
 
 
-async def read_bounded(request: Request, limit: int, what: str) -> bytes:
-    """The body, at most ``limit`` bytes; 413 ``payload-too-large`` as soon as it is more."""
+async def stream_bounded(request: Request, limit: int, what: str) -> AsyncIterator[bytes]:
+    """The body's chunks as they arrive, at most ``limit`` bytes in all; 413
+    ``payload-too-large`` as soon as they are more (a chunk past it is never yielded)."""
     refuse_declared_over(request, limit, what)
-    too_large = f"{what} may have at most {limit} bytes"
-    chunks, size = [], 0
+    size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise PayloadTooLarge(too_large)
-        chunks.append(chunk)
-    return b"".join(chunks)
+            raise PayloadTooLarge(f"{what} may have at most {limit} bytes")
+        yield chunk
+
+
+async def read_bounded(request: Request, limit: int, what: str) -> bytes:
+    """The body, at most ``limit`` bytes; 413 ``payload-too-large`` as soon as it is more."""
+    return b"".join([chunk async for chunk in stream_bounded(request, limit, what)])
 
 
 class NoBodyOnReads:

@@ -107,6 +107,15 @@ async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
                    id=incident)
 
 
+async def client_gone(request: Request, exc: Exception) -> JSONResponse:
+    """The client hung up before its body was read: its request is dropped, nothing
+    written, and it is not a server fault. The answer goes nowhere; it closes the exchange."""
+    log.warning("client left during %s %s before sending its body", request.method,
+                request.url.path)
+    return problem(400, "client-disconnected", "The client left before sending its body",
+                   "the connection closed before the request's body was read")
+
+
 async def validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     details = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"

@@ -3,7 +3,11 @@
 A read announcing a body, or a command larger than an envelope may be, is refused
 with a 413 problem as soon as that is known: from Content-Length before reading,
 or once the streamed bytes pass the limit. The server's resident memory
-(/proc/PID/status VmRSS) moves by a few MB at most, whatever was sent.
+(/proc/PID/status VmRSS) moves by a few MB at most, whatever was sent; an
+upload signed by a registered agency included, whose bytes stream to a
+temporary file in the blob store (its peak VmHWM, reset through
+/proc/PID/clear_refs, is watched), and whose refusal or abandonment leaves no
+file behind; and the download of such an attachment, sent from its file.
 """
 
 from __future__ import annotations
@@ -13,23 +17,32 @@ import http.client
 import json
 import socket
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from datetime import date
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
+from api.client import LedgerClient, SignedAuth
+from infrastructure.blobs import INCOMING_PREFIX
+from infrastructure.keyfiles import load_signer
 from infrastructure.ledger import DataFolder
 from tests.api.conftest import Cli, LiveServer
 from tests.api.http_support import api_for, client_for
-from tests.factories import SENDER, World
+from tests.factories import SENDER, World, header
 
 MB = 2**20
 STREAMED = 200 * MB
 CHUNK = MB
 RSS_SLACK = 16 * MB  # "a few MB": allocator noise, never the body
 ANSWER_TIMEOUT = 8.0
+UPLOADED = 20 * MB
+UPLOAD_PEAK_SLACK = 8 * MB  # an upload held in memory would take UPLOADED at least
+UPLOAD_TIMEOUT = 60.0  # the answer to a 20 MiB upload on a busy machine
+SETTLE_TIMEOUT = 30.0  # for the server to notice a client gone and clean up
 SIGNED_LOOKING = "Signature-Input: sig=(\"@method\");created=1\r\nSignature: sig=:AA==:\r\n"
 
 
@@ -151,3 +164,160 @@ def test_upload_whose_body_differs_from_the_signed_digest_is_401_and_stores_noth
     assert "digest" in answer.json()["detail"].lower(), answer.text
     assert answer.headers["content-type"] == "application/problem+json"
     assert not DataFolder(world.settings.data).blobs.path_for(digest).exists()
+
+
+@pytest.fixture
+def agency_server(tmp_path: Path, cli: Cli, serve: Callable[[Path], LiveServer]) -> LiveServer:
+    """A live server where SENDER is a registered agency whose key the test holds."""
+    data = tmp_path / "D"
+    assert cli("init", "--data", str(data)).returncode == 0
+    registered = cli("agency", "register", SENDER, "Sở Nội vụ", "--data", str(data))
+    assert registered.returncode == 0, registered.stderr
+    live = serve(data)
+    warm = upload_head(live, b"warm-up bytes") + "Content-Length: 13\r\n"
+    with connect(live) as sock:  # first-upload allocations (threads, code paths) are not the body
+        sock.sendall(warm.encode() + b"\r\n" + b"warm-up bytes")
+        response = http.client.HTTPResponse(sock)
+        response.begin()
+        assert response.status == 201, response.read()
+    return live
+
+
+def upload_head(server: LiveServer, body: bytes) -> str:
+    """The head of a PUT of ``body`` to its digest, signed by SENDER (without a length)."""
+    signer = load_signer(DataFolder(server.data).agency_key(SENDER))
+    digest = hashlib.sha256(body).hexdigest()
+    request = httpx.Request("PUT", f"{server.url}/v1/attachments/{digest}", content=body,
+                            headers={"content-type": "application/octet-stream"})
+    request = next(SignedAuth(SENDER, signer).auth_flow(request))
+    fields = "".join(f"{name}: {value}\r\n" for name, value in request.headers.items()
+                     if name.lower() != "content-length")
+    return f"PUT /v1/attachments/{digest} HTTP/1.1\r\n{fields}"
+
+
+def reset_peak(server: LiveServer) -> int:
+    """Reset the server's peak resident memory (VmHWM) to now; return VmRSS."""
+    Path(f"/proc/{server.process.pid}/clear_refs").write_text("5")
+    return rss(server)
+
+
+def peak(server: LiveServer) -> int:
+    status = Path(f"/proc/{server.process.pid}/status").read_text()
+    line = next(x for x in status.splitlines() if x.startswith("VmHWM:"))
+    return int(line.split()[1]) * 1024
+
+
+def incoming_files(server: LiveServer) -> list[Path]:
+    return list((server.data / "blobs").glob(f"{INCOMING_PREFIX}*"))
+
+
+def held_blobs(server: LiveServer) -> set[str]:
+    root = server.data / "blobs" / "sha256"
+    return {p.parent.name + p.name for p in root.glob("*/*")}
+
+
+def sha256_of_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as blob:
+        while chunk := blob.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def wait_until(condition: Callable[[], bool], timeout: float) -> bool:
+    """Poll ``condition`` until it holds or ``timeout`` passes; whether it held."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+@pytest.fixture
+def upload_socket(agency_server: LiveServer) -> Iterator[socket.socket]:
+    parts = urlsplit(agency_server.url)
+    with socket.create_connection((parts.hostname, parts.port), timeout=UPLOAD_TIMEOUT) as sock:
+        yield sock
+
+
+def test_memory_exhaustion_by_signed_20mb_upload_is_streamed_to_disk(
+        agency_server: LiveServer, upload_socket: socket.socket) -> None:
+    """A registered agency's 20 MiB upload is stored whole, and the server's peak memory
+    moves by a few MB: the bytes went to disk as they came, never held."""
+    body = b"x" * UPLOADED
+    head = upload_head(agency_server, body) + f"Content-Length: {UPLOADED}\r\n"
+    before = reset_peak(agency_server)
+    status, _, document = exchange(upload_socket, head, UPLOADED, chunked=False)
+    assert status == 201, document
+    assert peak(agency_server) - before < UPLOAD_PEAK_SLACK
+    digest = hashlib.sha256(body).hexdigest()
+    assert document == {"sha256": digest, "size": UPLOADED, "stored": True}
+    assert sha256_of_file(DataFolder(agency_server.data).blobs.path_for(digest)) == digest
+    assert incoming_files(agency_server) == []
+
+
+def test_memory_exhaustion_by_signed_oversized_upload_is_413_and_leaves_no_file(
+        agency_server: LiveServer, upload_socket: socket.socket) -> None:
+    """Chunked past the 25 MiB limit: 413 once the bytes pass it, the peak memory barely
+    moves, and neither the temporary file nor a blob is left."""
+    total = 32 * MB
+    blobs_before = held_blobs(agency_server)
+    head = upload_head(agency_server, b"x" * total) + "Transfer-Encoding: chunked\r\n"
+    before = reset_peak(agency_server)
+    assert_too_large(exchange(upload_socket, head, total, chunked=True))
+    assert peak(agency_server) - before < UPLOAD_PEAK_SLACK
+    assert still_serves(upload_socket), "the refused upload broke the keep-alive connection"
+    assert incoming_files(agency_server) == []
+    assert held_blobs(agency_server) == blobs_before
+
+
+def test_signed_upload_abandoned_mid_body_leaves_no_temporary_file(
+        agency_server: LiveServer, upload_socket: socket.socket) -> None:
+    """The client sends half of a signed 20 MiB upload and hangs up: the half on disk is
+    removed, nothing is filed, and the server goes on serving."""
+    blobs_before = held_blobs(agency_server)
+    head = upload_head(agency_server, b"x" * UPLOADED) + f"Content-Length: {UPLOADED}\r\n"
+    upload_socket.sendall(head.encode() + b"\r\n")
+    stream_body(upload_socket, UPLOADED // 2, chunked=False)
+    assert wait_until(lambda: any(p.stat().st_size for p in incoming_files(agency_server)),
+                      SETTLE_TIMEOUT), "the upload's bytes never reached a temporary file"
+    upload_socket.close()
+    assert wait_until(lambda: incoming_files(agency_server) == [], SETTLE_TIMEOUT), \
+        f"a temporary file outlived the abandoned upload: {incoming_files(agency_server)}"
+    assert held_blobs(agency_server) == blobs_before
+    assert httpx.get(f"{agency_server.url}/healthz", timeout=10).status_code == 200
+    assert wait_until(lambda: "client left during PUT" in agency_server.output(),
+                      SETTLE_TIMEOUT), agency_server.output()
+    assert "internal error" not in agency_server.output()
+
+
+def test_memory_exhaustion_by_downloading_a_20mb_attachment(
+        agency_server: LiveServer, upload_socket: socket.socket, cli: Cli,
+        backend_env: dict[str, str]) -> None:
+    """The sender of a document naming a 20 MiB attachment fetches it: the bytes are sent
+    from the blob's file a chunk at a time, and the server's peak memory barely moves."""
+    body = b"x" * UPLOADED
+    digest = hashlib.sha256(body).hexdigest()
+    head = upload_head(agency_server, body) + f"Content-Length: {UPLOADED}\r\n"
+    status, _, document = exchange(upload_socket, head, UPLOADED, chunked=False)
+    assert status == 201, document
+    sender = LedgerClient(agency_server.url, SENDER,
+                          load_signer(DataFolder(agency_server.data).agency_key(SENDER)))
+    created = sender.command("document.create", {
+        "document_id": f"{SENDER},{date.today():%Y/%m/%d},large-attachment",
+        "header": header(promulgation_date=date.today().isoformat(), due_date=None),
+        "attachments": [{"name": "scan.pdf", "media_type": "application/pdf",
+                         "size": UPLOADED, "sha256": digest}]})
+    if backend_env.get("DOCLEDGER_BACKEND") == "postgres":  # no views worker in the server
+        projected = cli("project", "--data", str(agency_server.data))
+        assert projected.returncode == 0, projected.stderr
+    fetched = hashlib.sha256()
+    before = reset_peak(agency_server)
+    with sender.http.stream("GET", f"/v1/attachments/{digest}", auth=sender.auth,
+                            params={"wait_for": max(created["notification_ids"])}) as response:
+        assert response.status_code == 200, response.read()
+        for chunk in response.iter_bytes():
+            fetched.update(chunk)
+    assert peak(agency_server) - before < UPLOAD_PEAK_SLACK
+    assert fetched.hexdigest() == digest

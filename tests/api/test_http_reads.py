@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -17,6 +16,7 @@ from api.client import LedgerClient, ProblemError
 from api.http.app import create_app
 from domain.evidence.keys import Ed25519Signer
 from domain.verification.bundle import verify_bundle
+from infrastructure.blobs import INCOMING_PREFIX
 from infrastructure.ledger import DataFolder
 from infrastructure.views.store import ViewStore
 from infrastructure.views.worker import ViewWorker
@@ -272,6 +272,7 @@ def test_upload_is_refused_and_writes_nothing(world: World) -> None:
     assert by_auditor.status_code == 403
     assert not blobs.path_for(wrong).exists()
     assert not blobs.path_for(hashlib.sha256(data).hexdigest()).exists()
+    assert list(blobs.root.glob(f"{INCOMING_PREFIX}*")) == []  # no bytes left half-stored
 
 
 # ---- the inbox stream ----------------------------------------------------------------------------
@@ -288,27 +289,25 @@ def sse_events(text: str) -> list[dict[str, str]]:
 
 
 def test_stream_sends_changes_made_after_it_opened(world: World, clock: ManualClock) -> None:
+    send(world, (RECIPIENT,))  # a change before the stream opened: never sent
+    clock.advance(seconds=1)
     doc = send(world, (RECIPIENT,))
     with api(world) as http:
         reader = client_for(http, world, RECIPIENT)
-
-        def later() -> None:
-            time.sleep(1.0)
+        with http.stream("GET", f"/v1/agencies/{RECIPIENT}/inbox/stream",
+                         params={"max_events": 1, "timeout": 15}, auth=reader.auth) as response:
+            frames = response.iter_text()
+            opened = next(frames)  # the first frame: the stream's start is fixed
             clock.advance(seconds=1)
             accept(world, doc)
-
-        actor = threading.Thread(target=later)
-        actor.start()
-        started = time.monotonic()
-        response = http.get(f"/v1/agencies/{RECIPIENT}/inbox/stream",
-                            params={"max_events": 1, "timeout": 15}, auth=reader.auth)
-        actor.join()
+            text = opened + "".join(frames)  # it ends after max_events, or empty at timeout
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/event-stream")
-    events = sse_events(response.text)
+    assert opened.startswith("retry:") and sse_events(opened) == []
+    events = sse_events(text)
     assert [e["event"] for e in events] == ["delivery"]
-    assert json.loads(events[0]["data"])["state"] == "accepted"
-    assert time.monotonic() - started < 10
+    row = json.loads(events[0]["data"])
+    assert (row["document_id"], row["state"]) == (doc, "accepted")
 
 
 def test_stream_resumes_after_last_event_id_and_ends_on_timeout(world: World,

@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import threading
-import time
 from datetime import timedelta
 
 import pytest
@@ -231,7 +230,8 @@ def test_applying_an_old_batch_again_fails_and_changes_nothing(world: World,
     assert snapshot(store) == before
 
 
-def test_wait_returns_once_a_worker_has_caught_up(world: World, ex: Exchange) -> None:
+def test_wait_returns_once_a_worker_has_caught_up(world: World, ex: Exchange,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     store = caught_up(world)
     world.act(RECIPIENT, "delivery.assign", {"document": ex.c, "lead_unit": "Phòng Nội vụ"})
     target = world.event_count()
@@ -239,15 +239,27 @@ def test_wait_returns_once_a_worker_has_caught_up(world: World, ex: Exchange) ->
     with pytest.raises(TimeoutError):
         store.wait(target, timeout=0.3)  # nobody is feeding the views
 
+    # the worker catches up only once the waiter has found the views behind
+    waiting, seen = threading.Event(), []
+    has_tracking_id = store.recorder.has_tracking_id
+
+    def watched(*args: object, **kwargs: object) -> bool:
+        found = has_tracking_id(*args, **kwargs)
+        seen.append(found)
+        if not found:
+            waiting.set()
+        return found
+
+    monkeypatch.setattr(store.recorder, "has_tracking_id", watched)
     worker = ViewWorker(world.app, ViewStore(world.app))
-    thread = threading.Thread(target=lambda: (time.sleep(0.3), worker.catch_up()))
-    started = time.monotonic()
+    thread = threading.Thread(target=lambda: (waiting.wait(10), worker.catch_up()))
     thread.start()
     try:
         store.wait(target, timeout=10)
     finally:
         thread.join()
-    assert time.monotonic() - started >= 0.25
+    assert waiting.is_set(), "the waiter never looked at the views"
+    assert (seen[0], seen[-1]) == (False, True)  # behind when it began, caught up when it ended
     assert store.position() == target
     rows = inbox(store, ex, unit="Phòng Nội vụ")
     assert [(r["document_id"], r["state"]) for r in rows] == [(ex.c, "assigned")]

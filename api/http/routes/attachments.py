@@ -15,11 +15,11 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Path, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from api.http.auth import authenticate_head
-from api.http.bodies import declares_body, read_bounded, refuse_declared_over
+from api.http.bodies import declares_body, refuse_declared_over, stream_bounded
 from api.http.deps import CallerDep, ContainerDep, WaitFor, find_document, fresh_views, is_party
 from api.http.problems import (
     PROBLEM_RESPONSES,
@@ -53,9 +53,11 @@ async def upload(sha256: Sha256Path, request: Request, c: ContainerDep) -> JSONR
     while reading). The request signature covers the body through
     Content-Digest; it is checked over the request's head before the body is
     read (401, or 403 for a party other than an agency, without reading it).
-    If the bytes do not hash to the path's digest the answer is 422
-    `digest-mismatch` and nothing is written. Storing the same bytes again
-    is harmless (200).
+    The body is never held in memory: it streams into a temporary file in the
+    blob store, hashed as it comes, and is filed under its digest only once it
+    matches the signed Content-Digest (else 401) and the path's digest (else
+    422 `digest-mismatch`); a refused, mismatched or abandoned upload leaves
+    nothing behind. Storing the same bytes again is harmless (200).
     """
     if "signature-input" not in request.headers or "signature" not in request.headers:
         raise Unauthenticated("sign the request (RFC 9421 HTTP Message Signatures)")
@@ -71,14 +73,20 @@ async def upload(sha256: Sha256Path, request: Request, c: ContainerDep) -> JSONR
                                    with_body=declares_body(request.headers))
     if head.caller.kind != "agency":
         raise ForbiddenError("only agencies upload attachments")
-    body = await read_bounded(request, limit, "an attachment")
-    head.check_body(request, body)
-    blobs = c.session.folder.blobs
-    held = blobs.path_for(sha256).exists()
-    # a mismatch is 422 before anything is written, held or not
-    await run_in_threadpool(blobs.put, body, sha256=sha256)
-    return JSONResponse({"sha256": sha256, "size": len(body), "stored": not held},
-                        status_code=200 if held else 201,
+    signed = head.body_digest(request)
+    with c.session.folder.blobs.receive() as incoming:
+
+        def take(chunk: bytes) -> None:
+            signed.update(chunk)
+            incoming.write(chunk)
+
+        async for chunk in stream_bounded(request, limit, "an attachment"):
+            await run_in_threadpool(take, chunk)
+        signed.check()
+        # a mismatch is 422 and nothing is kept, held or not
+        stored = await run_in_threadpool(incoming.keep, sha256=sha256)
+    return JSONResponse({"sha256": sha256, "size": incoming.size, "stored": stored},
+                        status_code=201 if stored else 200,
                         headers={"Location": f"/v1/attachments/{sha256}"})
 
 
@@ -96,8 +104,8 @@ def download(sha256: Sha256Path, caller: CallerDep, c: ContainerDep,
     for row in rows:
         doc = find_document(c, UUID(row["document_id"]))
         if doc is not None and is_party(caller, doc):
-            data = c.session.folder.blobs.get(sha256)
-            return Response(data, media_type=OCTET_STREAM, headers={
+            blob = c.session.folder.blobs.verified_path(sha256)
+            return FileResponse(blob, media_type=OCTET_STREAM, headers={
                 "Content-Disposition": f'attachment; filename="{sha256}"',
                 "Repr-Digest": repr_digest(sha256),
                 "Cache-Control": "private, max-age=31536000, immutable"})
