@@ -7,6 +7,7 @@ writes nothing.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
@@ -122,6 +123,9 @@ class DocLedger(Application):
     # cheap. Snapshots are caches outside the log: the audit never reads them.
     snapshotting_intervals: ClassVar[dict[type[Any], int]] = {NumberRegister: 64}
     SOLE_WRITER = "SOLE_WRITER"  # env: no other writer, the guard need not read the log
+    # env: the clock gives each command the time it was recorded with (the
+    # audit's replay), to be taken exactly as it is
+    RECORDED_TIMES = "RECORDED_TIMES"
 
     def __init__(
         self,
@@ -135,14 +139,35 @@ class DocLedger(Application):
         self.ledger_signer = ledger_signer
         self.clock = clock
         self.blobs = blobs
+        self._strict_times = not self._env_flag(self.RECORDED_TIMES)
+        self._last_received: datetime | None = None
+        self._time_lock = threading.Lock()
         self.seen_keys: dict[str, PublicKey] = {}  # keyid -> key, for ``preverify``
         # A cache that is not fast-forwarded is kept true to the log by a guard,
         # which only caches what is committed where the environment says this
         # application is its store's only writer (the audit's in-memory replay).
         repo = self.repository
-        sole = self.env.get(self.SOLE_WRITER, "n").lower() in ("y", "yes", "1", "true")
-        self.cache_guard = (CacheGuard(self, sole_writer=sole)
+        self.cache_guard = (CacheGuard(self, sole_writer=self._env_flag(self.SOLE_WRITER))
                             if repo.cache is not None and not repo.fastforward else None)
+
+    def _env_flag(self, name: str) -> bool:
+        return self.env.get(name, "n").lower() in ("y", "yes", "1", "true")
+
+    def received_time(self) -> datetime:
+        """The time the next command is recorded with: the clock's, but always
+        at least a microsecond after the previous command's. So no two commands
+        share an instant, and an act can never carry the very instant a key's
+        revocation does (which verifiers refuse: ``key_valid_at``). A replay
+        (``RECORDED_TIMES``) takes the recorded times exactly as they are."""
+        now = self.clock()
+        if not self._strict_times:
+            return now
+        with self._time_lock:
+            last = self._last_received
+            if last is not None and now <= last:
+                now = last + timedelta(microseconds=1)
+            self._last_received = now
+        return now
 
     # ---- the command path ---------------------------------------------------
 
@@ -291,7 +316,7 @@ class DocLedger(Application):
                  verified: AbstractSet[bytes] = frozenset()) -> Prepared | Outcome:
         """Verify the command and run its handler; nothing is saved yet."""
         fields = command.parsed_fields()
-        received_at = self.clock()
+        received_at = self.received_time()
         ctx = Context(app=self, command=command, fields=fields, envelope=envelope.to_dict(),
                       at=received_at, loaded=loaded)
         root = ctx.read(LedgerRoot, ROOT_ID)
@@ -374,7 +399,8 @@ class DocLedger(Application):
             raise UnknownKeyError(f"agency {command.actor.agency} is not registered")
         for signature in envelope.signatures:
             if signature.keyid in agency.keys:
-                return agency.key_for_signing(signature.keyid, command.issued_at)
+                return agency.key_for_signing(signature.keyid, command.issued_at,
+                                              recorded_at=ctx.at)
         keyids = ", ".join(s.keyid for s in envelope.signatures)
         raise UnknownKeyError(f"key {keyids} is not a key of agency {agency.code}")
 

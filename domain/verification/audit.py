@@ -61,6 +61,7 @@ IN_MEMORY = {
     "AGGREGATE_CACHE_FASTFORWARD": "n",
     "DEEPCOPY_FROM_AGGREGATE_CACHE": "n",
     DocLedger.SOLE_WRITER: "y",
+    DocLedger.RECORDED_TIMES: "y",
 }
 
 

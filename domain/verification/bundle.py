@@ -32,6 +32,7 @@ from domain import topics
 from domain.errors import DocLedgerError, VerificationError
 from domain.evidence.checkpoint import Checkpoint, NoteKey, open_checkpoint
 from domain.evidence.envelope import COMMAND_TYPE, STATEMENT_TYPE, Envelope
+from domain.evidence.key_validity import key_valid_at
 from domain.evidence.keys import PublicKey
 from domain.evidence.leaf import event_leaf_hash
 from domain.evidence.merkle import verify_inclusion
@@ -211,11 +212,10 @@ class KeyPeriod:
         A command's own key changes do not count for it: the ledger checks the
         key against the agency as it stood before the command.
         """
-        if self.added_by == command_id or self.effective_from > at:
+        if self.added_by == command_id:
             return False
-        if self.revoked_at is None or self.revoked_by == command_id:
-            return True
-        return at < self.revoked_at
+        revoked_at = None if self.revoked_by == command_id else self.revoked_at
+        return key_valid_at(at, effective_from=self.effective_from, revoked_at=revoked_at)
 
 
 @dataclass(frozen=True, kw_only=True)
