@@ -17,7 +17,8 @@ from domain.errors import (
 )
 from domain.evidence.key_validity import key_valid_at
 from domain.evidence.keys import PublicKey
-from domain.exchange.records import Record, stable_id
+from domain.exchange.ids import agency_id
+from domain.exchange.records import Record
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -101,7 +102,7 @@ class Agency(KeyHolder, Record):
 
     @staticmethod
     def id_for(code: str) -> UUID:
-        return stable_id("agency", code)
+        return agency_id(code)
 
     class Registered(Record.Created):
         TOPIC = topics.event(topics.AGENCY, "Registered")

@@ -10,7 +10,8 @@ from uuid import UUID
 from domain import topics
 from domain.errors import IllegalTransitionError
 from domain.exchange.codes import Status
-from domain.exchange.records import Record, stable_id
+from domain.exchange.ids import delivery_id
+from domain.exchange.records import Record
 
 
 class DeliveryState(StrEnum):
@@ -50,7 +51,7 @@ class Delivery(Record):
 
     @staticmethod
     def id_for(document: UUID, recipient: str) -> UUID:
-        return stable_id("delivery", str(document), recipient)
+        return delivery_id(document, recipient)
 
     class Dispatched(Record.Created):
         TOPIC = topics.event(topics.DELIVERY, "Dispatched")

@@ -37,10 +37,11 @@ from domain.evidence.keys import PublicKey, Signer
 from domain.evidence.preverify import signature_digest
 from domain.evidence.statements import accepted_statement
 from domain.exchange.agency import Agency
-from domain.exchange.commands import REGISTRAR, Command, LedgerInit, parse_command
+from domain.exchange.commands import Command, LedgerInit, parse_command
+from domain.exchange.ids import REGISTRAR, ROOT_ID
 from domain.exchange.records import Record
 from domain.exchange.register import NumberRegister
-from domain.exchange.root import ROOT_ID, LedgerRoot
+from domain.exchange.root import LedgerRoot
 from domain.ledger.cache_guard import CacheGuard
 from domain.ledger.command_log import CommandRecord
 from domain.ledger.context import BlobChecker, Context

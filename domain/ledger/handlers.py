@@ -22,12 +22,12 @@ from domain.exchange import commands as c
 from domain.exchange.agency import Agency
 from domain.exchange.auditor import Auditor
 from domain.exchange.codes import register_year
-from domain.exchange.commands import REGISTRAR
 from domain.exchange.delivery import Delivery
 from domain.exchange.document import Document, DocumentState
+from domain.exchange.ids import REGISTRAR, ROOT_ID
 from domain.exchange.records import Record
 from domain.exchange.register import Direction, NumberRegister
-from domain.exchange.root import ROOT_ID, LedgerRoot
+from domain.exchange.root import LedgerRoot
 from domain.ledger.context import Context, Handler
 
 Result = tuple[list[Record], dict[str, Any]]

@@ -8,8 +8,8 @@ RFC 9162 inclusion proof against one signed checkpoint.
 
 This module is deliberately self-contained: stored event states are decoded
 with plain ``json`` (not eventsourcing), and aggregate ids are recomputed with
-``uuid5`` here, so an outside auditor can reimplement every step from the
-documentation. ``verify_bundle`` runs the numbered steps in order, reports each
+``uuid5`` (domain/exchange/ids.py), so an outside auditor can reimplement every
+step from the documentation. ``verify_bundle`` runs the numbered steps in order, reports each
 one that passes, and raises ``BundleError`` naming the step and the event on the
 first problem.
 """
@@ -26,7 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from uuid import NAMESPACE_URL, UUID, uuid5
+from uuid import UUID
 
 from domain import topics
 from domain.errors import DocLedgerError, VerificationError
@@ -36,9 +36,16 @@ from domain.evidence.key_validity import key_valid_at
 from domain.evidence.keys import PublicKey
 from domain.evidence.leaf import event_leaf_hash
 from domain.evidence.merkle import verify_inclusion
+from domain.exchange.ids import (
+    REGISTRAR,
+    ROOT_ID,
+    agency_id,
+    command_record_id,
+    delivery_id,
+    document_id,
+)
 
 FORMAT = "docledger-audit-bundle/1"
-REGISTRAR = "registrar"
 
 # Topics of the records a bundle may hold (their stable names: domain/topics.py).
 ROOT_TOPIC = topics.ROOT + "."
@@ -99,33 +106,7 @@ class BundleError(VerificationError):
         super().__init__(f"step {step} ({STEPS[step]}) failed: {message}")
 
 
-# ---- ids and decoding (what an auditor reimplements) -------------------------------
-
-ID_NAMESPACE = uuid5(NAMESPACE_URL, "https://docledger.invalid/ids")
-
-
-def stable_id(*parts: str) -> UUID:
-    """Aggregate ids: UUIDv5 in the docledger namespace of the parts joined by 0x1F."""
-    return uuid5(ID_NAMESPACE, "\x1f".join(parts))
-
-
-ROOT_ID = stable_id("ledger-root")
-
-
-def agency_id(code: str) -> UUID:
-    return stable_id("agency", code)
-
-
-def document_id(sender: str, sender_document_id: str) -> UUID:
-    return stable_id("document", sender, sender_document_id)
-
-
-def delivery_id(document: UUID, recipient: str) -> UUID:
-    return stable_id("delivery", str(document), recipient)
-
-
-def command_record_id(command_id: str) -> UUID:
-    return stable_id("command", command_id)
+# ---- decoding (what an auditor reimplements) ---------------------------------------
 
 
 def _decode_value(obj: dict[str, Any]) -> Any:
