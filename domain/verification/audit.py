@@ -51,6 +51,7 @@ from domain.evidence.merkle import CompactRange
 from domain.evidence.preverify import signature_digest
 from domain.exchange.root import ROOT_ID, LedgerRoot
 from domain.ledger.application import DocLedger
+from domain.stored_state import state_field
 
 RECORD_TOPIC = topics.RECORD_ACCEPTED
 # The replay is the only writer of its in-memory store, so it may cache every
@@ -533,8 +534,7 @@ def _envelope_doc(n: Notification, mapper: Mapper[Any]) -> Any:
     eventsourcing's transcoding of every field)."""
     try:
         if mapper.cipher is None and mapper.compressor is None:
-            state = json.loads(n.state)
-            return state.get("envelope") if isinstance(state, dict) else None
+            return state_field(n.state, "envelope")
         return getattr(_decode(n, mapper), "envelope", None)
     except ValueError as exc:
         raise AuditFailure(n.id, f"stored event cannot be decoded: {exc!r}") from None

@@ -44,6 +44,7 @@ from domain.exchange.ids import (
     delivery_id,
     document_id,
 )
+from domain.stored_state import decode_state
 
 FORMAT = "docledger-audit-bundle/1"
 
@@ -104,31 +105,6 @@ class BundleError(VerificationError):
     def __init__(self, step: int, message: str) -> None:
         self.step = step
         super().__init__(f"step {step} ({STEPS[step]}) failed: {message}")
-
-
-# ---- decoding (what an auditor reimplements) ---------------------------------------
-
-
-def _decode_value(obj: dict[str, Any]) -> Any:
-    if set(obj) == {"_type_", "_data_"}:
-        if obj["_type_"] == "datetime_iso" and isinstance(obj["_data_"], str):
-            return datetime.fromisoformat(obj["_data_"])
-        raise ValueError(f"unknown encoded value type {obj['_type_']!r}")
-    return obj
-
-
-def decode_state(state: bytes) -> dict[str, Any]:
-    """A stored event's state: UTF-8 JSON, ``{"_type_": "datetime_iso", "_data_": …}`` a time."""
-    decoded = json.loads(state.decode("utf-8"), object_hook=_decode_value)
-    if not isinstance(decoded, dict):
-        raise ValueError("the state is not a JSON object")
-    if not isinstance(decoded.get("timestamp"), datetime):
-        raise ValueError("the state has no datetime_iso timestamp")
-    if decoded["timestamp"].tzinfo is None:
-        raise ValueError("the state's timestamp has no UTC offset")
-    if not isinstance(decoded.get("envelope"), dict):
-        raise ValueError("the state has no envelope")
-    return decoded
 
 
 # ---- the bundle's events ---------------------------------------------------------------

@@ -17,6 +17,7 @@ from eventsourcing.persistence import Notification
 
 from domain.errors import DocLedgerError
 from domain.exchange.codes import VIETNAM_TIME
+from domain.stored_state import state_object, time_text
 from domain.topics import (
     AGENCY,
     AUDITOR,
@@ -49,7 +50,7 @@ class UnhandledEventError(DocLedgerError):
 
 
 def at(state: dict[str, Any]) -> str:
-    return str(state["timestamp"]["_data_"])
+    return time_text(state["timestamp"])
 
 
 def on(state: dict[str, Any]) -> str:
@@ -246,6 +247,6 @@ def ops_for(n: Notification) -> list[Op]:
     if handler is None:
         raise UnhandledEventError(n.id, n.topic, "no view handles this topic")
     try:
-        return handler(n, json.loads(n.state))
+        return handler(n, state_object(n.state))
     except (ValueError, KeyError, TypeError) as exc:
         raise UnhandledEventError(n.id, n.topic, f"cannot read the event: {exc!r}") from None
