@@ -36,6 +36,7 @@ from domain.evidence.key_validity import key_valid_at
 from domain.evidence.keys import PublicKey
 from domain.evidence.leaf import event_leaf_hash
 from domain.evidence.merkle import verify_inclusion
+from domain.exchange.catalogue import CATALOGUE, Role, record_topic_of, writing
 from domain.exchange.ids import (
     REGISTRAR,
     ROOT_ID,
@@ -68,21 +69,6 @@ HEX_HASH = re.compile(r"^[0-9a-f]{64}$")
 BUNDLE_FIELDS = frozenset({"format", "document", "checkpoint", "events"})
 EVENT_FIELDS = frozenset({"leaf_index", "notification_id", "aggregate_id", "version", "topic",
                           "state", "proof"})
-
-# Which commands act on which record, and whether the sender or the recipient acts.
-SENDER_ACTS = frozenset({
-    "document.create", "document.sign", "document.issue", "document.send",
-    "document.revise", "delivery.recall",
-})
-RECIPIENT_ACTS = frozenset({
-    "delivery.accept", "delivery.refuse", "delivery.assign", "delivery.progress",
-    "delivery.complete", "delivery.answer_recall",
-})
-DOCUMENT_ACTS = frozenset({
-    "document.create", "document.sign", "document.issue", "document.send", "document.revise",
-})
-DELIVERY_ACTS = frozenset({"document.send", "document.revise", "delivery.recall"}) | RECIPIENT_ACTS
-AGENCY_ACTS = frozenset({"agency.register", "agency.add_key", "agency.revoke_key"})
 
 STEPS = {
     1: "format",
@@ -576,14 +562,17 @@ class _Verifier:
         """The command (or ledger statement) that wrote ``e`` is about ``e``'s record."""
         p = e.payload
         if e.topic.startswith(ROOT_TOPIC):
-            if p.get("type") != "ledger.init" or self._actor(e) != REGISTRAR:
+            if p.get("type") not in writing(topics.ROOT) or self._actor(e) != REGISTRAR:
                 raise self.fail("the genesis was not written by the registrar's ledger.init", e)
             return
         if e.topic.startswith(AGENCY_TOPIC):
             code = self.streams[e.aggregate_id][0].data["code"]
-            if p.get("type") not in AGENCY_ACTS or p.get("fields", {}).get("code") != code:
-                raise self.fail(f"its command {p.get('type')} is not about agency {code}", e)
-            if self._actor(e) not in (REGISTRAR, code):
+            kind = p.get("type")
+            if kind not in writing(topics.AGENCY) or p.get("fields", {}).get("code") != code:
+                raise self.fail(f"its command {kind} is not about agency {code}", e)
+            may_act = (REGISTRAR, code) if CATALOGUE[kind].role is Role.KEY_HOLDER else (
+                REGISTRAR,)
+            if self._actor(e) not in may_act:
                 raise self.fail(f"agency {self._actor(e)} may not change agency {code}", e)
             return
         if e.is_statement:
@@ -594,8 +583,9 @@ class _Verifier:
             target, actor_role = p.get("document"), None
         else:
             kind = p.get("type")
-            allowed = DOCUMENT_ACTS if e.topic.startswith(DOCUMENT_TOPIC) else (
-                DELIVERY_ACTS if e.topic.startswith(DELIVERY_TOPIC) else frozenset())
+            record = record_topic_of(e.topic)
+            allowed = writing(record) if record in (topics.DOCUMENT, topics.DELIVERY) else (
+                frozenset())
             if kind not in allowed:
                 raise self.fail(f"a {kind!r} command cannot write {e.topic}", e)
             fields = p.get("fields", {})
@@ -603,7 +593,7 @@ class _Verifier:
                 target = str(document_id(self._actor(e), str(fields.get("document_id"))))
             else:
                 target = fields.get("document")
-            actor_role = "sender" if kind in SENDER_ACTS else "recipient"
+            actor_role = CATALOGUE[kind].role
         if target != str(self.document):
             raise self.fail(f"its command targets document {target}, not {self.document}", e)
         doc_created = self.streams[self.document][0].data
@@ -626,7 +616,7 @@ class _Verifier:
         fields = p.get("fields", {})
         if p.get("type") == "document.send" and recipient not in fields.get("recipients", []):
             raise self.fail(f"the send command does not name recipient {recipient}", e)
-        expected = doc_created["sender"] if actor_role == "sender" else recipient
+        expected = doc_created["sender"] if actor_role is Role.SENDER else recipient
         if self._actor(e) != expected:
             raise self.fail(f"{p.get('type')} by {self._actor(e)}: only the {actor_role} "
                             f"{expected} may do it", e)
