@@ -7,23 +7,23 @@ command record of every command that wrote them, each with its leaf index and
 RFC 9162 inclusion proof against one signed checkpoint.
 
 This module is deliberately self-contained: stored event states are decoded
-with plain ``json`` (not eventsourcing), and aggregate ids are recomputed with
-``uuid5`` (domain/exchange/ids.py), so an outside auditor can reimplement every
-step from the documentation. ``verify_bundle`` runs the numbered steps in order, reports each
-one that passes, and raises ``BundleError`` naming the step and the event on the
+with plain ``json`` (domain/stored_state.py, not eventsourcing), and aggregate
+ids are recomputed with ``uuid5`` (domain/exchange/ids.py), so an outside
+auditor can reimplement every step from the documentation. Step 1, reading the
+JSON into a typed bundle, is domain/verification/bundle_parse.py; the command
+catalogue (domain/exchange/catalogue.py) says which command may write which
+record. ``verify_bundle`` runs the numbered steps in order, reports each one
+that passes, and raises ``BundleError`` naming the step and the event on the
 first problem.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import os
-import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -46,8 +46,13 @@ from domain.exchange.ids import (
     document_id,
 )
 from domain.stored_state import decode_state
-
-FORMAT = "docledger-audit-bundle/1"
+from domain.verification.bundle_parse import (
+    FORMAT,
+    RECORD_ACCEPTED_TOPIC,
+    BundleError,
+    BundleEvent,
+    parse_bundle,
+)
 
 # Topics of the records a bundle may hold (their stable names: domain/topics.py).
 ROOT_TOPIC = topics.ROOT + "."
@@ -56,89 +61,10 @@ DOCUMENT_TOPIC = topics.DOCUMENT + "."
 DELIVERY_TOPIC = topics.DELIVERY + "."
 RECORD_TOPIC = topics.COMMAND_RECORD + "."
 GENESIS_TOPIC = topics.GENESIS
-RECORD_ACCEPTED_TOPIC = topics.RECORD_ACCEPTED
 
 # Step 7 uses threads only where each gets at least this many distinct
 # signatures: below that, starting them costs more than they save.
 PARALLEL_SIGNATURES = 16
-
-HEX_HASH = re.compile(r"^[0-9a-f]{64}$")
-
-# The only fields a bundle and its events have: anything else is refused, so a
-# bundle cannot carry text a reader might take for verified.
-BUNDLE_FIELDS = frozenset({"format", "document", "checkpoint", "events"})
-EVENT_FIELDS = frozenset({"leaf_index", "notification_id", "aggregate_id", "version", "topic",
-                          "state", "proof"})
-
-STEPS = {
-    1: "format",
-    2: "checkpoint",
-    3: "inclusion",
-    4: "completeness",
-    5: "genesis",
-    6: "key histories",
-    7: "signatures",
-    8: "commands",
-    9: "summary",
-}
-
-
-class BundleError(VerificationError):
-    """An audit bundle does not verify: names the step and the event."""
-
-    code = "invalid-bundle"
-
-    def __init__(self, step: int, message: str) -> None:
-        self.step = step
-        super().__init__(f"step {step} ({STEPS[step]}) failed: {message}")
-
-
-# ---- the bundle's events ---------------------------------------------------------------
-
-
-@dataclass(kw_only=True)
-class BundleEvent:
-    """One stored event of the bundle, as read in step 1 and decoded after step 3."""
-
-    leaf_index: int
-    notification_id: int
-    aggregate_id: UUID
-    version: int
-    topic: str
-    state: bytes
-    proof: list[bytes]
-    data: dict[str, Any] = field(default_factory=dict)
-    envelope: Envelope | None = None
-    payload: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def where(self) -> str:
-        return f"event {self.aggregate_id} v{self.version} (leaf {self.leaf_index})"
-
-    @property
-    def timestamp(self) -> datetime:
-        return self.data["timestamp"]  # type: ignore[no-any-return]
-
-    @property
-    def key(self) -> tuple[str, int, str]:
-        return (str(self.aggregate_id), self.version, self.topic)
-
-    @property
-    def is_statement(self) -> bool:
-        assert self.envelope is not None
-        return self.envelope.payload_type == STATEMENT_TYPE
-
-    @property
-    def command_id(self) -> str:
-        """The command that wrote this event: its own, or a ledger statement's cause."""
-        if self.is_statement:
-            value = self.payload.get("command_id" if self.topic == RECORD_ACCEPTED_TOPIC
-                                     else "cause")
-        else:
-            value = self.payload.get("command_id")
-        if not isinstance(value, str):
-            raise ValueError("the envelope names no command")
-        return value
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -226,75 +152,17 @@ class _Verifier:
     # ---- 1 ---------------------------------------------------------------------------
 
     def format(self) -> str:
-        b = self.bundle
-        if not isinstance(b, dict):
-            raise self.fail("the bundle is not a JSON object")
-        if b.get("format") != FORMAT:
-            raise self.fail(f"format is {b.get('format')!r}, not {FORMAT!r}")
-        self._known_fields(b, BUNDLE_FIELDS, "the bundle")
-        try:
-            self.document = UUID(b["document"])
-        except (KeyError, TypeError, ValueError, AttributeError):
-            raise self.fail("document is not a UUID") from None
-        if not isinstance(b.get("checkpoint"), str):
-            raise self.fail("checkpoint is not a signed note (text)")
-        raw = b.get("events")
-        if not isinstance(raw, list) or not raw:
-            raise self.fail("events is not a non-empty list")
-        for position, entry in enumerate(raw):
-            event = self._parse_event(position, entry)
-            if self.events and event.leaf_index <= self.events[-1].leaf_index:
-                raise self.fail("events are not sorted by strictly increasing leaf index",
-                                event)
-            if (event.aggregate_id, event.version) in self.by_key:
-                raise self.fail("the same event appears twice", event)
-            self.events.append(event)
-            self.by_key[(event.aggregate_id, event.version)] = event
+        parsed = parse_bundle(self.bundle)
+        self.document, self.checkpoint_note = parsed.document, parsed.checkpoint
+        self.events = parsed.events
+        self.by_key = {(e.aggregate_id, e.version): e for e in parsed.events}
         return f"{FORMAT}: {len(self.events)} events for document {self.document}"
-
-    def _parse_event(self, position: int, entry: Any) -> BundleEvent:
-        where = f"events[{position}]"
-        if not isinstance(entry, dict):
-            raise self.fail(f"{where} is not an object")
-        self._known_fields(entry, EVENT_FIELDS, where)
-
-        def integer(name: str, least: int) -> int:
-            value = entry.get(name)
-            if type(value) is not int or value < least:
-                raise self.fail(f"{where}.{name} is not an integer >= {least}")
-            return value
-
-        try:
-            aggregate = UUID(entry["aggregate_id"])
-        except (KeyError, TypeError, ValueError, AttributeError):
-            raise self.fail(f"{where}.aggregate_id is not a UUID") from None
-        topic = entry.get("topic")
-        if not isinstance(topic, str) or not topic:
-            raise self.fail(f"{where}.topic is not a string")
-        try:
-            state = base64.b64decode(entry["state"], validate=True)
-        except (KeyError, TypeError, binascii.Error, ValueError):
-            raise self.fail(f"{where}.state is not base64") from None
-        proof = entry.get("proof")
-        if not isinstance(proof, list) or not all(
-                isinstance(h, str) and HEX_HASH.match(h) for h in proof):
-            raise self.fail(f"{where}.proof is not a list of 64-digit lowercase hex hashes")
-        return BundleEvent(
-            leaf_index=integer("leaf_index", 0), notification_id=integer("notification_id", 0),
-            aggregate_id=aggregate, version=integer("version", 1), topic=topic,
-            state=state, proof=[bytes.fromhex(h) for h in proof],
-        )
-
-    def _known_fields(self, obj: dict[str, Any], known: frozenset[str], where: str) -> None:
-        unknown = sorted(str(name) for name in obj if name not in known)
-        if unknown:
-            raise self.fail(f"{where} has unknown field(s) {', '.join(map(repr, unknown))}")
 
     # ---- 2 ---------------------------------------------------------------------------
 
     def checkpoint(self) -> str:
         self.note_key = NoteKey.parse(self.vkey)
-        self.tree: Checkpoint = open_checkpoint(self.bundle["checkpoint"], self.note_key)
+        self.tree: Checkpoint = open_checkpoint(self.checkpoint_note, self.note_key)
         return (f"checkpoint of size {self.tree.size} signed by {self.note_key.name} "
                 f"(key hash {self.note_key.key_hash.hex()})")
 
