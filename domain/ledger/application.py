@@ -140,7 +140,8 @@ class DocLedger(Application):
         self.ledger_signer = ledger_signer
         self.clock = clock
         self.blobs = blobs
-        self._strict_times = not self._env_flag(self.RECORDED_TIMES)
+        recorded = self.env.get(self.RECORDED_TIMES, "n").lower() in ("y", "yes", "1", "true")
+        self._strict_times = not recorded
         self._last_received: datetime | None = None
         self._time_lock = threading.Lock()
         self.seen_keys: dict[str, PublicKey] = {}  # keyid -> key, for ``preverify``
@@ -148,27 +149,9 @@ class DocLedger(Application):
         # which only caches what is committed where the environment says this
         # application is its store's only writer (the audit's in-memory replay).
         repo = self.repository
-        self.cache_guard = (CacheGuard(self, sole_writer=self._env_flag(self.SOLE_WRITER))
+        sole = self.env.get(self.SOLE_WRITER, "n").lower() in ("y", "yes", "1", "true")
+        self.cache_guard = (CacheGuard(self, sole_writer=sole)
                             if repo.cache is not None and not repo.fastforward else None)
-
-    def _env_flag(self, name: str) -> bool:
-        return self.env.get(name, "n").lower() in ("y", "yes", "1", "true")
-
-    def received_time(self) -> datetime:
-        """The time the next command is recorded with: the clock's, but always
-        at least a microsecond after the previous command's. So no two commands
-        share an instant, and an act can never carry the very instant a key's
-        revocation does (which verifiers refuse: ``key_valid_at``). A replay
-        (``RECORDED_TIMES``) takes the recorded times exactly as they are."""
-        now = self.clock()
-        if not self._strict_times:
-            return now
-        with self._time_lock:
-            last = self._last_received
-            if last is not None and now <= last:
-                now = last + timedelta(microseconds=1)
-            self._last_received = now
-        return now
 
     # ---- the command path ---------------------------------------------------
 
@@ -312,6 +295,22 @@ class DocLedger(Application):
             )
         command, _ = parse_command(envelope.payload)
         return envelope, command
+
+    def received_time(self) -> datetime:
+        """The time the next command is recorded with: the clock's, but always
+        at least a microsecond after the previous command's. So no two commands
+        share an instant, and an act can never carry the very instant a key's
+        revocation does (which verifiers refuse: ``key_valid_at``). A replay
+        (``RECORDED_TIMES``) takes the recorded times exactly as they are."""
+        now = self.clock()
+        if not self._strict_times:
+            return now
+        with self._time_lock:
+            last = self._last_received
+            if last is not None and now <= last:
+                now = last + timedelta(microseconds=1)
+            self._last_received = now
+        return now
 
     def _prepare(self, envelope: Envelope, command: Command, loaded: dict[UUID, Record],
                  verified: AbstractSet[bytes] = frozenset()) -> Prepared | Outcome:
