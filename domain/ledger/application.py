@@ -38,10 +38,10 @@ from domain.evidence.preverify import signature_digest
 from domain.evidence.statements import accepted_statement
 from domain.exchange.agency import Agency
 from domain.exchange.commands import Command, LedgerInit, parse_command
-from domain.exchange.ids import REGISTRAR, ROOT_ID
+from domain.exchange.ids import REGISTRAR
 from domain.exchange.records import Record
 from domain.exchange.register import NumberRegister
-from domain.exchange.root import LedgerRoot
+from domain.exchange.root import ROOT_ID, LedgerRoot
 from domain.ledger.cache_guard import CacheGuard
 from domain.ledger.command_log import CommandRecord
 from domain.ledger.context import BlobChecker, Context

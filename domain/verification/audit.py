@@ -41,7 +41,7 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.popo import POPOApplicationRecorder
 
-from domain import topics
+from domain import stored_state, topics
 from domain.errors import AuditFailure, DocLedgerError, VerificationError
 from domain.evidence.checkpoint import Checkpoint, CheckpointError, NoteKey, open_checkpoint
 from domain.evidence.envelope import STATEMENT_TYPE, Envelope, pae
@@ -51,7 +51,6 @@ from domain.evidence.merkle import CompactRange
 from domain.evidence.preverify import signature_digest
 from domain.exchange.root import ROOT_ID, LedgerRoot
 from domain.ledger.application import DocLedger
-from domain.stored_state import state_field
 
 RECORD_TOPIC = topics.RECORD_ACCEPTED
 # The replay is the only writer of its in-memory store, so it may cache every
@@ -534,7 +533,7 @@ def _envelope_doc(n: Notification, mapper: Mapper[Any]) -> Any:
     eventsourcing's transcoding of every field)."""
     try:
         if mapper.cipher is None and mapper.compressor is None:
-            return state_field(n.state, "envelope")
+            return stored_state.state_field(n.state, "envelope")
         return getattr(_decode(n, mapper), "envelope", None)
     except ValueError as exc:
         raise AuditFailure(n.id, f"stored event cannot be decoded: {exc!r}") from None
