@@ -22,7 +22,7 @@ from domain.exchange.document import Document
 from domain.exchange.ids import ROOT_ID
 from domain.ledger.application import DocLedger
 from domain.ledger.command_log import CommandRecord
-from domain.verification.bundle import FORMAT
+from domain.verification.bundle_parse import FORMAT
 
 if TYPE_CHECKING:
     from infrastructure.transparency import LedgerLog
