@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 from domain.errors import ForkRefusedError, LogRollbackError, ReceiptPendingError
 from domain.evidence.keys import Ed25519Signer
-from domain.exchange.commands import REGISTRAR
+from domain.exchange.ids import REGISTRAR
 from domain.exchange.signing import sign_command
 from domain.ledger.application import DocLedger, Outcome
 from infrastructure.group_commit import GroupCommitter

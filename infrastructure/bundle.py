@@ -19,10 +19,10 @@ from domain.evidence.envelope import STATEMENT_TYPE, Envelope
 from domain.exchange.agency import Agency
 from domain.exchange.delivery import Delivery
 from domain.exchange.document import Document
-from domain.exchange.root import ROOT_ID
+from domain.exchange.ids import ROOT_ID
 from domain.ledger.application import DocLedger
 from domain.ledger.command_log import CommandRecord
-from domain.verification.bundle import FORMAT
+from domain.verification.bundle_parse import FORMAT
 
 if TYPE_CHECKING:
     from infrastructure.transparency import LedgerLog

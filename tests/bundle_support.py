@@ -141,7 +141,7 @@ def padded_with_agency(bundle: dict[str, Any], donor: dict[str, Any],
                        code: str) -> dict[str, Any]:
     """``bundle`` with agency ``code``'s key history (and the records of the commands
     that wrote it) taken from ``donor``, a bundle against the same checkpoint."""
-    from domain.verification.bundle import agency_id, command_record_id
+    from domain.exchange.ids import agency_id, command_record_id
 
     assert donor["checkpoint"] == bundle["checkpoint"]
     agency = [e for e in donor["events"] if e["aggregate_id"] == str(agency_id(code))]

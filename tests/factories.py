@@ -39,12 +39,16 @@ def header(**overrides: Any) -> dict[str, Any]:
 
 
 class ManualClock:
-    """A clock the test moves by hand."""
+    """A clock the test moves by hand, which also moves on a microsecond at
+    every reading, as a real one does between two readings (the ledger stamps
+    each command strictly after the previous one, so a clock that stood still
+    would fall behind the times the ledger records)."""
 
     def __init__(self) -> None:
         self.now = datetime.now(UTC)
 
     def __call__(self) -> datetime:
+        self.now += timedelta(microseconds=1)
         return self.now
 
     def advance(self, **kwargs: float) -> datetime:

@@ -37,12 +37,12 @@ from domain.evidence.keys import PublicKey
 from domain.exchange.agency import Agency
 from domain.exchange.auditor import Auditor
 from domain.exchange.codes import check_agency_code
+from domain.exchange.ids import REGISTRAR
 from domain.ledger.application import DocLedger, utc_now
 from infrastructure.nonces import NonceStore
 from infrastructure.store_faults import store_fault
 
 REQUIRED = ("@method", "@path", "@query")
-REGISTRAR = "registrar"
 # The verifier admits a request until ``expires`` + this skew (and a ``created``
 # up to this far in the future); set here, not left to the library's default, so
 # the nonce retention below is computed from the leeway actually applied.

@@ -15,8 +15,10 @@ from domain.errors import (
     NotFoundError,
     UnknownKeyError,
 )
+from domain.evidence.key_validity import key_valid_at
 from domain.evidence.keys import PublicKey
-from domain.exchange.records import Record, stable_id
+from domain.exchange.ids import agency_id
+from domain.exchange.records import Record
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -28,15 +30,9 @@ class KeyEntry:
     revoked_at: datetime | None = None
 
     def valid_at(self, at: datetime) -> bool:
-        """Whether an event recorded at ``at`` may carry this key's signature.
-
-        The revocation instant itself counts as valid: the ledger refuses a
-        revoked key outright, so an event stamped with that very instant was
-        verified before the revocation was recorded (or is the revocation).
-        """
-        return self.effective_from <= at and (
-            self.revoked_at is None or at <= self.revoked_at
-        )
+        """Whether an event recorded at ``at`` may carry this key's signature
+        (``key_valid_at``: not at the revocation instant itself)."""
+        return key_valid_at(at, effective_from=self.effective_from, revoked_at=self.revoked_at)
 
 
 class KeyHolder:
@@ -52,12 +48,14 @@ class KeyHolder:
     def owner(self) -> str:
         raise NotImplementedError
 
-    def key_for_signing(self, keyid: str, at: datetime) -> PublicKey:
+    def key_for_signing(self, keyid: str, at: datetime, *,
+                        recorded_at: datetime | None = None) -> PublicKey:
         """The key something new dated ``at`` by this party may be verified with.
 
-        Refuses unknown keys, keys not yet effective at ``at`` and any revoked
-        key (a compromised key could otherwise backdate within the clock-skew
-        window).
+        Refuses unknown keys and any revoked key (a compromised key could
+        otherwise backdate within the clock-skew window); the key must be valid
+        (``key_valid_at``) at ``at`` and at ``recorded_at``, the time the ledger
+        records the act with, which is what every verifier checks later.
         """
         entry = self.keys.get(keyid)
         if entry is None:
@@ -65,10 +63,11 @@ class KeyHolder:
         if entry.revoked_at is not None:
             raise KeyRevokedError(
                 f"key {keyid} of {self.owner} was revoked at {entry.revoked_at.isoformat()}")
-        if at < entry.effective_from:
-            raise KeyNotActiveError(
-                f"key {keyid} of {self.owner} takes effect at "
-                f"{entry.effective_from.isoformat()}, after the issue time")
+        for instant, what in ((at, "the issue time"), (recorded_at, "the ledger's time")):
+            if instant is not None and not entry.valid_at(instant):
+                raise KeyNotActiveError(
+                    f"key {keyid} of {self.owner} takes effect at "
+                    f"{entry.effective_from.isoformat()}, after {what}")
         return entry.key
 
     def revoke_key(self, keyid: str, reason: str, *, envelope: dict[str, Any],
@@ -103,7 +102,7 @@ class Agency(KeyHolder, Record):
 
     @staticmethod
     def id_for(code: str) -> UUID:
-        return stable_id("agency", code)
+        return agency_id(code)
 
     class Registered(Record.Created):
         TOPIC = topics.event(topics.AGENCY, "Registered")

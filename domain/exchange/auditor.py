@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from domain import topics
 from domain.errors import InvalidInputError
 from domain.exchange.agency import KeyEntry, KeyHolder, keys_from, revoked
-from domain.exchange.records import Record, stable_id
-
-AUDITOR_ID = re.compile(r"[a-z0-9][a-z0-9-]{2,39}")
+from domain.exchange.ids import AUDITOR_ID, auditor_record_id
+from domain.exchange.records import Record
 
 
 def check_auditor_id(value: str) -> str:
@@ -30,7 +28,7 @@ class Auditor(KeyHolder, Record):
 
     @staticmethod
     def id_for(auditor_id: str) -> UUID:
-        return stable_id("auditor", auditor_id)
+        return auditor_record_id(auditor_id)
 
     class Registered(Record.Created):
         TOPIC = topics.event(topics.AUDITOR, "Registered")

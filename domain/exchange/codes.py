@@ -42,3 +42,38 @@ class Status(StrEnum):
     RECALL_REQUESTED = "13"
     RECALL_AGREED = "15"
     RECALL_REFUSED = "16"
+
+
+class DeliveryState(StrEnum):
+    """Where a delivery stands, as the recipient's inbox shows it."""
+
+    ARRIVED = "arrived"
+    ACCEPTED = "accepted"
+    ASSIGNED = "assigned"
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    REFUSED = "refused"
+    RECALLED = "recalled"
+    RECALL_REQUESTED = "recall_requested"
+
+
+# The one table from a status code to the state it leaves a delivery in, read by
+# the Delivery aggregate and by the views. RECALL_REFUSED is not in it: it returns
+# the delivery to the state it had when the recall was requested.
+STATE_AFTER: dict[str, DeliveryState] = {
+    Status.ARRIVED: DeliveryState.ARRIVED,
+    Status.REFUSED: DeliveryState.REFUSED,
+    Status.ACCEPTED: DeliveryState.ACCEPTED,
+    Status.ASSIGNED: DeliveryState.ASSIGNED,
+    Status.IN_PROGRESS: DeliveryState.IN_PROGRESS,
+    Status.COMPLETED: DeliveryState.COMPLETED,
+    Status.RECALL_REQUESTED: DeliveryState.RECALL_REQUESTED,
+    Status.RECALL_AGREED: DeliveryState.RECALLED,
+}
+
+# States in which the recipient still owes the document its handling: a due
+# date passed in one of them is overdue.
+OPEN_STATES: tuple[DeliveryState, ...] = (
+    DeliveryState.ARRIVED, DeliveryState.ACCEPTED, DeliveryState.ASSIGNED,
+    DeliveryState.IN_PROGRESS, DeliveryState.RECALL_REQUESTED,
+)

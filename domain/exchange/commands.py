@@ -36,9 +36,8 @@ from pydantic_core import PydanticCustomError
 
 from domain.errors import InvalidCommandError, InvalidInputError
 from domain.exchange.codes import check_agency_code
+from domain.exchange.ids import AUDITOR_ID_PATTERN, REGISTRAR
 from domain.text import text_problem
-
-REGISTRAR = "registrar"
 
 
 def _agency_code(value: str) -> str:
@@ -139,13 +138,13 @@ class AgencyRevokeKey(Model):
 
 
 class AuditorRegister(Model):
-    auditor_id: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{2,39}$")]
+    auditor_id: Annotated[str, StringConstraints(pattern=AUDITOR_ID_PATTERN)]
     name: Name
     keys: list[KeySpec] = Field(min_length=1, max_length=8)
 
 
 class AuditorRevokeKey(Model):
-    auditor_id: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{2,39}$")]
+    auditor_id: Annotated[str, StringConstraints(pattern=AUDITOR_ID_PATTERN)]
     keyid: KeyId
     reason: Text
 

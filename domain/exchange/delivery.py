@@ -3,26 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from domain import topics
 from domain.errors import IllegalTransitionError
-from domain.exchange.codes import Status
-from domain.exchange.records import Record, stable_id
-
-
-class DeliveryState(StrEnum):
-    ARRIVED = "arrived"
-    REFUSED = "refused"
-    ACCEPTED = "accepted"
-    ASSIGNED = "assigned"
-    IN_PROGRESS = "in_progress"
-    COMPLETED = "completed"
-    RECALL_REQUESTED = "recall_requested"
-    RECALLED = "recalled"
-
+from domain.exchange.codes import STATE_AFTER, DeliveryState, Status
+from domain.exchange.ids import delivery_id
+from domain.exchange.records import Record
 
 S = DeliveryState
 ACTIVE = frozenset({S.ARRIVED, S.ACCEPTED, S.ASSIGNED, S.IN_PROGRESS})
@@ -50,7 +38,7 @@ class Delivery(Record):
 
     @staticmethod
     def id_for(document: UUID, recipient: str) -> UUID:
-        return stable_id("delivery", str(document), recipient)
+        return delivery_id(document, recipient)
 
     class Dispatched(Record.Created):
         TOPIC = topics.event(topics.DELIVERY, "Dispatched")
@@ -268,14 +256,3 @@ class Delivery(Record):
             business_type=business_type, revision=revision, attachments=attachments,
         )
 
-
-STATE_AFTER: dict[str, DeliveryState] = {
-    Status.ARRIVED: S.ARRIVED,
-    Status.REFUSED: S.REFUSED,
-    Status.ACCEPTED: S.ACCEPTED,
-    Status.ASSIGNED: S.ASSIGNED,
-    Status.IN_PROGRESS: S.IN_PROGRESS,
-    Status.COMPLETED: S.COMPLETED,
-    Status.RECALL_REQUESTED: S.RECALL_REQUESTED,
-    Status.RECALL_AGREED: S.RECALLED,
-}

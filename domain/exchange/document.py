@@ -9,7 +9,8 @@ from uuid import UUID
 
 from domain import topics
 from domain.errors import DuplicateError, IllegalTransitionError
-from domain.exchange.records import Record, stable_id
+from domain.exchange.ids import document_id as document_record_id
+from domain.exchange.records import Record
 
 
 class DocumentState(StrEnum):
@@ -26,7 +27,7 @@ class Document(Record):
 
     @staticmethod
     def id_for(sender: str, document_id: str) -> UUID:
-        return stable_id("document", sender, document_id)
+        return document_record_id(sender, document_id)
 
     class Created(Record.Created):
         TOPIC = topics.event(topics.DOCUMENT, "Created")

@@ -5,21 +5,10 @@ from __future__ import annotations
 from copy import deepcopy
 from datetime import date, datetime
 from enum import Enum
-from functools import lru_cache
 from typing import Any, Self
-from uuid import NAMESPACE_URL, UUID, uuid5
+from uuid import UUID
 
 from eventsourcing.domain import Aggregate
-
-NAMESPACE = uuid5(NAMESPACE_URL, "https://docledger.invalid/ids")
-
-
-@lru_cache(maxsize=65536)
-def stable_id(*parts: str) -> UUID:
-    """Deterministic aggregate id from its natural key (the same few are asked for
-    again and again: a document's deliveries, an agency, a register)."""
-    return uuid5(NAMESPACE, "\x1f".join(parts))
-
 
 # Values that cannot be changed in place: a copy may share them.
 _IMMUTABLE: frozenset[type] = frozenset({str, int, float, bool, type(None), bytes, UUID,

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from uuid import UUID
 
 from domain import topics
-from domain.exchange.records import Record, stable_id
+from domain.exchange.ids import register_id
+from domain.exchange.records import Record
 
 Direction = Literal["outgoing", "incoming"]
 
@@ -22,7 +23,7 @@ class NumberRegister(Record):
 
     @staticmethod
     def id_for(agency: str, direction: Direction, year: int) -> UUID:
-        return stable_id("register", agency, direction, str(year))
+        return register_id(agency, direction, year)
 
     class Opened(Record.Created):
         TOPIC = topics.event(topics.REGISTER, "Opened")

@@ -6,9 +6,10 @@ from typing import TYPE_CHECKING, Any
 
 from domain import topics
 from domain.evidence.keys import PublicKey
-from domain.exchange.records import Record, stable_id
+from domain.exchange.ids import ROOT_ID
+from domain.exchange.records import Record
 
-ROOT_ID = stable_id("ledger-root")
+__all__ = ["ROOT_ID", "LedgerRoot"]
 
 
 class LedgerRoot(Record):

@@ -7,6 +7,7 @@ writes nothing.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
@@ -36,7 +37,8 @@ from domain.evidence.keys import PublicKey, Signer
 from domain.evidence.preverify import signature_digest
 from domain.evidence.statements import accepted_statement
 from domain.exchange.agency import Agency
-from domain.exchange.commands import REGISTRAR, Command, LedgerInit, parse_command
+from domain.exchange.commands import Command, LedgerInit, parse_command
+from domain.exchange.ids import REGISTRAR
 from domain.exchange.records import Record
 from domain.exchange.register import NumberRegister
 from domain.exchange.root import ROOT_ID, LedgerRoot
@@ -122,6 +124,9 @@ class DocLedger(Application[UUID]):
     # cheap. Snapshots are caches outside the log: the audit never reads them.
     snapshotting_intervals: ClassVar[dict[type[Any], int]] = {NumberRegister: 64}
     SOLE_WRITER = "SOLE_WRITER"  # env: no other writer, the guard need not read the log
+    # env: the clock gives each command the time it was recorded with (the
+    # audit's replay), to be taken exactly as it is
+    RECORDED_TIMES = "RECORDED_TIMES"
 
     def __init__(
         self,
@@ -138,6 +143,10 @@ class DocLedger(Application[UUID]):
         self.ledger_signer = ledger_signer
         self.clock = clock
         self.blobs = blobs
+        recorded = self.env.get(self.RECORDED_TIMES, "n").lower() in ("y", "yes", "1", "true")
+        self._strict_times = not recorded
+        self._last_received: datetime | None = None
+        self._time_lock = threading.Lock()
         self.seen_keys: dict[str, PublicKey] = {}  # keyid -> key, for ``preverify``
         self.cache_guard = self._guard_cache(cache_guard)
 
@@ -295,11 +304,27 @@ class DocLedger(Application[UUID]):
         command, _ = parse_command(envelope.payload)
         return envelope, command
 
+    def received_time(self) -> datetime:
+        """The time the next command is recorded with: the clock's, but always
+        at least a microsecond after the previous command's. So no two commands
+        share an instant, and an act can never carry the very instant a key's
+        revocation does (which verifiers refuse: ``key_valid_at``). A replay
+        (``RECORDED_TIMES``) takes the recorded times exactly as they are."""
+        now = self.clock()
+        if not self._strict_times:
+            return now
+        with self._time_lock:
+            last = self._last_received
+            if last is not None and now <= last:
+                now = last + timedelta(microseconds=1)
+            self._last_received = now
+        return now
+
     def _prepare(self, envelope: Envelope, command: Command, loaded: dict[UUID, Record],
                  verified: AbstractSet[bytes] = frozenset()) -> Prepared | Outcome:
         """Verify the command and run its handler; nothing is saved yet."""
         fields = command.parsed_fields()
-        received_at = self.clock()
+        received_at = self.received_time()
         ctx = Context(app=self, command=command, fields=fields, envelope=envelope.to_dict(),
                       at=received_at, loaded=loaded)
         root = ctx.read(LedgerRoot, ROOT_ID)
@@ -382,7 +407,8 @@ class DocLedger(Application[UUID]):
             raise UnknownKeyError(f"agency {command.actor.agency} is not registered")
         for signature in envelope.signatures:
             if signature.keyid in agency.keys:
-                return agency.key_for_signing(signature.keyid, command.issued_at)
+                return agency.key_for_signing(signature.keyid, command.issued_at,
+                                              recorded_at=ctx.at)
         keyids = ", ".join(s.keyid for s in envelope.signatures)
         raise UnknownKeyError(f"key {keyids} is not a key of agency {agency.code}")
 

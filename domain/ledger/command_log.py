@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from domain import topics
-from domain.exchange.records import Record, stable_id
+from domain.exchange.ids import command_record_id
+from domain.exchange.records import Record
 
 
 class CommandRecord(Record):
@@ -25,7 +26,7 @@ class CommandRecord(Record):
 
     @staticmethod
     def id_for(command_id: str) -> UUID:
-        return stable_id("command", command_id)
+        return command_record_id(command_id)
 
     class Accepted(Record.Created):
         TOPIC = topics.event(topics.COMMAND_RECORD, "Accepted")

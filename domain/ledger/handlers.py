@@ -1,11 +1,17 @@
 """What each command does: checks who may act, then changes aggregates.
 
-Each handler returns the aggregates to save (in a fixed order, so replaying a
-command reproduces the same log) and a small result for the caller.
+Who may give a command is the catalogue's word (domain/exchange/catalogue.py):
+the registrar's commands and key changes are checked from it before the
+handler runs; the sender and the recipient are known only from the document,
+so the handlers of their commands check them (``senders_document``,
+``recipients_delivery``). Each handler returns the aggregates to save (in a
+fixed order, so replaying a command reproduces the same log) and a small
+result for the caller.
 """
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -21,13 +27,14 @@ from domain.evidence.statements import arrived_statement
 from domain.exchange import commands as c
 from domain.exchange.agency import Agency
 from domain.exchange.auditor import Auditor
+from domain.exchange.catalogue import CATALOGUE, Role
 from domain.exchange.codes import register_year
-from domain.exchange.commands import REGISTRAR
 from domain.exchange.delivery import Delivery
 from domain.exchange.document import Document, DocumentState
+from domain.exchange.ids import REGISTRAR, ROOT_ID
 from domain.exchange.records import Record
 from domain.exchange.register import Direction, NumberRegister
-from domain.exchange.root import ROOT_ID, LedgerRoot
+from domain.exchange.root import LedgerRoot
 from domain.ledger.context import Context, Handler
 
 Result = tuple[list[Record], dict[str, Any]]
@@ -44,6 +51,15 @@ def require_registrar(ctx: Context) -> None:
 def require_self_or_registrar(ctx: Context, code: str) -> None:
     if ctx.actor not in (REGISTRAR, code):
         raise ForbiddenError(f"agency {ctx.actor} may not manage keys of {code}")
+
+
+def authorise(ctx: Context) -> None:
+    """The catalogue's role for the command, where it needs no record to check."""
+    role = CATALOGUE[ctx.command.type].role
+    if role is Role.REGISTRAR:
+        require_registrar(ctx)
+    elif role is Role.KEY_HOLDER:
+        require_self_or_registrar(ctx, ctx.fields.code)
 
 
 def senders_document(ctx: Context, document: UUID) -> Document:
@@ -89,7 +105,6 @@ def take_number(
 
 def ledger_init(ctx: Context) -> Result:
     f: c.LedgerInit = ctx.fields
-    require_registrar(ctx)
     if ctx.find(LedgerRoot, ROOT_ID) is not None:
         raise DuplicateError("the ledger is already initialised")
     if f.ledger_key.keyid != ctx.app.ledger_signer.keyid:
@@ -108,7 +123,6 @@ def ledger_init(ctx: Context) -> Result:
 def register_party(ctx: Context, cls: type[Agency] | type[Auditor], party: str,
                    **fields: str) -> Record:
     """A new agency or auditor with its keys, registered by the registrar."""
-    require_registrar(ctx)
     what = cls.__name__.lower()
     if ctx.find(cls, cls.id_for(party)) is not None:
         raise DuplicateError(f"{what} {party} is already registered")
@@ -124,7 +138,6 @@ def agency_register(ctx: Context) -> Result:
 
 def agency_add_key(ctx: Context) -> Result:
     f: c.AgencyAddKey = ctx.fields
-    require_self_or_registrar(ctx, f.code)
     agency = ctx.get(Agency, Agency.id_for(f.code), f"agency {f.code}")
     key = PublicKey.from_spec(f.key.model_dump())
     agency.add_key(key, envelope=ctx.envelope, at=ctx.at)
@@ -133,7 +146,6 @@ def agency_add_key(ctx: Context) -> Result:
 
 def agency_revoke_key(ctx: Context) -> Result:
     f: c.AgencyRevokeKey = ctx.fields
-    require_self_or_registrar(ctx, f.code)
     agency = ctx.get(Agency, Agency.id_for(f.code), f"agency {f.code}")
     agency.revoke_key(f.keyid, f.reason, envelope=ctx.envelope, at=ctx.at)
     return [agency], {"agency": f.code, "keyid": f.keyid}
@@ -147,7 +159,6 @@ def auditor_register(ctx: Context) -> Result:
 
 def auditor_revoke_key(ctx: Context) -> Result:
     f: c.AuditorRevokeKey = ctx.fields
-    require_registrar(ctx)
     auditor = ctx.get(Auditor, Auditor.id_for(f.auditor_id), f"auditor {f.auditor_id}")
     auditor.revoke_key(f.keyid, f.reason, envelope=ctx.envelope, at=ctx.at)
     return [auditor], {"auditor": f.auditor_id, "keyid": f.keyid}
@@ -329,6 +340,13 @@ VERSIONED_HANDLERS: dict[tuple[str, int], Handler] = {}
 
 
 def handler_for(command: c.Command) -> Handler:
-    """The rules ``command`` is executed (and replayed) under."""
-    return VERSIONED_HANDLERS.get((command.type, command.schema_version),
-                                  HANDLERS[command.type])
+    """The rules ``command`` is executed (and replayed) under: who may give it
+    (the catalogue), then its handler."""
+    rules = VERSIONED_HANDLERS.get((command.type, command.schema_version),
+                                   HANDLERS[command.type])
+    return partial(_authorised, rules)
+
+
+def _authorised(rules: Handler, ctx: Context) -> Result:
+    authorise(ctx)
+    return rules(ctx)

@@ -38,7 +38,7 @@ from uuid import UUID
 from eventsourcing.application import Application
 from eventsourcing.persistence import ApplicationRecorder, Mapper, Notification, StoredEvent
 
-from domain import topics
+from domain import stored_state, topics
 from domain.errors import AuditFailure, DocLedgerError, VerificationError
 from domain.evidence.checkpoint import Checkpoint
 from domain.evidence.envelope import STATEMENT_TYPE, Envelope, pae
@@ -58,6 +58,7 @@ IN_MEMORY = {
     "AGGREGATE_CACHE_FASTFORWARD": "n",
     "DEEPCOPY_FROM_AGGREGATE_CACHE": "n",
     DocLedger.SOLE_WRITER: "y",
+    DocLedger.RECORDED_TIMES: "y",
 }
 
 
@@ -439,8 +440,7 @@ def _envelope_doc(n: Notification, mapper: Mapper[Any]) -> Any:
     eventsourcing's transcoding of every field)."""
     try:
         if mapper.cipher is None and mapper.compressor is None:
-            state = json.loads(n.state)
-            return state.get("envelope") if isinstance(state, dict) else None
+            return stored_state.state_field(n.state, "envelope")
         return getattr(_decode(n, mapper), "envelope", None)
     except ValueError as exc:
         raise AuditFailure(n.id, f"stored event cannot be decoded: {exc!r}") from None

@@ -7,37 +7,52 @@ command record of every command that wrote them, each with its leaf index and
 RFC 9162 inclusion proof against one signed checkpoint.
 
 This module is deliberately self-contained: stored event states are decoded
-with plain ``json`` (not eventsourcing), and aggregate ids are recomputed with
-``uuid5`` here, so an outside auditor can reimplement every step from the
-documentation. ``verify_bundle`` runs the numbered steps in order, reports each
-one that passes, and raises ``BundleError`` naming the step and the event on the
+with plain ``json`` (domain/stored_state.py, not eventsourcing), and aggregate
+ids are recomputed with ``uuid5`` (domain/exchange/ids.py), so an outside
+auditor can reimplement every step from the documentation. Step 1, reading the
+JSON into a typed bundle, is domain/verification/bundle_parse.py; the command
+catalogue (domain/exchange/catalogue.py) says which command may write which
+record. ``verify_bundle`` runs the numbered steps in order, reports each one
+that passes, and raises ``BundleError`` naming the step and the event on the
 first problem.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import os
-import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from uuid import NAMESPACE_URL, UUID, uuid5
+from uuid import UUID
 
 from domain import topics
 from domain.errors import DocLedgerError, VerificationError
 from domain.evidence.checkpoint import Checkpoint, NoteKey, open_checkpoint
 from domain.evidence.envelope import COMMAND_TYPE, STATEMENT_TYPE, Envelope
+from domain.evidence.key_validity import key_valid_at
 from domain.evidence.keys import PublicKey
 from domain.evidence.leaf import event_leaf_hash
 from domain.evidence.merkle import verify_inclusion
-
-FORMAT = "docledger-audit-bundle/1"
-REGISTRAR = "registrar"
+from domain.exchange.catalogue import CATALOGUE, Role, record_topic_of, writing
+from domain.exchange.ids import (
+    REGISTRAR,
+    ROOT_ID,
+    agency_id,
+    command_record_id,
+    delivery_id,
+    document_id,
+)
+from domain.stored_state import decode_state
+from domain.verification.bundle_parse import (
+    FORMAT,
+    RECORD_ACCEPTED_TOPIC,
+    BundleError,
+    BundleEvent,
+    parse_bundle,
+)
 
 # Topics of the records a bundle may hold (their stable names: domain/topics.py).
 ROOT_TOPIC = topics.ROOT + "."
@@ -46,155 +61,10 @@ DOCUMENT_TOPIC = topics.DOCUMENT + "."
 DELIVERY_TOPIC = topics.DELIVERY + "."
 RECORD_TOPIC = topics.COMMAND_RECORD + "."
 GENESIS_TOPIC = topics.GENESIS
-RECORD_ACCEPTED_TOPIC = topics.RECORD_ACCEPTED
 
 # Step 7 uses threads only where each gets at least this many distinct
 # signatures: below that, starting them costs more than they save.
 PARALLEL_SIGNATURES = 16
-
-HEX_HASH = re.compile(r"^[0-9a-f]{64}$")
-
-# The only fields a bundle and its events have: anything else is refused, so a
-# bundle cannot carry text a reader might take for verified.
-BUNDLE_FIELDS = frozenset({"format", "document", "checkpoint", "events"})
-EVENT_FIELDS = frozenset({"leaf_index", "notification_id", "aggregate_id", "version", "topic",
-                          "state", "proof"})
-
-# Which commands act on which record, and whether the sender or the recipient acts.
-SENDER_ACTS = frozenset({
-    "document.create", "document.sign", "document.issue", "document.send",
-    "document.revise", "delivery.recall",
-})
-RECIPIENT_ACTS = frozenset({
-    "delivery.accept", "delivery.refuse", "delivery.assign", "delivery.progress",
-    "delivery.complete", "delivery.answer_recall",
-})
-DOCUMENT_ACTS = frozenset({
-    "document.create", "document.sign", "document.issue", "document.send", "document.revise",
-})
-DELIVERY_ACTS = frozenset({"document.send", "document.revise", "delivery.recall"}) | RECIPIENT_ACTS
-AGENCY_ACTS = frozenset({"agency.register", "agency.add_key", "agency.revoke_key"})
-
-STEPS = {
-    1: "format",
-    2: "checkpoint",
-    3: "inclusion",
-    4: "completeness",
-    5: "genesis",
-    6: "key histories",
-    7: "signatures",
-    8: "commands",
-    9: "summary",
-}
-
-
-class BundleError(VerificationError):
-    """An audit bundle does not verify: names the step and the event."""
-
-    code = "invalid-bundle"
-
-    def __init__(self, step: int, message: str) -> None:
-        self.step = step
-        super().__init__(f"step {step} ({STEPS[step]}) failed: {message}")
-
-
-# ---- ids and decoding (what an auditor reimplements) -------------------------------
-
-ID_NAMESPACE = uuid5(NAMESPACE_URL, "https://docledger.invalid/ids")
-
-
-def stable_id(*parts: str) -> UUID:
-    """Aggregate ids: UUIDv5 in the docledger namespace of the parts joined by 0x1F."""
-    return uuid5(ID_NAMESPACE, "\x1f".join(parts))
-
-
-ROOT_ID = stable_id("ledger-root")
-
-
-def agency_id(code: str) -> UUID:
-    return stable_id("agency", code)
-
-
-def document_id(sender: str, sender_document_id: str) -> UUID:
-    return stable_id("document", sender, sender_document_id)
-
-
-def delivery_id(document: UUID, recipient: str) -> UUID:
-    return stable_id("delivery", str(document), recipient)
-
-
-def command_record_id(command_id: str) -> UUID:
-    return stable_id("command", command_id)
-
-
-def _decode_value(obj: dict[str, Any]) -> Any:
-    if set(obj) == {"_type_", "_data_"}:
-        if obj["_type_"] == "datetime_iso" and isinstance(obj["_data_"], str):
-            return datetime.fromisoformat(obj["_data_"])
-        raise ValueError(f"unknown encoded value type {obj['_type_']!r}")
-    return obj
-
-
-def decode_state(state: bytes) -> dict[str, Any]:
-    """A stored event's state: UTF-8 JSON, ``{"_type_": "datetime_iso", "_data_": …}`` a time."""
-    decoded = json.loads(state.decode("utf-8"), object_hook=_decode_value)
-    if not isinstance(decoded, dict):
-        raise ValueError("the state is not a JSON object")
-    if not isinstance(decoded.get("timestamp"), datetime):
-        raise ValueError("the state has no datetime_iso timestamp")
-    if decoded["timestamp"].tzinfo is None:
-        raise ValueError("the state's timestamp has no UTC offset")
-    if not isinstance(decoded.get("envelope"), dict):
-        raise ValueError("the state has no envelope")
-    return decoded
-
-
-# ---- the bundle's events ---------------------------------------------------------------
-
-
-@dataclass(kw_only=True)
-class BundleEvent:
-    """One stored event of the bundle, as read in step 1 and decoded after step 3."""
-
-    leaf_index: int
-    notification_id: int
-    aggregate_id: UUID
-    version: int
-    topic: str
-    state: bytes
-    proof: list[bytes]
-    data: dict[str, Any] = field(default_factory=dict)
-    envelope: Envelope | None = None
-    payload: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def where(self) -> str:
-        return f"event {self.aggregate_id} v{self.version} (leaf {self.leaf_index})"
-
-    @property
-    def timestamp(self) -> datetime:
-        return self.data["timestamp"]  # type: ignore[no-any-return]
-
-    @property
-    def key(self) -> tuple[str, int, str]:
-        return (str(self.aggregate_id), self.version, self.topic)
-
-    @property
-    def is_statement(self) -> bool:
-        assert self.envelope is not None
-        return self.envelope.payload_type == STATEMENT_TYPE
-
-    @property
-    def command_id(self) -> str:
-        """The command that wrote this event: its own, or a ledger statement's cause."""
-        if self.is_statement:
-            value = self.payload.get("command_id" if self.topic == RECORD_ACCEPTED_TOPIC
-                                     else "cause")
-        else:
-            value = self.payload.get("command_id")
-        if not isinstance(value, str):
-            raise ValueError("the envelope names no command")
-        return value
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -211,11 +81,10 @@ class KeyPeriod:
         A command's own key changes do not count for it: the ledger checks the
         key against the agency as it stood before the command.
         """
-        if self.added_by == command_id or self.effective_from > at:
+        if self.added_by == command_id:
             return False
-        if self.revoked_at is None or self.revoked_by == command_id:
-            return True
-        return at < self.revoked_at
+        revoked_at = None if self.revoked_by == command_id else self.revoked_at
+        return key_valid_at(at, effective_from=self.effective_from, revoked_at=revoked_at)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -283,75 +152,17 @@ class _Verifier:
     # ---- 1 ---------------------------------------------------------------------------
 
     def format(self) -> str:
-        b = self.bundle
-        if not isinstance(b, dict):
-            raise self.fail("the bundle is not a JSON object")
-        if b.get("format") != FORMAT:
-            raise self.fail(f"format is {b.get('format')!r}, not {FORMAT!r}")
-        self._known_fields(b, BUNDLE_FIELDS, "the bundle")
-        try:
-            self.document = UUID(b["document"])
-        except (KeyError, TypeError, ValueError, AttributeError):
-            raise self.fail("document is not a UUID") from None
-        if not isinstance(b.get("checkpoint"), str):
-            raise self.fail("checkpoint is not a signed note (text)")
-        raw = b.get("events")
-        if not isinstance(raw, list) or not raw:
-            raise self.fail("events is not a non-empty list")
-        for position, entry in enumerate(raw):
-            event = self._parse_event(position, entry)
-            if self.events and event.leaf_index <= self.events[-1].leaf_index:
-                raise self.fail("events are not sorted by strictly increasing leaf index",
-                                event)
-            if (event.aggregate_id, event.version) in self.by_key:
-                raise self.fail("the same event appears twice", event)
-            self.events.append(event)
-            self.by_key[(event.aggregate_id, event.version)] = event
+        parsed = parse_bundle(self.bundle)
+        self.document, self.checkpoint_note = parsed.document, parsed.checkpoint
+        self.events = parsed.events
+        self.by_key = {(e.aggregate_id, e.version): e for e in parsed.events}
         return f"{FORMAT}: {len(self.events)} events for document {self.document}"
-
-    def _parse_event(self, position: int, entry: Any) -> BundleEvent:
-        where = f"events[{position}]"
-        if not isinstance(entry, dict):
-            raise self.fail(f"{where} is not an object")
-        self._known_fields(entry, EVENT_FIELDS, where)
-
-        def integer(name: str, least: int) -> int:
-            value = entry.get(name)
-            if type(value) is not int or value < least:
-                raise self.fail(f"{where}.{name} is not an integer >= {least}")
-            return value
-
-        try:
-            aggregate = UUID(entry["aggregate_id"])
-        except (KeyError, TypeError, ValueError, AttributeError):
-            raise self.fail(f"{where}.aggregate_id is not a UUID") from None
-        topic = entry.get("topic")
-        if not isinstance(topic, str) or not topic:
-            raise self.fail(f"{where}.topic is not a string")
-        try:
-            state = base64.b64decode(entry["state"], validate=True)
-        except (KeyError, TypeError, binascii.Error, ValueError):
-            raise self.fail(f"{where}.state is not base64") from None
-        proof = entry.get("proof")
-        if not isinstance(proof, list) or not all(
-                isinstance(h, str) and HEX_HASH.match(h) for h in proof):
-            raise self.fail(f"{where}.proof is not a list of 64-digit lowercase hex hashes")
-        return BundleEvent(
-            leaf_index=integer("leaf_index", 0), notification_id=integer("notification_id", 0),
-            aggregate_id=aggregate, version=integer("version", 1), topic=topic,
-            state=state, proof=[bytes.fromhex(h) for h in proof],
-        )
-
-    def _known_fields(self, obj: dict[str, Any], known: frozenset[str], where: str) -> None:
-        unknown = sorted(str(name) for name in obj if name not in known)
-        if unknown:
-            raise self.fail(f"{where} has unknown field(s) {', '.join(map(repr, unknown))}")
 
     # ---- 2 ---------------------------------------------------------------------------
 
     def checkpoint(self) -> str:
         self.note_key = NoteKey.parse(self.vkey)
-        self.tree: Checkpoint = open_checkpoint(self.bundle["checkpoint"], self.note_key)
+        self.tree: Checkpoint = open_checkpoint(self.checkpoint_note, self.note_key)
         return (f"checkpoint of size {self.tree.size} signed by {self.note_key.name} "
                 f"(key hash {self.note_key.key_hash.hex()})")
 
@@ -619,14 +430,17 @@ class _Verifier:
         """The command (or ledger statement) that wrote ``e`` is about ``e``'s record."""
         p = e.payload
         if e.topic.startswith(ROOT_TOPIC):
-            if p.get("type") != "ledger.init" or self._actor(e) != REGISTRAR:
+            if p.get("type") not in writing(topics.ROOT) or self._actor(e) != REGISTRAR:
                 raise self.fail("the genesis was not written by the registrar's ledger.init", e)
             return
         if e.topic.startswith(AGENCY_TOPIC):
             code = self.streams[e.aggregate_id][0].data["code"]
-            if p.get("type") not in AGENCY_ACTS or p.get("fields", {}).get("code") != code:
-                raise self.fail(f"its command {p.get('type')} is not about agency {code}", e)
-            if self._actor(e) not in (REGISTRAR, code):
+            kind = p.get("type")
+            if kind not in writing(topics.AGENCY) or p.get("fields", {}).get("code") != code:
+                raise self.fail(f"its command {kind} is not about agency {code}", e)
+            may_act = (REGISTRAR, code) if CATALOGUE[kind].role is Role.KEY_HOLDER else (
+                REGISTRAR,)
+            if self._actor(e) not in may_act:
                 raise self.fail(f"agency {self._actor(e)} may not change agency {code}", e)
             return
         if e.is_statement:
@@ -637,8 +451,9 @@ class _Verifier:
             target, actor_role = p.get("document"), None
         else:
             kind = p.get("type")
-            allowed = DOCUMENT_ACTS if e.topic.startswith(DOCUMENT_TOPIC) else (
-                DELIVERY_ACTS if e.topic.startswith(DELIVERY_TOPIC) else frozenset())
+            record = record_topic_of(e.topic)
+            allowed = writing(record) if record in (topics.DOCUMENT, topics.DELIVERY) else (
+                frozenset())
             if kind not in allowed:
                 raise self.fail(f"a {kind!r} command cannot write {e.topic}", e)
             fields = p.get("fields", {})
@@ -646,7 +461,7 @@ class _Verifier:
                 target = str(document_id(self._actor(e), str(fields.get("document_id"))))
             else:
                 target = fields.get("document")
-            actor_role = "sender" if kind in SENDER_ACTS else "recipient"
+            actor_role = CATALOGUE[kind].role
         if target != str(self.document):
             raise self.fail(f"its command targets document {target}, not {self.document}", e)
         doc_created = self.streams[self.document][0].data
@@ -669,7 +484,7 @@ class _Verifier:
         fields = p.get("fields", {})
         if p.get("type") == "document.send" and recipient not in fields.get("recipients", []):
             raise self.fail(f"the send command does not name recipient {recipient}", e)
-        expected = doc_created["sender"] if actor_role == "sender" else recipient
+        expected = doc_created["sender"] if actor_role is Role.SENDER else recipient
         if self._actor(e) != expected:
             raise self.fail(f"{p.get('type')} by {self._actor(e)}: only the {actor_role} "
                             f"{expected} may do it", e)

@@ -13,6 +13,7 @@ from domain.evidence.keys import PublicKey
 from domain.exchange.agency import Agency
 from domain.exchange.delivery import Delivery
 from domain.exchange.document import Document
+from domain.exchange.ids import REGISTRAR
 from domain.exchange.records import Record
 from domain.ledger.application import DocLedger
 
@@ -88,8 +89,8 @@ def _signer(
         return "ledger", root.ledger_key, payload.get("type", ""), "ledger", ""
     actor = payload["actor"]["agency"]
     staff = payload["actor"]["staff"]
-    if actor == "registrar":
-        return "registrar", root.registrar_key, payload["type"], actor, staff
+    if actor == REGISTRAR:
+        return REGISTRAR, root.registrar_key, payload["type"], actor, staff
     agency = app.find(Agency, Agency.id_for(actor))
     if agency is None:
         raise UnknownKeyError(f"agency {actor} is not registered")

@@ -16,7 +16,8 @@ from typing import Any
 from eventsourcing.persistence import Notification
 
 from domain.errors import DocLedgerError
-from domain.exchange.codes import VIETNAM_TIME
+from domain.exchange.codes import STATE_AFTER, VIETNAM_TIME, Status
+from domain.stored_state import state_object, time_text
 from domain.topics import (
     AGENCY,
     AUDITOR,
@@ -32,8 +33,6 @@ Op = tuple[str, tuple[Any, ...]]  # SQL with %s placeholders and {t:name} table 
 Handler = Callable[[Notification, dict[str, Any]], list[Op]]
 
 NO_DUE_DATE = "9999-12-31"
-STATES = {"01": "arrived", "02": "refused", "03": "accepted", "04": "assigned",
-          "05": "in_progress", "06": "completed", "13": "recall_requested", "15": "recalled"}
 
 
 class UnhandledEventError(DocLedgerError):
@@ -49,7 +48,7 @@ class UnhandledEventError(DocLedgerError):
 
 
 def at(state: dict[str, Any]) -> str:
-    return str(state["timestamp"]["_data_"])
+    return time_text(state["timestamp"])
 
 
 def on(state: dict[str, Any]) -> str:
@@ -167,12 +166,12 @@ def status_change(extra: Callable[[dict[str, Any]], dict[str, Any]] | None = Non
         columns: dict[str, Any] = {"status_code": code, "updated_at": at(s)}
         columns.update(extra(s) if extra else {})
         sets = ", ".join(f"{c} = %s" for c in columns)
-        if code == "13":
+        if code == Status.RECALL_REQUESTED:
             state_sql = "state_before_recall = state, state = 'recall_requested'"
-        elif code == "16":
+        elif code == Status.RECALL_REFUSED:
             state_sql = "state = state_before_recall"
         else:
-            state_sql = f"state = '{STATES[code]}'"
+            state_sql = f"state = '{STATE_AFTER[code].value}'"
         return [
             (f"UPDATE {{t:v_deliveries}} SET {state_sql}, {sets} WHERE delivery_id = %s",
              (*columns.values(), str(n.originator_id))),
@@ -246,6 +245,6 @@ def ops_for(n: Notification) -> list[Op]:
     if handler is None:
         raise UnhandledEventError(n.id, n.topic, "no view handles this topic")
     try:
-        return handler(n, json.loads(n.state))
+        return handler(n, state_object(n.state))
     except (ValueError, KeyError, TypeError) as exc:
         raise UnhandledEventError(n.id, n.topic, f"cannot read the event: {exc!r}") from None

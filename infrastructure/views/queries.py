@@ -10,12 +10,12 @@ from datetime import date
 from typing import Any
 
 from domain.errors import InvalidInputError
+from domain.exchange.codes import OPEN_STATES, DeliveryState
 from domain.text import display
 from infrastructure.views.store import ViewStore
 
-ACTIVE = ("arrived", "accepted", "assigned", "in_progress", "recall_requested")
-INBOX_STATES = ("arrived", "accepted", "assigned", "in_progress", "completed", "refused",
-                "recalled", "recall_requested")
+ACTIVE = tuple(state.value for state in OPEN_STATES)
+INBOX_STATES = tuple(state.value for state in DeliveryState)
 SORTS = {  # each served by an index on (recipient, …) in the same order
     "urgency": "priority DESC, due_key, delivery_id",
     "due": "due_key, priority DESC, delivery_id",

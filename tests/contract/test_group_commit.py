@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from uuid import UUID
 
 import pytest
@@ -126,7 +127,9 @@ def test_key_added_earlier_in_a_batch_signs_later_in_it(world: World) -> None:
     fresh = Ed25519Signer.generate()
     add = world.signed(RECIPIENT, "agency.add_key",
                        {"code": RECIPIENT, "key": fresh.public_key.to_spec()})
-    accept = world.signed(RECIPIENT, "delivery.accept", {"document": doc}, signer=fresh)
+    # issued after the key takes effect: when the ledger records the key change
+    accept = world.signed(RECIPIENT, "delivery.accept", {"document": doc}, signer=fresh,
+                          issued_at=world.app.clock() + timedelta(seconds=1))
     results = world.app.execute_batch([add, accept])
     assert all(not isinstance(r, DocLedgerError) for r in results), results
     audit(world)

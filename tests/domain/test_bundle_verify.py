@@ -226,7 +226,7 @@ def test_revoked_key_used_after_revocation_fails_at_step_7(
     own = Ledger()
     # a faulty ledger that forgets to refuse revoked keys accepts the old key again
     monkeypatch.setattr(Agency, "key_for_signing",
-                        lambda self, keyid, issued_at: self.keys[keyid].key)
+                        lambda self, keyid, issued_at, **_: self.keys[keyid].key)
     own.world.app.clock.advance(seconds=60)  # type: ignore[attr-defined]
     own.world.act(RECIPIENT, "agency.add_key", {
         "code": RECIPIENT, "key": Ed25519Signer.generate().public_key.to_spec()},

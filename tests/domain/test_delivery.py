@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from domain.errors import IllegalTransitionError
+from domain.exchange.codes import STATE_AFTER, Status
 from domain.exchange.delivery import Delivery, DeliveryState
 from tests.domain.helpers import ACTS, arrived, at, dispatched, replay
 
@@ -247,3 +248,8 @@ def test_id_for_is_stable_and_distinct() -> None:
     doc = uuid4()
     assert Delivery.id_for(doc, "000.00.00.H41") == Delivery.id_for(doc, "000.00.00.H41")
     assert Delivery.id_for(doc, "000.00.00.H41") != Delivery.id_for(doc, "000.00.15.H51")
+
+
+def test_every_status_code_but_the_recall_refusal_names_the_state_it_leaves() -> None:
+    assert set(STATE_AFTER) == set(Status) - {Status.RECALL_REFUSED}
+    assert set(STATE_AFTER.values()) == set(DeliveryState)

@@ -241,7 +241,9 @@ def test_revoked_key_is_refused_even_for_backdated_commands(signer: Ed25519Signe
             a.key_for_signing(signer.keyid, issued)
     entry = a.keys[signer.keyid]
     assert entry.revoked_at == at(30)
-    assert entry.valid_at(at(29)) and entry.valid_at(at(30)) and not entry.valid_at(at(31))
+    # the revocation instant itself is not covered; a microsecond before it is
+    assert entry.valid_at(at(29)) and entry.valid_at(at(30) - timedelta(microseconds=1))
+    assert not entry.valid_at(at(30)) and not entry.valid_at(at(31))
 
 
 def test_add_and_revoke_refusals(signer: Ed25519Signer) -> None:

@@ -1,0 +1,28 @@
+"""When a key may sign: the one rule every verifier of this project applies.
+
+A key is valid at instant ``T`` exactly when
+
+    effective_from <= T < revoked_at
+
+(``revoked_at`` absent: no upper bound). The key takes effect at the instant of
+the event that added it and loses it at the instant of the event that revoked
+it: an event stamped with the revocation instant itself is *not* covered by the
+key. The ledger stamps its commands with strictly increasing times, so no event
+it records can share its microsecond with a revocation, and what it accepts
+this rule accepts too.
+
+The ledger's command check, a document's history, the audit's replay and the
+offline bundle verifier all decide with ``key_valid_at`` (docs/ledger.md,
+"Key validity").
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+
+def key_valid_at(at: datetime, *, effective_from: datetime,
+                 revoked_at: datetime | None) -> bool:
+    """Whether a key effective from ``effective_from`` and revoked at
+    ``revoked_at`` (None: never) covers an event stamped ``at``."""
+    return effective_from <= at and (revoked_at is None or at < revoked_at)
