@@ -95,6 +95,15 @@ def test_command_waiting_for_the_log_lock_behind_another_writer_succeeds(world: 
     assert world.event_count() > before
 
 
+@pytest.mark.postgres
+@pytest.mark.parametrize("settings", ["postgres"], indirect=True)
+def test_long_statement_on_a_busy_store_is_not_cut(world: World) -> None:
+    # the server sends nothing back for the whole statement, as a stalled one would
+    with LogStore(world.app)._cursor(commit=False) as c:
+        c.execute("SELECT pg_sleep(%s), 42 AS answer", [LOCK_HELD_SECONDS])
+        assert c.fetchone()["answer"] == 42
+
+
 def _result(world: World, command: bytes) -> object:
     try:
         return world.app.execute(command)
