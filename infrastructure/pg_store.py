@@ -62,12 +62,17 @@ class BoundedPostgresFactory(PostgresFactory):
 
 def bound_waits(datastore: PostgresDatastore, io_timeout: float) -> ServerWatch:
     pool = datastore.pool
-    pool.kwargs = {**(pool.kwargs or {}), "connect_timeout": CONNECT_TIMEOUT, **KEEPALIVES}
+    assert not callable(pool.kwargs), "eventsourcing gives the pool its kwargs as a dict"
+    assert isinstance(pool.conninfo, str), "eventsourcing gives the pool no conninfo"
+    conninfo = pool.conninfo
+    # the watch connects as the pool does, with the same (shared) arguments
+    pool.kwargs = connect_with = {**(pool.kwargs or {}), "connect_timeout": CONNECT_TIMEOUT,
+                                  **KEEPALIVES}
     # the pool's own reconnection backs off (1, 2, 4 … s) until this, then gives
     # up until a caller asks again: a store back after a long outage is found in
     # seconds, not after the minutes the backoff would have grown to
     pool.reconnect_timeout = RECONNECT_WITHIN
-    watch = ServerWatch(lambda: psycopg.connect(pool.conninfo, **pool.kwargs, autocommit=True),
+    watch = ServerWatch(lambda: psycopg.connect(conninfo, **connect_with, autocommit=True),
                         answer_within=io_timeout)
     normal_wait = pool.timeout
     get_connection = datastore.get_connection

@@ -52,7 +52,6 @@ class ServerWatch:
     def __init__(self, connect: Callable[[], psycopg.Connection[Any]],
                  answer_within: float) -> None:
         self.answer_within = answer_within
-        self._connect = connect
         self._changed = threading.Condition()
         self._held: dict[int, Lease] = {}
         self._last_probe = -math.inf
@@ -131,23 +130,28 @@ class _Prober:
         self._conn: psycopg.Connection[Any] | None = None
         self._socket: socket.socket | None = None
         self._running: threading.Thread | None = None
+        self._closed = False
 
     def answers_within(self, seconds: float) -> bool:
-        if self._running is not None and self._running.is_alive():
-            return False  # the last question is still unanswered
         answered = threading.Event()
-        self._running = threading.Thread(target=self._ask, args=(answered,), daemon=True,
-                                         name="docledger-pg-probe")
-        self._running.start()
+        with self._lock:
+            if self._closed or (self._running is not None and self._running.is_alive()):
+                return False  # closing, or the last question is still unanswered
+            self._running = threading.Thread(target=self._ask, args=(answered,),
+                                             daemon=True, name="docledger-pg-probe")
+            self._running.start()
         if answered.wait(seconds):
             return True
         self._give_up()
         return False
 
     def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            running = self._running
         self._give_up()
-        if self._running is not None:
-            self._running.join()  # ends at once, or when its connect times out
+        if running is not None:
+            running.join()  # ends at once, or when its connect times out
         self._forget()
 
     def _ask(self, answered: threading.Event) -> None:
@@ -158,8 +162,13 @@ class _Prober:
             try:
                 self._connection().execute("SELECT 1")
                 break
+            except psycopg.errors.ConnectionTimeout:
+                self._forget()
+                return  # silence
             except psycopg.Error:
                 self._forget()
+                if self._closed:
+                    return
         answered.set()
 
     def _connection(self) -> psycopg.Connection[Any]:
