@@ -63,10 +63,9 @@ class ServerWatch:
     def lending(self) -> Iterator[Lease]:
         """Watch the connection the caller holds (``Lease.hold``) until it is back."""
         lease = Lease()
-        with self._changed:
+        with self._changed:  # no wake-up: the watch looks at least every PROBE_AFTER
             self._held[id(lease)] = lease
             self._start()
-            self._changed.notify()
         try:
             yield lease
         finally:
@@ -103,7 +102,7 @@ class ServerWatch:
                 due = self._probe_due()
                 if due is not None and due <= time.monotonic():
                     return True
-                self._changed.wait(None if due is None else due - time.monotonic())
+                self._changed.wait(PROBE_AFTER if due is None else due - time.monotonic())
             return False
 
     def _probe_due(self) -> float | None:
