@@ -27,6 +27,7 @@ from infrastructure.store_faults import store_fault, store_faults_as_errors
 from tests.api.conftest import free_port
 from tests.conftest import PG, sqlite_settings
 from tests.factories import SENDER, World
+from tests.store_proxy import store_proxy
 
 # longer than a store that stops answering is given (docs/faults.md), shorter than
 # the lock timeout: a write waiting this long for the log is waiting, not failing
@@ -102,6 +103,37 @@ def test_long_statement_on_a_busy_store_is_not_cut(world: World) -> None:
     with LogStore(world.app)._cursor(commit=False) as c:
         c.execute("SELECT pg_sleep(%s), 42 AS answer", [LOCK_HELD_SECONDS])
         assert c.fetchone()["answer"] == 42
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("settings", ["postgres"], indirect=True)
+@pytest.mark.parametrize("io_timeout", [1.0, 5.0])  # below and above two connects (2 s each)
+def test_statement_on_a_store_that_stalls_is_a_store_fault(world: World,
+                                                           io_timeout: float) -> None:
+    with store_proxy() as proxy:
+        app = open_ledger(world.settings.model_copy(
+            update={"pg_port": proxy.port, "pg_io_timeout": io_timeout}))
+        try:
+            app.recorder.max_notification_id()  # its pooled connections answer
+            proxy.hang()
+            finished: list[object] = []
+            read = threading.Thread(target=lambda: finished.append(_read(app)), daemon=True)
+            read.start()
+            read.join(30)
+        finally:
+            proxy.stop()
+            app.close()
+    [fault] = finished
+    assert isinstance(fault, StoreUnavailableError), fault
+    assert f"did not answer within {io_timeout:g} s" in str(fault)
+
+
+def _read(app: object) -> object:
+    try:
+        with store_faults_as_errors():
+            return app.recorder.max_notification_id()  # type: ignore[attr-defined]
+    except StoreUnavailableError as exc:
+        return exc
 
 
 def _result(world: World, command: bytes) -> object:
