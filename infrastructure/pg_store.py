@@ -9,16 +9,18 @@ answering. Here:
 
 - a new connection gives up after ``connect_timeout`` (libpq), and TCP
   keepalives notice a peer that has gone;
-- a statement that gets no answer within ``POSTGRES_IO_TIMEOUT`` seconds
-  (default 15: above the 10 s lock timeout a write may legitimately wait) closes
-  its connection and fails;
-- once a connection broke (or timed out), the pool's other connections are
+- a server that leaves a liveness probe unanswered for ``POSTGRES_IO_TIMEOUT``
+  seconds (default 2) while statements wait on it counts as stalled, and the
+  connections lent out are cut (``infrastructure.pg_watch``); a server that
+  answers is busy, and a statement waiting for a lock or doing long work is
+  never cut;
+- once a connection broke (or was cut), the pool's other connections are
   replaced, and once one could not be had or broke, the next callers wait only
   briefly for one (``OUTAGE_WAIT``) and are not retried (StoreOutageError)
   until one is had again: during an outage a caller learns it at once, while
   the pool keeps reconnecting in the background with its own backoff.
 
-Every failure is an eventsourcing OperationalError, which
+Every failure is an eventsourcing OperationalError or a StoreOutageError, which
 ``infrastructure.store_faults`` classifies as the store being unavailable.
 """
 
@@ -32,33 +34,17 @@ import psycopg
 from eventsourcing.persistence import InterfaceError, OperationalError
 from eventsourcing.postgres import PostgresDatastore, PostgresFactory
 from eventsourcing.utils import Environment, EnvType
-from psycopg.rows import DictRow
 
+from infrastructure.pg_watch import ServerWatch
 from infrastructure.store_faults import StoreOutageError
 
 IO_TIMEOUT = "POSTGRES_IO_TIMEOUT"
-DEFAULT_IO_TIMEOUT = 15.0
+DEFAULT_IO_TIMEOUT = 2.0
 CONNECT_TIMEOUT = 2  # seconds, libpq's minimum
 RECONNECT_WITHIN = 10.0
 OUTAGE_WAIT = 0.05  # seconds a caller waits for a connection while the store is out
 KEEPALIVES = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 3,
               "keepalives_count": 3, "tcp_user_timeout": 15_000}
-
-
-class BoundedConnection(psycopg.Connection[DictRow]):
-    """A connection whose every wait for the server ends after ``io_timeout``."""
-
-    io_timeout: float = DEFAULT_IO_TIMEOUT
-
-    def wait(self, gen: Any, interval: float = 0.1, timeout: float | None = None) -> Any:
-        try:
-            return super().wait(gen, interval, self.io_timeout if timeout is None else timeout)
-        except psycopg.errors._WaitTimeout as exc:  # noqa: SLF001 - psycopg names it so
-            # the statement is still pending on the server's side: the connection
-            # cannot be used again; closed, the pool discards it
-            self.close()
-            raise psycopg.OperationalError(
-                f"the store did not answer within {self.io_timeout:g} s") from exc
 
 
 class BoundedPostgresFactory(PostgresFactory):
@@ -67,19 +53,27 @@ class BoundedPostgresFactory(PostgresFactory):
     def __init__(self, env: Environment | EnvType | None) -> None:
         super().__init__(env)
         io_timeout = float(self.env.get(IO_TIMEOUT) or DEFAULT_IO_TIMEOUT)
-        bound_waits(self.datastore, io_timeout)
+        self.watch = bound_waits(self.datastore, io_timeout)
+
+    def close(self) -> None:
+        self.watch.close()
+        super().close()
 
 
-def bound_waits(datastore: PostgresDatastore, io_timeout: float) -> None:
+def bound_waits(datastore: PostgresDatastore, io_timeout: float) -> ServerWatch:
     pool = datastore.pool
     assert not callable(pool.kwargs), "eventsourcing gives the pool its kwargs as a dict"
-    pool.kwargs = {**(pool.kwargs or {}), "connect_timeout": CONNECT_TIMEOUT, **KEEPALIVES}
-    pool.connection_class = type("BoundedConnection", (BoundedConnection,),
-                                 {"io_timeout": io_timeout})
+    assert isinstance(pool.conninfo, str), "eventsourcing gives the pool no conninfo"
+    conninfo = pool.conninfo
+    # the watch connects as the pool does, with the same (shared) arguments
+    pool.kwargs = connect_with = {**(pool.kwargs or {}), "connect_timeout": CONNECT_TIMEOUT,
+                                  **KEEPALIVES}
     # the pool's own reconnection backs off (1, 2, 4 … s) until this, then gives
     # up until a caller asks again: a store back after a long outage is found in
     # seconds, not after the minutes the backoff would have grown to
     pool.reconnect_timeout = RECONNECT_WITHIN
+    watch = ServerWatch(lambda: psycopg.connect(conninfo, **connect_with, autocommit=True),
+                        answer_within=io_timeout)
     normal_wait = pool.timeout
     get_connection = datastore.get_connection
 
@@ -87,21 +81,28 @@ def bound_waits(datastore: PostgresDatastore, io_timeout: float) -> None:
     def connection() -> Iterator[Any]:
         conn = None
         out = pool.timeout == OUTAGE_WAIT
-        try:
-            with get_connection() as conn:
-                pool.timeout = normal_wait  # the store answers again
-                yield conn
-        except (OperationalError, InterfaceError) as exc:
-            if conn is None or conn.broken or conn.closed:
-                pool.timeout = OUTAGE_WAIT
-            if conn is not None and (conn.broken or conn.closed):
-                # its siblings went to the same server: likely as dead, and each
-                # would cost a caller another timeout; the pool makes new ones
-                pool.drain()
-            if out and conn is None:
-                # known to be out: not worth eventsourcing's ten retries (seconds
-                # each caller would spend, many of them queued behind one lock)
-                raise StoreOutageError(str(exc)) from exc
-            raise
+        with watch.lending() as lease:
+            try:
+                with get_connection() as conn:
+                    lease.hold(conn)
+                    pool.timeout = normal_wait  # the store answers again
+                    yield conn
+            except (OperationalError, InterfaceError) as exc:
+                broken = conn is not None and (conn.broken or conn.closed)
+                if conn is None or broken:
+                    pool.timeout = OUTAGE_WAIT
+                if broken:
+                    # its siblings went to the same server: likely as dead, and each
+                    # would cost a caller another timeout; the pool makes new ones
+                    pool.drain()
+                if lease.cut:
+                    raise StoreOutageError(
+                        f"the store did not answer within {io_timeout:g} s") from exc
+                if out and conn is None:
+                    # known to be out: not worth eventsourcing's ten retries (seconds
+                    # each caller would spend, many of them queued behind one lock)
+                    raise StoreOutageError(str(exc)) from exc
+                raise
 
     datastore.get_connection = connection  # type: ignore[method-assign]
+    return watch

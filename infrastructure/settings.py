@@ -41,9 +41,11 @@ class Settings(BaseSettings):
     request_max_age_seconds: int = 300  # how old a signed request may be
     ready_max_view_lag: int = 10_000  # /readyz fails when the views are further behind
     # How long a caller waits on a store that is locked or does not answer before
-    # it is told the store is unavailable (see docs/faults.md)
+    # it is told the store is unavailable (see docs/faults.md): a write on a
+    # locked SQLite file; PostgreSQL's answer to the liveness question asked
+    # while a statement waits (a busy server's statements are never cut)
     sqlite_lock_timeout: int = 30
-    pg_io_timeout: float = 15.0
+    pg_io_timeout: float = 2.0
 
     @property
     def follow_views_in_process(self) -> bool:

@@ -161,6 +161,45 @@ def test_store_unreachable_answers_503_store_unavailable_in_seconds_and_recovers
     assert whoami(agency).status_code == 200
 
 
+# the longest a caller may wait for a store that stopped answering: generous, for a
+# loaded machine (a behaviour bound, not a speed target: without the liveness
+# check a caller waited out each statement's 15 s)
+HANG_ANSWERED_WITHIN = 8.0
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("backend_env", ["postgres"], indirect=True)
+def test_store_that_hangs_answers_503_within_seconds_writes_nothing_and_recovers(
+        ledger: Path, cli: Cli, serve: Callable[[Path], LiveServer],
+        backend_env: dict[str, str], outage: Outage) -> None:
+    server = serve(ledger)
+    agency = client(server)
+    raw = add_key_command(agency)
+    head = _log_head(backend_env, ledger)
+    # each the first to meet the hang, on connections that answered a moment ago
+    for request in (lambda: whoami(agency), lambda: post(agency, raw)):
+        assert _until(lambda: whoami(agency).status_code == 200, 30)
+        outage.begin(hang=True)
+        answer, took = timed(request)
+        assert_store_unavailable(answer)
+        assert took < HANG_ANSWERED_WITHIN
+        outage.end()
+    outage.begin(hang=True)
+    start = time.monotonic()
+    local = add_key(cli, ledger, {})
+    assert local.returncode == 9, local.stdout + local.stderr
+    one_line_error(local, "store-unavailable")
+    assert time.monotonic() - start < HANG_ANSWERED_WITHIN + 5  # a new process, too
+    assert _log_head(backend_env, ledger) == head  # nothing written
+
+    outage.end()  # the same server, not restarted, serves again
+    deadline = time.monotonic() + 30
+    while (answer := post(agency, raw)).status_code == 503 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert answer.status_code == 201, answer.text  # it had not been committed
+    assert whoami(agency).status_code == 200
+
+
 @pytest.mark.postgres
 def test_store_that_hangs_answers_503_while_healthz_answers_at_once(
         tmp_path: Path, proxy: StoreProxy, pg_schema: str) -> None:
@@ -183,7 +222,7 @@ def test_store_that_hangs_answers_503_while_healthz_answers_at_once(
             assert ready.status_code == 503 and took < 3.0
             start = time.monotonic()
             answers = [f.result(timeout=60) for f in hung]
-            # the first ones wait out the statement timeout (15 s), the rest less
+            # the first ones wait for the liveness check (seconds), the rest less
             assert time.monotonic() - start < 40
         for answer in answers:
             assert_store_unavailable(answer)
@@ -314,6 +353,20 @@ def _views_at_head(backend_env: dict[str, str], ledger: Path) -> bool:
     app = open_ledger(settings)
     try:
         return ViewStore(app).position() == app.recorder.max_notification_id()
+    finally:
+        app.close()
+
+
+def _log_head(backend_env: dict[str, str], ledger: Path) -> int | None:
+    """The last notification in the log, read straight from the real store."""
+    from infrastructure.ledger import open_ledger
+    from infrastructure.settings import Settings
+
+    settings = Settings(data=ledger, backend="postgres", pg_db=TEST_PG_DB,
+                        pg_schema=backend_env["DOCLEDGER_PG_SCHEMA"])
+    app = open_ledger(settings)
+    try:
+        return app.recorder.max_notification_id()
     finally:
         app.close()
 
