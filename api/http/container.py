@@ -1,29 +1,29 @@
-"""What the API process holds: the ledger session and the nonce store."""
+"""What the API process holds: the ledger service and the nonce store."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from api.http.auth import NonceStore
-from api.session import Session
 from domain.errors import InvalidInputError
+from infrastructure.service import LedgerService, bootstrap
 from infrastructure.settings import Settings
 
 
 @dataclass
 class Container:
     settings: Settings
-    session: Session
+    service: LedgerService
     nonces: NonceStore
 
     @classmethod
     def open(cls, settings: Settings) -> Container:
         check_safe_for(settings)
-        session = Session(settings)
-        return cls(settings=settings, session=session, nonces=NonceStore(session.log.store))
+        service = bootstrap(settings)
+        return cls(settings=settings, service=service, nonces=NonceStore(service.log.store))
 
     def close(self) -> None:
-        self.session.close()
+        self.service.close()
 
 
 DEVELOPMENT_MARKER = "DEVELOPMENT"

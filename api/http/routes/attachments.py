@@ -64,14 +64,14 @@ async def upload(sha256: Sha256Path, request: Request, c: ContainerDep) -> JSONR
     limit = c.settings.max_upload_bytes
     refuse_declared_over(request, limit, "an attachment")
     # the signature over the head first: only a registered agency costs the server a body
-    head = authenticate_head(request, c.session.app, c.nonces,
+    head = authenticate_head(request, c.service.app, c.nonces,
                              c.settings.request_max_age_seconds,
                              with_body=declares_body(request.headers))
     if head.caller.kind != "agency":
         raise ForbiddenError("only agencies upload attachments")
     body = await read_bounded(request, limit, "an attachment")
     head.check_body(request, body)
-    blobs = c.session.folder.blobs
+    blobs = c.service.folder.blobs
     held = blobs.path_for(sha256).exists()
     # a mismatch is 422 before anything is written, held or not
     await run_in_threadpool(blobs.put, body, sha256=sha256)
@@ -94,7 +94,7 @@ def download(sha256: Sha256Path, caller: CallerDep, c: ContainerDep,
     for row in rows:
         doc = find_document(c, UUID(row["document_id"]))
         if doc is not None and is_party(caller, doc):
-            data = c.session.folder.blobs.get(sha256)
+            data = c.service.folder.blobs.get(sha256)
             return Response(data, media_type=OCTET_STREAM, headers={
                 "Content-Disposition": f'attachment; filename="{sha256}"',
                 "Repr-Digest": repr_digest(sha256),
