@@ -37,6 +37,7 @@ from infrastructure.store_faults import store_faults_as_errors
 
 commands = typer.Typer()
 
+
 @commands.command()
 def history(doc: DocArg, data: DataOpt = None, server: ServerOpt = None,
             party: ReaderOpt = None, key: KeyOpt = None, as_json: JsonOpt = False) -> None:

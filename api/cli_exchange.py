@@ -27,6 +27,7 @@ from api.sending import send_document
 
 commands = typer.Typer()
 
+
 @commands.command()
 def send(
     sender: AsOpt,
@@ -75,6 +76,9 @@ def send(
             f"to {', '.join(to)}"
         )
         sys.stdout.write(f"{result['document']}\n")
+
+
+# ---- handling a delivery ----------------------------------------------------------
 
 
 @commands.command()

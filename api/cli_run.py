@@ -13,6 +13,7 @@ from domain import errors
 
 commands = typer.Typer()
 
+
 @commands.command()
 def demo(
     again: Annotated[bool, typer.Option(

@@ -32,6 +32,7 @@ commands = typer.Typer()
 agency_app = typer.Typer(help="Register agencies and manage their keys.", no_args_is_help=True)
 auditor_app = typer.Typer(help="Register auditors and manage their keys.", no_args_is_help=True)
 
+
 @commands.command()
 def init(data: DataOpt = None, server: LocalOnlyServerOpt = None) -> None:
     """Create a data folder with a new ledger key and registrar key."""

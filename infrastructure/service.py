@@ -57,12 +57,13 @@ def bootstrap(settings: Settings, *, app: DocLedger | None = None) -> LedgerServ
     """The ledger service for ``settings``: on ``app`` when one is open already
     (a ledger just initialised, a test's), else on the ledger in the data folder."""
     app = app or open_ledger(settings)
+    log = open_log(settings, app)  # reads the genesis: a ledger without one stops here
     views = ViewStore(app)
     return LedgerService(
         settings=settings,
         folder=DataFolder(settings.data),
         app=app,
-        log=open_log(settings, app),
+        log=log,
         views=views,
         view_worker=ViewWorker(app, views),
         # concurrent callers (the API's threads) share transactions
