@@ -115,7 +115,9 @@ def checkpoint(
 ) -> None:
     """Print the latest signed checkpoint, exactly the C2SP signed-note text."""
     session = open_session(data, server, need_key=False)
-    sys.stdout.write(session.verifier_key() if vkey else session.checkpoint(issue=issue))
+    if issue:
+        session.issue_checkpoint()
+    sys.stdout.write(session.verifier_key() if vkey else session.checkpoint())
 
 
 @commands.command("receipt")

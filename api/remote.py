@@ -206,9 +206,10 @@ class RemoteSession:
     def verifier_key(self) -> str:
         return str(self.public("/v1/log/vkey"))
 
-    def checkpoint(self, *, issue: bool) -> str:
-        if issue:
-            raise local_only_error("checkpoint --issue", "only the ledger signs checkpoints")
+    def issue_checkpoint(self) -> None:
+        raise local_only_error("checkpoint --issue", "only the ledger signs checkpoints")
+
+    def checkpoint(self) -> str:
         return str(self.public("/v1/log/checkpoint"))
 
     def inclusion_proof(self, *, leaf_hash: str | None,

@@ -81,8 +81,11 @@ class LedgerSession(Protocol):
     def verifier_key(self) -> str:
         """The ledger's note verifier key, one line."""
 
-    def checkpoint(self, *, issue: bool) -> str:
-        """The latest signed checkpoint's note; ``issue``: sign one first if the log grew."""
+    def issue_checkpoint(self) -> None:
+        """Sign a checkpoint now if the log grew since the latest."""
+
+    def checkpoint(self) -> str:
+        """The latest signed checkpoint's note (signed first if one is due)."""
 
     def inclusion_proof(self, *, leaf_hash: str | None,
                         notification: int | None) -> dict[str, Any]: ...
@@ -164,9 +167,12 @@ class LocalSession:
     def verifier_key(self) -> str:
         return self.service.log.note_key.vkey() + "\n"
 
-    def checkpoint(self, *, issue: bool) -> str:
+    def issue_checkpoint(self) -> None:
+        self.service.log.issue_checkpoint(force=True)
+
+    def checkpoint(self) -> str:
         log = self.service.log
-        log.issue_checkpoint(force=issue)
+        log.issue_checkpoint()
         latest = log.store.latest_checkpoint()
         if latest is None:
             raise NotFoundError("the ledger has signed no checkpoint yet")

@@ -40,7 +40,7 @@ def test_a_remote_session_refuses_to_make_an_agency_key_on_the_server(
 
 def test_a_remote_session_refuses_to_issue_a_checkpoint(remote: RemoteSession) -> None:
     with pytest.raises(InvalidInputError, match="only the ledger signs checkpoints") as refused:
-        remote.checkpoint(issue=True)
+        remote.issue_checkpoint()
     assert exit_code_for(refused.value) == 2
 
 
