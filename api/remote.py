@@ -145,12 +145,15 @@ class RemoteSession:
         return [HistoryEntry(**e) for e in rows_of(body, "history", "events", "entries")]
 
     def bundle(self, party: str | None, document: UUID) -> dict[str, Any]:
-        return self.get(self.reader(party), f"/v1/documents/{document}/bundle")
+        bundle: dict[str, Any] = self.get(self.reader(party),
+                                          f"/v1/documents/{document}/bundle")
+        return bundle
 
     def status(self, party: str | None, document: str,
                wait_for: int | None) -> dict[str, Any] | None:
-        return self.get(self.reader(party), f"/v1/documents/{document}/status",
-                        wait_for=wait_for)
+        found: dict[str, Any] | None = self.get(
+            self.reader(party), f"/v1/documents/{document}/status", wait_for=wait_for)
+        return found
 
     def reader(self, party: str | None) -> str:
         """Who reads: on a server every read is signed by someone."""
@@ -185,8 +188,9 @@ class RemoteSession:
 
     def statistics(self, agency: str, first: date, last: date,
                    wait_for: int | None) -> dict[str, Any]:
-        return self.get(agency, f"/v1/agencies/{agency}/statistics", **{
+        figures: dict[str, Any] = self.get(agency, f"/v1/agencies/{agency}/statistics", **{
             "from": first.isoformat(), "to": last.isoformat(), "wait_for": wait_for})
+        return figures
 
     def page(self, party: str, path: str, page: int, per_page: int,
              **params: object) -> list[dict[str, Any]]:
@@ -224,7 +228,8 @@ class RemoteSession:
     def consistency_proof(self, old_size: int, new_size: int | None) -> dict[str, Any]:
         if new_size is None:
             new_size = note_size(self.public("/v1/log/checkpoint"))
-        return self.public("/v1/log/consistency", old=old_size, new=new_size)
+        proof: dict[str, Any] = self.public("/v1/log/consistency", old=old_size, new=new_size)
+        return proof
 
     # ---- reads ------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ message and exit code, so the tool never asks which side it holds.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -28,12 +29,23 @@ from infrastructure.views import queries
 class Accepted(Protocol):
     """An accepted command as either side answers it."""
 
-    command_id: str
-    received_at: datetime
-    result: dict[str, Any]
-    events: list[Any]
-    notification_ids: list[int]
-    repeated: bool
+    @property
+    def command_id(self) -> str: ...
+
+    @property
+    def received_at(self) -> datetime: ...
+
+    @property
+    def result(self) -> dict[str, Any]: ...
+
+    @property
+    def events(self) -> Sequence[Any]: ...
+
+    @property
+    def notification_ids(self) -> Sequence[int]: ...
+
+    @property
+    def repeated(self) -> bool: ...
 
 
 class LedgerSession(Protocol):
