@@ -1,7 +1,4 @@
-"""``docledger bundle`` and ``docledger verify-bundle``: one document's audit bundle.
-
-Registered on the main ``app`` by the import at the end of api/cli.py.
-"""
+"""``docledger bundle`` and ``docledger verify-bundle``: one document's audit bundle."""
 
 from __future__ import annotations
 
@@ -13,7 +10,7 @@ from uuid import UUID
 import typer
 
 from api import render
-from api.cli import (
+from api.cli_options import (
     DataOpt,
     DocArg,
     JsonOpt,
@@ -21,20 +18,18 @@ from api.cli import (
     LocalOnlyServerOpt,
     ReaderOpt,
     ServerOpt,
-    app,
     document_ref,
     local_only,
+    open_session,
     read_json,
     read_vkey,
-    reader,
-    remote_for,
-    session_for,
 )
 from domain.verification.bundle import verify_bundle
-from infrastructure.bundle import build_bundle
+
+commands = typer.Typer()
 
 
-@app.command("bundle")
+@commands.command("bundle")
 def bundle_cmd(
     doc: DocArg,
     out: Annotated[Path, typer.Option("-o", "--out", help="Bundle file to write (JSON).")],
@@ -44,19 +39,15 @@ def bundle_cmd(
     key: KeyOpt = None,
 ) -> None:
     """Write one document's self-contained audit bundle, for verify-bundle."""
-    if server is not None:  # an agency party to it, or an auditor, may ask for it
-        bundle = remote_for(server, key).get(reader(party, server),
-                                             f"/v1/documents/{document_ref(doc)}/bundle")
-    else:
-        session = session_for(data)
-        bundle = build_bundle(session.app, session.log, UUID(document_ref(doc)))
+    # over the API an agency party to it, or an auditor, may ask for it
+    bundle = open_session(data, server, key).bundle(party, UUID(document_ref(doc)))
     out.write_text(json.dumps(bundle, ensure_ascii=False, indent=1) + "\n")
     render.out.print(f"wrote {out}: {len(bundle['events'])} events with inclusion proofs "
                      f"against the signed checkpoint of size "
                      f"{bundle['checkpoint'].split(chr(10))[1]}")
 
 
-@app.command("verify-bundle")
+@commands.command("verify-bundle")
 def verify_bundle_cmd(
     file: Annotated[Path, typer.Argument(help="Bundle file written by 'bundle'.")],
     ledger_key: Annotated[str, typer.Option(

@@ -6,16 +6,16 @@ import logging
 import signal
 import threading
 import time
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from api import render
-from api.cli import (
+from api.cli_options import (
     DataOpt,
     DocArg,
     JsonOpt,
@@ -23,17 +23,15 @@ from api.cli import (
     LocalOnlyServerOpt,
     ReaderOpt,
     ServerOpt,
-    app,
     document_ref,
     local_only,
-    reader,
-    remote_for,
-    session_for,
+    open_service,
+    open_session,
 )
-from api.remote import RemoteSession, rows_of
-from api.session import Session
+from api.remote import MAX_PAGE
+from api.session import today
 from domain.errors import InvalidInputError, NotFoundError, StoreUnavailableError
-from domain.exchange.codes import VIETNAM_TIME
+from infrastructure.service import LedgerService
 from infrastructure.store_faults import store_faults_as_errors
 from infrastructure.views import queries
 from infrastructure.views.schema import VIEWS
@@ -42,12 +40,10 @@ from infrastructure.views.worker import FAULT_BACKOFF, check, rebuild
 WaitOpt = Annotated[int | None, typer.Option(
     "--wait-for", help="Wait until the views include this notification id.")]
 PageOpt = Annotated[int, typer.Option(help="Page number, from 1.")]
-PerPageOpt = Annotated[int, typer.Option(help="Rows per page (1–500; 1–200 with --server).")]
-MAX_REMOTE_PAGE = 200
+PerPageOpt = Annotated[int, typer.Option(help=f"Rows per page (1–500; 1–{MAX_PAGE} with "
+                                                "--server).")]
 
-
-def today() -> date:
-    return datetime.now(VIETNAM_TIME).date()
+commands = typer.Typer()
 
 
 def parse_date(value: str, what: str) -> date:
@@ -57,23 +53,7 @@ def parse_date(value: str, what: str) -> date:
         raise InvalidInputError(f"{what} must be a date YYYY-MM-DD, not {value!r}") from None
 
 
-def remote_page(remote: RemoteSession, party: str, path: str, page: int, per_page: int,
-                **params: object) -> list[dict[str, Any]]:
-    """Page ``page`` of a cursor-paged listing: follow ``next`` from the first page.
-
-    Its rows are the server's JSON, as ``queries`` answers them locally."""
-    if not 1 <= per_page <= MAX_REMOTE_PAGE:
-        raise InvalidInputError(f"with --server, --per-page is 1 to {MAX_REMOTE_PAGE}")
-    cursor = None
-    for _ in range(page - 1):
-        body = remote.get(party, path, limit=per_page, cursor=cursor, **params)
-        cursor = body.get("next") if isinstance(body, dict) else None
-        if cursor is None:
-            return []
-    return rows_of(remote.get(party, path, limit=per_page, cursor=cursor, **params))
-
-
-@app.command()
+@commands.command()
 def inbox(
     agency: Annotated[str, typer.Argument(help="Agency code.")],
     status: Annotated[list[str] | None, typer.Option(
@@ -92,16 +72,9 @@ def inbox(
     as_json: JsonOpt = False,
 ) -> None:
     """An agency's inbox: deliveries by state, most urgent first, overdue flagged."""
-    if server is not None:  # signed by the agency itself: only it reads its inbox
-        rows = remote_page(remote_for(server, key), agency, f"/v1/agencies/{agency}/inbox",
-                           page, per_page, state=status or None, overdue=overdue or None,
-                           unit=unit, officer=officer, sort=sort, wait_for=wait_for)
-    else:
-        session = session_for(data)  # keeps the database open while the views are read
-        views = session.fresh_views(wait_for)
-        rows = queries.inbox(views, queries.InboxQuery(
-            agency=agency, states=tuple(status or ()), overdue=overdue, unit=unit,
-            officer=officer, sort=sort, limit=per_page, offset=(page - 1) * per_page), today())
+    rows = open_session(data, server, key).inbox(
+        agency, states=tuple(status or ()), overdue=overdue, unit=unit, officer=officer,
+        sort=sort, page=page, per_page=per_page, wait_for=wait_for)
     if as_json:
         render.print_json(rows)
         return
@@ -118,7 +91,7 @@ def inbox(
     render.out.print(table)
 
 
-@app.command()
+@commands.command()
 def outbox(
     agency: Annotated[str, typer.Argument(help="Agency code.")],
     page: PageOpt = 1,
@@ -130,13 +103,8 @@ def outbox(
     as_json: JsonOpt = False,
 ) -> None:
     """Documents an agency sent, with each recipient's current status."""
-    if server is not None:
-        docs = remote_page(remote_for(server, key), agency, f"/v1/agencies/{agency}/outbox",
-                           page, per_page, wait_for=wait_for)
-    else:
-        session = session_for(data)  # keeps the database open while the views are read
-        views = session.fresh_views(wait_for)
-        docs = queries.outbox(views, agency, limit=per_page, offset=(page - 1) * per_page)
+    docs = open_session(data, server, key).outbox(agency, page=page, per_page=per_page,
+                                                  wait_for=wait_for)
     if as_json:
         render.print_json(docs)
         return
@@ -149,19 +117,12 @@ def outbox(
     render.out.print(table)
 
 
-@app.command()
+@commands.command()
 def status(doc: DocArg, wait_for: WaitOpt = None, data: DataOpt = None,
            server: ServerOpt = None, party: ReaderOpt = None, key: KeyOpt = None,
            as_json: JsonOpt = False) -> None:
     """A document's status timeline per recipient (code, time, actor)."""
-    if server is not None:
-        found = remote_for(server, key).get(
-            reader(party, server), f"/v1/documents/{document_ref(doc)}/status",
-            wait_for=wait_for)
-    else:
-        session = session_for(data)  # keeps the database open while the views are read
-        views = session.fresh_views(wait_for)
-        found = queries.status(views, document_ref(doc))
+    found = open_session(data, server, key).status(party, document_ref(doc), wait_for)
     if found is None:
         raise NotFoundError(f"document {doc} is not in the views")
     if as_json:
@@ -177,7 +138,7 @@ def status(doc: DocArg, wait_for: WaitOpt = None, data: DataOpt = None,
     render.out.print(table)
 
 
-@app.command("register")
+@commands.command("register")
 def register_cmd(
     agency: Annotated[str, typer.Argument(help="Agency code.")],
     direction: Annotated[str, typer.Option(help="incoming or outgoing.")] = "incoming",
@@ -194,17 +155,9 @@ def register_cmd(
 ) -> None:
     """The incoming or outgoing register (sổ đăng ký văn bản đến/đi), in number order."""
     year = year or today().year
-    if server is not None:
-        remote = remote_for(server, key)
-        rows = rows_of(remote.get(agency, f"/v1/agencies/{agency}/registers/{direction}/{year}",
-                                  wait_for=wait_for), "register", "entries")
-        name = remote.public(f"/v1/agencies/{agency}")["name"] if html is not None else agency
-    else:
-        session = session_for(data)  # keeps the database open while the views are read
-        views = session.fresh_views(wait_for)
-        rows = queries.register(views, agency, direction, year)
-        names = views.query("SELECT name FROM {t:v_agencies} WHERE code = %s", [agency])
-        name = names[0]["name"] if names else agency
+    session = open_session(data, server, key)
+    rows = session.register(agency, direction, year, wait_for)
+    name = session.agency_name(agency) if html is not None else agency
     if csv is not None:
         csv.write_text(queries.register_csv(rows, direction), encoding="utf-8")
     if html is not None:
@@ -224,7 +177,7 @@ def register_cmd(
         render.out.print(f"wrote {len(rows)} entries")
 
 
-@app.command()
+@commands.command()
 def stats(
     agency: Annotated[str, typer.Argument(help="Agency code.")],
     start: Annotated[str, typer.Option("--from", help="First day, YYYY-MM-DD.")],
@@ -237,14 +190,7 @@ def stats(
 ) -> None:
     """Exchange statistics of an agency for a period (deliveries it received)."""
     first, last = parse_date(start, "--from"), parse_date(end, "--to")
-    if server is not None:
-        figures = remote_for(server, key).get(
-            agency, f"/v1/agencies/{agency}/statistics", **{
-                "from": first.isoformat(), "to": last.isoformat(), "wait_for": wait_for})
-    else:
-        session = session_for(data)  # keeps the database open while the views are read
-        views = session.fresh_views(wait_for)
-        figures = queries.statistics(views, agency, first, last, today())
+    figures = open_session(data, server, key).statistics(agency, first, last, wait_for)
     if as_json:
         render.print_json(figures)
         return
@@ -264,7 +210,7 @@ def _bar(total: int) -> Progress:
                     console=render.err, transient=True)
 
 
-@app.command()
+@commands.command()
 def project(
     follow: Annotated[bool, typer.Option(help="Keep following new events (a worker).")] =
     False,
@@ -280,18 +226,18 @@ def project(
     if follow:
         _follow(data)
         return
-    session = session_for(data)
-    done = _catch_up(session)
-    render.err.print(f"views at notification {session.views.position()} ({done} applied)")
+    service = open_service(data)
+    done = _catch_up(service)
+    render.err.print(f"views at notification {service.views.position()} ({done} applied)")
 
 
-def _catch_up(session: Session) -> int:
+def _catch_up(service: LedgerService) -> int:
     """Bring the views up to the log's head once; an event they cannot apply fails
     the run (exit 1), naming it."""
-    behind = (session.app.recorder.max_notification_id() or 0) - session.views.position()
+    behind = (service.app.recorder.max_notification_id() or 0) - service.views.position()
     with _bar(behind) as bar:
         task = bar.add_task("catching up", total=max(behind, 0))
-        return session.view_worker.catch_up(progress=lambda n: bar.advance(task, n))
+        return service.view_worker.catch_up(progress=lambda n: bar.advance(task, n))
 
 
 def _follow(data: Path | None) -> None:
@@ -301,25 +247,25 @@ def _follow(data: Path | None) -> None:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    session = _open_session(data, stop)
-    if session is None:
+    service = _open_service(data, stop)
+    if service is None:
         return
-    render.err.print(f"following the log from notification {session.views.position()} "
+    render.err.print(f"following the log from notification {service.views.position()} "
                      "(Ctrl-C to stop)")
-    session.view_worker.follow(stop, report=lambda exc: render.err.print(
+    service.view_worker.follow(stop, report=lambda exc: render.err.print(
         f"[red]views not advancing[/]: {render.shown(str(exc))} (retrying)",
         highlight=False))
 
 
-def _open_session(data: Path | None, stop: threading.Event) -> Session | None:
-    """The session, once the store lets it be opened (None if stopped first)."""
+def _open_service(data: Path | None, stop: threading.Event) -> LedgerService | None:
+    """The ledger service, once the store lets it be opened (None if stopped first)."""
     pause, cap = FAULT_BACKOFF
     while not stop.is_set():
         try:
             with store_faults_as_errors():
-                session = session_for(data)
-                session.views.position()
-                return session
+                service = open_service(data)
+                service.views.position()
+                return service
         except StoreUnavailableError as exc:
             logging.getLogger("docledger.views").warning(
                 "views worker: %s; trying again in %.1f s", exc, pause)
@@ -328,7 +274,7 @@ def _open_session(data: Path | None, stop: threading.Event) -> Session | None:
     return None
 
 
-@app.command("rebuild")
+@commands.command("rebuild")
 def rebuild_cmd(
     view: Annotated[str | None, typer.Argument(
         help=f"One of {', '.join(VIEWS)}; all views share their tables and are rebuilt "
@@ -340,36 +286,36 @@ def rebuild_cmd(
     local_only(server, "rebuild", "it rebuilds the views beside the database")
     if view is not None and view not in VIEWS:
         raise InvalidInputError(f"unknown view {view!r}; known: {', '.join(VIEWS)}")
-    session = session_for(data)
-    total = session.app.recorder.max_notification_id() or 0
+    service = open_service(data)
+    total = service.app.recorder.max_notification_id() or 0
     with _bar(total) as bar:
         task = bar.add_task("rebuilding", total=total)
-        done = rebuild(session.app, progress=lambda n: bar.advance(task, n))
+        done = rebuild(service.app, progress=lambda n: bar.advance(task, n))
     render.out.print(f"rebuilt every view from {done} events and switched them live")
 
 
-def _await_worker(session: Session, head: int, timeout: float = 5.0) -> None:
+def _await_worker(service: LedgerService, head: int, timeout: float = 5.0) -> None:
     """A separate worker may be a moment behind the head: give it that moment."""
     deadline = time.monotonic() + timeout
-    while session.views.position() < head and time.monotonic() < deadline:
-        if session.views.failure() is not None:
+    while service.views.position() < head and time.monotonic() < deadline:
+        if service.views.failure() is not None:
             return
         time.sleep(0.05)
 
 
-@app.command("check-views")
+@commands.command("check-views")
 def check_views(data: DataOpt = None, server: LocalOnlyServerOpt = None,
                 as_json: JsonOpt = False) -> None:
     """Rebuild into a shadow up to the log's head and compare it row for row with the
     live views (which must be at that head too); they are checked as they are."""
     local_only(server, "check-views", "it rebuilds the views beside the database")
-    session = session_for(data)
-    total = session.app.recorder.max_notification_id() or 0
-    if not session.settings.follow_views_in_process:
-        _await_worker(session, total)
+    service = open_service(data)
+    total = service.app.recorder.max_notification_id() or 0
+    if not service.settings.follow_views_in_process:
+        _await_worker(service, total)
     with _bar(total) as bar:
         task = bar.add_task("checking", total=total)
-        position, differences = check(session.app, progress=lambda n: bar.advance(task, n))
+        position, differences = check(service.app, progress=lambda n: bar.advance(task, n))
     if as_json:
         render.print_json({"position": position, "identical": not differences,
                            "differences": [d.__dict__ for d in differences]})

@@ -15,10 +15,10 @@ from typing import Any
 
 from rich.table import Table
 
-from api.cli import send_document
 from api.http.container import DEVELOPMENT_MARKER
 from api.render import out, print_audit
-from api.session import Session
+from api.sending import send_document
+from api.session import LocalSession
 from domain.errors import DocLedgerError, DuplicateError
 from domain.evidence.keys import Ed25519Signer
 from domain.exchange.agency import Agency
@@ -32,6 +32,7 @@ from infrastructure.ledger import (
     run_audit,
     trust_anchors,
 )
+from infrastructure.service import LedgerService, bootstrap
 from infrastructure.settings import Settings
 from infrastructure.views import queries
 
@@ -58,23 +59,23 @@ def run_demo(settings: Settings, *, again: bool = False) -> None:
     app = init_ledger(settings) if fresh else open_ledger(settings)
     if fresh:
         (keys / DEVELOPMENT_MARKER).write_text("keys made by 'docledger demo'\n")
-    session = Session(settings, app)
+    service = bootstrap(settings, app=app)
     out.rule("docledger demo")
     out.print(f"ledger {'created' if fresh else 'reopened'} in {settings.data} "
               f"({settings.backend})")
-    register_agencies(session)
+    register_agencies(service)
     round_id = secrets.token_hex(3)
-    plan = send_plan(session, round_id)
-    handle_plan(session, plan)
-    recall_round(session, round_id)
-    refuse_duplicate(session, plan["document_id"])
-    show_statuses(session, [plan["document"]])
-    show_views(session)
-    checkpoint = session.log.issue_checkpoint(force=True)
+    plan = send_plan(service, round_id)
+    handle_plan(service, plan)
+    recall_round(service, round_id)
+    refuse_duplicate(service, plan["document_id"])
+    show_statuses(service, [plan["document"]])
+    show_views(service)
+    checkpoint = service.log.issue_checkpoint(force=True)
     if checkpoint is not None:
         out.print(f"\nsigned checkpoint: {checkpoint.size} events, "
                   f"root {checkpoint.root.hex()[:16]}…")
-    audit(session, settings)
+    audit(service, settings)
     out.print(f"see one document's signed history: "
               f"docledger history {plan['document']} --data {settings.data}")
 
@@ -92,13 +93,13 @@ def check_may_add_round(settings: Settings, again: bool) -> None:
             "of documents to it, or give --data with a new folder for a fresh one")
 
 
-def register_agencies(session: Session) -> None:
+def register_agencies(service: LedgerService) -> None:
     for code, name in AGENCIES.items():
-        if session.app.find(Agency, Agency.id_for(code)) is not None:
+        if service.app.find(Agency, Agency.id_for(code)) is not None:
             continue
         signer = Ed25519Signer.generate()
-        write_key_pair(signer, session.folder.agency_key(code))
-        session.act("registrar", "agency.register",
+        write_key_pair(signer, service.folder.agency_key(code))
+        service.act("registrar", "agency.register",
                     {"code": code, "name": name, "keys": [signer.public_key.to_spec()]},
                     staff="registrar")
         out.print(f"registered {code} {name} (key {signer.keyid[:12]}…)")
@@ -119,12 +120,12 @@ def header(notation: str, type_name: str, subject: str, priority: int,
     }
 
 
-def send_plan(session: Session, round_id: str) -> dict[str, Any]:
-    attachment = session.settings.data / "demo-attachments" / "ke-hoach-chuyen-doi-so.pdf"
+def send_plan(service: LedgerService, round_id: str) -> dict[str, Any]:
+    attachment = service.settings.data / "demo-attachments" / "ke-hoach-chuyen-doi-so.pdf"
     attachment.parent.mkdir(parents=True, exist_ok=True)
     attachment.write_bytes(b"%PDF-1.4\n% Ke hoach chuyen doi so nam 2027\n%%EOF\n")
     result = send_document(
-        session, DEPARTMENT,
+        LocalSession(service), DEPARTMENT,
         [DISTRICT_EAST, DISTRICT_WEST, COMMUNE_AN_PHU, COMMUNE_BINH_MINH],
         header("KH-SNV", "Kế hoạch",
                "Kế hoạch triển khai chuyển đổi số trong cơ quan hành chính năm 2027",
@@ -137,66 +138,66 @@ def send_plan(session: Session, round_id: str) -> dict[str, Any]:
     return result
 
 
-def step(session: Session, actor: str, type: str, fields: dict[str, Any], say: str,
+def step(service: LedgerService, actor: str, type: str, fields: dict[str, Any], say: str,
          staff: str = "văn thư") -> None:
-    outcome = session.act(actor, type, fields, staff=staff)
+    outcome = service.act(actor, type, fields, staff=staff)
     number = outcome.result.get("incoming_number")
     suffix = f" (incoming no. {number})" if number else ""
     out.print(f"  {AGENCIES[actor]}: {say}{suffix}")
 
 
-def handle_plan(session: Session, plan: dict[str, Any]) -> None:
+def handle_plan(service: LedgerService, plan: dict[str, Any]) -> None:
     doc = {"document": plan["document"]}
-    step(session, DISTRICT_EAST, "delivery.accept", doc, "03 accepted and registered")
-    step(session, DISTRICT_EAST, "delivery.assign",
+    step(service, DISTRICT_EAST, "delivery.accept", doc, "03 accepted and registered")
+    step(service, DISTRICT_EAST, "delivery.assign",
          {**doc, "lead_unit": "Phòng Nội vụ", "officer": "Lê Văn D",
           "instructions": "Tham mưu triển khai, báo cáo trước hạn",
           "due_date": (date.today() + timedelta(days=10)).isoformat()},
          "04 assigned to Phòng Nội vụ", staff="Chủ tịch UBND huyện")
-    step(session, DISTRICT_EAST, "delivery.progress", {**doc, "note": "Đang xây dựng kế hoạch"},
+    step(service, DISTRICT_EAST, "delivery.progress", {**doc, "note": "Đang xây dựng kế hoạch"},
          "05 in progress", staff="Lê Văn D")
-    step(session, DISTRICT_EAST, "delivery.complete", {**doc, "note": "Đã ban hành kế hoạch"},
+    step(service, DISTRICT_EAST, "delivery.complete", {**doc, "note": "Đã ban hành kế hoạch"},
          "06 completed", staff="Lê Văn D")
-    step(session, DISTRICT_WEST, "delivery.accept", doc, "03 accepted and registered")
-    step(session, DISTRICT_WEST, "delivery.assign",
+    step(service, DISTRICT_WEST, "delivery.accept", doc, "03 accepted and registered")
+    step(service, DISTRICT_WEST, "delivery.assign",
          {**doc, "lead_unit": "Văn phòng HĐND-UBND", "instructions": "Xử lý theo quy định"},
          "04 assigned to Văn phòng HĐND-UBND", staff="Chủ tịch UBND huyện")
-    step(session, COMMUNE_AN_PHU, "delivery.refuse",
+    step(service, COMMUNE_AN_PHU, "delivery.refuse",
          {**doc, "reason": "Gửi nhầm nơi nhận: văn bản dành cho cấp huyện"},
          "02 refused (wrong addressee)")
-    step(session, COMMUNE_BINH_MINH, "delivery.accept", doc, "03 accepted and registered")
-    step(session, COMMUNE_BINH_MINH, "delivery.assign",
+    step(service, COMMUNE_BINH_MINH, "delivery.accept", doc, "03 accepted and registered")
+    step(service, COMMUNE_BINH_MINH, "delivery.assign",
          {**doc, "lead_unit": "Công chức Văn phòng - Thống kê"}, "04 assigned",
          staff="Chủ tịch UBND xã")
-    step(session, COMMUNE_BINH_MINH, "delivery.complete", {**doc, "note": "Đã triển khai"},
+    step(service, COMMUNE_BINH_MINH, "delivery.complete", {**doc, "note": "Đã triển khai"},
          "06 completed", staff="Công chức Văn phòng - Thống kê")
 
 
-def recall_round(session: Session, round_id: str) -> None:
+def recall_round(service: LedgerService, round_id: str) -> None:
     notice = send_document(
-        session, DEPARTMENT, [DISTRICT_EAST, DISTRICT_WEST],
+        LocalSession(service), DEPARTMENT, [DISTRICT_EAST, DISTRICT_WEST],
         header("CV-SNV", "Công văn", "Về việc báo cáo số liệu cán bộ, công chức quý IV",
                priority=0, due_in_days=7),
         document_id=f"{DEPARTMENT},{date.today():%Y/%m/%d},report-{round_id}",
     )
     out.print(f"\n[bold]{AGENCIES[DEPARTMENT]}[/] sent {notice['reference']} to 2 districts")
     doc = {"document": notice["document"]}
-    step(session, DISTRICT_WEST, "delivery.accept", doc, "03 accepted and registered")
-    session.act(DEPARTMENT, "delivery.recall",
+    step(service, DISTRICT_WEST, "delivery.accept", doc, "03 accepted and registered")
+    service.act(DEPARTMENT, "delivery.recall",
                 {**doc, "reason": "Sai số liệu mẫu biểu, sẽ ban hành văn bản thay thế"})
     out.print(f"  {AGENCIES[DEPARTMENT]}: 13 asks both districts to give it back")
-    step(session, DISTRICT_EAST, "delivery.answer_recall",
+    step(service, DISTRICT_EAST, "delivery.answer_recall",
          {**doc, "agree": True, "reason": "Đồng ý thu hồi"}, "15 agrees: delivery cancelled")
-    step(session, DISTRICT_WEST, "delivery.answer_recall",
+    step(service, DISTRICT_WEST, "delivery.answer_recall",
          {**doc, "agree": False, "reason": "Đã vào sổ và đang xử lý"},
          "16 refuses: keeps its registered copy")
-    show_statuses(session, [notice["document"]])
+    show_statuses(service, [notice["document"]])
 
 
-def refuse_duplicate(session: Session, document_id: str) -> None:
+def refuse_duplicate(service: LedgerService, document_id: str) -> None:
     out.print(f"\n{AGENCIES[DEPARTMENT]} tries to create {document_id!r} again:")
     try:
-        session.act(DEPARTMENT, "document.create", {
+        service.act(DEPARTMENT, "document.create", {
             "document_id": document_id,
             "header": header("KH-SNV", "Kế hoạch", "Bản trùng", priority=0, due_in_days=1),
         })
@@ -206,7 +207,7 @@ def refuse_duplicate(session: Session, document_id: str) -> None:
         raise AssertionError("the ledger accepted a duplicate document")
 
 
-def show_statuses(session: Session, documents: list[str]) -> None:
+def show_statuses(service: LedgerService, documents: list[str]) -> None:
     from uuid import UUID
 
     table = Table(show_header=True)
@@ -214,7 +215,7 @@ def show_statuses(session: Session, documents: list[str]) -> None:
         table.add_column(column)
     for doc in documents:
         for code in AGENCIES:
-            delivery = session.app.find(Delivery, Delivery.id_for(UUID(doc), code))
+            delivery = service.app.find(Delivery, Delivery.id_for(UUID(doc), code))
             if delivery is None:
                 continue
             table.add_row(delivery.reference, f"{code} {AGENCIES[code]}",
@@ -223,10 +224,10 @@ def show_statuses(session: Session, documents: list[str]) -> None:
     out.print(table)
 
 
-def show_views(session: Session) -> None:
+def show_views(service: LedgerService) -> None:
     """What the clerks see: an inbox and the figures an agency publishes."""
-    session.view_worker.catch_up()  # with PostgreSQL a worker would; the demo does it here
-    views = session.views
+    service.view_worker.catch_up()  # with PostgreSQL a worker would; the demo does it here
+    views = service.views
     today = datetime.now(VIETNAM_TIME).date()
     rows = queries.inbox(views, queries.InboxQuery(agency=DISTRICT_WEST), today)
     out.print(f"\nInbox of {AGENCIES[DISTRICT_WEST]} (most urgent first): " + "; ".join(
@@ -238,10 +239,10 @@ def show_views(session: Session) -> None:
               f"on-time rate {figures['on_time_rate']}%")
 
 
-def audit(session: Session, settings: Settings) -> None:
+def audit(service: LedgerService, settings: Settings) -> None:
     registrar, ledger = trust_anchors(settings)
     # anchored, as 'docledger audit' is, by the checkpoint the ledger remembers
-    report = run_audit(session.app, registrar_key=registrar, ledger_key=ledger,
+    report = run_audit(service.app, registrar_key=registrar, ledger_key=ledger,
                        trusted_checkpoints=remembered_notes(settings))
     out.print()
     print_audit(report)

@@ -1,25 +1,29 @@
 """A remote session: the CLI acting on a ledger over its HTTP API (``--server URL``).
 
-It is the port the CLI talks to instead of a local :class:`api.session.Session`:
-``act`` signs a command (DSSE) with a key file and posts it, and returns an
-outcome shaped like the local one plus the ledger-signed receipt; reads are
-RFC 9421-signed GETs by the party named; the log endpoints are public.
+It implements the CLI's port, :class:`api.session.LedgerSession`, as the local
+session does: ``act`` signs a command (DSSE) with a key file and posts it, and
+returns an outcome shaped like the local one plus the ledger-signed receipt;
+reads are RFC 9421-signed GETs by the party named; the log endpoints are public.
 Problems the server answers (RFC 9457) come back as the domain errors the CLI
-already maps to exit codes.
+already maps to exit codes, and what only the ledger's own host can do (make
+keys, sign checkpoints) is refused with one of them.
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import httpx
 
 from api.client import LedgerClient, ProblemError, raise_for_problem
+from api.session import local_only_error
 from domain import errors
+from domain.verification.history import HistoryEntry
 from infrastructure.keyfiles import load_signer
 
 # Server problem statuses → the domain errors (and so the CLI's exit codes).
@@ -33,6 +37,10 @@ STATUS_ERRORS: dict[int, type[errors.DocLedgerError]] = {
     415: errors.InvalidInputError,
     422: errors.InvalidInputError,
 }
+
+MISSING_KEY = ("with --server, give --key FILE: the private key of the party acting (the data "
+               "folder is not used)")
+MAX_PAGE = 200  # rows the server sends at most in one page
 
 # the server's store is unavailable, or a command is committed and its receipt pending
 STORE_UNAVAILABLE = {errors.StoreUnavailableError.code, errors.ReceiptPendingError.code}
@@ -96,8 +104,7 @@ class RemoteSession:
         elif self.signer is not None:
             signer = self.signer
         else:
-            raise errors.InvalidInputError(
-                "with --server, give --key FILE: the private key of the party acting")
+            raise errors.InvalidInputError(MISSING_KEY)
         return LedgerClient(self.server, party, signer, staff=staff, http=self.http)
 
     # ---- commands -------------------------------------------------------------
@@ -121,6 +128,108 @@ class RemoteSession:
             f"/v1/attachments/{sha256}", content=content, auth=client.auth,
             headers={"content-type": "application/octet-stream"}))
         return sha256
+
+    def receipt(self, outcome: RemoteOutcome) -> dict[str, Any] | None:
+        """The receipt the server answered the command with."""
+        return outcome.receipt
+
+    def new_agency_key(self, code: str) -> Path:
+        raise errors.InvalidInputError(
+            "with --server give the agency's --pubkey (make the pair with 'docledger "
+            "keygen'); no key is generated on a server")
+
+    # ---- documents ----------------------------------------------------------------
+
+    def history(self, party: str | None, document: UUID) -> list[HistoryEntry]:
+        body = self.get(self.reader(party), f"/v1/documents/{document}/history")
+        return [HistoryEntry(**e) for e in rows_of(body, "history", "events", "entries")]
+
+    def bundle(self, party: str | None, document: UUID) -> dict[str, Any]:
+        bundle: dict[str, Any] = self.get(self.reader(party),
+                                          f"/v1/documents/{document}/bundle")
+        return bundle
+
+    def status(self, party: str | None, document: str,
+               wait_for: int | None) -> dict[str, Any] | None:
+        found: dict[str, Any] | None = self.get(
+            self.reader(party), f"/v1/documents/{document}/status", wait_for=wait_for)
+        return found
+
+    def reader(self, party: str | None) -> str:
+        """Who reads: on a server every read is signed by someone."""
+        if party is None:
+            raise errors.InvalidInputError(f"with --server {self.server}, say who reads: "
+                                           "--as CODE (an agency code or auditor/<id>)")
+        return party
+
+    # ---- an agency's views ------------------------------------------------------------
+
+    def inbox(self, agency: str, *, states: tuple[str, ...], overdue: bool, unit: str | None,
+              officer: str | None, sort: str, page: int, per_page: int,
+              wait_for: int | None) -> list[dict[str, Any]]:
+        # signed by the agency itself: only it reads its inbox
+        return self.page(agency, f"/v1/agencies/{agency}/inbox", page, per_page,
+                         state=list(states) or None, overdue=overdue or None, unit=unit,
+                         officer=officer, sort=sort, wait_for=wait_for)
+
+    def outbox(self, agency: str, *, page: int, per_page: int,
+               wait_for: int | None) -> list[dict[str, Any]]:
+        return self.page(agency, f"/v1/agencies/{agency}/outbox", page, per_page,
+                         wait_for=wait_for)
+
+    def register(self, agency: str, direction: str, year: int,
+                 wait_for: int | None) -> list[dict[str, Any]]:
+        body = self.get(agency, f"/v1/agencies/{agency}/registers/{direction}/{year}",
+                        wait_for=wait_for)
+        return rows_of(body, "register", "entries")
+
+    def agency_name(self, code: str) -> str:
+        return str(self.public(f"/v1/agencies/{code}")["name"])
+
+    def statistics(self, agency: str, first: date, last: date,
+                   wait_for: int | None) -> dict[str, Any]:
+        figures: dict[str, Any] = self.get(agency, f"/v1/agencies/{agency}/statistics", **{
+            "from": first.isoformat(), "to": last.isoformat(), "wait_for": wait_for})
+        return figures
+
+    def page(self, party: str, path: str, page: int, per_page: int,
+             **params: object) -> list[dict[str, Any]]:
+        """Page ``page`` of a cursor-paged listing: follow ``next`` from the first page."""
+        if not 1 <= per_page <= MAX_PAGE:
+            raise errors.InvalidInputError(f"with --server, --per-page is 1 to {MAX_PAGE}")
+        cursor = None
+        for _ in range(page - 1):
+            body = self.get(party, path, limit=per_page, cursor=cursor, **params)
+            cursor = body.get("next") if isinstance(body, dict) else None
+            if cursor is None:
+                return []
+        return rows_of(self.get(party, path, limit=per_page, cursor=cursor, **params))
+
+    # ---- the Merkle log (public) -------------------------------------------------------
+
+    def verifier_key(self) -> str:
+        return str(self.public("/v1/log/vkey"))
+
+    def issue_checkpoint(self) -> None:
+        raise local_only_error("checkpoint --issue", "only the ledger signs checkpoints")
+
+    def checkpoint(self) -> str:
+        return str(self.public("/v1/log/checkpoint"))
+
+    def inclusion_proof(self, *, leaf_hash: str | None,
+                        notification: int | None) -> dict[str, Any]:
+        ask = {"leaf_hash": leaf_hash, "notification": notification}
+        proof = self.public("/v1/log/inclusion", **ask)  # signs a checkpoint covering it
+        note = self.public("/v1/log/checkpoint")
+        if note_size(note) != proof["tree_size"]:  # a newer checkpoint: prove against it
+            proof = self.public("/v1/log/inclusion", **ask, size=note_size(note))
+        return {**proof, "checkpoint": note}
+
+    def consistency_proof(self, old_size: int, new_size: int | None) -> dict[str, Any]:
+        if new_size is None:
+            new_size = note_size(self.public("/v1/log/checkpoint"))
+        proof: dict[str, Any] = self.public("/v1/log/consistency", old=old_size, new=new_size)
+        return proof
 
     # ---- reads ------------------------------------------------------------------
 
@@ -153,6 +262,14 @@ class RemoteSession:
 
     def close(self) -> None:
         self.http.close()
+
+
+def note_size(note: str, source: str = "the server's checkpoint") -> int:
+    """The tree size of a C2SP checkpoint note (its second line)."""
+    try:
+        return int(note.split("\n")[1])
+    except (IndexError, ValueError):
+        raise errors.InvalidInputError(f"{source} is not a C2SP checkpoint note") from None
 
 
 def unreachable(server: str, exc: Exception) -> errors.DocLedgerError:

@@ -1,161 +1,219 @@
-"""A local session: one ledger opened from a data folder, acting with key files."""
+"""The port the command-line tool acts through, and its local side.
+
+``LedgerSession`` is what every ``docledger`` command that may act on a remote
+ledger calls: the local session runs on the ledger service in a data folder
+(``infrastructure.service``), the remote one (``api.remote``) over the HTTP API.
+What one side cannot do it refuses with a domain error the tool maps to its
+message and exit code, so the tool never asks which side it holds.
+"""
 
 from __future__ import annotations
 
-import logging
-import threading
-import time
-from collections.abc import Callable
+from collections.abc import Sequence
+from datetime import date, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol
+from uuid import UUID
 
-from domain.errors import ForkRefusedError, LogRollbackError, ReceiptPendingError
+from domain.errors import InvalidInputError, NotFoundError
 from domain.evidence.keys import Ed25519Signer
-from domain.exchange.ids import REGISTRAR
-from domain.exchange.signing import sign_command
-from domain.ledger.application import DocLedger, Outcome
-from infrastructure.group_commit import GroupCommitter
-from infrastructure.keyfiles import load_signer
-from infrastructure.ledger import DataFolder, open_ledger, open_log
-from infrastructure.settings import Settings
-from infrastructure.store_faults import store_fault
-from infrastructure.transparency import LedgerLog
-from infrastructure.views.handlers import UnhandledEventError
-from infrastructure.views.store import ViewStore
-from infrastructure.views.worker import ViewWorker
-
-log = logging.getLogger("docledger.session")
-T = TypeVar("T")
-AFTER_COMMIT_RETRY_SECONDS = 2.0  # how long a step after a commit is retried in-process
+from domain.exchange.codes import VIETNAM_TIME
+from domain.ledger.application import Outcome
+from domain.verification.history import HistoryEntry, document_history
+from infrastructure.bundle import build_bundle
+from infrastructure.keyfiles import write_key_pair
+from infrastructure.service import LedgerService
+from infrastructure.views import queries
 
 
-class CatchUp:
-    """Catching up with the log after a command, once for all concurrent callers:
-    whoever holds the lock catches up everything committed so far; the callers
-    queued behind it find their events already covered and return at once."""
+class Accepted(Protocol):
+    """An accepted command as either side answers it."""
 
-    def __init__(self, run: Callable[[], int]) -> None:
-        self._run = run  # catches up; returns the last position now covered
-        self._lock = threading.Lock()
-        self._covered = 0
+    @property
+    def command_id(self) -> str: ...
 
-    def past(self, position: int | None) -> None:
-        """Make sure ``position`` is covered (None: catch up regardless)."""
-        with self._lock:
-            if position is not None and self._covered >= position:
-                return
-            self._covered = self._run()
+    @property
+    def received_at(self) -> datetime: ...
+
+    @property
+    def result(self) -> dict[str, Any]: ...
+
+    @property
+    def events(self) -> Sequence[Any]: ...
+
+    @property
+    def notification_ids(self) -> Sequence[int]: ...
+
+    @property
+    def repeated(self) -> bool: ...
 
 
-class Session:
-    """Signs commands with key files and executes them on a local ledger."""
+class LedgerSession(Protocol):
+    """Acting on a ledger and reading it, as the party each call names.
 
-    def __init__(self, settings: Settings, app: DocLedger | None = None) -> None:
-        self.settings = settings
-        self.folder = DataFolder(settings.data)
-        self.app = app or open_ledger(settings)
-        self.log: LedgerLog = open_log(settings, self.app)
-        self.views = ViewStore(self.app)
-        # concurrent callers (the API's threads) share transactions
-        self.committer = GroupCommitter(self.app) if settings.group_commit else None
-        self.view_worker = ViewWorker(self.app, self.views)
-        self._sequencer = CatchUp(self._sequence)
-        self._projector = CatchUp(self._project)
+    Reads take ``party``, who reads (an agency code or auditor/<id>); a local
+    session reads as the keeper of the data folder and needs no party. Reads of
+    the views take ``wait_for`` (read-your-writes: a notification id).
+    """
 
-    def signer_for(self, agency: str, key: Path | None = None) -> Ed25519Signer:
-        """The key file given, else the agency's key kept in the data folder."""
-        if key is not None:
-            return load_signer(key)
-        if agency == REGISTRAR:
-            return load_signer(self.folder.registrar_key)
-        return load_signer(self.folder.agency_key(agency))
+    def act(self, agency: str, type: str, fields: dict[str, Any], *,
+            key: Path | None = None, staff: str = "văn thư") -> Accepted: ...
 
-    def act(
-        self,
-        agency: str,
-        type: str,
-        fields: dict[str, Any],
-        *,
-        key: Path | None = None,
-        staff: str = "văn thư",
-    ) -> Outcome:
-        raw = sign_command(self.signer_for(agency, key), type, fields, agency=agency, staff=staff)
-        return self.execute(raw)
+    def receipt(self, outcome: Any) -> dict[str, Any] | None:
+        """The ledger-signed receipt of an accepted command."""
 
-    def execute(self, raw: bytes) -> Outcome:
-        """Execute a signed command, then extend the Merkle log (and checkpoint if due).
+    def upload(self, party: str, content: bytes) -> str:
+        """Store an attachment's bytes where the ledger finds them; its sha256."""
 
-        Once the command is committed, nothing that fails after it may read as if
-        it were not: sequencing is retried briefly, and if it still fails
-        ReceiptPendingError says the command is committed and the same bytes sent
-        again will get the receipt.
-        """
-        outcome = self.committer.execute(raw) if self.committer else self.app.execute(raw)
-        # a repeat's events may have been committed by another process: always look
-        last = max(outcome.notification_ids, default=None) if not outcome.repeated else None
-        self.after_commit(outcome, lambda: self._sequencer.past(last))
-        if self.settings.follow_views_in_process:
-            self._project_after_commit(last)
-        return outcome
+    def new_agency_key(self, code: str) -> Path:
+        """Make an agency's key pair where the ledger keeps its agencies' keys."""
 
-    def receipt(self, outcome: Outcome) -> dict[str, object]:
-        """The ledger-signed receipt of a committed (or repeated) command."""
-        return self.after_commit(outcome, lambda: self.log.receipt(outcome))
+    def history(self, party: str | None, document: UUID) -> list[HistoryEntry]: ...
 
-    def after_commit(self, outcome: Outcome, step: Callable[[], T]) -> T:
-        """Run ``step`` for a committed command: retried for a moment (a store that
-        blinked, a second sequencer on the same store), then ReceiptPendingError."""
-        deadline, wait = time.monotonic() + AFTER_COMMIT_RETRY_SECONDS, 0.1
-        while True:
-            try:
-                return step()
-            except (ForkRefusedError, LogRollbackError):
-                raise  # the ledger refuses to go on until its operator acts: no retry helps
-            except Exception as exc:  # whatever failed, the command stays committed
-                if time.monotonic() + wait > deadline:
-                    log.warning("command %s is committed; its receipt is pending: %s",
-                                outcome.command_id, exc, exc_info=exc)
-                    raise ReceiptPendingError(outcome.command_id, (
-                        f"command {outcome.command_id} is committed, but its receipt could "
-                        f"not be made yet ({store_fault(exc) or type(exc).__name__}); send the "
-                        "same command again to get its receipt")) from exc
-            time.sleep(wait)
-            wait *= 2
+    def bundle(self, party: str | None, document: UUID) -> dict[str, Any]: ...
 
-    def _project_after_commit(self, last: int | None) -> None:
-        try:
-            self._projector.past(last)
-        except Exception as exc:
-            if store_fault(exc) is None:
-                raise
-            # the views are derived: the next command or read catches them up
-            log.warning("views not caught up after a commit: %s", store_fault(exc))
+    def inbox(self, agency: str, *, states: tuple[str, ...], overdue: bool, unit: str | None,
+              officer: str | None, sort: str, page: int, per_page: int,
+              wait_for: int | None) -> list[dict[str, Any]]: ...
 
-    def _sequence(self) -> int:
-        self.log.issue_checkpoint()
-        return self.log.covered
+    def outbox(self, agency: str, *, page: int, per_page: int,
+               wait_for: int | None) -> list[dict[str, Any]]: ...
 
-    def _project(self) -> int:
-        self._catch_up_views()
-        return self.views.position()
+    def status(self, party: str | None, document: str,
+               wait_for: int | None) -> dict[str, Any] | None: ...
 
-    def _catch_up_views(self) -> None:
-        """Views following in-process stop at an event they cannot apply without
-        failing the command that was just committed, or the read: the worker has
-        recorded the failure, and readiness and check-views report it."""
-        try:
-            self.view_worker.catch_up()
-        except UnhandledEventError:
-            return
+    def register(self, agency: str, direction: str, year: int,
+                 wait_for: int | None) -> list[dict[str, Any]]: ...
 
-    def fresh_views(self, wait_for: int | None = None, timeout: float = 10.0) -> ViewStore:
-        """The views, caught up in-process, or (with a separate worker) once they
-        include notification ``wait_for``: read-your-writes after a command."""
-        if self.settings.follow_views_in_process:
-            self._catch_up_views()
-        elif wait_for is not None:
-            self.views.wait(wait_for, timeout)
-        return self.views
+    def agency_name(self, code: str) -> str: ...
+
+    def statistics(self, agency: str, first: date, last: date,
+                   wait_for: int | None) -> dict[str, Any]: ...
+
+    def verifier_key(self) -> str:
+        """The ledger's note verifier key, one line."""
+
+    def issue_checkpoint(self) -> None:
+        """Sign a checkpoint now if the log grew since the latest."""
+
+    def checkpoint(self) -> str:
+        """The latest signed checkpoint's note (signed first if one is due)."""
+
+    def inclusion_proof(self, *, leaf_hash: str | None,
+                        notification: int | None) -> dict[str, Any]: ...
+
+    def consistency_proof(self, old_size: int, new_size: int | None) -> dict[str, Any]: ...
+
+    def close(self) -> None: ...
+
+
+def local_only_error(command: str, hint: str = "") -> InvalidInputError:
+    """What works on a local data folder or files only, asked with --server."""
+    return InvalidInputError(f"'{command}' works locally only, not with --server"
+                             + (f": {hint}" if hint else ""))
+
+
+def today() -> date:
+    """Today where the agencies are: due dates and registers count in their days."""
+    return datetime.now(VIETNAM_TIME).date()
+
+
+class LocalSession:
+    """The ledger in a data folder, acting with its key files; reads see everything."""
+
+    def __init__(self, service: LedgerService) -> None:
+        self.service = service
+
+    def act(self, agency: str, type: str, fields: dict[str, Any], *,
+            key: Path | None = None, staff: str = "văn thư") -> Outcome:
+        return self.service.act(agency, type, fields, key=key, staff=staff)
+
+    def receipt(self, outcome: Outcome) -> dict[str, Any]:
+        return self.service.receipt(outcome)
+
+    def upload(self, party: str, content: bytes) -> str:
+        return self.service.folder.blobs.put(content)
+
+    def new_agency_key(self, code: str) -> Path:
+        target = self.service.folder.agency_key(code)
+        write_key_pair(Ed25519Signer.generate(), target)
+        return target
+
+    def history(self, party: str | None, document: UUID) -> list[HistoryEntry]:
+        return document_history(self.service.app, document)
+
+    def bundle(self, party: str | None, document: UUID) -> dict[str, Any]:
+        return build_bundle(self.service.app, self.service.log, document)
+
+    def inbox(self, agency: str, *, states: tuple[str, ...], overdue: bool, unit: str | None,
+              officer: str | None, sort: str, page: int, per_page: int,
+              wait_for: int | None) -> list[dict[str, Any]]:
+        query = queries.InboxQuery(agency=agency, states=states, overdue=overdue, unit=unit,
+                                   officer=officer, sort=sort, limit=per_page,
+                                   offset=(page - 1) * per_page)
+        return queries.inbox(self.service.fresh_views(wait_for), query, today())
+
+    def outbox(self, agency: str, *, page: int, per_page: int,
+               wait_for: int | None) -> list[dict[str, Any]]:
+        return queries.outbox(self.service.fresh_views(wait_for), agency, limit=per_page,
+                              offset=(page - 1) * per_page)
+
+    def status(self, party: str | None, document: str,
+               wait_for: int | None) -> dict[str, Any] | None:
+        return queries.status(self.service.fresh_views(wait_for), document)
+
+    def register(self, agency: str, direction: str, year: int,
+                 wait_for: int | None) -> list[dict[str, Any]]:
+        return queries.register(self.service.fresh_views(wait_for), agency, direction, year)
+
+    def agency_name(self, code: str) -> str:
+        names = self.service.views.query("SELECT name FROM {t:v_agencies} WHERE code = %s",
+                                         [code])
+        return str(names[0]["name"]) if names else code
+
+    def statistics(self, agency: str, first: date, last: date,
+                   wait_for: int | None) -> dict[str, Any]:
+        return queries.statistics(self.service.fresh_views(wait_for), agency, first, last,
+                                  today())
+
+    def verifier_key(self) -> str:
+        return self.service.log.note_key.vkey() + "\n"
+
+    def issue_checkpoint(self) -> None:
+        self.service.log.issue_checkpoint(force=True)
+
+    def checkpoint(self) -> str:
+        log = self.service.log
+        log.issue_checkpoint()
+        latest = log.store.latest_checkpoint()
+        if latest is None:
+            raise NotFoundError("the ledger has signed no checkpoint yet")
+        return latest.note
+
+    def inclusion_proof(self, *, leaf_hash: str | None,
+                        notification: int | None) -> dict[str, Any]:
+        log = self.service.log
+        log.issue_checkpoint(force=True)
+        latest = log.store.latest_checkpoint()
+        assert latest is not None  # issue_checkpoint(force=True) signed one or one exists
+        index = log.store.leaf_index_of(
+            notification_id=notification,
+            leaf_hash=None if leaf_hash is None else bytes.fromhex(leaf_hash))
+        stored = log.store.leaves(index, 1)[0]
+        proof = log.inclusion_proof(index, latest.size)
+        return {"leaf_index": index, "notification_id": stored[1],
+                "leaf_hash": stored[2].hex(), "tree_size": latest.size,
+                "proof": [p.hex() for p in proof], "checkpoint": latest.note}
+
+    def consistency_proof(self, old_size: int, new_size: int | None) -> dict[str, Any]:
+        log = self.service.log
+        if new_size is None:
+            latest = log.store.latest_checkpoint()
+            if latest is None:
+                raise NotFoundError("the ledger has signed no checkpoint yet")
+            new_size = latest.size
+        proof = log.consistency_proof(old_size, new_size)
+        return {"old_size": old_size, "new_size": new_size, "proof": [p.hex() for p in proof]}
 
     def close(self) -> None:
-        self.app.close()
+        self.service.close()

@@ -1,4 +1,5 @@
-"""Composition root: wires settings, keys, blobs and persistence into a ledger."""
+"""A ledger from its settings: opening and initialising it with its keys, blobs and
+persistence, its Merkle log, and the audit run; infrastructure/service.py wires them."""
 
 from __future__ import annotations
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from infrastructure.service import LedgerService, bootstrap
 from infrastructure.settings import Settings
 from tests.factories import ManualClock, World
 
@@ -79,3 +80,10 @@ def world(settings: Settings, clock: ManualClock) -> Iterator[World]:
     w = World.create(settings, clock=clock)
     yield w
     w.app.close()
+
+
+@pytest.fixture
+def service(world: World) -> LedgerService:
+    """The world's ledger wired as the tool and the API wire it: group commit, the
+    Merkle log, the views."""
+    return bootstrap(world.settings, app=world.app)

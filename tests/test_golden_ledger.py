@@ -19,10 +19,10 @@ from uuid import UUID
 
 import pytest
 
-from api.session import Session
 from domain.evidence.checkpoint import NoteKey
 from domain.verification.bundle import verify_bundle
 from infrastructure.ledger import run_audit, trust_anchors
+from infrastructure.service import bootstrap
 from infrastructure.settings import Settings
 from tests.api.conftest import environment
 from tests.schema_support import refuse_v2  # noqa: F401 - a fixture
@@ -98,16 +98,16 @@ def test_golden_ledger_views_rebuild_and_check(data: Path) -> None:
 def test_golden_ledger_takes_new_commands_and_still_audits(
         data: Path, manifest: dict[str, Any]) -> None:
     settings = settings_of(data)
-    session = Session(settings)
+    service = bootstrap(settings)
     document = UUID(manifest["bundle_document"])
-    outcome = session.act(DISTRICT_WEST, "delivery.progress",
+    outcome = service.act(DISTRICT_WEST, "delivery.progress",
                           {"document": str(document), "note": "Tiếp tục xử lý"})
     assert outcome.events and not outcome.repeated
-    session.log.issue_checkpoint(force=True)
+    service.log.issue_checkpoint(force=True)
     registrar, ledger = trust_anchors(settings)
-    report = run_audit(session.app, registrar_key=registrar, ledger_key=ledger,
+    report = run_audit(service.app, registrar_key=registrar, ledger_key=ledger,
                        trusted_checkpoints=[(data / "checkpoint.note").read_text()])
-    session.app.close()
+    service.app.close()
     assert report.commands == manifest["commands"] + 1
     assert report.events == manifest["events"] + 1 + len(outcome.events)
     assert report.anchored == manifest["checkpoint"]["size"]
@@ -118,9 +118,9 @@ def test_golden_ledger_takes_new_commands_and_still_audits(
 def test_golden_ledger_replays_its_version_1_commands_with_a_version_2_registered(
         data: Path, manifest: dict[str, Any], refuse_v2: None) -> None:  # noqa: F811
     settings = settings_of(data)
-    session = Session(settings)
+    service = bootstrap(settings)
     registrar, ledger = trust_anchors(settings)
-    report = run_audit(session.app, registrar_key=registrar, ledger_key=ledger, workers=1,
+    report = run_audit(service.app, registrar_key=registrar, ledger_key=ledger, workers=1,
                        trusted_checkpoints=[(data / "checkpoint.note").read_text()])
-    session.app.close()
+    service.app.close()
     assert (report.events, report.commands) == (manifest["events"], manifest["commands"])

@@ -1,6 +1,8 @@
 """The import contracts (pyproject.toml, import-linter): domain/ imports neither
 infrastructure/ nor api/, nor a recorder module of eventsourcing; infrastructure/
-never imports api/; the modules of a package import one another without circles."""
+never imports api/; domain's subjects are layered; the modules of a package import
+one another without circles; the CLI's command modules import neither each other
+nor the module that assembles them."""
 
 from __future__ import annotations
 
@@ -17,6 +19,8 @@ CONTRACTS = (
     "domain subjects: verification -> ledger -> exchange -> evidence",
     "domain imports no recorder module of the event-store library",
     "no circles among the modules of a package",
+    "cli commands: no command module imports another; api.cli assembles them",
+    "cli assembly: what the commands use never imports api.cli",
 )
 
 

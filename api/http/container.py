@@ -1,29 +1,29 @@
-"""What the API process holds: the ledger session and the nonce store."""
+"""What the API process holds: the ledger service and the nonce store."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from api.session import Session
 from domain.errors import InvalidInputError
 from infrastructure.nonces import NonceStore
+from infrastructure.service import LedgerService, bootstrap
 from infrastructure.settings import Settings
 
 
 @dataclass
 class Container:
     settings: Settings
-    session: Session
+    service: LedgerService
     nonces: NonceStore
 
     @classmethod
     def open(cls, settings: Settings) -> Container:
         check_safe_for(settings)
-        session = Session(settings)
-        return cls(settings=settings, session=session, nonces=NonceStore.beside(session.app))
+        service = bootstrap(settings)
+        return cls(settings=settings, service=service, nonces=NonceStore.beside(service.app))
 
     def close(self) -> None:
-        self.session.close()
+        self.service.close()
 
 
 DEVELOPMENT_MARKER = "DEVELOPMENT"

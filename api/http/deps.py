@@ -35,7 +35,7 @@ async def caller(request: Request, c: ContainerDep) -> Caller:
     refuse_body(request)
     # on a worker thread: the key lookup and the nonce go to the store, and a store
     # that hangs must not hold the event loop (and with it /healthz and every answer)
-    return await run_in_threadpool(authenticate, request, b"", c.session.app, c.nonces,
+    return await run_in_threadpool(authenticate, request, b"", c.service.app, c.nonces,
                                    c.settings.request_max_age_seconds)
 
 
@@ -57,7 +57,7 @@ WaitFor = Annotated[int | None, Query(
 def fresh_views(c: Container, wait_for: int | None) -> ViewStore:
     """The views, caught up to ``wait_for``; 503 if they do not get there in time."""
     try:
-        return c.session.fresh_views(wait_for)
+        return c.service.fresh_views(wait_for)
     except TimeoutError:
         raise StarletteHTTPException(
             503, f"the views have not reached notification {wait_for} yet; retry") from None
@@ -71,7 +71,7 @@ def require_agency(caller: Caller, code: str) -> None:
 
 
 def find_document(c: Container, document: UUID) -> Document | None:
-    return c.session.app.find(Document, document)
+    return c.service.app.find(Document, document)
 
 
 def is_party(caller: Caller, doc: Document) -> bool:

@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from api.session import Session
 from domain.exchange.document import Document
 from infrastructure.bundle import build_bundle
 from infrastructure.ledger import run_audit, trust_anchors
+from infrastructure.service import LedgerService, bootstrap
 from infrastructure.settings import Settings
 
 FORMAT = 1  # the golden ledger's format version: a new one gets a folder of its own
@@ -37,25 +37,25 @@ def make(target: Path) -> dict[str, Any]:
     # in a process of its own, which leaves nothing open on the file when it ends
     subprocess.run([sys.executable, "-m", "api", "demo", "--data", str(target)], check=True,
                    env={**os.environ, "DOCLEDGER_BACKEND": "sqlite"})
-    session = Session(settings)
-    checkpoint = session.log.store.latest_checkpoint()
+    service = bootstrap(settings)
+    checkpoint = service.log.store.latest_checkpoint()
     assert checkpoint is not None  # the demo signs one at its end
     (target / "checkpoint.note").write_text(checkpoint.note)
-    document = first_document(session)
-    bundle = build_bundle(session.app, session.log, document)
+    document = first_document(service)
+    bundle = build_bundle(service.app, service.log, document)
     (target / "bundle.json").write_text(json.dumps(bundle, ensure_ascii=False) + "\n")
     registrar, ledger = trust_anchors(settings)
-    report = run_audit(session.app, registrar_key=registrar, ledger_key=ledger,
+    report = run_audit(service.app, registrar_key=registrar, ledger_key=ledger,
                        trusted_checkpoints=[checkpoint.note])
     manifest = {
         "format": FORMAT,
         "events": report.events,
         "commands": report.commands,
-        "documents": documents_of(session),
+        "documents": documents_of(service),
         "bundle_document": str(document),
         "checkpoint": {"size": checkpoint.size, "root": checkpoint.root.hex()},
     }
-    session.app.close()
+    service.app.close()
     shutil.rmtree(target / "demo-attachments", ignore_errors=True)
     (target / "keys" / "ledger.checkpoint.lock").unlink(missing_ok=True)
     compact(target / "ledger.sqlite")
@@ -63,18 +63,18 @@ def make(target: Path) -> dict[str, Any]:
     return manifest
 
 
-def first_document(session: Session) -> UUID:
-    return UUID(session_documents(session)[0])
+def first_document(service: LedgerService) -> UUID:
+    return UUID(created_documents(service)[0])
 
 
-def documents_of(session: Session) -> int:
-    return len(session_documents(session))
+def documents_of(service: LedgerService) -> int:
+    return len(created_documents(service))
 
 
-def session_documents(session: Session) -> list[str]:
+def created_documents(service: LedgerService) -> list[str]:
     """Ids of the documents created, in log order."""
     created = f"{Document.Created.__module__}:{Document.Created.__qualname__}"
-    found = session.app.recorder.select_notifications(start=1, limit=100_000,
+    found = service.app.recorder.select_notifications(start=1, limit=100_000,
                                                        topics=[created])
     return [str(n.originator_id) for n in found]
 

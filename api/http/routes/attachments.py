@@ -68,13 +68,13 @@ async def upload(sha256: Sha256Path, request: Request, c: ContainerDep) -> JSONR
     # the signature over the head first: only a registered agency costs the server a body.
     # On a worker thread: the key lookup and the nonce go to the store, and a store
     # that hangs must not hold the event loop (and with it /healthz and every answer)
-    head = await run_in_threadpool(authenticate_head, request, c.session.app, c.nonces,
+    head = await run_in_threadpool(authenticate_head, request, c.service.app, c.nonces,
                                    c.settings.request_max_age_seconds,
                                    with_body=declares_body(request.headers))
     if head.caller.kind != "agency":
         raise ForbiddenError("only agencies upload attachments")
     signed = head.body_digest(request)
-    with c.session.folder.blobs.receive() as incoming:
+    with c.service.folder.blobs.receive() as incoming:
 
         def take(chunk: bytes) -> None:
             signed.update(chunk)
@@ -104,7 +104,7 @@ def download(sha256: Sha256Path, caller: CallerDep, c: ContainerDep,
     for row in rows:
         doc = find_document(c, UUID(row["document_id"]))
         if doc is not None and is_party(caller, doc):
-            blob = c.session.folder.blobs.verified_path(sha256)
+            blob = c.service.folder.blobs.verified_path(sha256)
             return FileResponse(blob, media_type=OCTET_STREAM, headers={
                 "Content-Disposition": f'attachment; filename="{sha256}"',
                 "Repr-Digest": repr_digest(sha256),

@@ -59,7 +59,7 @@ async def run_command(c: ContainerDep, body: bytes) -> tuple[Any, dict[str, Any]
     from starlette.concurrency import run_in_threadpool
 
     def execute() -> tuple[Any, dict[str, Any]]:
-        outcome = c.session.execute(body)  # also extends the Merkle log
-        return outcome, c.session.receipt(outcome)
+        outcome = c.service.execute(body)  # also extends the Merkle log
+        return outcome, c.service.receipt(outcome)
 
     return await run_in_threadpool(execute)

@@ -26,17 +26,17 @@ def agency_entry(agency: Agency) -> dict[str, Any]:
 @router.get("")
 def directory(c: ContainerDep) -> dict[str, Any]:
     """Every registered agency with its key history."""
-    c.session.fresh_views()
-    codes = [r["code"] for r in c.session.views.query(
+    c.service.fresh_views()
+    codes = [r["code"] for r in c.service.views.query(
         "SELECT code FROM {t:v_agencies} ORDER BY code")]
-    agencies = [c.session.app.find(Agency, Agency.id_for(code)) for code in codes]
+    agencies = [c.service.app.find(Agency, Agency.id_for(code)) for code in codes]
     return {"agencies": [agency_entry(a) for a in agencies if a is not None]}
 
 
 @router.get("/{code}")
 def agency(code: CodePath, c: ContainerDep) -> dict[str, Any]:
     """One agency and its key history."""
-    found = c.session.app.find(Agency, Agency.id_for(code))
+    found = c.service.app.find(Agency, Agency.id_for(code))
     if found is None:
         raise NotFoundError(f"agency {code} is not registered")
     return agency_entry(found)

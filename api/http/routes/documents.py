@@ -55,7 +55,7 @@ def history(document: DocumentPath, caller: CallerDep, c: ContainerDep) -> dict[
     """
     party_document(c, caller, document, auditors=True)
     try:
-        entries = document_history(c.session.app, document)
+        entries = document_history(c.service.app, document)
     except VerificationError as exc:
         raise AuditFailure(None, f"document {document}: {exc}") from None
     return {"document": str(document), "verified": True,
@@ -70,4 +70,4 @@ def bundle(document: DocumentPath, caller: CallerDep, c: ContainerDep) -> dict[s
     inclusion proofs; `docledger verify-bundle` checks it offline.
     """
     party_document(c, caller, document, auditors=True)
-    return build_bundle(c.session.app, c.session.log, document)
+    return build_bundle(c.service.app, c.service.log, document)

@@ -35,8 +35,8 @@ ReadinessCheck = Callable[[Container], tuple[bool, dict[str, Any]]]
 
 def views_keep_up(c: Container) -> tuple[bool, dict[str, Any]]:
     """The database answers and the views are not far behind the log."""
-    head = c.session.app.recorder.max_notification_id() or 0
-    position = c.session.views.position()
+    head = c.service.app.recorder.max_notification_id() or 0
+    position = c.service.views.position()
     lag = head - position
     return lag <= c.settings.ready_max_view_lag, {
         "log_head": head, "views_position": position, "view_lag": lag,
@@ -47,7 +47,7 @@ def log_is_whole(c: Container) -> tuple[bool, dict[str, Any]]:
     """The sequencer and the checkpoint signer will go on: the store still holds what
     the Merkle log covers and extends every checkpoint the ledger signed."""
     try:
-        c.session.log.check()
+        c.service.log.check()
     except (ForkRefusedError, LogRollbackError) as exc:
         return False, {"status": "refusing", "problem": exc.code, "detail": str(exc)}
     return True, {}
@@ -55,7 +55,7 @@ def log_is_whole(c: Container) -> tuple[bool, dict[str, Any]]:
 
 def views_not_stuck(c: Container) -> tuple[bool, dict[str, Any]]:
     """The views are not stopped on an event they cannot apply (waiting will not help)."""
-    failure = c.session.views.failure()
+    failure = c.service.views.failure()
     if failure is None:
         return True, {}
     return False, {"status": "views-stuck", "failed_notification": failure.notification_id,

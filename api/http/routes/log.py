@@ -17,8 +17,8 @@ router = APIRouter(prefix="/v1/log", tags=["log"], responses=PROBLEM_RESPONSES)
 @router.get("/checkpoint", response_class=PlainTextResponse)
 def latest_checkpoint(c: ContainerDep) -> str:
     """The latest signed checkpoint: C2SP tlog-checkpoint in a signed note, as text."""
-    c.session.log.issue_checkpoint()
-    latest = c.session.log.store.latest_checkpoint()
+    c.service.log.issue_checkpoint()
+    latest = c.service.log.store.latest_checkpoint()
     if latest is None:
         raise NotFoundError("the ledger has signed no checkpoint yet")
     return latest.note
@@ -27,7 +27,7 @@ def latest_checkpoint(c: ContainerDep) -> str:
 @router.get("/vkey", response_class=PlainTextResponse)
 def verifier_key(c: ContainerDep) -> str:
     """The ledger's note verifier key (`<origin>+<hash>+<base64 key>`)."""
-    return c.session.log.note_key.vkey() + "\n"
+    return c.service.log.note_key.vkey() + "\n"
 
 
 @router.get("/checkpoints")
@@ -36,7 +36,7 @@ def checkpoints(c: ContainerDep,
                                             description="Sizes above this")] = 0,
                 limit: Annotated[int, Query(ge=1, le=500)] = 100) -> dict[str, Any]:
     """Every signed checkpoint, oldest first, as signed notes (cursor: the last size)."""
-    found = [cp for cp in c.session.log.store.checkpoints() if cp.size > after][:limit]
+    found = [cp for cp in c.service.log.store.checkpoints() if cp.size > after][:limit]
     return {"checkpoints": [{"size": cp.size, "root": cp.root.hex(), "note": cp.note,
                              "issued_at": cp.issued_at} for cp in found],
             "next": found[-1].size if len(found) == limit else None}
@@ -55,7 +55,7 @@ def inclusion(
     next one is signed (policy: DOCLEDGER_CHECKPOINT_EVERY events or _SECONDS)."""
     if (leaf_hash is None) == (notification is None):
         raise InvalidInputError("give exactly one of leaf_hash and notification")
-    log = c.session.log
+    log = c.service.log
     log.issue_checkpoint()  # only when policy says so: a public read must not sign on demand
     latest = log.store.latest_checkpoint()
     if latest is None:
@@ -82,7 +82,7 @@ def consistency(c: ContainerDep, old: Annotated[int, Query(ge=1, le=MAX_ID)],
     """RFC 9162 consistency proof between two tree sizes."""
     if old > new:
         raise InvalidInputError("old must not exceed new")
-    log = c.session.log
+    log = c.service.log
     log.catch_up()
     if new > log.store.size():
         raise NotFoundError(f"the log has fewer than {new} leaves")

@@ -49,7 +49,7 @@ def parse_event_id(value: str) -> Position:
 
 def changes_after(c: Container, code: str, after: Position) -> list[dict[str, Any]]:
     """Deliveries to ``code`` whose (updated_at, delivery_id) is past ``after``."""
-    views = c.session.fresh_views()
+    views = c.service.fresh_views()
     return views.query(
         f"SELECT {DELIVERY_COLUMNS} FROM {{t:v_deliveries}} WHERE recipient = %s AND "
         "(updated_at > %s OR (updated_at = %s AND delivery_id > %s)) "
@@ -59,7 +59,7 @@ def changes_after(c: Container, code: str, after: Position) -> list[dict[str, An
 
 def latest(c: Container, code: str) -> Position:
     """Where a new stream (no Last-Event-ID) starts: after the latest change now."""
-    rows = c.session.fresh_views().query(
+    rows = c.service.fresh_views().query(
         "SELECT updated_at, delivery_id FROM {t:v_deliveries} WHERE recipient = %s "
         "ORDER BY updated_at DESC, delivery_id DESC LIMIT 1", [code])
     return (rows[0]["updated_at"], rows[0]["delivery_id"]) if rows else ("", "")

@@ -1,0 +1,59 @@
+"""``docledger demo`` and ``docledger serve``: a ledger to try, and the HTTP API."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+import typer
+
+from api import render
+from api.cli_options import DataOpt, LocalOnlyServerOpt, local_only, settings_for
+from domain import errors
+
+commands = typer.Typer()
+
+
+@commands.command()
+def demo(
+    again: Annotated[bool, typer.Option(
+        "--again", help="Add another round to a ledger an earlier demo made in this folder.")
+    ] = False,
+    data: DataOpt = None,
+    server: LocalOnlyServerOpt = None,
+) -> None:
+    """Run a realistic exchange on a new embedded ledger and audit it."""
+    from api.demo import run_demo
+
+    local_only(server, "demo", "it makes its own ledger and development keys")
+    run_demo(settings_for(data), again=again)
+
+
+@commands.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    data: DataOpt = None,
+    server: LocalOnlyServerOpt = None,
+) -> None:
+    """Run the HTTP API (uvicorn) on the configured ledger (embedded SQLite by default)."""
+    import uvicorn
+
+    from api.http.app import create_app
+    from api.http.container import check_safe_for
+    from infrastructure.ledger import DataFolder
+
+    local_only(server, "serve", "it serves the ledger in the data folder")
+    settings = settings_for(data)
+    check_safe_for(settings)  # before listening: production refuses development keys
+    if not DataFolder(settings.data).ledger_key.exists():
+        raise errors.NotInitialisedError(
+            f"no ledger in {settings.data}: run 'docledger init --data {settings.data}'")
+    # the API's own log (problems with an id, store faults) beside uvicorn's
+    logging.basicConfig(level=logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    render.err.print(f"serving the ledger in {settings.data} ({settings.backend}, "
+                     f"{settings.env}) on http://{host}:{port}")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level)
+

@@ -1,0 +1,188 @@
+"""The composition root: ``bootstrap(settings)`` wires the ledger service once.
+
+The service is what every entry point runs on (the command-line tool, the HTTP
+API, the tests): the ledger application, group commit for concurrent callers,
+the Merkle log that sequences and signs, and the views, followed in-process when
+the settings say so. Keys and blobs come from the ledger's data folder.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from domain.errors import ForkRefusedError, LogRollbackError, ReceiptPendingError
+from domain.evidence.keys import Ed25519Signer
+from domain.exchange.ids import REGISTRAR
+from domain.exchange.signing import sign_command
+from domain.ledger.application import DocLedger, Outcome
+from infrastructure.group_commit import GroupCommitter
+from infrastructure.keyfiles import load_signer
+from infrastructure.ledger import DataFolder, open_ledger, open_log
+from infrastructure.settings import Settings
+from infrastructure.store_faults import store_fault
+from infrastructure.transparency import LedgerLog
+from infrastructure.views.handlers import UnhandledEventError
+from infrastructure.views.store import ViewStore
+from infrastructure.views.worker import ViewWorker
+
+log = logging.getLogger("docledger.service")
+T = TypeVar("T")
+AFTER_COMMIT_RETRY_SECONDS = 2.0  # how long a step after a commit is retried in-process
+
+
+class CatchUp:
+    """Catching up with the log after a command, once for all concurrent callers:
+    whoever holds the lock catches up everything committed so far; the callers
+    queued behind it find their events already covered and return at once."""
+
+    def __init__(self, run: Callable[[], int]) -> None:
+        self._run = run  # catches up; returns the last position now covered
+        self._lock = threading.Lock()
+        self._covered = 0
+
+    def past(self, position: int | None) -> None:
+        """Make sure ``position`` is covered (None: catch up regardless)."""
+        with self._lock:
+            if position is not None and self._covered >= position:
+                return
+            self._covered = self._run()
+
+
+def bootstrap(settings: Settings, *, app: DocLedger | None = None) -> LedgerService:
+    """The ledger service for ``settings``: on ``app`` when one is open already
+    (a ledger just initialised, a test's), else on the ledger in the data folder."""
+    app = app or open_ledger(settings)
+    log = open_log(settings, app)  # reads the genesis: a ledger without one stops here
+    views = ViewStore(app)
+    return LedgerService(
+        settings=settings,
+        folder=DataFolder(settings.data),
+        app=app,
+        log=log,
+        views=views,
+        view_worker=ViewWorker(app, views),
+        # concurrent callers (the API's threads) share transactions
+        committer=GroupCommitter(app) if settings.group_commit else None,
+    )
+
+
+class LedgerService:
+    """Executes signed commands on one ledger and keeps its Merkle log and views
+    up with them; signs commands with the data folder's key files for the tools
+    that act locally."""
+
+    def __init__(self, *, settings: Settings, folder: DataFolder, app: DocLedger,
+                 log: LedgerLog, views: ViewStore, view_worker: ViewWorker,
+                 committer: GroupCommitter | None) -> None:
+        self.settings = settings
+        self.folder = folder
+        self.app = app
+        self.log = log
+        self.views = views
+        self.view_worker = view_worker
+        self.committer = committer
+        self._sequencer = CatchUp(self._sequence)
+        self._projector = CatchUp(self._project)
+
+    def signer_for(self, agency: str, key: Path | None = None) -> Ed25519Signer:
+        """The key file given, else the agency's key kept in the data folder."""
+        if key is not None:
+            return load_signer(key)
+        if agency == REGISTRAR:
+            return load_signer(self.folder.registrar_key)
+        return load_signer(self.folder.agency_key(agency))
+
+    def act(
+        self,
+        agency: str,
+        type: str,
+        fields: dict[str, Any],
+        *,
+        key: Path | None = None,
+        staff: str = "văn thư",
+    ) -> Outcome:
+        raw = sign_command(self.signer_for(agency, key), type, fields, agency=agency, staff=staff)
+        return self.execute(raw)
+
+    def execute(self, raw: bytes) -> Outcome:
+        """Execute a signed command, then extend the Merkle log (and checkpoint if due).
+
+        Once the command is committed, nothing that fails after it may read as if
+        it were not: sequencing is retried briefly, and if it still fails
+        ReceiptPendingError says the command is committed and the same bytes sent
+        again will get the receipt.
+        """
+        outcome = self.committer.execute(raw) if self.committer else self.app.execute(raw)
+        # a repeat's events may have been committed by another process: always look
+        last = max(outcome.notification_ids, default=None) if not outcome.repeated else None
+        self.after_commit(outcome, lambda: self._sequencer.past(last))
+        if self.settings.follow_views_in_process:
+            self._project_after_commit(last)
+        return outcome
+
+    def receipt(self, outcome: Outcome) -> dict[str, object]:
+        """The ledger-signed receipt of a committed (or repeated) command."""
+        return self.after_commit(outcome, lambda: self.log.receipt(outcome))
+
+    def after_commit(self, outcome: Outcome, step: Callable[[], T]) -> T:
+        """Run ``step`` for a committed command: retried for a moment (a store that
+        blinked, a second sequencer on the same store), then ReceiptPendingError."""
+        deadline, wait = time.monotonic() + AFTER_COMMIT_RETRY_SECONDS, 0.1
+        while True:
+            try:
+                return step()
+            except (ForkRefusedError, LogRollbackError):
+                raise  # the ledger refuses to go on until its operator acts: no retry helps
+            except Exception as exc:  # whatever failed, the command stays committed
+                if time.monotonic() + wait > deadline:
+                    log.warning("command %s is committed; its receipt is pending: %s",
+                                outcome.command_id, exc, exc_info=exc)
+                    raise ReceiptPendingError(outcome.command_id, (
+                        f"command {outcome.command_id} is committed, but its receipt could "
+                        f"not be made yet ({store_fault(exc) or type(exc).__name__}); send the "
+                        "same command again to get its receipt")) from exc
+            time.sleep(wait)
+            wait *= 2
+
+    def _project_after_commit(self, last: int | None) -> None:
+        try:
+            self._projector.past(last)
+        except Exception as exc:
+            if store_fault(exc) is None:
+                raise
+            # the views are derived: the next command or read catches them up
+            log.warning("views not caught up after a commit: %s", store_fault(exc))
+
+    def _sequence(self) -> int:
+        self.log.issue_checkpoint()
+        return self.log.covered
+
+    def _project(self) -> int:
+        self._catch_up_views()
+        return self.views.position()
+
+    def _catch_up_views(self) -> None:
+        """Views following in-process stop at an event they cannot apply without
+        failing the command that was just committed, or the read: the worker has
+        recorded the failure, and readiness and check-views report it."""
+        try:
+            self.view_worker.catch_up()
+        except UnhandledEventError:
+            return
+
+    def fresh_views(self, wait_for: int | None = None, timeout: float = 10.0) -> ViewStore:
+        """The views, caught up in-process, or (with a separate worker) once they
+        include notification ``wait_for``: read-your-writes after a command."""
+        if self.settings.follow_views_in_process:
+            self._catch_up_views()
+        elif wait_for is not None:
+            self.views.wait(wait_for, timeout)
+        return self.views
+
+    def close(self) -> None:
+        self.app.close()
