@@ -25,6 +25,7 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder
 from domain.errors import POSITION_COVERED, ConcurrencyError, NotFoundError
 from domain.evidence.merkle import NodeKey
 from domain.ledger.application import DocLedger
+from infrastructure.schema_lock import hold_schema_lock
 
 SCHEMA = [
     "CREATE TABLE IF NOT EXISTS {p}ledger_leaves (leaf_index {int} PRIMARY KEY, "
@@ -116,6 +117,8 @@ class LogStore:
         types = {"int": "BIGINT", "blob": "BYTEA"} if self.postgres else {
             "int": "INTEGER", "blob": "BLOB"}
         with self._cursor(commit=True) as c:
+            if self.postgres:
+                hold_schema_lock(c)
             for statement in SCHEMA:
                 c.execute(self._sql(statement.format(p="{p}", **types)))
             if not self.postgres:

@@ -15,6 +15,7 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError
 
 from infrastructure.log_store import EventsTable
+from infrastructure.schema_lock import hold_schema_lock
 
 # (The column is named ``expires_at`` for existing ledgers; it holds the
 # keep-until instant, past the request's ``expires`` by the clock leeway.)
@@ -30,6 +31,8 @@ class NonceStore:
     def __init__(self, table: EventsTable) -> None:
         self.table = table
         with table.datastore.transaction(commit=True) as cursor:
+            if table.postgres:
+                hold_schema_lock(cursor)
             cursor.execute(table.sql(SCHEMA))
 
     @classmethod

@@ -31,11 +31,20 @@ from contextlib import contextmanager
 from typing import Any
 
 import psycopg
-from eventsourcing.persistence import InterfaceError, OperationalError
-from eventsourcing.postgres import PostgresDatastore, PostgresFactory
+from eventsourcing.persistence import (
+    ApplicationRecorder,
+    InterfaceError,
+    OperationalError,
+)
+from eventsourcing.postgres import (
+    PostgresDatastore,
+    PostgresFactory,
+    TPostgresTrackingRecorder,
+)
 from eventsourcing.utils import Environment, EnvType
 
 from infrastructure.pg_watch import ServerWatch
+from infrastructure.schema_lock import schema_lock
 from infrastructure.store_faults import StoreOutageError
 
 IO_TIMEOUT = "POSTGRES_IO_TIMEOUT"
@@ -54,6 +63,16 @@ class BoundedPostgresFactory(PostgresFactory):
         super().__init__(env)
         io_timeout = float(self.env.get(IO_TIMEOUT) or DEFAULT_IO_TIMEOUT)
         self.watch = bound_waits(self.datastore, io_timeout)
+
+    def application_recorder(self) -> ApplicationRecorder:
+        with schema_lock(self.datastore):  # its tables, made by one process at a time
+            return super().application_recorder()
+
+    def tracking_recorder(
+            self, tracking_recorder_class: type[TPostgresTrackingRecorder] | None = None
+    ) -> TPostgresTrackingRecorder:
+        with schema_lock(self.datastore):
+            return super().tracking_recorder(tracking_recorder_class)
 
     def close(self) -> None:
         self.watch.close()

@@ -62,7 +62,7 @@ class Settings(BaseSettings):
     def _recorder_env(self) -> dict[str, str]:
         if self.backend == "sqlite":
             return {
-                "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                "PERSISTENCE_MODULE": "infrastructure.sqlite_store:SchemaLockedSQLiteFactory",
                 "SQLITE_DBNAME": str(self.data / "ledger.sqlite"),
                 "SQLITE_LOCK_TIMEOUT": str(self.sqlite_lock_timeout),
             }

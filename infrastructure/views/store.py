@@ -19,6 +19,7 @@ from eventsourcing.postgres import PostgresTrackingRecorder
 from domain.errors import ConcurrencyError
 from domain.ledger.application import DocLedger
 from domain.text import display
+from infrastructure.schema_lock import hold_schema_lock
 from infrastructure.views.handlers import Op, UnhandledEventError
 from infrastructure.views.schema import (
     INDEXES,
@@ -68,6 +69,8 @@ class ViewStore:
         self.app_name = app.name
         self._sql_cache: dict[str, str] = {}
         with self.transaction() as c:
+            if self.postgres:
+                hold_schema_lock(c)
             c.execute(f"CREATE TABLE IF NOT EXISTS {self.prefix}view_failures (name TEXT "
                       "PRIMARY KEY, notification_id BIGINT NOT NULL, topic TEXT NOT NULL, "
                       "reason TEXT NOT NULL)")
@@ -80,6 +83,8 @@ class ViewStore:
     def create_indexes(self) -> None:
         """The secondary indexes a shadow made with ``indexes=False`` lacks."""
         with self.transaction() as c:
+            if self.postgres:
+                hold_schema_lock(c)
             for statement in index_statements(self.prefix, self.suffix, feeding=False):
                 c.execute(statement)
 
