@@ -7,12 +7,13 @@ A key is valid at instant ``T`` exactly when
 (``revoked_at`` absent: no upper bound). The key takes effect at the instant of
 the event that added it and loses it at the instant of the event that revoked
 it: an event stamped with the revocation instant itself is *not* covered by the
-key. The ledger stamps its commands with strictly increasing times, so no event
-it records can share its microsecond with a revocation, and what it accepts
-this rule accepts too.
+key. A ledger process stamps its commands with strictly increasing times, so no
+event it records shares its microsecond with a revocation it recorded, and what
+it accepts this rule accepts too (two processes on one store: see the limit in
+docs/commands.md).
 
 The ledger's command check, a document's history, the audit's replay and the
-offline bundle verifier all decide with ``key_valid_at`` (docs/ledger.md,
+offline bundle verifier all decide with ``key_valid_at`` (docs/commands.md,
 "Key validity").
 """
 
