@@ -17,7 +17,6 @@ import http.client
 import json
 import socket
 import threading
-import time
 from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
@@ -33,6 +32,7 @@ from infrastructure.ledger import DataFolder
 from tests.api.conftest import Cli, LiveServer
 from tests.api.http_support import api_for, client_for
 from tests.factories import SENDER, World, header
+from tests.waiting import wait_until
 
 MB = 2**20
 STREAMED = 200 * MB
@@ -222,16 +222,6 @@ def sha256_of_file(path: Path) -> str:
         while chunk := blob.read(CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def wait_until(condition: Callable[[], bool], timeout: float) -> bool:
-    """Poll ``condition`` until it holds or ``timeout`` passes; whether it held."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
 
 
 @pytest.fixture

@@ -31,6 +31,7 @@ from infrastructure.ledger import DataFolder
 from tests.api.conftest import Cli, LiveServer, environment
 from tests.conftest import PG_ENV, TEST_PG_DB
 from tests.store_proxy import StoreProxy
+from tests.waiting import wait_until
 
 SQLITE_LOCK_TIMEOUT = 1  # seconds the server waits on a locked file before giving up
 
@@ -154,9 +155,7 @@ def test_store_unreachable_answers_503_store_unavailable_in_seconds_and_recovers
     one_line_error(remote, "store-unavailable")
 
     outage.end()
-    deadline = time.monotonic() + 30
-    while (answer := post(agency, raw)).status_code == 503 and time.monotonic() < deadline:
-        time.sleep(0.5)
+    answer = post_once_the_store_answers(agency, raw)
     assert answer.status_code == 201, answer.text  # it had not been committed
     assert whoami(agency).status_code == 200
 
@@ -178,7 +177,7 @@ def test_store_that_hangs_answers_503_within_seconds_writes_nothing_and_recovers
     head = _log_head(backend_env, ledger)
     # each the first to meet the hang, on connections that answered a moment ago
     for request in (lambda: whoami(agency), lambda: post(agency, raw)):
-        assert _until(lambda: whoami(agency).status_code == 200, 30)
+        assert wait_until(lambda: whoami(agency).status_code == 200, 30)
         outage.begin(hang=True)
         answer, took = timed(request)
         assert_store_unavailable(answer)
@@ -193,9 +192,7 @@ def test_store_that_hangs_answers_503_within_seconds_writes_nothing_and_recovers
     assert _log_head(backend_env, ledger) == head  # nothing written
 
     outage.end()  # the same server, not restarted, serves again
-    deadline = time.monotonic() + 30
-    while (answer := post(agency, raw)).status_code == 503 and time.monotonic() < deadline:
-        time.sleep(0.5)
+    answer = post_once_the_store_answers(agency, raw)
     assert answer.status_code == 201, answer.text  # it had not been committed
     assert whoami(agency).status_code == 200
 
@@ -229,6 +226,21 @@ def test_store_that_hangs_answers_503_while_healthz_answers_at_once(
     finally:
         proxy.stop()
         server.stop()
+
+
+def post_once_the_store_answers(agency: httpx.Client, raw: bytes) -> httpx.Response:
+    """Send the command until the answer is no longer 503 (at most 30 s): the pool
+    finds the store again on a caller's request, not on a timer."""
+    answer = post(agency, raw)
+
+    def answered() -> bool:
+        nonlocal answer
+        answer = post(agency, raw)
+        return answer.status_code != 503
+
+    if answer.status_code == 503:
+        wait_until(answered, 30, every=0.5)
+    return answer
 
 
 def _runner(env: dict[str, str]) -> Cli:
@@ -315,18 +327,18 @@ def test_views_worker_outlives_a_store_outage_and_catches_up_after_it(
     lines: list[str] = []
     threading.Thread(target=lambda: lines.extend(worker.stderr or []), daemon=True).start()
     try:
-        assert _until(lambda: sum("trying again" in line for line in lines) >= 2, 30), lines
+        assert wait_until(lambda: sum("trying again" in line for line in lines) >= 2, 30), lines
         assert worker.poll() is None, lines  # a transient fault does not end it
         outage.end()
-        assert _until(lambda: _views_at_head(backend_env, ledger), 30), lines
+        assert wait_until(lambda: _views_at_head(backend_env, ledger), 30), lines
         if outage.backend == "postgres":  # and once it follows, an outage again
             outage.begin()
             seen = sum("trying again" in line for line in lines)
-            assert _until(lambda: sum("trying again" in ln for ln in lines) >= seen + 2, 30)
+            assert wait_until(lambda: sum("trying again" in ln for ln in lines) >= seen + 2, 30)
             outage.end()
             assert add_key(cli, ledger, worker_env, DISTRICT_WEST).returncode == 0
-            assert _until(lambda: _views_at_head(backend_env, ledger), 30), lines
-            assert _until(lambda: any("catching up again" in line for line in lines), 10), lines
+            assert wait_until(lambda: _views_at_head(backend_env, ledger), 30), lines
+            assert wait_until(lambda: any("catching up again" in line for line in lines), 10), lines
         assert worker.poll() is None, lines
     finally:
         worker.terminate()
@@ -370,11 +382,3 @@ def _log_head(backend_env: dict[str, str], ledger: Path) -> int | None:
     finally:
         app.close()
 
-
-def _until(condition: Callable[[], bool], seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.2)
-    return condition()

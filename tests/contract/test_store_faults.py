@@ -28,6 +28,7 @@ from tests.api.conftest import free_port
 from tests.conftest import PG, sqlite_settings
 from tests.factories import SENDER, World
 from tests.store_proxy import store_proxy
+from tests.waiting import wait_until
 
 # longer than a store that stops answering is given (docs/faults.md), shorter than
 # the lock timeout: a write waiting this long for the log is waiting, not failing
@@ -158,7 +159,7 @@ def _log_locked_by_another_writer(world: World) -> Iterator[Callable[[], bool]]:
     table = f'"{world.settings.pg_schema}"."{world.app.recorder.events_table_name}"'
     with psycopg.connect(**PG) as other:
         other.execute(f"LOCK TABLE {table} IN EXCLUSIVE MODE")
-        yield lambda: _until(lambda: _lock_waiters(table) > 0, 30)
+        yield lambda: wait_until(lambda: _lock_waiters(table) > 0, 30)
         other.rollback()
 
 
@@ -168,11 +169,3 @@ def _lock_waiters(table: str) -> int:
                            " AND relation = %s::regclass", [table]).fetchone()
     return int(row[0]) if row else 0
 
-
-def _until(condition: Callable[[], bool], seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
