@@ -115,18 +115,14 @@ def sign_note(text: str, key: NoteKey, signer: Signer) -> str:
     return f"{text}\n{SIG_PREFIX}{key.name} {encoded}\n"
 
 
-def open_note(note: str, key: NoteKey) -> str:
-    """Return the note's text if ``key`` signed it; raise CheckpointError otherwise.
-
-    1. split the text from the signature block at the last blank line;
-    2. find signature lines by ``key``'s name and key hash (others are ignored);
-    3. require exactly one, and that its Ed25519 signature verifies over the text.
-    """
+def split_note(note: str) -> tuple[str, list[tuple[str, bytes]]]:
+    """A signed note's text (ending in a newline) and its signature lines, each as
+    (key name, decoded base64 blob). The text and the signatures are split at the
+    last blank line; every line after it must be a signature line."""
     head, sep, block = note.rpartition("\n\n")
     if not sep or not block.endswith("\n"):
         raise CheckpointError("not a signed note: no signature block")
-    text = head + "\n"
-    found = []
+    lines = []
     for line in block[:-1].split("\n"):
         if not line.startswith(SIG_PREFIX):
             raise CheckpointError(f"malformed signature line {line!r}")
@@ -135,8 +131,19 @@ def open_note(note: str, key: NoteKey) -> str:
             blob = base64.b64decode(encoded, validate=True)
         except binascii.Error:
             raise CheckpointError("signature is not base64") from None
-        if name == key.name and blob[:4] == key.key_hash:
-            found.append(blob[4:])
+        lines.append((name, blob))
+    return head + "\n", lines
+
+
+def open_note(note: str, key: NoteKey) -> str:
+    """Return the note's text if ``key`` signed it; raise CheckpointError otherwise.
+
+    1. split the text from the signature block at the last blank line;
+    2. find signature lines by ``key``'s name and key hash (others are ignored);
+    3. require exactly one, and that its Ed25519 signature verifies over the text.
+    """
+    text, lines = split_note(note)
+    found = [blob[4:] for name, blob in lines if name == key.name and blob[:4] == key.key_hash]
     if len(found) != 1:
         raise CheckpointError(f"the note carries {len(found)} signatures by {key.name}, not 1")
     try:
