@@ -29,8 +29,11 @@ from api.cli_options import (
     read_vkey,
     settings_for,
 )
+from api.cli_policy import PolicyOpt, describe, ledger_vkey, read_policy
 from domain import errors
 from domain.errors import InvalidInputError
+from domain.evidence.checkpoint import Checkpoint, NoteKey, split_note
+from domain.evidence.policy import Policy
 from infrastructure.keyfiles import load_public_key
 from infrastructure.ledger import open_ledger, remembered_notes, run_audit, trust_anchors
 from infrastructure.store_faults import store_faults_as_errors
@@ -58,6 +61,7 @@ def audit(
     no_remembered: Annotated[bool, typer.Option(
         "--no-remembered", help="Do not check the checkpoint the ledger remembers beside "
                                 "its key (keys/ledger.checkpoint).")] = False,
+    policy_file: PolicyOpt = None,
     server: LocalOnlyServerOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -71,13 +75,15 @@ def audit(
                "with 'bundle --server' and the log with 'prove-consistency --server'")
     try:
         with store_faults_as_errors():
-            _audit(data, registrar_key, ledger_key, trusted, no_remembered, as_json)
+            _audit(data, registrar_key, ledger_key, trusted, no_remembered, as_json,
+                   read_policy(policy_file))
     except errors.StoreUnavailableError as exc:
         raise errors.AuditIncompleteError(f"the audit could not finish: {exc}") from None
 
 
 def _audit(data: Path | None, registrar_key: Path | None, ledger_key: Path | None,
-           trusted: list[Path] | None, no_remembered: bool, as_json: bool) -> None:
+           trusted: list[Path] | None, no_remembered: bool, as_json: bool,
+           policy: Policy | None = None) -> None:
     settings = settings_for(data)
     # the ledger alone, not a session: a session reads the genesis, which may be
     # what the audit has to report as damaged
@@ -88,6 +94,13 @@ def _audit(data: Path | None, registrar_key: Path | None, ledger_key: Path | Non
     if ledger_key is not None:
         ledger = load_public_key(ledger_key)
     notes = [p.read_text() for p in trusted or []]
+    if policy is not None:  # each checkpoint you saved must carry the quorum's cosignatures
+        for path, note in zip(trusted or [], notes, strict=True):
+            origin = Checkpoint.parse(split_note(note)[0]).origin
+            verdict = policy.check(note, None if policy.logs else
+                                   NoteKey.from_public_key(origin, ledger))
+            if not as_json:
+                render.out.print(f"{path}: {describe(verdict)}", highlight=False)
     if not no_remembered:
         notes += remembered_notes(settings)
     total = ledger_app.recorder.max_notification_id() or 0
@@ -166,17 +179,23 @@ def verify_consistency_cmd(
     old: Annotated[Path, typer.Argument(help="The older signed checkpoint (note file).")],
     new: Annotated[Path, typer.Argument(help="The newer signed checkpoint (note file).")],
     proof: Annotated[Path, typer.Option(help="JSON from prove-consistency.")],
-    ledger_key: Annotated[str, typer.Option(
-        help="The ledger's verifier key (vkey text, or a file holding it).")],
+    ledger_key: Annotated[str | None, typer.Option(
+        help="The ledger's verifier key (vkey text, or a file holding it); default: the "
+             "--policy's log line.")] = None,
+    policy_file: PolicyOpt = None,
     server: LocalOnlyServerOpt = None,
 ) -> None:
-    """Check offline that NEW extends OLD: both signed, and the proof links them."""
+    """Check offline that NEW extends OLD: both signed, and the proof links them (and,
+    with --policy, that NEW carries the cosignatures its quorum needs)."""
     local_only(server, "verify-consistency", "it checks files offline, trusting only the "
                "ledger key; fetch them with 'checkpoint --server' and 'prove-consistency "
                "--server'")
     from domain.evidence.consistency import check_consistency
 
-    outcome = check_consistency(old.read_text(), new.read_text(), read_json(proof),
-                                read_vkey(ledger_key))
-    render.out.print(f"[green]consistent[/]: {outcome}")
+    policy = read_policy(policy_file)
+    vkey = ledger_vkey(None if ledger_key is None else read_vkey(ledger_key), policy)
+    outcome = check_consistency(old.read_text(), new.read_text(), read_json(proof), vkey)
+    if policy is not None:  # OLD is the one you kept: you trust it already
+        outcome += "; " + describe(policy.check(new.read_text(), NoteKey.parse(vkey)))
+    render.out.print(f"[green]consistent[/]: {outcome}", highlight=False)
 

@@ -24,6 +24,7 @@ from api.cli_options import (
     read_json,
     read_vkey,
 )
+from api.cli_policy import PolicyOpt, ledger_vkey, read_policy
 from domain.verification.bundle import verify_bundle
 
 commands = typer.Typer()
@@ -50,8 +51,10 @@ def bundle_cmd(
 @commands.command("verify-bundle")
 def verify_bundle_cmd(
     file: Annotated[Path, typer.Argument(help="Bundle file written by 'bundle'.")],
-    ledger_key: Annotated[str, typer.Option(
-        help="The ledger's verifier key (vkey text, or a file holding it).")],
+    ledger_key: Annotated[str | None, typer.Option(
+        help="The ledger's verifier key (vkey text, or a file holding it); default: the "
+             "--policy's log line.")] = None,
+    policy_file: PolicyOpt = None,
     server: LocalOnlyServerOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -65,7 +68,10 @@ def verify_bundle_cmd(
         if not as_json:
             render.out.print(f"step {step}: {text}", highlight=False)
 
-    summary = verify_bundle(read_json(file), read_vkey(ledger_key), report)
+    policy = read_policy(policy_file)
+    summary = verify_bundle(read_json(file),
+                            ledger_vkey(None if ledger_key is None else read_vkey(ledger_key),
+                                        policy), report, policy=policy)
     if as_json:
         render.print_json({"ok": True, "steps": steps, "summary": summary.as_dict()})
     else:

@@ -75,6 +75,10 @@ def run_demo(settings: Settings, *, again: bool = False) -> None:
     if checkpoint is not None:
         out.print(f"\nsigned checkpoint: {checkpoint.size} events, "
                   f"root {checkpoint.root.hex()[:16]}…")
+    published = service.log.publish()  # with witnesses: once a quorum cosigned it
+    if service.log.publisher.witnesses:
+        out.print("published checkpoint: " + ("none yet" if published is None else
+                                               f"{published.size} events, cosigned"))
     audit(service, settings)
     out.print(f"see one document's signed history: "
               f"docledger history {plan['document']} --data {settings.data}")

@@ -94,10 +94,12 @@ class LedgerSession(Protocol):
         """The ledger's note verifier key, one line."""
 
     def issue_checkpoint(self) -> None:
-        """Sign a checkpoint now if the log grew since the latest."""
+        """Sign a checkpoint now if the log grew since the latest, and publish it (with
+        witnesses: once they cosign)."""
 
     def checkpoint(self) -> str:
-        """The latest signed checkpoint's note (signed first if one is due)."""
+        """The latest published checkpoint's note, with its cosignatures (signed and
+        offered to the witnesses first if one is due)."""
 
     def inclusion_proof(self, *, leaf_hash: str | None,
                         notification: int | None) -> dict[str, Any]: ...
@@ -181,24 +183,30 @@ class LocalSession:
 
     def issue_checkpoint(self) -> None:
         self.service.log.issue_checkpoint(force=True)
+        self.service.log.publish()  # with witnesses: asked now, each within the timeout
 
     def checkpoint(self) -> str:
         log = self.service.log
         log.issue_checkpoint()
-        latest = log.store.latest_checkpoint()
+        latest = log.publish()
         if latest is None:
-            raise NotFoundError("the ledger has signed no checkpoint yet")
+            raise NotFoundError("the ledger has published no checkpoint yet")
         return latest.note
 
     def inclusion_proof(self, *, leaf_hash: str | None,
                         notification: int | None) -> dict[str, Any]:
         log = self.service.log
         log.issue_checkpoint(force=True)
-        latest = log.store.latest_checkpoint()
-        assert latest is not None  # issue_checkpoint(force=True) signed one or one exists
+        latest = log.publish()
+        if latest is None:
+            raise NotFoundError("the ledger has published no checkpoint yet")
         index = log.store.leaf_index_of(
             notification_id=notification,
             leaf_hash=None if leaf_hash is None else bytes.fromhex(leaf_hash))
+        if index >= latest.size:
+            raise NotFoundError(f"leaf {index} is not yet covered by a published checkpoint "
+                                f"(size {latest.size}): the witnesses have not cosigned a "
+                                "newer one; ask again")
         stored = log.store.leaves(index, 1)[0]
         proof = log.inclusion_proof(index, latest.size)
         return {"leaf_index": index, "notification_id": stored[1],
@@ -208,9 +216,9 @@ class LocalSession:
     def consistency_proof(self, old_size: int, new_size: int | None) -> dict[str, Any]:
         log = self.service.log
         if new_size is None:
-            latest = log.store.latest_checkpoint()
+            latest = log.published_checkpoint()
             if latest is None:
-                raise NotFoundError("the ledger has signed no checkpoint yet")
+                raise NotFoundError("the ledger has published no checkpoint yet")
             new_size = latest.size
         proof = log.consistency_proof(old_size, new_size)
         return {"old_size": old_size, "new_size": new_size, "proof": [p.hex() for p in proof]}

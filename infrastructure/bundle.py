@@ -56,15 +56,17 @@ def _command_of(envelope: dict[str, Any]) -> str:
 
 
 def build_bundle(app: DocLedger, log: LedgerLog, document: UUID) -> dict[str, Any]:
-    """The audit bundle of ``document`` against a checkpoint signed now.
+    """The audit bundle of ``document`` against the latest published checkpoint,
+    after signing one now and offering it to the witnesses (if the policy has any).
 
-    Events written after that checkpoint (by commands running concurrently) are
-    left out, so the bundle shows the document as of the checkpoint.
+    Events the checkpoint does not cover (written after it, by commands running
+    concurrently, or not yet cosigned by a quorum of witnesses) are left out, so
+    the bundle shows the document as of the checkpoint.
     """
     log.issue_checkpoint(force=True)
-    checkpoint = log.store.latest_checkpoint()
+    checkpoint = log.publish()
     if checkpoint is None:
-        raise NotFoundError("the ledger has signed no checkpoint")
+        raise NotFoundError("the ledger has published no checkpoint yet")
     events: list[dict[str, Any]] = []  # the bundle's JSON, as docs/bundle.md lays it out
     for n in log.store.notifications_of(select_events(app, document)):
         try:
@@ -82,6 +84,13 @@ def build_bundle(app: DocLedger, log: LedgerLog, document: UUID) -> dict[str, An
             "state": base64.b64encode(n.state).decode(),
             "proof": [h.hex() for h in log.inclusion_proof(index, checkpoint.size)],
         })
+    if not any(e["aggregate_id"] == str(document) for e in events):
+        raise NotFoundError(f"document {document} is not yet covered by a published "
+                            f"checkpoint (size {checkpoint.size}): ask again once the "
+                            "witnesses have cosigned a newer one")
     events.sort(key=lambda e: e["leaf_index"])
-    return {"format": FORMAT, "document": str(document), "checkpoint": checkpoint.note,
-            "events": events}
+    bundle = {"format": FORMAT, "document": str(document), "checkpoint": checkpoint.note,
+              "events": events}
+    if checkpoint.timestamp_token is not None:
+        bundle["checkpoint_timestamp"] = base64.b64encode(checkpoint.timestamp_token).decode()
+    return bundle

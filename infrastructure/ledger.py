@@ -25,6 +25,7 @@ from infrastructure.remembered import RememberedCheckpoint
 from infrastructure.replay_recorder import REPLAY
 from infrastructure.settings import Settings
 from infrastructure.transparency import LedgerLog
+from infrastructure.witnessing import read_policy
 
 PAGE = 1000
 
@@ -100,12 +101,16 @@ def init_ledger(settings: Settings, *, clock: Callable[[], datetime] = utc_now) 
 def open_log(settings: Settings, app: DocLedger) -> LedgerLog:
     """The Merkle log over ``app``'s event store, signing with the ledger key."""
     folder = DataFolder(settings.data)
+    policy_file = settings.witness_policy
     return LedgerLog(
         app,
         load_signer(folder.ledger_key),
         checkpoint_every=settings.checkpoint_every,
         checkpoint_seconds=settings.checkpoint_seconds,
         remembered=RememberedCheckpoint(folder.remembered_checkpoint),
+        policy=None if policy_file is None else read_policy(policy_file),
+        policy_source=str(policy_file),
+        witness_timeout=settings.witness_timeout,
     )
 
 

@@ -3,7 +3,10 @@
 - ``ledger_leaves``: leaf index (0, 1, 2 … without holes), the notification id
   it covers (unique) and the leaf hash;
 - ``ledger_nodes``: hashes of complete subtrees above the leaves, by (level, index);
-- ``ledger_checkpoints``: every signed checkpoint, by tree size.
+- ``ledger_checkpoints``: every signed checkpoint, by tree size;
+- ``ledger_published``: every published checkpoint, by tree size: the signed note
+  with the witnesses' cosignature lines appended, when it was published, and the
+  trusted time-stamp token over its body, if any (docs/ledger.md, "Publishing").
 
 A batch of leaves, with the nodes it completes, is written in one transaction;
 the primary keys make a second writer of the same leaves fail, so each event
@@ -35,6 +38,8 @@ SCHEMA = [
     "hash {blob} NOT NULL, PRIMARY KEY (level, idx))",
     "CREATE TABLE IF NOT EXISTS {p}ledger_checkpoints (size {int} PRIMARY KEY, "
     "root {blob} NOT NULL, note TEXT NOT NULL, issued_at TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS {p}ledger_published (size {int} PRIMARY KEY, "
+    "note TEXT NOT NULL, published_at TEXT NOT NULL, timestamp_token {blob})",
 ]
 
 
@@ -92,6 +97,14 @@ class StoredCheckpoint:
     root: bytes
     note: str
     issued_at: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class PublishedCheckpoint:
+    size: int
+    note: str  # the ledger-signed note with the cosignature lines appended
+    published_at: str
+    timestamp_token: bytes | None = None  # DER RFC 3161 token over the checkpoint body
 
 
 class LogStore:
@@ -247,13 +260,20 @@ class LogStore:
 
     # ---- checkpoints ----------------------------------------------------------------
 
-    def save_checkpoint(self, checkpoint: StoredCheckpoint) -> None:
+    def save_checkpoint(self, checkpoint: StoredCheckpoint, *, publish: bool = False) -> None:
+        """Store a signed checkpoint; with ``publish``, publish it as it is in the same
+        transaction (a ledger without witnesses)."""
         try:
             with self._cursor(commit=True) as c:
                 c.execute(self._sql("INSERT INTO {p}ledger_checkpoints (size, root, note, "
                                     "issued_at) VALUES (%s, %s, %s, %s)"),
                           (checkpoint.size, checkpoint.root, checkpoint.note,
                            checkpoint.issued_at))
+                if publish:
+                    c.execute(self._sql("INSERT INTO {p}ledger_published (size, note, "
+                                        "published_at) VALUES (%s, %s, %s) "
+                                        "ON CONFLICT (size) DO NOTHING"),
+                              (checkpoint.size, checkpoint.note, checkpoint.issued_at))
         except IntegrityError:
             raise ConcurrencyError(f"a checkpoint of size {checkpoint.size} exists") from None
 
@@ -268,3 +288,63 @@ class LogStore:
     def latest_checkpoint(self) -> StoredCheckpoint | None:
         found = self.checkpoints(latest_only=True)
         return found[0] if found else None
+
+    def checkpoints_after(self, size: int, limit: int) -> list[StoredCheckpoint]:
+        """Up to ``limit`` signed checkpoints larger than ``size``, oldest first."""
+        with self._cursor(commit=False) as c:
+            c.execute(self._sql("SELECT size, root, note, issued_at FROM {p}ledger_checkpoints "
+                                "WHERE size > %s ORDER BY size LIMIT %s"), (size, limit))
+            return [StoredCheckpoint(size=int(r["size"]), root=bytes(r["root"]), note=r["note"],
+                                     issued_at=r["issued_at"]) for r in c.fetchall()]
+
+    # ---- published checkpoints ------------------------------------------------------
+
+    def save_published(self, published: PublishedCheckpoint) -> None:
+        """Store a published checkpoint; ConcurrencyError if one of that size exists."""
+        try:
+            with self._cursor(commit=True) as c:
+                c.execute(self._sql("INSERT INTO {p}ledger_published (size, note, published_at, "
+                                    "timestamp_token) VALUES (%s, %s, %s, %s)"),
+                          (published.size, published.note, published.published_at,
+                           published.timestamp_token))
+        except IntegrityError:
+            raise ConcurrencyError(
+                f"a published checkpoint of size {published.size} exists") from None
+
+    def publish_signed(self) -> None:
+        """Publish every signed checkpoint newer than the latest published, as it is
+        (a ledger without witnesses; one statement, idempotent)."""
+        with self._cursor(commit=True) as c:
+            c.execute(self._sql(
+                "INSERT INTO {p}ledger_published (size, note, published_at) "
+                "SELECT size, note, issued_at FROM {p}ledger_checkpoints WHERE size > "
+                "(SELECT coalesce(max(size), -1) FROM {p}ledger_published) "
+                "ON CONFLICT (size) DO NOTHING"))
+
+    def published(self, *, after: int = 0, limit: int | None = None,
+                  latest_only: bool = False) -> list[PublishedCheckpoint]:
+        """Published checkpoints larger than ``after``, oldest first (or the latest)."""
+        order = "DESC LIMIT 1" if latest_only else "ASC"
+        if limit is not None and not latest_only:
+            order += f" LIMIT {int(limit)}"
+        with self._cursor(commit=False) as c:
+            c.execute(self._sql("SELECT size, note, published_at, timestamp_token FROM "
+                                "{p}ledger_published WHERE size > %s " f"ORDER BY size {order}"),
+                      (after,))
+            return [PublishedCheckpoint(
+                size=int(r["size"]), note=r["note"], published_at=r["published_at"],
+                timestamp_token=None if r["timestamp_token"] is None
+                else bytes(r["timestamp_token"])) for r in c.fetchall()]
+
+    def latest_published(self) -> PublishedCheckpoint | None:
+        found = self.published(latest_only=True)
+        return found[0] if found else None
+
+    def sizes(self) -> tuple[int, int]:
+        """(the latest signed checkpoint's size, the latest published one's), 0 if none."""
+        with self._cursor(commit=False) as c:
+            c.execute(self._sql(
+                "SELECT (SELECT coalesce(max(size), 0) FROM {p}ledger_checkpoints) AS signed, "
+                "(SELECT coalesce(max(size), 0) FROM {p}ledger_published) AS published"))
+            row = c.fetchone()
+        return int(row["signed"]), int(row["published"])

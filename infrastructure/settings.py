@@ -27,6 +27,11 @@ class Settings(BaseSettings):
     max_clock_skew_seconds: int = 300
     checkpoint_every: int = 256  # sign a checkpoint after this many new events …
     checkpoint_seconds: float = 10.0  # … or when the latest is this old and the log grew
+    # A C2SP tlog-policy file: the witnesses asked to cosign each checkpoint and the
+    # quorum a checkpoint needs before it is published (docs/ledger.md, "Witness
+    # policy"). None: every signed checkpoint is published at once, as it is signed.
+    witness_policy: Path | None = None
+    witness_timeout: float = 5.0  # seconds per request to one witness
     # Views follow the log inside each process (the embedded default); with
     # PostgreSQL a separate worker (`docledger project --follow`) usually does.
     views_in_process: bool | None = None

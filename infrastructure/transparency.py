@@ -38,11 +38,13 @@ from domain.evidence.merkle import (
     range_hash,
     verify_consistency,
 )
+from domain.evidence.policy import Policy
 from domain.evidence.receipt import receipt_content, sign_receipt
 from domain.ledger.application import DocLedger, Outcome, utc_now
 from domain.ledger.command_log import CommandRecord
-from infrastructure.log_store import LogStore, StoredCheckpoint
+from infrastructure.log_store import LogStore, PublishedCheckpoint, StoredCheckpoint
 from infrastructure.remembered import RememberedCheckpoint
+from infrastructure.witnessing import Publisher, Stamp, check_log_key
 
 BATCH = 2000
 log = logging.getLogger(__name__)
@@ -60,6 +62,10 @@ class LedgerLog:
         checkpoint_seconds: float = 10.0,
         clock: Callable[[], datetime] = utc_now,
         remembered: RememberedCheckpoint | None = None,
+        policy: Policy | None = None,
+        policy_source: str = "",
+        witness_timeout: float = 5.0,
+        stamp: Stamp | None = None,
     ) -> None:
         self.app = app
         self.store = LogStore(app)
@@ -75,6 +81,11 @@ class LedgerLog:
         self.covered = 0
         self.remembered = remembered
         self._opened: tuple[Checkpoint, str] | None = None  # the remembered note, verified
+        if policy is not None:
+            check_log_key(policy, self.note_key, policy_source)
+        self.publisher = Publisher(self.store, self.note_key, policy,
+                                   proof=self.consistency_proof, timeout=witness_timeout,
+                                   stamp=stamp)
 
     # ---- sequencing ------------------------------------------------------------
 
@@ -210,10 +221,27 @@ class LedgerLog:
         stored = StoredCheckpoint(size=size, root=root, note=note,
                                   issued_at=self.clock().isoformat())
         try:
-            self.store.save_checkpoint(stored)
+            self.store.save_checkpoint(stored, publish=self.publisher.immediate)
         except ConcurrencyError:
             return None  # a concurrent issuer signed this very size
+        self.publisher.wake()
         return stored
+
+    # ---- publishing ---------------------------------------------------------------
+
+    def published_checkpoint(self) -> PublishedCheckpoint | None:
+        """The latest published checkpoint: what every public reader shows (the
+        checkpoint, proofs, bundles). Without witnesses, every signed checkpoint
+        is published (those signed before publishing existed, on first use)."""
+        if self.publisher.immediate:
+            self.publisher.publish()
+        return self.store.latest_published()
+
+    def publish(self) -> PublishedCheckpoint | None:
+        """Offer the latest signed checkpoint to the witnesses now and wait for their
+        answers (each bounded by the timeout); the latest published checkpoint."""
+        self.publisher.publish()
+        return self.store.latest_published()
 
     def _held(self) -> AbstractContextManager[None]:
         return self.remembered.held() if self.remembered is not None else nullcontext()
@@ -277,7 +305,7 @@ class LedgerLog:
         stored = StoredCheckpoint(size=checkpoint.size, root=checkpoint.root, note=note,
                                   issued_at=self.clock().isoformat())
         try:
-            self.store.save_checkpoint(stored)
+            self.store.save_checkpoint(stored, publish=self.publisher.immediate)
         except ConcurrencyError:
             pass  # stored meanwhile: the same signed note
         return stored

@@ -20,9 +20,12 @@ class Container:
     def open(cls, settings: Settings) -> Container:
         check_safe_for(settings)
         service = bootstrap(settings)
+        # with witnesses, checkpoints are published in the background: commands never wait
+        service.log.publisher.start()
         return cls(settings=settings, service=service, nonces=NonceStore.beside(service.app))
 
     def close(self) -> None:
+        self.service.log.publisher.stop()
         self.service.close()
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from domain.errors import InvalidInputError, VerificationError
 from domain.evidence.checkpoint import (
@@ -78,6 +79,12 @@ class PolicyVerdict:
         state = "met" if self.satisfied else "NOT met"
         return (f"witness quorum {self.quorum!r} {state} for checkpoint of size "
                 f"{self.checkpoint.size}: cosigned by {signed}; missing {missing}")
+
+    def cosigners(self) -> str:
+        """Each cosigning witness with the time its cosignature gives (UTC)."""
+        return ", ".join(
+            f"{name} at {datetime.fromtimestamp(t, UTC).isoformat().replace('+00:00', 'Z')}"
+            for name, t in sorted(self.cosigned.items())) or "none"
 
     def as_dict(self) -> dict[str, object]:
         return {"quorum": self.quorum, "satisfied": self.satisfied,

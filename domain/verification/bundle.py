@@ -36,6 +36,7 @@ from domain.evidence.key_validity import key_valid_at
 from domain.evidence.keys import PublicKey
 from domain.evidence.leaf import event_leaf_hash
 from domain.evidence.merkle import verify_inclusion
+from domain.evidence.policy import Policy
 from domain.exchange.catalogue import CATALOGUE, Role, record_topic_of, writing
 from domain.exchange.ids import (
     REGISTRAR,
@@ -109,15 +110,19 @@ class BundleSummary:
 Report = Callable[[int, str], None]
 
 
-def verify_bundle(bundle: Any, vkey: str, report: Report | None = None) -> BundleSummary:
-    """Verify an audit bundle offline against the ledger's verifier key ``vkey``."""
-    return _Verifier(bundle, vkey, report or (lambda n, text: None)).run()
+def verify_bundle(bundle: Any, vkey: str, report: Report | None = None, *,
+                  policy: Policy | None = None) -> BundleSummary:
+    """Verify an audit bundle offline against the ledger's verifier key ``vkey``
+    (and, given a witness ``policy``, its checkpoint's cosignatures against it)."""
+    return _Verifier(bundle, vkey, report or (lambda n, text: None), policy).run()
 
 
 class _Verifier:
-    def __init__(self, bundle: Any, vkey: str, report: Report) -> None:
+    def __init__(self, bundle: Any, vkey: str, report: Report,
+                 policy: Policy | None = None) -> None:
         self.bundle = bundle
         self.vkey = vkey
+        self.policy = policy
         self.report = report
         self.events: list[BundleEvent] = []
         self.by_key: dict[tuple[UUID, int], BundleEvent] = {}
@@ -163,8 +168,13 @@ class _Verifier:
     def checkpoint(self) -> str:
         self.note_key = NoteKey.parse(self.vkey)
         self.tree: Checkpoint = open_checkpoint(self.checkpoint_note, self.note_key)
+        witnessed = ""
+        if self.policy is not None:  # QuorumError names the witnesses that cosigned and not
+            verdict = self.policy.check(self.checkpoint_note, self.note_key)
+            witnessed = (f"; witness quorum {verdict.quorum!r} met: cosigned by "
+                         f"{verdict.cosigners()}")
         return (f"checkpoint of size {self.tree.size} signed by {self.note_key.name} "
-                f"(key hash {self.note_key.key_hash.hex()})")
+                f"(key hash {self.note_key.key_hash.hex()}){witnessed}")
 
     # ---- 3 ---------------------------------------------------------------------------
 

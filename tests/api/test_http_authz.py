@@ -157,7 +157,7 @@ def test_the_matrix_covers_every_read_endpoint() -> None:
     """A new read route must get a row here (public routes and commands excepted)."""
     from api.http.app import create_app
 
-    public = {"/healthz", "/readyz", "/v1/whoami", "/v1/commands", "/v1/agencies",
+    public = {"/healthz", "/readyz", "/metrics", "/v1/whoami", "/v1/commands", "/v1/agencies",
               "/v1/agencies/{code}"}
     routes = {(method, path) for path, ops in create_app().openapi()["paths"].items()
               for method in ops if path not in public and not path.startswith("/v1/log/")}

@@ -63,7 +63,15 @@ def views_not_stuck(c: Container) -> tuple[bool, dict[str, Any]]:
                              f"{failure.reason}"}
 
 
-READINESS_CHECKS: list[ReadinessCheck] = [log_is_whole, views_not_stuck, views_keep_up]
+def witnessing(c: Container) -> tuple[bool, dict[str, Any]]:
+    """What is signed and what is published, and what each witness last answered.
+    Lag does not make the ledger not ready (commands go on); a witness that saw
+    another history is listed under ``refused_history``."""
+    return True, {"witnessing": c.service.log.publisher.report()}
+
+
+READINESS_CHECKS: list[ReadinessCheck] = [log_is_whole, views_not_stuck, views_keep_up,
+                                          witnessing]
 
 
 def run_checks(c: Container) -> tuple[bool, dict[str, Any]]:
