@@ -2,7 +2,7 @@
 ``main``, which turns every error into one line and a documented exit code.
 
 The commands live in modules by what they do (api/cli_setup.py, cli_exchange.py,
-cli_audit.py, cli_run.py, cli_bundle.py, cli_views.py); what they share is in
+cli_audit.py, cli_run.py, cli_bundle.py, cli_views.py, cli_witness.py); what they share is in
 api/cli_options.py, so none of them imports this module or another command module.
 """
 
@@ -14,7 +14,16 @@ from typing import Annotated, NoReturn
 import typer
 from rich.markup import escape
 
-from api import cli_audit, cli_bundle, cli_exchange, cli_run, cli_setup, cli_views, render
+from api import (
+    cli_audit,
+    cli_bundle,
+    cli_exchange,
+    cli_run,
+    cli_setup,
+    cli_views,
+    cli_witness,
+    render,
+)
 from domain import errors
 from domain.errors import DocLedgerError
 from infrastructure.store_faults import store_faults_as_errors
@@ -29,6 +38,7 @@ for module in (cli_setup, cli_exchange, cli_audit, cli_run, cli_bundle, cli_view
     app.add_typer(module.commands)
 app.add_typer(cli_setup.agency_app, name="agency")
 app.add_typer(cli_setup.auditor_app, name="auditor")
+app.add_typer(cli_witness.witness_app, name="witness")
 
 
 def _print_version(value: bool) -> None:
