@@ -25,7 +25,7 @@ from infrastructure.remembered import RememberedCheckpoint
 from infrastructure.replay_recorder import REPLAY
 from infrastructure.settings import Settings
 from infrastructure.transparency import LedgerLog
-from infrastructure.witnessing import read_policy
+from infrastructure.witnessing import Stamp, read_policy
 
 PAGE = 1000
 
@@ -98,8 +98,10 @@ def init_ledger(settings: Settings, *, clock: Callable[[], datetime] = utc_now) 
     return app
 
 
-def open_log(settings: Settings, app: DocLedger) -> LedgerLog:
-    """The Merkle log over ``app``'s event store, signing with the ledger key."""
+def open_log(settings: Settings, app: DocLedger, *, stamp: Stamp | None = None) -> LedgerLog:
+    """The Merkle log over ``app``'s event store, signing with the ledger key and
+    publishing by the witness policy the settings name; ``stamp`` (a checkpoint body
+    to a DER RFC 3161 token) time-stamps each checkpoint it publishes."""
     folder = DataFolder(settings.data)
     policy_file = settings.witness_policy
     return LedgerLog(
@@ -111,6 +113,7 @@ def open_log(settings: Settings, app: DocLedger) -> LedgerLog:
         policy=None if policy_file is None else read_policy(policy_file),
         policy_source=str(policy_file),
         witness_timeout=settings.witness_timeout,
+        stamp=stamp,
     )
 
 

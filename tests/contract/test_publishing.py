@@ -1,0 +1,111 @@
+"""Publishing without witnesses, on both backends: every signed checkpoint is
+published as it is signed (and, on a ledger older than publishing, on first use);
+the trusted-time hook; and a policy that is not this ledger's."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from uuid import UUID
+
+import psycopg
+import pytest
+
+from domain.evidence.checkpoint import NoteKey
+from domain.evidence.cosignature import CosignerKey
+from domain.evidence.keys import Ed25519Signer
+from domain.evidence.policy import PolicyError
+from infrastructure.bundle import build_bundle
+from infrastructure.ledger import open_log
+from infrastructure.settings import Settings
+from tests.conftest import PG
+from tests.factories import World
+
+
+def delete_published(world: World) -> None:
+    """What a ledger made before publishing existed has: no published rows."""
+    if world.settings.backend == "postgres":
+        with psycopg.connect(**PG) as conn:
+            conn.execute(f'DELETE FROM "{world.settings.pg_schema}".ledger_published')
+        return
+    with sqlite3.connect(world.settings.data / "ledger.sqlite") as conn:
+        conn.execute("DELETE FROM ledger_published")
+    conn.close()
+
+
+def test_without_witnesses_every_signed_checkpoint_is_published_as_signed(
+        world: World) -> None:
+    log = open_log(world.settings, world.app)
+    assert log.publisher.immediate
+    first = log.issue_checkpoint(force=True)
+    world.sent()
+    second = log.issue_checkpoint(force=True)
+    assert first is not None and second is not None
+    published = log.store.published()
+    assert [(p.size, p.note, p.published_at) for p in published] == [
+        (c.size, c.note, c.issued_at) for c in (first, second)]
+    assert log.published_checkpoint() == published[-1]
+    assert published[-1].timestamp_token is None
+
+
+def test_a_ledger_older_than_publishing_publishes_its_checkpoints_on_first_use(
+        world: World) -> None:
+    log = open_log(world.settings, world.app)
+    signed = [log.issue_checkpoint(force=True)]
+    world.sent()
+    signed.append(log.issue_checkpoint(force=True))
+    delete_published(world)
+    assert log.store.latest_published() is None
+    latest = open_log(world.settings, world.app).published_checkpoint()
+    assert latest is not None and latest.note == signed[-1].note  # type: ignore[union-attr]
+    assert [p.size for p in log.store.published()] == [c.size for c in signed]  # type: ignore[union-attr]
+
+
+def test_a_trusted_time_token_is_stored_with_the_published_checkpoint_and_bundled(
+        world: World, caplog: pytest.LogCaptureFixture) -> None:
+    bodies: list[str] = []
+
+    def stamp(body: str) -> bytes:
+        bodies.append(body)
+        return b"DER token over " + body.encode()
+
+    log = open_log(world.settings, world.app, stamp=stamp)
+    assert not log.publisher.immediate  # a stamp is asked for outside the command's path
+    doc = world.sent()
+    bundle = build_bundle(world.app, log, UUID(doc))
+    published = log.store.latest_published()
+    assert published is not None and published.timestamp_token == b"DER token over " + \
+        bodies[0].encode()
+    assert bodies[0] == bundle["checkpoint"].split("\n\n")[0] + "\n"  # the three lines
+    assert bundle["checkpoint_timestamp"]
+
+    def broken(body: str) -> bytes:
+        raise OSError("the time-stamping authority does not answer")
+
+    log = open_log(world.settings, world.app, stamp=broken)
+    world.sent()
+    log.issue_checkpoint(force=True)
+    with caplog.at_level(logging.WARNING, logger="docledger.witnessing"):
+        later = log.publish()
+    assert later is not None and later.size > published.size
+    assert later.timestamp_token is None
+    assert "without a time-stamp token" in caplog.text
+
+
+def test_a_witness_policy_of_another_ledger_is_refused_at_startup(
+        world: World, tmp_path: pytest.TempPathFactory) -> None:
+    other = NoteKey.from_public_key(world.app.root().origin, Ed25519Signer.generate().public_key)
+    witness = CosignerKey.from_public_key("w.test/w", Ed25519Signer.generate().public_key)
+    policy = tmp_path / "other.policy"  # type: ignore[operator]
+    policy.write_text(f"log {other.vkey()}\nwitness w {witness.vkey()} http://127.0.0.1:9\n"
+                      "quorum w\n")
+    settings = world.settings.model_copy(update={"witness_policy": policy})
+    with pytest.raises(PolicyError, match="is not this ledger's: its log line names"):
+        open_log(settings, world.app)
+    policy.write_text(f"witness w {witness.vkey()}\nquorum w\n")  # no URL: cannot be asked
+    with pytest.raises(PolicyError, match="witness w has no URL"):
+        open_log(settings, world.app)
+
+
+def test_settings_without_a_policy_publish_as_before() -> None:
+    assert Settings().witness_policy is None and Settings().witness_timeout == 5
