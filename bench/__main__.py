@@ -41,16 +41,16 @@ SIZES: dict[str, dict[str, float]] = {
     "quick": {"leaves": 100_000, "proof_samples": 200, "audit_documents": 200,
               "audit_repeats": 1, "rebuild_documents": 200, "deliveries": 100_000,
               "view_repeats": 1, "view_samples": 200, "write_seconds": 3, "http_seconds": 5,
-              "ceiling_seconds": 1},
+              "ceiling_seconds": 1, "witness_checkpoints": 30},
     "default": {"leaves": 1_000_000, "proof_samples": 500, "audit_documents": 1000,
                 "audit_repeats": 3, "rebuild_documents": 1000, "deliveries": 1_000_000,
                 "view_repeats": 3, "view_samples": 500, "write_seconds": 10,
-                "http_seconds": 20, "ceiling_seconds": 3},
+                "http_seconds": 20, "ceiling_seconds": 3, "witness_checkpoints": 200},
     # ~34.4 events per generated document: 29,000 documents ≈ 1,000,000 events
     "full": {"leaves": 1_000_000, "proof_samples": 1000, "audit_documents": 29_000,
              "audit_repeats": 1, "rebuild_documents": 29_000, "deliveries": 1_000_000,
              "view_repeats": 1, "view_samples": 1000, "write_seconds": 30,
-             "http_seconds": 60, "ceiling_seconds": 5},
+             "http_seconds": 60, "ceiling_seconds": 5, "witness_checkpoints": 500},
 }
 
 
@@ -207,6 +207,16 @@ def parse_write(text: str, run: Run) -> list[Row]:
     return rows
 
 
+def parse_witnessing(text: str, run: Run) -> list[Row]:
+    rows = latency_rows(run, table(text, r"^figure\s+median ms"))
+    rates = find(rf"^checkpoints/s: signing alone {NUM}, published with witnesses {NUM}", text)
+    alone, witnessed = num(rates.group(1)), num(rates.group(2))
+    rows.append(Row(run.name, "checkpoints/s, published with 3 witnesses (quorum 2)",
+                    f"{witnessed:,.0f}/s", "", f"signing alone: {alone:,.0f}/s",
+                    f"{witnessed / alone:.2f}×"))
+    return rows
+
+
 def parse_ceiling(text: str, run: Run) -> list[Row]:
     rows = []
     for m in re.finditer(rf"^\s+(\d+)\s+(\d+)\s+{NUM}\s+{NUM}\s+{NUM}\s+{NUM}\s+{NUM}\s+"
@@ -260,6 +270,8 @@ def plan(size: dict[str, float], postgres: bool) -> list[Run]:
         Run("views (SQLite)", "bench.views", views_args, "sqlite", parse_views),
         Run("write path (SQLite, 1 thread)", "bench.write_path",
             ["--backend", "sqlite", "--threads", "1", *write], "sqlite", parse_write),
+        Run("witnessing (SQLite, 3 witness processes on loopback)", "bench.witnessing",
+            a("--checkpoints", size["witness_checkpoints"]), "sqlite", parse_witnessing),
     ]
     if postgres:
         runs += [
