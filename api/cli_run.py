@@ -42,7 +42,7 @@ def serve(
 
     from api.http.app import create_app
     from api.http.container import check_safe_for
-    from infrastructure.ledger import DataFolder
+    from infrastructure.ledger import DataFolder, check_witness_policy
 
     local_only(server, "serve", "it serves the ledger in the data folder")
     settings = settings_for(data)
@@ -50,6 +50,7 @@ def serve(
     if not DataFolder(settings.data).ledger_key.exists():
         raise errors.NotInitialisedError(
             f"no ledger in {settings.data}: run 'docledger init --data {settings.data}'")
+    check_witness_policy(settings)  # before listening: a policy of another ledger
     # the API's own log (problems with an id, store faults) beside uvicorn's
     logging.basicConfig(level=logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")

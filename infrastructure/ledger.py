@@ -10,7 +10,9 @@ from datetime import datetime
 from pathlib import Path
 
 from domain.errors import DuplicateError, NotInitialisedError
+from domain.evidence.checkpoint import NoteKey
 from domain.evidence.keys import Ed25519Signer, PublicKey
+from domain.evidence.policy import PolicyError
 from domain.exchange.signing import sign_command
 from domain.ledger.application import DocLedger, utc_now
 from domain.verification.audit import AuditReport, audit_log
@@ -115,6 +117,20 @@ def open_log(settings: Settings, app: DocLedger, *, stamp: Stamp | None = None) 
         witness_timeout=settings.witness_timeout,
         stamp=stamp,
     )
+
+
+def check_witness_policy(settings: Settings) -> None:
+    """Refuse, before a server listens, a witness policy that cannot be read or
+    names another ledger's key (the key's name is checked when the log opens)."""
+    if settings.witness_policy is None:
+        return
+    policy = read_policy(settings.witness_policy)
+    raw = NoteKey.from_public_key("ledger", load_public_key(
+        DataFolder(settings.data).ledger_key)).raw
+    if policy.logs and not any(key.raw == raw for key, _ in policy.logs):
+        raise PolicyError(f"the witness policy {settings.witness_policy} is not this "
+                          "ledger's: its log line names another key than the ledger key "
+                          "in the data folder ('docledger checkpoint --vkey' prints it)")
 
 
 def trust_anchors(settings: Settings) -> tuple[PublicKey, PublicKey]:

@@ -16,7 +16,7 @@ from domain.evidence.cosignature import CosignerKey
 from domain.evidence.keys import Ed25519Signer
 from domain.evidence.policy import PolicyError
 from infrastructure.bundle import build_bundle
-from infrastructure.ledger import open_log
+from infrastructure.ledger import check_witness_policy, open_log
 from infrastructure.settings import Settings
 from tests.conftest import PG
 from tests.factories import World
@@ -102,6 +102,8 @@ def test_a_witness_policy_of_another_ledger_is_refused_at_startup(
     settings = world.settings.model_copy(update={"witness_policy": policy})
     with pytest.raises(PolicyError, match="is not this ledger's: its log line names"):
         open_log(settings, world.app)
+    with pytest.raises(PolicyError, match="is not this ledger's"):
+        check_witness_policy(settings)  # what 'docledger serve' asks before it listens
     policy.write_text(f"witness w {witness.vkey()}\nquorum w\n")  # no URL: cannot be asked
     with pytest.raises(PolicyError, match="witness w has no URL"):
         open_log(settings, world.app)
