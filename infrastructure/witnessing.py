@@ -300,9 +300,11 @@ class Publisher:
                           alarm=refused.alarm)
         state.last_refusal, state.refusals = refusal, state.refusals + 1
         if refused.alarm:
+            # an error when it starts; while it goes on, each retry says so more quietly
+            report = log.error if state.alarm is None else log.warning
             state.alarm = refusal
-            log.error("witness %s refused the ledger's checkpoint: %s", witness.name,
-                      refused.reason)
+            report("witness %s refused the ledger's checkpoint: %s", witness.name,
+                   refused.reason)
         else:
             log.warning("witness %s did not cosign: %s", witness.name, refused.reason)
 

@@ -65,6 +65,7 @@ def story(world: World) -> Story:
 class MemoryCheckpoint:
     size: int
     note: str
+    timestamp_token: bytes | None = None
 
 
 class MemoryLog:
@@ -97,6 +98,10 @@ class MemoryLog:
         return self.checkpoint
 
     def latest_checkpoint(self) -> MemoryCheckpoint | None:
+        return self.checkpoint
+
+    def publish(self) -> MemoryCheckpoint | None:
+        """Published as signed: a ledger without witnesses."""
         return self.checkpoint
 
     def leaf_index_of(self, *, notification_id: int) -> int:
