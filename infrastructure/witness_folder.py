@@ -12,6 +12,7 @@ The list of logs is read again whenever the file changes, so a log added with
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -33,6 +34,7 @@ from domain.evidence.witness import (
 from infrastructure.keyfiles import load_signer, write_key_pair
 from infrastructure.witness_store import WitnessStore
 
+log = logging.getLogger("docledger.witness")
 LOGS_HEADER = "# the logs this witness cosigns for: log <vkey> [<url>]\n"
 
 
@@ -132,15 +134,21 @@ class Witness:
         return stat.st_mtime_ns, stat.st_size
 
     def logs(self) -> TrustedLogs:
+        """The list of logs, read again when the file changed; a list edited into
+        something that does not parse leaves the last good one in force (logged)."""
         with self._lock:
             stamp = self._stamp()
             if stamp != self._logs_stamp:
-                self._logs, self._logs_stamp = self.folder.logs(), stamp
+                self._logs_stamp = stamp
+                try:
+                    self._logs = self.folder.logs()
+                except InvalidInputError as exc:
+                    log.error("%s: %s; the previous list of logs stays in force",
+                              self.folder.logs_file, exc)
             return self._logs
 
-    def cosign(self, text: str) -> str:
-        # never 0: the spec forbids a cosignature without a time
-        return cosign(text, self.key, self._signer, max(1, int(time.time())))
+    def cosign(self, text: str, timestamp: int) -> str:
+        return cosign(text, self.key, self._signer, timestamp)
 
     def add_checkpoint(self, body: bytes) -> tuple[Decision, str | None]:
         """The tlog-witness decision on ``body``, recorded before it is returned; with

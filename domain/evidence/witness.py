@@ -111,6 +111,13 @@ class Cosigned:
 
     checkpoint: Checkpoint
     note: str  # the log's verified signature lines and the witness's cosignature
+    timestamp: int = 0  # the time its cosignature gives, POSIX seconds
+
+
+def cosignature_time(now: int, latest: Cosigned | None) -> int:
+    """The time of a new cosignature: now, never 0, and never before the latest one's,
+    so a clock stepped back cannot date a larger tree before a smaller one."""
+    return max(1, now, latest.timestamp if latest is not None else 0)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -20,6 +20,7 @@ from domain.evidence.witness import (
     LogListError,
     Refused,
     TrustedLogs,
+    cosignature_time,
     decide,
     log_line,
     origin_hash,
@@ -200,3 +201,10 @@ def test_list_of_logs_takes_comments_urls_and_two_keys_per_origin() -> None:
 def test_origin_hash_is_lowercase_hex_sha256() -> None:
     expected = hashlib.sha256(b"example.com/behind-the-sofa").hexdigest()
     assert origin_hash("example.com/behind-the-sofa") == expected == expected.lower()
+
+
+def test_cosignature_time_is_never_zero_nor_before_the_latest() -> None:
+    log = ToyLog(ORIGIN).grow(1)
+    latest = Cosigned(checkpoint=cosigned(log).checkpoint, note="", timestamp=500)
+    assert cosignature_time(0, None) == 1
+    assert cosignature_time(400, latest) == 500 and cosignature_time(600, latest) == 600
