@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from domain.errors import InvalidInputError
@@ -59,6 +59,8 @@ def origin_hash(origin: str) -> str:
 
 @dataclass(frozen=True, kw_only=True)
 class TrustedLog:
+    """One log key the witness cosigns for."""
+
     key: NoteKey  # its name is the log's origin
     url: str | None = None
 
@@ -149,6 +151,8 @@ class Evidence:
 
 @dataclass(frozen=True, kw_only=True)
 class Refused:
+    """No cosignature: the spec's status code, why, and what to keep."""
+
     status: int  # the tlog-witness status code
     reason: str  # one line
     latest_size: int | None = None  # with 409: the size of the latest cosigned checkpoint
@@ -285,8 +289,3 @@ def decide(body: bytes, logs: TrustedLogs, latest: Cosigned | None) -> Decision:
     if latest is not None and latest.checkpoint.origin != submission.checkpoint.origin:
         raise ValueError("the latest cosigned checkpoint is for another origin")
     return judge(submission, latest)
-
-
-def cosigned_note(submission: Submission, cosignatures: Sequence[str]) -> str:
-    """What the witness keeps and serves: the log's verified signatures and its own."""
-    return submission.verified_note() + "".join(cosignatures)
