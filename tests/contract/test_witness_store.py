@@ -10,8 +10,10 @@ import pytest
 from domain.evidence.cosignature import AddCheckpoint, CosignerKey, cosign, cosignatures
 from domain.evidence.keys import Ed25519Signer
 from domain.evidence.witness import Accept, Refused, check_signature, origin_hash, parse_request
+from infrastructure.ledger import open_log
 from infrastructure.witness_folder import Witness, WitnessFolder
 from infrastructure.witness_store import WitnessStore
+from tests.factories import World
 from tests.witness_support import ToyLog
 
 
@@ -85,3 +87,24 @@ def test_evidence_is_kept_once_per_pair_of_notes(witness: Witness, log: ToyLog) 
         ("fork", fork.checkpoint())]
     assert kept[0].request == fork.request(4).decode()
     assert WitnessStore(witness.folder.db_file).evidence(origin_hash("other")) == []
+
+
+@pytest.mark.parametrize("settings", ["sqlite"], indirect=True)
+def test_the_ledgers_own_checkpoints_and_proofs_are_cosigned(world: World,
+                                                             tmp_path: Path) -> None:
+    """The ledger's signed checkpoints and its consistency proofs, as they are."""
+    log = open_log(world.settings, world.app)
+    log.checkpoint_every = 1
+    first = log.issue_checkpoint()
+    world.sent()
+    second = log.issue_checkpoint()
+    assert first is not None and second is not None and second.size > first.size
+    folder = WitnessFolder(tmp_path / "W")
+    folder.init("w.test/w1", [log.note_key.vkey()])
+    witness = Witness(folder)
+    for old, new in ((0, first), (first.size, second)):
+        proof = log.consistency_proof(old, new.size) if old else []
+        body = AddCheckpoint(old_size=old, proof=proof, note=new.note).encode()
+        decision, lines = witness.add_checkpoint(body)
+        assert isinstance(decision, Accept), decision
+        assert lines is not None and cosignatures(new.note + lines, [witness.key])
