@@ -44,6 +44,7 @@ MAX_SIZE = 2**63 - 1  # a tree size the store keeps as a signed 64-bit integer
 FORK = "fork"
 ROLLBACK = "rollback"
 _ALLOWED = re.compile(r"[\t\x20-\x7e\x80-\U0010ffff]*")
+_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f]")  # signed-note: none below U+0020 but \n
 
 
 class LogListError(InvalidInputError):
@@ -177,6 +178,8 @@ def parse_request(body: bytes) -> AddCheckpoint | Refused:
         return Refused(status=400, reason=str(exc))
     if request.old_size > MAX_SIZE:
         return Refused(status=400, reason=f"the old size is above {MAX_SIZE}")
+    if _CONTROL.search(request.note):
+        return Refused(status=400, reason="a signed note holds no control character but \\n")
     return request
 
 

@@ -62,7 +62,9 @@ def test_a_checkpoint_that_extends_the_cosigned_one_is_accepted() -> None:
 def test_malformed_body_is_400() -> None:
     log = ToyLog(ORIGIN).grow(1)
     for body in (b"old 01\n\n" + log.checkpoint().encode(), b"garbage",
-                 b"old 0\n\nnot a note\n", b"old 0\n\n" + b"\xff"):
+                 b"old 0\n\nnot a note\n", b"old 0\n\n" + b"\xff",
+                 log.request(0).replace(b"\n\n", b"\r\n\n", 1),
+                 log.request(0).replace(b"\n\n", b"\n\n\x00", 1)):
         refused(decide(body, trusting(log), None), 400)
 
 
