@@ -70,10 +70,14 @@ class WitnessFolder:
         self.vkey_file.write_text(key.vkey() + "\n")
         if not self.logs_file.exists():
             self.logs_file.write_text(lines)
+        else:  # a list written beforehand: the keys given are added to it
+            for vkey in log_vkeys:
+                self.add_log(vkey, None)
         WitnessStore(self.db_file)
         return key
 
     def vkey(self) -> CosignerKey:
+        """The witness's name and public key; NotInitialisedError if there is none."""
         try:
             text = self.vkey_file.read_text()
         except FileNotFoundError:
@@ -94,6 +98,7 @@ class WitnessFolder:
         return key, signer
 
     def logs(self) -> TrustedLogs:
+        """The logs the witness cosigns for (none if the file is missing)."""
         self.vkey()
         try:
             text = self.logs_file.read_text()
@@ -104,11 +109,12 @@ class WitnessFolder:
         return TrustedLogs.parse(text)
 
     def add_log(self, vkey: str, url: str | None) -> None:
+        """Append a log to the list (replacing the file whole); a key listed is refused."""
         line = log_line(vkey, url)
         current = self.logs_file.read_text() if self.logs_file.exists() else LOGS_HEADER
         if current and not current.endswith("\n"):
             current += "\n"
-        TrustedLogs.parse(current + line)  # a key listed already is refused
+        TrustedLogs.parse(current + line)
         self.logs()  # a folder with a witness in it
         tmp = self.logs_file.with_name("logs.tmp")
         tmp.write_text(current + line)

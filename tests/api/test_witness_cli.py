@@ -64,3 +64,12 @@ def test_bad_witness_name_writes_nothing(tmp_path: Path) -> None:
     with pytest.raises(InvalidInputError):
         WitnessFolder(tmp_path / "W").init("has space", [])
     assert not (tmp_path / "W").exists()
+
+
+def test_init_adds_the_logs_given_to_a_list_written_beforehand(tmp_path: Path) -> None:
+    first, second = ToyLog("first.log.test/l"), ToyLog("second.log.test/l")
+    folder = WitnessFolder(tmp_path / "W")
+    folder.path.mkdir()
+    folder.logs_file.write_text(f"log {first.vkey}\n")
+    folder.init("w.test/w1", [second.vkey])
+    assert folder.logs().origins() == {first.key.name, second.key.name}
