@@ -63,7 +63,8 @@ class WitnessFolder:
         if self.key_file.exists() or self.vkey_file.exists():
             raise DuplicateError(f"{self.path} holds a witness already")
         lines = LOGS_HEADER + "".join(log_line(vkey) for vkey in log_vkeys)
-        TrustedLogs.parse(lines)  # refuse twice the same key before writing anything
+        before = self.logs_file.read_text() if self.logs_file.exists() else ""
+        TrustedLogs.parse(before + "\n" + lines)  # refuse a key twice before writing anything
         signer = Ed25519Signer.generate()
         key = CosignerKey.from_public_key(name, signer.public_key)
         write_key_pair(signer, self.key_file)

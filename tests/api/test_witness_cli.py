@@ -73,3 +73,9 @@ def test_init_adds_the_logs_given_to_a_list_written_beforehand(tmp_path: Path) -
     folder.logs_file.write_text(f"log {first.vkey}\n")
     folder.init("w.test/w1", [second.vkey])
     assert folder.logs().origins() == {first.key.name, second.key.name}
+    again = WitnessFolder(tmp_path / "W2")
+    again.path.mkdir()
+    again.logs_file.write_text(f"log {first.vkey}\n")
+    with pytest.raises(InvalidInputError, match="twice"):
+        again.init("w.test/w2", [first.vkey])
+    assert sorted(p.name for p in again.path.iterdir()) == ["logs"]
