@@ -13,13 +13,17 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 
+from api.witness_app import create_witness_app
 from domain.evidence.checkpoint import Checkpoint, open_checkpoint, sign_note
 from domain.evidence.cosignature import AddCheckpoint, cosignatures
 from domain.evidence.witness import origin_hash
+from infrastructure.witness_folder import WitnessFolder
 from tests.witness_support import (
     RunningWitness,
     ToyLog,
@@ -208,3 +212,16 @@ def test_a_killed_witness_restarts_with_its_state(
         served = again.get(f"/{origin_hash(log.key.name)}/checkpoint").text
         assert served == log.checkpoint() + answer.text
         assert again.get("/evidence").json()  # the earlier tests' evidence is still there
+
+
+def test_a_store_that_fails_is_a_503_and_cosigns_nothing(tmp_path: Path) -> None:
+    log = ToyLog("failing.log.test/ledger").grow(2)
+    folder = WitnessFolder(tmp_path / "W")
+    folder.init("w.test/w1", [log.vkey])
+    with TestClient(create_witness_app(folder)) as client:
+        for path in tmp_path.joinpath("W").glob("witness.db*"):
+            path.unlink()
+        folder.db_file.mkdir()  # the store cannot be opened any more
+        answer = client.post("/add-checkpoint", content=log.request(0))
+    assert answer.status_code == 503
+    assert answer.text == "the witness's store is unavailable; retry\n"
