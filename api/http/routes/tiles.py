@@ -46,7 +46,7 @@ def tile(path: str, request: Request, c: ContainerDep) -> Response:
     body = source.bundle(wanted)
     headers["Vary"] = "Accept-Encoding"
     if "gzip" in request.headers.get("accept-encoding", ""):
-        body = gzip.compress(body, mtime=0)
+        body = gzip.compress(body, compresslevel=6, mtime=0)
         headers["Content-Encoding"] = "gzip"
     return Response(body, media_type=OCTETS, headers=headers)
 
