@@ -47,6 +47,7 @@ from domain.evidence.checkpoint import Checkpoint
 from domain.evidence.tiles import (
     TILE_WIDTH,
     CheckedTiles,
+    TileError,
     check_bundle,
     tile_at,
 )
@@ -108,7 +109,8 @@ class TileReader:
 
     def leaf_data(self, checkpoint: Checkpoint, start: int, end: int) -> list[bytes]:
         tree = self.tree(checkpoint)
-        tree.leaf_hashes(start, end)  # refuses a range beyond the tree
+        if not tree.leaf_hashes(start, end):  # refuses a range beyond the tree
+            return []
         out: list[bytes] = []
         for index in range(start // TILE_WIDTH, -(-end // TILE_WIDTH)):
             tile = tile_at(checkpoint.size, 0, index)
@@ -130,18 +132,28 @@ class TileReader:
             index, checkpoint.size if size is None else size)
 
 
+# No resource is larger: a full bundle of the largest entries, 256 × (2 + 65,535) bytes.
+MAX_RESOURCE = TILE_WIDTH * (2 + 0xFFFF)
+
+
 def _http_fetch(client: httpx.Client, prefix: str) -> Fetch:
     def fetch(path: str) -> bytes:
         url = f"{prefix}/{path}"
         try:
-            response = client.get(url, headers={"Accept-Encoding": "gzip, identity"})
+            with client.stream("GET", url,
+                               headers={"Accept-Encoding": "gzip, identity"}) as response:
+                if response.status_code == 404:
+                    raise NotFoundError(f"GET {url}: 404")
+                if response.status_code != 200:
+                    raise StoreUnavailableError(f"GET {url}: {response.status_code}")
+                body = bytearray()
+                for chunk in response.iter_bytes():  # gzip undone, size bounded as it comes
+                    body += chunk
+                    if len(body) > MAX_RESOURCE:
+                        raise TileError(f"GET {url}: larger than any tile or bundle")
+                return bytes(body)
         except httpx.HTTPError as exc:
             raise StoreUnavailableError(f"GET {url}: {exc}") from None
-        if response.status_code == 404:
-            raise NotFoundError(f"GET {url}: 404")
-        if response.status_code != 200:
-            raise StoreUnavailableError(f"GET {url}: {response.status_code}")
-        return response.content  # httpx undoes Content-Encoding: gzip
 
     return fetch
 
@@ -149,9 +161,12 @@ def _http_fetch(client: httpx.Client, prefix: str) -> Fetch:
 def _file_fetch(directory: Path) -> Fetch:
     def fetch(path: str) -> bytes:
         # paths come from Tile.path() or are "checkpoint": never "..", never absolute
+        file = directory / path
         try:
-            return (directory / path).read_bytes()
+            if file.stat().st_size > MAX_RESOURCE:
+                raise TileError(f"{file} is larger than any tile or bundle")
+            return file.read_bytes()
         except FileNotFoundError:
-            raise NotFoundError(f"{directory / path} does not exist") from None
+            raise NotFoundError(f"{file} does not exist") from None
 
     return fetch

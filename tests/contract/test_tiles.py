@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from api.cli import app as cli_app
 from api.http.app import create_app
-from domain.errors import NotFoundError
+from domain.errors import InvalidInputError, NotFoundError
 from domain.evidence import merkle
 from domain.evidence.checkpoint import Checkpoint, open_checkpoint
 from domain.evidence.leaf import leaf_data
@@ -200,13 +200,24 @@ def test_tile_missing_from_a_mirror_is_not_found(tiled: Tiled, tmp_path: Path) -
         reader.leaf_data(tiled.checkpoint, 0, 1)
 
 
+def test_export_refuses_a_directory_of_another_log(tiled: Tiled, tmp_path: Path) -> None:
+    cp = tiled.checkpoint
+    other = Checkpoint(origin="elsewhere.example/log", size=cp.size, root=cp.root)
+    forked = Checkpoint(origin=cp.origin, size=10, root=bytes(32))
+    for body in (other.body(), forked.body()):
+        (tmp_path / "checkpoint").write_text(body + "\n— someone c2lnbmF0dXJl\n")
+        with pytest.raises(InvalidInputError):
+            export_tiles(tiled.service, tmp_path)
+        assert exported_files(tmp_path) == ["checkpoint"]  # nothing written
+
+
 # ---- growing the log (last: it adds events to the module's ledger) -------------------------
 
 
 def test_export_writes_only_new_and_grown_tiles_then_the_checkpoint(tiled: Tiled) -> None:
     old = tiled.checkpoint
     again = export_tiles(tiled.service, tiled.exported)
-    assert again == (old.size, old.size, 1)  # nothing new: the checkpoint rewritten, same bytes
+    assert again == (old.size, old.size, 0)  # nothing new, nothing written
     for _ in range(3):
         tiled.world.sent()
     new_stored = tiled.service.log.issue_checkpoint(force=True)
