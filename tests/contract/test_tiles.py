@@ -3,11 +3,14 @@ directory, read back and checked by the tile reader, tampering detected."""
 
 from __future__ import annotations
 
+import functools
 import gzip
 import shutil
+import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import psycopg
@@ -131,6 +134,20 @@ def test_tiles_recompute_the_checkpoint_root_and_the_apis_proofs(tiled: Tiled) -
                                         proof, cp.root)
             assert reader.leaf_data(cp, 0, cp.size) == tiled.events_leaf_data()[:cp.size]
             assert reader.leaf_data(cp, 250, 260) == tiled.events_leaf_data()[250:260]
+
+
+def test_a_plain_static_web_server_serves_the_export(tiled: Tiled) -> None:
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(tiled.exported))
+    handler.log_message = lambda *args: None  # type: ignore[method-assign]
+    with ThreadingHTTPServer(("127.0.0.1", 0), handler) as static:
+        threading.Thread(target=static.serve_forever, daemon=True).start()
+        try:
+            url = f"http://127.0.0.1:{static.server_address[1]}/"
+            with TileReader.open(url) as reader:
+                cp = open_checkpoint(reader.checkpoint_note(), tiled.service.log.note_key)
+                assert reader.leaf_data(cp, 0, cp.size) == tiled.events_leaf_data()[:cp.size]
+        finally:
+            static.shutdown()
 
 
 def test_tiles_beyond_the_published_checkpoint_are_not_served(tiled: Tiled) -> None:
