@@ -36,14 +36,14 @@ last checkpoint read are kept, so walking the whole log fetches each tile once.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from urllib.parse import urlparse
 
 import httpx
 
 from domain.errors import InvalidInputError, NotFoundError, StoreUnavailableError
-from domain.evidence.checkpoint import Checkpoint
+from domain.evidence.checkpoint import Checkpoint, NoteKey, open_checkpoint
 from domain.evidence.tiles import (
     TILE_WIDTH,
     CheckedTiles,
@@ -130,6 +130,37 @@ class TileReader:
                         size: int | None = None) -> list[bytes]:
         return self.tree(checkpoint).inclusion_proof(
             index, checkpoint.size if size is None else size)
+
+
+def check_log(reader: TileReader, key: NoteKey, saved: Sequence[str] = (),
+              *, progress: Callable[[int], None] | None = None) -> Checkpoint:
+    """Check a whole tiled log against ``key`` and the checkpoints a client saved:
+
+    1. the served checkpoint is signed by ``key`` (its origin is the key's name);
+    2. every saved checkpoint (a signed note) is signed by ``key`` and the served
+       tree extends it: no larger than it, and the same root at its size;
+    3. every tile and every entry of every bundle checks against the served
+       checkpoint (module docstring), entries read a bundle at a time.
+
+    Returns the served checkpoint; raises on the first failure (CheckpointError,
+    TileError, NotFoundError …). ``progress`` is told how many entries were read.
+    """
+    checkpoint = open_checkpoint(reader.checkpoint_note(), key)
+    for note in saved:
+        old = open_checkpoint(note, key)
+        if old.size > checkpoint.size:
+            raise TileError(f"the served tree (size {checkpoint.size}) is smaller than a "
+                            f"saved checkpoint's (size {old.size}): the log was rolled back "
+                            "or forked")
+        if reader.root(checkpoint, old.size) != old.root:
+            raise TileError(f"the served tree does not extend the saved checkpoint of size "
+                            f"{old.size}: another root at that size (a fork)")
+    for start in range(0, checkpoint.size, TILE_WIDTH):
+        end = min(start + TILE_WIDTH, checkpoint.size)
+        reader.leaf_data(checkpoint, start, end)
+        if progress is not None:
+            progress(end - start)
+    return checkpoint
 
 
 # No resource is larger: a full bundle of the largest entries, 256 × (2 + 65,535) bytes.

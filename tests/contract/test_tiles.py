@@ -16,13 +16,20 @@ from pathlib import Path
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from api.cli import app as cli_app
 from api.http.app import create_app
 from domain.errors import InvalidInputError, NotFoundError
 from domain.evidence import merkle
-from domain.evidence.checkpoint import Checkpoint, open_checkpoint
+from domain.evidence.checkpoint import (
+    Checkpoint,
+    CheckpointError,
+    NoteKey,
+    open_checkpoint,
+    sign_note,
+)
+from domain.evidence.keys import Ed25519Signer
 from domain.evidence.leaf import leaf_data
 from domain.evidence.tiles import TileError, parse_tile_path, tiles_of
 from infrastructure.service import LedgerService, bootstrap
@@ -226,6 +233,54 @@ def test_export_refuses_a_directory_of_another_log(tiled: Tiled, tmp_path: Path)
         with pytest.raises(InvalidInputError):
             export_tiles(tiled.service, tmp_path)
         assert exported_files(tmp_path) == ["checkpoint"]  # nothing written
+
+
+def verify_cli(tiled: Tiled, source: Path, *saved: Path) -> Result:
+    vkey = tiled.service.log.note_key.vkey()
+    return CliRunner().invoke(cli_app, ["tiles", "verify", str(source), "--ledger-key", vkey,
+                                        *(a for p in saved for a in ("--checkpoint", str(p)))])
+
+
+def signed_note(tiled: Tiled, size: int, root: bytes, path: Path) -> Path:
+    log = tiled.service.log
+    path.write_text(sign_note(Checkpoint(origin=log.origin, size=size, root=root).body(),
+                              log.note_key, log.signer))
+    return path
+
+
+def test_tiles_verify_checks_every_entry_and_the_saved_checkpoints(tiled: Tiled,
+                                                                   tmp_path: Path) -> None:
+    log = tiled.service.log
+    saved = signed_note(tiled, 100, log.root(100), tmp_path / "old.note")
+    done = verify_cli(tiled, tiled.exported, saved)
+    assert done.exit_code == 0, done.output
+    assert f"{tiled.checkpoint.size} entries" in done.output
+    copy = mirror(tiled, tmp_path)
+    bundle = copy / "tile/entries/000"
+    bundle.write_bytes(bundle.read_bytes()[:-1] + b"\0")
+    assert isinstance(verify_cli(tiled, copy).exception, TileError)
+
+
+def test_tiles_of_a_forked_log_fail_against_a_saved_checkpoint(tiled: Tiled,
+                                                               tmp_path: Path) -> None:
+    saved = signed_note(tiled, 100, bytes(32), tmp_path / "fork.note")  # the key signed another
+    failed = verify_cli(tiled, tiled.exported, saved)
+    assert isinstance(failed.exception, TileError) and "fork" in str(failed.exception)
+
+
+def test_rolled_back_tiles_fail_against_a_saved_checkpoint(tiled: Tiled,
+                                                           tmp_path: Path) -> None:
+    saved = signed_note(tiled, tiled.checkpoint.size + 5, bytes(32), tmp_path / "later.note")
+    failed = verify_cli(tiled, tiled.exported, saved)
+    assert isinstance(failed.exception, TileError) and "rolled back" in str(failed.exception)
+
+
+def test_checkpoint_signed_by_another_key_is_refused(tiled: Tiled, tmp_path: Path) -> None:
+    copy = mirror(tiled, tmp_path)
+    other = Ed25519Signer.generate()
+    key = NoteKey.from_public_key(tiled.checkpoint.origin, other.public_key)
+    (copy / "checkpoint").write_text(sign_note(tiled.checkpoint.body(), key, other))
+    assert isinstance(verify_cli(tiled, copy).exception, CheckpointError)
 
 
 # ---- growing the log (last: it adds events to the module's ledger) -------------------------
