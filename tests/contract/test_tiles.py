@@ -142,6 +142,17 @@ def test_tiles_recompute_the_checkpoint_root_and_the_apis_proofs(tiled: Tiled) -
             assert reader.leaf_data(cp, 0, cp.size) == tiled.events_leaf_data()[:cp.size]
             assert reader.leaf_data(cp, 250, 260) == tiled.events_leaf_data()[250:260]
 
+    with TileReader.open("http://testserver", http=tiled.http) as reader:  # the API's own proofs
+        for old in (3, 256, cp.size - 1):
+            answer = tiled.http.get(f"/v1/log/consistency?old={old}&new={cp.size}").json()
+            assert reader.consistency_proof(cp, old) == [bytes.fromhex(h)
+                                                         for h in answer["proof"]]
+        for notification in (1, 200):
+            answer = tiled.http.get(f"/v1/log/inclusion?notification={notification}").json()
+            assert answer["tree_size"] == cp.size
+            assert reader.inclusion_proof(cp, answer["leaf_index"]) == [
+                bytes.fromhex(h) for h in answer["proof"]]
+
 
 def test_a_plain_static_web_server_serves_the_export(tiled: Tiled) -> None:
     handler = functools.partial(SimpleHTTPRequestHandler, directory=str(tiled.exported))
