@@ -123,6 +123,8 @@ def test_entry_bundles_are_gzipped_only_for_clients_that_accept_it(tiled: Tiled)
                            headers={"Accept-Encoding": "gzip"}) as zipped:
         body = b"".join(zipped.iter_raw())
     assert gzip.decompress(body) == raw.content
+    refused = tiled.http.get("/tile/entries/000", headers={"Accept-Encoding": "gzip;q=0, br"})
+    assert "content-encoding" not in refused.headers
 
 
 def test_tiles_recompute_the_checkpoint_root_and_the_apis_proofs(tiled: Tiled) -> None:
