@@ -30,8 +30,9 @@ Interface (every method but ``checkpoint_note`` takes the verified
 Errors: ``TileError`` (a tile or bundle does not match the checkpoint: a
 tampered or swapped resource), ``NotFoundError`` (a resource is missing: 404
 or no file), ``StoreUnavailableError`` (the server failed or could not be
-reached). Tiles are checked as in domain/evidence/tiles.py; checked tiles of the
-last checkpoint read are kept, so walking the whole log fetches each tile once.
+reached). Tiles are checked as in domain/evidence/tiles.py; of the last
+checkpoint read, the checked tiles above level 0 and the last 16 of level 0 are
+kept, so walking the whole log fetches each tile once, in flat memory.
 """
 
 from __future__ import annotations

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import re
 import struct
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
@@ -48,6 +49,7 @@ TILE_HEIGHT = 8
 TILE_WIDTH = 1 << TILE_HEIGHT  # 256 hashes
 MAX_LEVEL = 63
 MAX_INDEX = 2**63 - 1  # tree sizes and indexes are 64-bit signed in the store
+RECENT_LEAF_TILES = 16  # full level-0 tiles a reader keeps once checked
 ENTRIES = "entries"
 _LEVEL = re.compile(r"0|[1-9][0-9]?")
 _WIDTH = re.compile(r"[1-9][0-9]{0,2}")
@@ -255,7 +257,10 @@ class CheckedTiles:
         self.size = size
         self.root = root
         self._fetch = fetch
+        # checked tiles: all above level 0 (few), and the last few of level 0, so
+        # that reading a large log entry by entry keeps memory flat
         self._checked: dict[tuple[int, int], list[bytes]] = {}
+        self._recent: OrderedDict[int, list[bytes]] = OrderedDict()
         if size == 0:
             if root != EMPTY_ROOT:
                 raise TileError("the empty tree's root is SHA-256 of nothing")
@@ -273,6 +278,9 @@ class CheckedTiles:
         key = (level, index)
         if key in self._checked:
             return self._checked[key]
+        if level == 0 and index in self._recent:
+            self._recent.move_to_end(index)
+            return self._recent[index]
         tile = tile_at(self.size, level, index)
         if not tile.full:
             raise TileError(f"tile {tile.path()} should have been checked with the root")
@@ -281,7 +289,12 @@ class CheckedTiles:
         parent = self.tile(level + 1, index // TILE_WIDTH)
         if root_of(hashes) != parent[index % TILE_WIDTH]:
             raise TileError(f"tile {tile.path()} does not hash to its entry in the tile above")
-        self._checked[key] = hashes
+        if level == 0:
+            self._recent[index] = hashes
+            if len(self._recent) > RECENT_LEAF_TILES:
+                self._recent.popitem(last=False)
+        else:
+            self._checked[key] = hashes
         return hashes
 
     def node(self, key: NodeKey) -> bytes:

@@ -149,6 +149,13 @@ def test_tiles_recompute_roots_and_proofs_of_every_size() -> None:
     assert tree.leaf_hashes(512, 520) == [merkle.leaf_hash(d) for d in DATA[512:520]]
 
 
+def test_reading_every_leaf_fetches_each_tile_once() -> None:
+    fetch, asked = served()
+    tree = CheckedTiles(size=SIZE, root=ROOT, fetch=fetch)
+    assert tree.leaf_hashes(0, SIZE) == [merkle.leaf_hash(d) for d in DATA]
+    assert sorted(asked) == sorted(t.path() for t in tiles_of(SIZE))
+
+
 def test_tile_swapped_by_a_cdn_is_detected() -> None:
     other = bytearray(tile_from_nodes(Tile(level=0, index=5), NODES))
     other[40] ^= 1  # one hash of a full level-0 tile changed
