@@ -14,7 +14,16 @@ from typing import Annotated, NoReturn
 import typer
 from rich.markup import escape
 
-from api import cli_audit, cli_bundle, cli_exchange, cli_run, cli_setup, cli_views, render
+from api import (
+    cli_audit,
+    cli_bundle,
+    cli_exchange,
+    cli_run,
+    cli_setup,
+    cli_tiles,
+    cli_views,
+    render,
+)
 from domain import errors
 from domain.errors import DocLedgerError
 from infrastructure.store_faults import store_faults_as_errors
@@ -29,6 +38,7 @@ for module in (cli_setup, cli_exchange, cli_audit, cli_run, cli_bundle, cli_view
     app.add_typer(module.commands)
 app.add_typer(cli_setup.agency_app, name="agency")
 app.add_typer(cli_setup.auditor_app, name="auditor")
+app.add_typer(cli_tiles.tiles_app, name="tiles")
 
 
 def _print_version(value: bool) -> None:
