@@ -14,7 +14,16 @@ from typing import Annotated, NoReturn
 import typer
 from rich.markup import escape
 
-from api import cli_audit, cli_bundle, cli_exchange, cli_run, cli_setup, cli_views, render
+from api import (
+    cli_audit,
+    cli_bundle,
+    cli_exchange,
+    cli_monitor,
+    cli_run,
+    cli_setup,
+    cli_views,
+    render,
+)
 from domain import errors
 from domain.errors import DocLedgerError
 from infrastructure.store_faults import store_faults_as_errors
@@ -25,7 +34,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 # in the order 'docledger --help' lists them
-for module in (cli_setup, cli_exchange, cli_audit, cli_run, cli_bundle, cli_views):
+for module in (cli_setup, cli_exchange, cli_audit, cli_monitor, cli_run, cli_bundle,
+               cli_views):
     app.add_typer(module.commands)
 app.add_typer(cli_setup.agency_app, name="agency")
 app.add_typer(cli_setup.auditor_app, name="auditor")

@@ -1,0 +1,175 @@
+"""``docledger monitor``: what an agency runs to learn where its name and keys are used.
+
+It follows the log (over the API, or a local data folder), trusting only the
+ledger's verifier key: it verifies the latest checkpoint's signature, that the
+checkpoint extends the one the previous run saved (``--since``), and each event
+it is shown against the signed tree, then reports every event naming the agency
+and flags what the agency's own system did not record (docs/ledger.md,
+"Monitors"). Exit codes: 0 nothing flagged, 1 a finding, 2 the log itself
+misbehaves (a checkpoint that fails its signature, a fork, an event not in the
+tree), and the tool's usual codes for everything else.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.markup import escape
+
+from api import render
+from api.cli_options import DataOpt, JsonOpt, KeyOpt, ReaderOpt, ServerOpt, open_session, read_vkey
+from api.session import LedgerSession
+from domain.errors import InvalidInputError, NotFoundError
+from domain.evidence.checkpoint import Checkpoint, CheckpointError, NoteKey, open_checkpoint
+from domain.exchange.codes import check_agency_code
+from domain.verification.monitor import (
+    LogMisbehaviourError,
+    MonitorReport,
+    check_extends,
+    check_included,
+    findings,
+    naming,
+    open_latest,
+    page_events,
+    parse_known,
+    sighting,
+    unshown_listed,
+)
+from infrastructure.remembered import RememberedCheckpoint
+
+commands = typer.Typer()
+
+LEDGER_MISBEHAVING = 2  # the ledger's log contradicts itself: not a finding about the agency
+FINDING = 1
+
+
+@commands.command()
+def monitor(
+    agency: Annotated[str, typer.Option("--agency", help="The agency watched (its code).")],
+    ledger_key: Annotated[str, typer.Option(
+        help="The ledger's verifier key (vkey text, or a file holding it): all it trusts.")],
+    since: Annotated[Path | None, typer.Option(
+        help="Checkpoint note the previous run saved: the log must extend it, only later "
+             "events are read, and the new checkpoint is written back (made if absent).")] = None,
+    known: Annotated[Path | None, typer.Option(
+        help="The command ids the agency's own system issued, one a line ('#' comments): "
+             "any other act signed with its keys is flagged.")] = None,
+    data: DataOpt = None,
+    server: ServerOpt = None,
+    key: KeyOpt = None,
+    party: ReaderOpt = None,
+    limit: Annotated[int, typer.Option(help="Leaves asked for per page.", min=1,
+                                       max=1000)] = 500,
+    as_json: JsonOpt = False,
+) -> None:
+    """Report every event naming an agency; flag acts with its keys it did not record."""
+    code = check_agency_code(agency)
+    note_key = verifier_key(read_vkey(ledger_key))
+    saved = saved_checkpoint(since, note_key)
+    known_ids = None if known is None else parse_known(known.read_text())
+    session = open_session(data, server, key)
+    try:
+        report = watch(session, code, party or code, note_key, saved, known_ids, limit)
+    except LogMisbehaviourError as exc:
+        misbehaving(exc, as_json)
+    finally:
+        session.close()
+    if since is not None:
+        RememberedCheckpoint(since).write(report.checkpoint)  # atomically, after verifying
+    print_report(report, as_json)
+    if report.findings:
+        raise typer.Exit(FINDING)
+
+
+def verifier_key(vkey: str) -> NoteKey:
+    try:
+        return NoteKey.parse(vkey)
+    except CheckpointError as exc:
+        raise InvalidInputError(f"--ledger-key: {exc}") from None
+
+
+def saved_checkpoint(since: Path | None, key: NoteKey) -> Checkpoint | None:
+    """The checkpoint the previous run saved; None on the first run."""
+    if since is None or not since.exists():
+        return None
+    try:
+        return open_checkpoint(since.read_text(), key)
+    except CheckpointError as exc:
+        raise InvalidInputError(f"--since {since}: not a checkpoint signed by the ledger "
+                                f"key: {exc}") from None
+
+
+def watch(session: LedgerSession, code: str, reader: str, key: NoteKey,
+          saved: Checkpoint | None, known: frozenset[str] | None, limit: int) -> MonitorReport:
+    """Verify the log up to its latest checkpoint and collect what names ``code``."""
+    note = session.checkpoint()
+    # A witness policy (--policy) is checked here, over the same note, once it exists.
+    latest = open_latest(note, key)
+    report = MonitorReport(agency=code, checkpoint=note, size=latest.size,
+                           since=0 if saved is None else saved.size, known_list=known is not None)
+    report.verified.append(f"checkpoint of size {latest.size} signed by the ledger key")
+    if saved is not None:
+        proof = ([] if saved.size in (0, latest.size) or saved.size > latest.size else
+                 session.consistency_proof(saved.size, latest.size)["proof"])
+        check_extends(saved, latest, proof)
+        report.verified.append(f"it extends the saved checkpoint of size {saved.size}")
+    # With a tiles source, each page's leaves would be checked against the tiles here,
+    # and every public leaf on the agency's own record compared with what was shown.
+    start = report.since
+    while start < latest.size:
+        events, end = page_events(session.log_events(reader, start, limit), start)
+        if end <= start:
+            raise LogMisbehaviourError(f"the log served nothing from leaf {start}, below its "
+                                       f"checkpoint's size {latest.size}")
+        shown = [(e, why) for e, why in naming(events, code) if e.leaf_index < latest.size]
+        for event, _ in shown:
+            check_included(event, inclusion(session, event.leaf_hash.hex(), latest.size,
+                                            event.leaf_index), latest)
+        report.sightings += [sighting(e, why) for e, why in shown]
+        report.findings += unshown_listed(shown, code)
+        start = end
+    report.verified.append(f"{len(report.sightings)} event(s) naming {code} in leaves "
+                           f"[{report.since}, {latest.size}) proved in the signed tree")
+    report.findings = findings(report.sightings, code, known) + report.findings
+    return report
+
+
+def inclusion(session: LedgerSession, leaf_hash: str, size: int, index: int) -> dict[str, object]:
+    try:
+        return session.inclusion_proof(leaf_hash=leaf_hash, notification=None, size=size)
+    except NotFoundError as exc:
+        raise LogMisbehaviourError(f"the event shown at leaf {index} is not in the log: it was "
+                                   f"altered after it was stored or on its way ({exc})") from None
+
+
+def misbehaving(exc: LogMisbehaviourError, as_json: bool) -> NoReturn:
+    if as_json:
+        render.print_json({"ok": False, "log_misbehaving": str(exc)})
+    render.err.print(f"[red]the ledger's log misbehaves[/] ({exc.code}): {escape(str(exc))}",
+                     highlight=False)
+    raise typer.Exit(LEDGER_MISBEHAVING)
+
+
+def print_report(report: MonitorReport, as_json: bool) -> None:
+    if as_json:
+        render.print_json({"ok": not report.findings, **report.as_dict()})
+        return
+    out = render.out
+    for line in report.verified:
+        out.print(f"[green]verified[/]: {escape(line)}", highlight=False)
+    for s in report.sightings:
+        signed = (f"signed by {s.actor} key {', '.join(s.keyids)}" if s.actor != "ledger"
+                  else "stated by the ledger")
+        out.print(f"{s.at[:19].replace('T', ' ')}  leaf {s.leaf_index}  {s.event} ({s.why})  "
+                  f"document {s.document or '-'}  command {render.shown(s.command_id or '-')}  "
+                  f"{signed}", highlight=False)
+    if not report.known_list:
+        acts = len({s.command_id for s in report.sightings if s.why == "signed"})
+        out.print(f"[yellow]no --known list[/]: {acts} command(s) signed in {report.agency}'s "
+                  "name are listed, not checked against its own records")
+    for f in report.findings:
+        out.print(f"[red]finding[/] ({f.kind}): {escape(f.message)}", highlight=False)
+    if not report.findings:
+        out.print(f"[green]nothing flagged[/] for {report.agency} up to size {report.size}")
