@@ -247,6 +247,10 @@ def sighting(event: LogEvent, why: str) -> Sighting:
     document = envelope.document
     if event.topic.startswith(topics.DOCUMENT + "."):
         document = str(event.aggregate_id)
+    elif event.topic == topics.RECORD_ACCEPTED:
+        result = state_object(event.state).get("result")
+        found = result.get("document") if isinstance(result, dict) else None
+        document = found if isinstance(found, str) else None
     return Sighting(leaf_index=event.leaf_index, notification_id=event.notification_id,
                     aggregate_id=str(event.aggregate_id), version=event.version,
                     topic=event.topic, why=why, at=at, command_id=envelope.command_id,
