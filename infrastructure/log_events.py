@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from domain.errors import InvalidInputError, NotFoundError, VerificationError
+from domain.errors import AuditFailure, InvalidInputError, NotFoundError
 from domain.ledger.application import DocLedger
 from domain.verification.monitor import LogEvent, commands_end, naming
 from infrastructure.log_store import LogStore
@@ -34,14 +34,14 @@ def read_events(app: DocLedger, store: LogStore, start: int, stop: int) -> list[
     for index, notification_id, leaf in leaves:
         row = rows.get(notification_id)
         if row is None or not isinstance(row.originator_id, UUID):
-            raise VerificationError(f"leaf {index} names notification {notification_id}, "
-                                    "which the event store does not hold")
+            raise AuditFailure(notification_id, f"leaf {index} names this notification, "
+                               "which the event store does not hold")
         event = LogEvent(leaf_index=index, notification_id=notification_id,
                          aggregate_id=row.originator_id, version=row.originator_version,
                          topic=row.topic, state=bytes(row.state))
         if event.leaf_hash != leaf:
-            raise VerificationError(f"the stored event of leaf {index} no longer hashes to "
-                                    "its leaf: run docledger audit")
+            raise AuditFailure(notification_id, f"the stored event no longer hashes to its "
+                               f"leaf {index}: run docledger audit")
         events.append(event)
     return events
 
