@@ -21,6 +21,7 @@ from api import (
     cli_monitor,
     cli_run,
     cli_setup,
+    cli_tiles,
     cli_views,
     render,
 )
@@ -39,6 +40,7 @@ for module in (cli_setup, cli_exchange, cli_audit, cli_monitor, cli_run, cli_bun
     app.add_typer(module.commands)
 app.add_typer(cli_setup.agency_app, name="agency")
 app.add_typer(cli_setup.auditor_app, name="auditor")
+app.add_typer(cli_tiles.tiles_app, name="tiles")
 
 
 def _print_version(value: bool) -> None:

@@ -22,6 +22,7 @@ from api.http.routes import (
     log,
     log_events,
     stream,
+    tiles,
     views,
 )
 from domain.errors import DocLedgerError
@@ -64,6 +65,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_exception_handler(store_error, problems.unexpected_error)
     app.add_exception_handler(Exception, problems.unexpected_error)
     for module in (health, commands, directory, log, log_events, views, documents, attachments,
-                   stream):
+                   stream, tiles):
         app.include_router(module.router)
     return app
