@@ -23,14 +23,17 @@ from api.cli_options import DataOpt, JsonOpt, KeyOpt, ReaderOpt, ServerOpt, open
 from api.session import LedgerSession
 from domain.errors import InvalidInputError, NotFoundError
 from domain.evidence.checkpoint import Checkpoint, CheckpointError, NoteKey, open_checkpoint
+from domain.evidence.tiles import TileError
 from domain.exchange.codes import check_agency_code
 from domain.verification.monitor import (
     LogMisbehaviourError,
     MonitorReport,
     check_extends,
     check_included,
+    check_leaf,
     findings,
     naming,
+    omissions,
     open_latest,
     page_events,
     parse_known,
@@ -38,6 +41,7 @@ from domain.verification.monitor import (
     unshown_listed,
 )
 from infrastructure.remembered import RememberedCheckpoint
+from infrastructure.tile_reader import TileReader
 
 commands = typer.Typer()
 
@@ -56,6 +60,10 @@ def monitor(
     known: Annotated[Path | None, typer.Option(
         help="The command ids the agency's own system issued, one a line ('#' comments): "
              "any other act signed with its keys is flagged.")] = None,
+    tiles: Annotated[str | None, typer.Option(
+        "--tiles", help="The log's C2SP tlog-tiles (URL prefix or directory): proofs come "
+                        "from them, and every public leaf on the agency's record is checked "
+                        "to have been shown.")] = None,
     data: DataOpt = None,
     server: ServerOpt = None,
     key: KeyOpt = None,
@@ -70,12 +78,16 @@ def monitor(
     saved = saved_checkpoint(since, note_key)
     known_ids = None if known is None else parse_known(known.read_text())
     session = open_session(data, server, key)
+    reader = None if tiles is None else TileReader.open(tiles)
     try:
-        report = watch(session, code, party or code, note_key, saved, known_ids, limit)
-    except LogMisbehaviourError as exc:
+        report = watch(session, code, party or code, note_key, saved, known_ids, limit,
+                       reader)
+    except (LogMisbehaviourError, TileError) as exc:
         misbehaving(exc, as_json)
     finally:
         session.close()
+        if reader is not None:
+            reader.close()
     if since is not None:
         RememberedCheckpoint(since).write(report.checkpoint)  # atomically, after verifying
     print_report(report, as_json)
@@ -102,21 +114,21 @@ def saved_checkpoint(since: Path | None, key: NoteKey) -> Checkpoint | None:
 
 
 def watch(session: LedgerSession, code: str, reader: str, key: NoteKey,
-          saved: Checkpoint | None, known: frozenset[str] | None, limit: int) -> MonitorReport:
+          saved: Checkpoint | None, known: frozenset[str] | None, limit: int,
+          tiles: TileReader | None = None) -> MonitorReport:
     """Verify the log up to its latest checkpoint and collect what names ``code``."""
     note = session.checkpoint()
-    # A witness policy (--policy) is checked here, over the same note, once it exists.
+    # A witness policy (--policy FILE) is checked here, over the same note, once it exists.
     latest = open_latest(note, key)
+    verified = [f"checkpoint of size {latest.size} signed by the ledger key"]
+    if tiles is not None:
+        note, latest = agree_with_tiles(session, tiles, key, latest, verified)
     report = MonitorReport(agency=code, checkpoint=note, size=latest.size,
-                           since=0 if saved is None else saved.size, known_list=known is not None)
-    report.verified.append(f"checkpoint of size {latest.size} signed by the ledger key")
+                           since=0 if saved is None else saved.size, known_list=known is not None,
+                           verified=verified)
     if saved is not None:
-        proof = ([] if saved.size in (0, latest.size) or saved.size > latest.size else
-                 session.consistency_proof(saved.size, latest.size)["proof"])
-        check_extends(saved, latest, proof)
-        report.verified.append(f"it extends the saved checkpoint of size {saved.size}")
-    # With a tiles source, each page's leaves would be checked against the tiles here,
-    # and every public leaf on the agency's own record compared with what was shown.
+        check_extends(saved, latest, consistency(session, tiles, saved.size, latest))
+        verified.append(f"it extends the saved checkpoint of size {saved.size}")
     every = reader.startswith("auditor/")  # an auditor is shown every event: all checked
     start = report.since
     while start < latest.size:
@@ -127,20 +139,63 @@ def watch(session: LedgerSession, code: str, reader: str, key: NoteKey,
         if every and [e.leaf_index for e in events] != list(range(start, end)):
             raise LogMisbehaviourError(f"the auditor's page of leaves [{start}, {end}) does "
                                        "not hold every one of them")
-        shown = [(e, why) for e, why in naming(events, code) if e.leaf_index < latest.size]
+        stop = min(end, latest.size)
+        shown = [(e, why) for e, why in naming(events, code) if e.leaf_index < stop]
         # an auditor proves every event: one left unproved could stand in for one that
-        # named the agency (with tiles, a page's leaves are checked all at once)
-        for event in events if every else [e for e, _ in shown]:
-            if event.leaf_index < latest.size:
+        # named the agency
+        proved = [e for e in (events if every else [e for e, _ in shown]) if e.leaf_index < stop]
+        if tiles is None:
+            for event in proved:
                 check_included(event, inclusion(session, event.leaf_hash.hex(), latest.size,
                                                 event.leaf_index), latest)
+        else:
+            hashes = tiles.leaf_hashes(latest, start, stop)
+            for event in proved:
+                check_leaf(event, hashes[event.leaf_index - start])
+            report.findings += omissions(tiles.leaf_data(latest, start, stop), start,
+                                         [e for e, _ in shown], code)
         report.sightings += [sighting(e, why) for e, why in shown]
         report.findings += unshown_listed(shown, code)
         start = end
-    report.verified.append(f"{len(report.sightings)} event(s) naming {code} in leaves "
-                           f"[{report.since}, {latest.size}) proved in the signed tree")
+    verified.append(f"{len(report.sightings)} event(s) naming {code} in leaves "
+                    f"[{report.since}, {latest.size}) proved in the signed tree"
+                    + (f"; every public leaf on {code}'s record shown" if tiles else ""))
     report.findings = findings(report.sightings, code, known) + report.findings
     return report
+
+
+def agree_with_tiles(session: LedgerSession, tiles: TileReader, key: NoteKey,
+                     api: Checkpoint, verified: list[str]) -> tuple[str, Checkpoint]:
+    """The tiles' checkpoint, checked to agree with the API's (one history shown to
+    both); the monitor proves against it."""
+    note = tiles.checkpoint_note()
+    published = open_latest(note, key)
+    if api.size <= published.size:
+        if tiles.root(published, api.size) != api.root:
+            raise LogMisbehaviourError(
+                f"the API's checkpoint of size {api.size} and the tiles' of size "
+                f"{published.size} are two histories")
+    else:
+        check_extends(published, api, consistency(session, None, published.size, api))
+    verified.append(f"the tiles' checkpoint of size {published.size} signed by the ledger key "
+                    f"and one history with the API's of size {api.size}")
+    return note, published
+
+
+def consistency(session: LedgerSession, tiles: TileReader | None, old: int,
+                latest: Checkpoint) -> list[str]:
+    """The proof that ``latest`` extends the tree of ``old`` leaves (none needed for an
+    empty, equal or larger one: check_extends decides those)."""
+    if old == 0 or old >= latest.size:
+        return []
+    if tiles is not None:
+        return [h.hex() for h in tiles.consistency_proof(latest, old)]
+    proof = session.consistency_proof(old, latest.size)
+    if (proof.get("old_size"), proof.get("new_size")) != (old, latest.size):
+        raise LogMisbehaviourError(f"asked for a proof from {old} to {latest.size}, the log "
+                                   f"answered one from {proof.get('old_size')} to "
+                                   f"{proof.get('new_size')}")
+    return list(proof.get("proof", []))
 
 
 def inclusion(session: LedgerSession, leaf_hash: str, size: int, index: int) -> dict[str, object]:
@@ -151,7 +206,7 @@ def inclusion(session: LedgerSession, leaf_hash: str, size: int, index: int) -> 
                                    f"altered after it was stored or on its way ({exc})") from None
 
 
-def misbehaving(exc: LogMisbehaviourError, as_json: bool) -> NoReturn:
+def misbehaving(exc: LogMisbehaviourError | TileError, as_json: bool) -> NoReturn:
     if as_json:
         render.print_json({"ok": False, "log_misbehaving": str(exc)})
     render.err.print(f"[red]the ledger's log misbehaves[/] ({exc.code}): {escape(str(exc))}",

@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import struct
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,7 +34,7 @@ from domain import topics
 from domain.errors import VerificationError
 from domain.evidence.checkpoint import Checkpoint, CheckpointError, NoteKey, open_checkpoint
 from domain.evidence.envelope import COMMAND_TYPE, STATEMENT_TYPE
-from domain.evidence.leaf import event_leaf_hash
+from domain.evidence.leaf import LEAF_VERSION, event_leaf_hash
 from domain.evidence.merkle import ProofError, verify_consistency, verify_inclusion
 from domain.exchange.ids import agency_id, delivery_id
 from domain.stored_state import state_object, time_text
@@ -401,3 +402,46 @@ def check_included(event: LogEvent, answer: Mapping[str, Any], latest: Checkpoin
         raise LogMisbehaviourError(
             f"the event shown at leaf {event.leaf_index} ({event.topic} v{event.version} of "
             f"{event.aggregate_id}) is not in the signed tree there: {exc}") from None
+
+
+# ---- the public leaves (tiles) --------------------------------------------------------
+
+
+def leaf_record(data: bytes) -> tuple[UUID, int, str]:
+    """The aggregate id, version and topic a public ``leaf_data`` (version 1) names."""
+    if len(data) < 59 or data[0] != LEAF_VERSION:
+        raise LogMisbehaviourError("a public leaf is not leaf_data of version 1")
+    (length,) = struct.unpack(">H", data[25:27])
+    if len(data) != 27 + length + 32:
+        raise LogMisbehaviourError("a public leaf's topic length does not match its size")
+    try:
+        topic = data[27:27 + length].decode()
+    except UnicodeDecodeError:
+        raise LogMisbehaviourError("a public leaf's topic is not UTF-8") from None
+    return UUID(bytes=data[1:17]), struct.unpack(">Q", data[17:25])[0], topic
+
+
+def omissions(leaves: Sequence[bytes], start: int, shown: Iterable[LogEvent],
+              code: str) -> list[Finding]:
+    """Leaves ``start …`` of the public log on the agency's own record that the
+    events served did not show (OMISSION): the operator hid a registration or a
+    key change of the agency from it."""
+    own = agency_id(code)
+    seen = {e.leaf_index for e in shown}
+    found = []
+    for offset, data in enumerate(leaves):
+        aggregate, version, topic = leaf_record(data)
+        if aggregate == own and start + offset not in seen:
+            found.append(Finding(
+                kind=OMISSION, leaf_index=start + offset, command_id=None,
+                message=f"leaf {start + offset} of the public log is {topic} v{version} of "
+                        f"{code}'s agency record, and the events served did not show it"))
+    return found
+
+
+def check_leaf(event: LogEvent, leaf_hash: bytes) -> None:
+    """Step 3 with tiles: the event's bytes hash to the checked leaf at its index."""
+    if event.leaf_hash != leaf_hash:
+        raise LogMisbehaviourError(
+            f"the event shown at leaf {event.leaf_index} ({event.topic} v{event.version} of "
+            f"{event.aggregate_id}) is not the leaf the tiles hold there")

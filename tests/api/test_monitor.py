@@ -28,6 +28,7 @@ from domain.exchange.agency import Agency
 from domain.exchange.delivery import Delivery
 from domain.verification.monitor import (
     KEY_CHANGE,
+    OMISSION,
     UNKNOWN_COMMAND,
     LogEvent,
     LogMisbehaviourError,
@@ -376,3 +377,43 @@ def test_an_auditor_sees_what_the_agency_sees_and_every_leaf_is_accounted_for(
         hidden = GapSession("http://testserver", auditor_key, http=http)  # type: ignore[arg-type]
         with pytest.raises(LogMisbehaviourError, match="not hold every one"):
             watch(hidden, A, reader, note_key, None, None, 500)
+
+
+# ---- with tiles --------------------------------------------------------------------------
+
+
+class HidingSession(RemoteSession):
+    """An operator hiding the key added for A from A's feed, with its command record."""
+
+    def log_events(self, party: str | None, start: int, limit: int) -> dict[str, Any]:
+        page = super().log_events(party, start, limit)
+        hidden = {e["leaf_index"] for e in page["events"] if e["topic"].endswith("KeyAdded")}
+        page["events"] = [e for e in page["events"] if e["leaf_index"] not in hidden
+                          and e["leaf_index"] + 1 not in hidden]
+        return page
+
+
+@pytest.mark.parametrize("operator", [RemoteSession, HidingSession, TamperingSession],
+                         ids=["honest", "hiding", "tampering"])
+def test_with_tiles_events_are_proved_and_a_hidden_key_change_is_an_omission(
+        ledger: Ledger, tmp_path: Path, operator: type[RemoteSession]) -> None:
+    from api.cli_monitor import watch
+    from infrastructure.tile_reader import TileReader
+
+    key_file = tmp_path / "a.key"
+    write_key_pair(ledger.world.keys[A], key_file)
+    note_key = NoteKey.parse(ledger.vkey.read_text())
+    with api_for(ledger.world) as http:
+        session = operator("http://testserver", key_file, http=http)  # type: ignore[arg-type]
+        tiles = TileReader.open("http://testserver", http=http)  # type: ignore[arg-type]
+        if operator is TamperingSession:
+            with pytest.raises(LogMisbehaviourError, match="not the leaf the tiles hold"):
+                watch(session, A, A, note_key, None, None, 500, tiles)
+            return
+        report = watch(session, A, A, note_key, None, None, 500, tiles)
+    assert any("one history with the API's" in v for v in report.verified)
+    omitted = [f for f in report.findings if f.kind == OMISSION]
+    if operator is RemoteSession:
+        assert omitted == [] and any(s.event == "Agency.KeyAdded" for s in report.sightings)
+    else:
+        assert len(omitted) == 1 and "Agency.KeyAdded" in omitted[0].message

@@ -29,7 +29,9 @@ from domain.verification.monitor import (
     check_included,
     commands_end,
     findings,
+    leaf_record,
     naming,
+    omissions,
     page_events,
     parse_known,
     sighting,
@@ -149,3 +151,16 @@ def test_a_page_holding_events_outside_its_range_is_refused() -> None:
         page_events({"end": 6, "events": [inside]}, 6)
     with pytest.raises(LogMisbehaviourError, match="malformed"):
         page_events({"end": 7, "events": [{**inside, "state": "not base64!"}]}, 5)
+
+
+def test_a_public_leaf_names_its_record_and_an_unshown_one_of_the_agency_is_an_omission() -> None:
+    from domain.evidence.leaf import leaf_data
+
+    topic = topics.event(topics.AGENCY, "KeyRevoked")
+    leaves = [leaf_data(agency_id(B), 2, topic, b"{}"), leaf_data(agency_id(A), 3, topic, b"{}")]
+    assert leaf_record(leaves[1]) == (agency_id(A), 3, topic)
+    shown = event(10, agency_id(A), topic, b"{}", version=3)
+    assert omissions(leaves, 9, [shown], A) == []
+    assert [f.leaf_index for f in omissions(leaves, 9, [], A)] == [10]
+    with pytest.raises(LogMisbehaviourError, match="topic length"):
+        leaf_record(leaves[0] + b"x")
