@@ -417,3 +417,17 @@ def test_with_tiles_events_are_proved_and_a_hidden_key_change_is_an_omission(
         assert omitted == [] and any(s.event == "Agency.KeyAdded" for s in report.sightings)
     else:
         assert len(omitted) == 1 and "Agency.KeyAdded" in omitted[0].message
+
+
+def test_monitor_reads_tiles_exported_to_a_directory(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        ledger: Ledger, tmp_path: Path) -> None:
+    from infrastructure.tiles import export_tiles
+
+    export_tiles(ledger.service, tmp_path / "tiles")
+    code, report = monitor_json(capsys, monkeypatch, ledger, "--tiles", str(tmp_path / "tiles"),
+                                "--known", str(ledger.known))
+    assert code == 1
+    assert [(f["kind"], f["command_id"]) for f in report["findings"]] == [
+        (KEY_CHANGE, ledger.key_command), (UNKNOWN_COMMAND, STOLEN)]
+    assert any("tiles' checkpoint" in v for v in report["verified"])
