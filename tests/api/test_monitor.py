@@ -38,7 +38,7 @@ from infrastructure.keyfiles import load_signer, write_key_pair
 from infrastructure.ledger import DataFolder
 from infrastructure.service import LedgerService, bootstrap
 from infrastructure.settings import Settings
-from tests.api.conftest import Cli, LiveServer
+from tests.api.conftest import LiveServer
 from tests.api.http_support import api_for, client_for
 from tests.api.test_http_reads import AUDITOR, auditor_client, register_auditor
 from tests.conftest import sqlite_settings
@@ -333,17 +333,18 @@ def test_an_event_altered_in_transit_fails_its_inclusion_check(
 
 
 def test_monitor_runs_from_cron_against_a_live_server(
-        tmp_path: Path, ledger: Ledger, cli: Cli, serve: Callable[[Path], LiveServer]) -> None:
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        tmp_path: Path, ledger: Ledger, serve: Callable[[Path], LiveServer]) -> None:
     """As a cron job runs it: --server, the agency's own key, --since, --known."""
     key_file = tmp_path / "a.key"
     write_key_pair(ledger.world.keys[A], key_file)
     server = serve(ledger.data)
-    args = ("monitor", "--agency", A, "--server", server.url, "--key", str(key_file),
-            "--ledger-key", str(ledger.vkey), "--since", str(tmp_path / "a.note"),
-            "--known", str(ledger.known), "--json")
-    first = cli(*args)
-    assert first.returncode == 1, first.stderr
-    report = json.loads(first.stdout)
+    code, out, err = run(capsys, monkeypatch, "--agency", A, "--server", server.url,
+                         "--key", str(key_file), "--ledger-key", str(ledger.vkey),
+                         "--since", str(tmp_path / "a.note"), "--known", str(ledger.known),
+                         "--json")
+    assert code == 1, err
+    report = json.loads(out)
     assert [f["command_id"] for f in report["findings"]
             if f["kind"] == UNKNOWN_COMMAND] == [STOLEN]
     assert (tmp_path / "a.note").read_text() == report["checkpoint"]
