@@ -2,7 +2,7 @@
 ``main``, which turns every error into one line and a documented exit code.
 
 The commands live in modules by what they do (api/cli_setup.py, cli_exchange.py,
-cli_audit.py, cli_run.py, cli_bundle.py, cli_views.py); what they share is in
+cli_audit.py, cli_monitor.py, cli_run.py, cli_bundle.py, cli_views.py); what they share is in
 api/cli_options.py, so none of them imports this module or another command module.
 """
 
