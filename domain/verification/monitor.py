@@ -249,14 +249,22 @@ def sighting(event: LogEvent, why: str) -> Sighting:
     if event.topic.startswith(topics.DOCUMENT + "."):
         document = str(event.aggregate_id)
     elif event.topic == topics.RECORD_ACCEPTED:
-        result = state_object(event.state).get("result")
-        found = result.get("document") if isinstance(result, dict) else None
-        document = found if isinstance(found, str) else None
+        document = record_document(event)
     return Sighting(leaf_index=event.leaf_index, notification_id=event.notification_id,
                     aggregate_id=str(event.aggregate_id), version=event.version,
                     topic=event.topic, why=why, at=at, command_id=envelope.command_id,
                     command_type=envelope.command_type if envelope.is_command else None,
                     actor=envelope.actor, keyids=envelope.keyids, document=document)
+
+
+def record_document(record: LogEvent) -> str | None:
+    """The document a command record's result names, if any."""
+    try:
+        result = state_object(record.state).get("result")
+    except ValueError:
+        return None
+    found = result.get("document") if isinstance(result, dict) else None
+    return found if isinstance(found, str) else None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -346,6 +354,8 @@ class MonitorReport:
 def page_events(answer: Mapping[str, Any], start: int) -> tuple[list[LogEvent], int]:
     """The events of one served page and where it ends, checked to cover
     [start, end) in order; LogMisbehaviourError otherwise."""
+    if not isinstance(answer, Mapping):
+        raise LogMisbehaviourError(f"the log served a malformed page from leaf {start}")
     end = answer.get("end")
     raw = answer.get("events")
     if not isinstance(end, int) or isinstance(end, bool) or end < start \
