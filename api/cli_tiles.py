@@ -10,7 +10,16 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from api import render
-from api.cli_options import DataOpt, JsonOpt, LocalOnlyServerOpt, local_only, open_service
+from api.cli_options import (
+    DataOpt,
+    JsonOpt,
+    LocalOnlyServerOpt,
+    local_only,
+    open_service,
+    read_vkey,
+)
+from domain.evidence.checkpoint import NoteKey
+from infrastructure.tile_reader import TileReader, check_log
 from infrastructure.tiles import export_tiles
 
 tiles_app = typer.Typer(help="The log as C2SP tlog-tiles (checkpoint, tiles, entry bundles).",
@@ -46,3 +55,33 @@ def export(
     else:
         render.out.print(f"tiles of the tree of size {new} in {directory} (was {old}); "
                          f"{written} file(s) written, checkpoint last")
+
+
+@tiles_app.command("verify")
+def verify(
+    source: Annotated[str, typer.Argument(
+        help="The tiles' URL prefix (http(s)://…, where /checkpoint is) or a directory.")],
+    ledger_key: Annotated[str, typer.Option(
+        help="The ledger's verifier key (vkey text, or a file holding it).")],
+    saved: Annotated[list[Path] | None, typer.Option(
+        "--checkpoint", help="A signed checkpoint you saved earlier (repeatable): the "
+                             "served tree must extend it.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Check a log published as tiles, trusting only the ledger key: the checkpoint's
+    signature, every tile and every entry against it, and that it extends the
+    checkpoints you saved. Exit 0 if all holds, 3 on the first mismatch."""
+    key = NoteKey.parse(read_vkey(ledger_key))
+    notes = [path.read_text() for path in saved or []]
+    with TileReader.open(source) as reader, \
+            Progress(TextColumn("checking entries"), BarColumn(), MofNCompleteColumn(),
+                     console=render.err, disable=as_json, transient=True) as bar:
+        task = bar.add_task("entries", total=None)
+        checkpoint = check_log(reader, key, notes, progress=lambda n: bar.advance(task, n))
+    if as_json:
+        render.print_json({"ok": True, "size": checkpoint.size,
+                           "root": checkpoint.root.hex(), "saved_checkpoints": len(notes)})
+    else:
+        render.out.print(f"[green]tiles hold[/]: {checkpoint.size} entries, every tile and "
+                         f"entry matches the signed checkpoint, which extends {len(notes)} "
+                         "saved checkpoint(s)")

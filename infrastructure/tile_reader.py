@@ -36,17 +36,18 @@ last checkpoint read are kept, so walking the whole log fetches each tile once.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from urllib.parse import urlparse
 
 import httpx
 
 from domain.errors import InvalidInputError, NotFoundError, StoreUnavailableError
-from domain.evidence.checkpoint import Checkpoint
+from domain.evidence.checkpoint import Checkpoint, NoteKey, open_checkpoint
 from domain.evidence.tiles import (
     TILE_WIDTH,
     CheckedTiles,
+    TileError,
     check_bundle,
     tile_at,
 )
@@ -108,7 +109,8 @@ class TileReader:
 
     def leaf_data(self, checkpoint: Checkpoint, start: int, end: int) -> list[bytes]:
         tree = self.tree(checkpoint)
-        tree.leaf_hashes(start, end)  # refuses a range beyond the tree
+        if not tree.leaf_hashes(start, end):  # refuses a range beyond the tree
+            return []
         out: list[bytes] = []
         for index in range(start // TILE_WIDTH, -(-end // TILE_WIDTH)):
             tile = tile_at(checkpoint.size, 0, index)
@@ -130,18 +132,59 @@ class TileReader:
             index, checkpoint.size if size is None else size)
 
 
+def check_log(reader: TileReader, key: NoteKey, saved: Sequence[str] = (),
+              *, progress: Callable[[int], None] | None = None) -> Checkpoint:
+    """Check a whole tiled log against ``key`` and the checkpoints a client saved:
+
+    1. the served checkpoint is signed by ``key`` (its origin is the key's name);
+    2. every saved checkpoint (a signed note) is signed by ``key`` and the served
+       tree extends it: no larger than it, and the same root at its size;
+    3. every tile and every entry of every bundle checks against the served
+       checkpoint (module docstring), entries read a bundle at a time.
+
+    Returns the served checkpoint; raises on the first failure (CheckpointError,
+    TileError, NotFoundError …). ``progress`` is told how many entries were read.
+    """
+    checkpoint = open_checkpoint(reader.checkpoint_note(), key)
+    for note in saved:
+        old = open_checkpoint(note, key)
+        if old.size > checkpoint.size:
+            raise TileError(f"the served tree (size {checkpoint.size}) is smaller than a "
+                            f"saved checkpoint's (size {old.size}): the log was rolled back "
+                            "or forked")
+        if reader.root(checkpoint, old.size) != old.root:
+            raise TileError(f"the served tree does not extend the saved checkpoint of size "
+                            f"{old.size}: another root at that size (a fork)")
+    for start in range(0, checkpoint.size, TILE_WIDTH):
+        end = min(start + TILE_WIDTH, checkpoint.size)
+        reader.leaf_data(checkpoint, start, end)
+        if progress is not None:
+            progress(end - start)
+    return checkpoint
+
+
+# No resource is larger: a full bundle of the largest entries, 256 × (2 + 65,535) bytes.
+MAX_RESOURCE = TILE_WIDTH * (2 + 0xFFFF)
+
+
 def _http_fetch(client: httpx.Client, prefix: str) -> Fetch:
     def fetch(path: str) -> bytes:
         url = f"{prefix}/{path}"
         try:
-            response = client.get(url, headers={"Accept-Encoding": "gzip, identity"})
+            with client.stream("GET", url,
+                               headers={"Accept-Encoding": "gzip, identity"}) as response:
+                if response.status_code == 404:
+                    raise NotFoundError(f"GET {url}: 404")
+                if response.status_code != 200:
+                    raise StoreUnavailableError(f"GET {url}: {response.status_code}")
+                body = bytearray()
+                for chunk in response.iter_bytes():  # gzip undone, size bounded as it comes
+                    body += chunk
+                    if len(body) > MAX_RESOURCE:
+                        raise TileError(f"GET {url}: larger than any tile or bundle")
+                return bytes(body)
         except httpx.HTTPError as exc:
             raise StoreUnavailableError(f"GET {url}: {exc}") from None
-        if response.status_code == 404:
-            raise NotFoundError(f"GET {url}: 404")
-        if response.status_code != 200:
-            raise StoreUnavailableError(f"GET {url}: {response.status_code}")
-        return response.content  # httpx undoes Content-Encoding: gzip
 
     return fetch
 
@@ -149,9 +192,12 @@ def _http_fetch(client: httpx.Client, prefix: str) -> Fetch:
 def _file_fetch(directory: Path) -> Fetch:
     def fetch(path: str) -> bytes:
         # paths come from Tile.path() or are "checkpoint": never "..", never absolute
+        file = directory / path
         try:
-            return (directory / path).read_bytes()
+            if file.stat().st_size > MAX_RESOURCE:
+                raise TileError(f"{file} is larger than any tile or bundle")
+            return file.read_bytes()
         except FileNotFoundError:
-            raise NotFoundError(f"{directory / path} does not exist") from None
+            raise NotFoundError(f"{file} does not exist") from None
 
     return fetch

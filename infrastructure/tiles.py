@@ -140,9 +140,10 @@ def export_tiles(service: LedgerService, directory: Path, *,
             done += 1
         if progress is not None:
             progress(done, total)
-    os.sync()  # every tile on disk before the checkpoint that names them
-    _write(directory, CHECKPOINT_FILE, published.note.encode(), durable=True)
-    return old, published.size, written + 1
+    if written:
+        os.sync()  # every tile on disk before the checkpoint that names them
+    written += _write(directory, CHECKPOINT_FILE, published.note.encode(), durable=True)
+    return old, published.size, written
 
 
 def _write(directory: Path, relative: str, data: bytes, *, durable: bool = False) -> int:

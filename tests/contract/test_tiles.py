@@ -3,23 +3,33 @@ directory, read back and checked by the tile reader, tampering detected."""
 
 from __future__ import annotations
 
+import functools
 import gzip
 import shutil
+import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from api.cli import app as cli_app
 from api.http.app import create_app
-from domain.errors import NotFoundError
+from domain.errors import InvalidInputError, NotFoundError
 from domain.evidence import merkle
-from domain.evidence.checkpoint import Checkpoint, open_checkpoint
+from domain.evidence.checkpoint import (
+    Checkpoint,
+    CheckpointError,
+    NoteKey,
+    open_checkpoint,
+    sign_note,
+)
+from domain.evidence.keys import Ed25519Signer
 from domain.evidence.leaf import leaf_data
 from domain.evidence.tiles import TileError, parse_tile_path, tiles_of
 from infrastructure.service import LedgerService, bootstrap
@@ -113,6 +123,8 @@ def test_entry_bundles_are_gzipped_only_for_clients_that_accept_it(tiled: Tiled)
                            headers={"Accept-Encoding": "gzip"}) as zipped:
         body = b"".join(zipped.iter_raw())
     assert gzip.decompress(body) == raw.content
+    refused = tiled.http.get("/tile/entries/000", headers={"Accept-Encoding": "gzip;q=0, br"})
+    assert "content-encoding" not in refused.headers
 
 
 def test_tiles_recompute_the_checkpoint_root_and_the_apis_proofs(tiled: Tiled) -> None:
@@ -131,6 +143,31 @@ def test_tiles_recompute_the_checkpoint_root_and_the_apis_proofs(tiled: Tiled) -
                                         proof, cp.root)
             assert reader.leaf_data(cp, 0, cp.size) == tiled.events_leaf_data()[:cp.size]
             assert reader.leaf_data(cp, 250, 260) == tiled.events_leaf_data()[250:260]
+
+    with TileReader.open("http://testserver", http=tiled.http) as reader:  # the API's own proofs
+        for old in (3, 256, cp.size - 1):
+            answer = tiled.http.get(f"/v1/log/consistency?old={old}&new={cp.size}").json()
+            assert reader.consistency_proof(cp, old) == [bytes.fromhex(h)
+                                                         for h in answer["proof"]]
+        for notification in (1, 200):
+            answer = tiled.http.get(f"/v1/log/inclusion?notification={notification}").json()
+            assert answer["tree_size"] == cp.size
+            assert reader.inclusion_proof(cp, answer["leaf_index"]) == [
+                bytes.fromhex(h) for h in answer["proof"]]
+
+
+def test_a_plain_static_web_server_serves_the_export(tiled: Tiled) -> None:
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(tiled.exported))
+    handler.log_message = lambda *args: None  # type: ignore[method-assign]
+    with ThreadingHTTPServer(("127.0.0.1", 0), handler) as static:
+        threading.Thread(target=static.serve_forever, daemon=True).start()
+        try:
+            url = f"http://127.0.0.1:{static.server_address[1]}/"
+            with TileReader.open(url) as reader:
+                cp = open_checkpoint(reader.checkpoint_note(), tiled.service.log.note_key)
+                assert reader.leaf_data(cp, 0, cp.size) == tiled.events_leaf_data()[:cp.size]
+        finally:
+            static.shutdown()
 
 
 def test_tiles_beyond_the_published_checkpoint_are_not_served(tiled: Tiled) -> None:
@@ -200,13 +237,72 @@ def test_tile_missing_from_a_mirror_is_not_found(tiled: Tiled, tmp_path: Path) -
         reader.leaf_data(tiled.checkpoint, 0, 1)
 
 
+def test_export_refuses_a_directory_of_another_log(tiled: Tiled, tmp_path: Path) -> None:
+    cp = tiled.checkpoint
+    other = Checkpoint(origin="elsewhere.example/log", size=cp.size, root=cp.root)
+    forked = Checkpoint(origin=cp.origin, size=10, root=bytes(32))
+    for body in (other.body(), forked.body()):
+        (tmp_path / "checkpoint").write_text(body + "\n— someone c2lnbmF0dXJl\n")
+        with pytest.raises(InvalidInputError):
+            export_tiles(tiled.service, tmp_path)
+        assert exported_files(tmp_path) == ["checkpoint"]  # nothing written
+
+
+def verify_cli(tiled: Tiled, source: Path, *saved: Path) -> Result:
+    vkey = tiled.service.log.note_key.vkey()
+    return CliRunner().invoke(cli_app, ["tiles", "verify", str(source), "--ledger-key", vkey,
+                                        *(a for p in saved for a in ("--checkpoint", str(p)))])
+
+
+def signed_note(tiled: Tiled, size: int, root: bytes, path: Path) -> Path:
+    log = tiled.service.log
+    path.write_text(sign_note(Checkpoint(origin=log.origin, size=size, root=root).body(),
+                              log.note_key, log.signer))
+    return path
+
+
+def test_tiles_verify_checks_every_entry_and_the_saved_checkpoints(tiled: Tiled,
+                                                                   tmp_path: Path) -> None:
+    log = tiled.service.log
+    saved = signed_note(tiled, 100, log.root(100), tmp_path / "old.note")
+    done = verify_cli(tiled, tiled.exported, saved)
+    assert done.exit_code == 0, done.output
+    assert f"{tiled.checkpoint.size} entries" in done.output
+    copy = mirror(tiled, tmp_path)
+    bundle = copy / "tile/entries/000"
+    bundle.write_bytes(bundle.read_bytes()[:-1] + b"\0")
+    assert isinstance(verify_cli(tiled, copy).exception, TileError)
+
+
+def test_tiles_of_a_forked_log_fail_against_a_saved_checkpoint(tiled: Tiled,
+                                                               tmp_path: Path) -> None:
+    saved = signed_note(tiled, 100, bytes(32), tmp_path / "fork.note")  # the key signed another
+    failed = verify_cli(tiled, tiled.exported, saved)
+    assert isinstance(failed.exception, TileError) and "fork" in str(failed.exception)
+
+
+def test_rolled_back_tiles_fail_against_a_saved_checkpoint(tiled: Tiled,
+                                                           tmp_path: Path) -> None:
+    saved = signed_note(tiled, tiled.checkpoint.size + 5, bytes(32), tmp_path / "later.note")
+    failed = verify_cli(tiled, tiled.exported, saved)
+    assert isinstance(failed.exception, TileError) and "rolled back" in str(failed.exception)
+
+
+def test_checkpoint_signed_by_another_key_is_refused(tiled: Tiled, tmp_path: Path) -> None:
+    copy = mirror(tiled, tmp_path)
+    other = Ed25519Signer.generate()
+    key = NoteKey.from_public_key(tiled.checkpoint.origin, other.public_key)
+    (copy / "checkpoint").write_text(sign_note(tiled.checkpoint.body(), key, other))
+    assert isinstance(verify_cli(tiled, copy).exception, CheckpointError)
+
+
 # ---- growing the log (last: it adds events to the module's ledger) -------------------------
 
 
 def test_export_writes_only_new_and_grown_tiles_then_the_checkpoint(tiled: Tiled) -> None:
     old = tiled.checkpoint
     again = export_tiles(tiled.service, tiled.exported)
-    assert again == (old.size, old.size, 1)  # nothing new: the checkpoint rewritten, same bytes
+    assert again == (old.size, old.size, 0)  # nothing new, nothing written
     for _ in range(3):
         tiled.world.sent()
     new_stored = tiled.service.log.issue_checkpoint(force=True)

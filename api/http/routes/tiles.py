@@ -45,8 +45,21 @@ def tile(path: str, request: Request, c: ContainerDep) -> Response:
         return Response(source.tile(wanted), media_type=OCTETS, headers=headers)
     body = source.bundle(wanted)
     headers["Vary"] = "Accept-Encoding"
-    if "gzip" in request.headers.get("accept-encoding", ""):
+    if accepts_gzip(request.headers.get("accept-encoding", "")):
         body = gzip.compress(body, compresslevel=6, mtime=0)
         headers["Content-Encoding"] = "gzip"
     return Response(body, media_type=OCTETS, headers=headers)
 
+
+def accepts_gzip(header: str) -> bool:
+    """Whether an Accept-Encoding value allows gzip (named, or ``*``, with q above 0)."""
+    for item in header.split(","):
+        name, *params = (part.strip() for part in item.split(";"))
+        if name.lower() not in ("gzip", "*"):
+            continue
+        q = next((p.partition("=")[2] for p in params if p.lower().startswith("q=")), "1")
+        try:
+            return float(q) > 0
+        except ValueError:
+            return False
+    return False
