@@ -26,6 +26,9 @@ from domain.evidence.checkpoint import Checkpoint, CheckpointError, NoteKey, ope
 from domain.evidence.tiles import TileError
 from domain.exchange.codes import check_agency_code
 from domain.verification.monitor import (
+    KEY_CHANGE,
+    UNKNOWN_COMMAND,
+    Finding,
     LogMisbehaviourError,
     MonitorReport,
     check_extends,
@@ -70,12 +73,17 @@ def monitor(
     party: ReaderOpt = None,
     limit: Annotated[int, typer.Option(help="Leaves asked for per page.", min=1,
                                        max=1000)] = 500,
+    ask: Annotated[bool, typer.Option(
+        "--ask", help="Ask about each act with the agency's keys not in --known, and each key "
+                      "change; what is confirmed is added to the --known file.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Report every event naming an agency; flag acts with its keys it did not record."""
     code = check_agency_code(agency)
     note_key = verifier_key(read_vkey(ledger_key))
     saved = saved_checkpoint(since, note_key)
+    if ask and known is None:
+        raise InvalidInputError("--ask writes what is confirmed to the --known file: give one")
     known_ids = None if known is None else parse_known(known.read_text())
     session = open_session(data, server, key)
     reader = None if tiles is None else TileReader.open(tiles)
@@ -88,6 +96,8 @@ def monitor(
         session.close()
         if reader is not None:
             reader.close()
+    if ask and known is not None:
+        report.findings = confirmed(report, known)
     if since is not None:
         RememberedCheckpoint(since).write(report.checkpoint)  # atomically, after verifying
     print_report(report, as_json)
@@ -204,6 +214,28 @@ def inclusion(session: LedgerSession, leaf_hash: str, size: int, index: int) -> 
     except NotFoundError as exc:
         raise LogMisbehaviourError(f"the event shown at leaf {index} is not in the log: it was "
                                    f"altered after it was stored or on its way ({exc})") from None
+
+
+def confirmed(report: MonitorReport, known: Path) -> list[Finding]:
+    """The findings left once the person running the monitor has said, command by
+    command, which acts and key changes the agency's own system did issue; those are
+    appended to the known list, so the next run knows them."""
+    answers: dict[str | None, bool] = {}
+    for finding in report.findings:
+        if finding.kind in (UNKNOWN_COMMAND, KEY_CHANGE) and finding.command_id not in answers:
+            answers[finding.command_id] = typer.confirm(
+                f"{finding.message}.\nDid {report.agency}'s own system issue command "
+                f"{finding.command_id}?", default=False, err=True)
+    issued = [command for command, yes in answers.items() if yes and command]
+    if issued:
+        text = known.read_text(encoding="utf-8")
+        with known.open("a", encoding="utf-8") as out:
+            if text and not text.endswith("\n"):
+                out.write("\n")
+            out.writelines(f"{command}  # confirmed by docledger monitor --ask\n"
+                           for command in issued)
+    return [f for f in report.findings if not answers.get(f.command_id, False)
+            or f.kind not in (UNKNOWN_COMMAND, KEY_CHANGE)]
 
 
 def misbehaving(exc: LogMisbehaviourError | TileError, as_json: bool) -> NoReturn:

@@ -10,6 +10,7 @@ A's key signs one command A's own system never recorded.
 from __future__ import annotations
 
 import base64
+import io
 import json
 import sys
 from collections.abc import Callable, Iterator
@@ -33,6 +34,7 @@ from domain.verification.monitor import (
     LogEvent,
     LogMisbehaviourError,
     naming,
+    parse_known,
 )
 from infrastructure.keyfiles import load_signer, write_key_pair
 from infrastructure.ledger import DataFolder
@@ -432,3 +434,19 @@ def test_monitor_reads_tiles_exported_to_a_directory(
     assert [(f["kind"], f["command_id"]) for f in report["findings"]] == [
         (KEY_CHANGE, ledger.key_command), (UNKNOWN_COMMAND, STOLEN)]
     assert any("tiles' checkpoint" in v for v in report["verified"])
+
+
+def test_asked_the_agency_confirms_what_its_system_did_and_the_rest_stays_flagged(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        ledger: Ledger, tmp_path: Path) -> None:
+    known = tmp_path / "known.txt"
+    known.write_text(ledger.known.read_text().rstrip("\n"))  # no final newline
+    # the registrar's key change: yes, requested by us; the stolen command: no
+    monkeypatch.setattr(sys, "stdin", io.StringIO("y\nn\n"))
+    code, report = monitor_json(capsys, monkeypatch, ledger, "--known", str(known), "--ask")
+    assert code == 1
+    assert [(f["kind"], f["command_id"]) for f in report["findings"]] == [
+        (UNKNOWN_COMMAND, STOLEN)]
+    assert parse_known(known.read_text()) == {*ledger.a_commands, ledger.key_command}
+    code, again = monitor_json(capsys, monkeypatch, ledger, "--known", str(known))
+    assert [f["command_id"] for f in again["findings"]] == [STOLEN]
