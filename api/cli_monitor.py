@@ -85,17 +85,17 @@ def monitor(
     if ask and known is None:
         raise InvalidInputError("--ask writes what is confirmed to the --known file: give one")
     known_ids = None if known is None else parse_known(known.read_text())
+    tile_reader = None if tiles is None else TileReader.open(tiles)
     session = open_session(data, server, key)
-    reader = None if tiles is None else TileReader.open(tiles)
     try:
         report = watch(session, code, party or code, note_key, saved, known_ids, limit,
-                       reader)
+                       tile_reader)
     except (LogMisbehaviourError, TileError) as exc:
         misbehaving(exc, as_json)
     finally:
         session.close()
-        if reader is not None:
-            reader.close()
+        if tile_reader is not None:
+            tile_reader.close()
     if ask and known is not None:
         report.findings = confirmed(report, known)
     if since is not None:
@@ -126,7 +126,8 @@ def saved_checkpoint(since: Path | None, key: NoteKey) -> Checkpoint | None:
 def watch(session: LedgerSession, code: str, reader: str, key: NoteKey,
           saved: Checkpoint | None, known: frozenset[str] | None, limit: int,
           tiles: TileReader | None = None) -> MonitorReport:
-    """Verify the log up to its latest checkpoint and collect what names ``code``."""
+    """Verify the log up to its latest checkpoint and collect what names ``code``,
+    reading the events as ``reader`` (the agency itself, or ``auditor/<id>``)."""
     note = session.checkpoint()
     # A witness policy (--policy FILE) is checked here, over the same note, once it exists.
     latest = open_latest(note, key)
