@@ -2,7 +2,7 @@
 ``main``, which turns every error into one line and a documented exit code.
 
 The commands live in modules by what they do (api/cli_setup.py, cli_exchange.py,
-cli_audit.py, cli_run.py, cli_bundle.py, cli_views.py); what they share is in
+cli_audit.py, cli_monitor.py, cli_run.py, cli_bundle.py, cli_views.py); what they share is in
 api/cli_options.py, so none of them imports this module or another command module.
 """
 
@@ -18,6 +18,7 @@ from api import (
     cli_audit,
     cli_bundle,
     cli_exchange,
+    cli_monitor,
     cli_run,
     cli_setup,
     cli_tiles,
@@ -34,7 +35,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 # in the order 'docledger --help' lists them
-for module in (cli_setup, cli_exchange, cli_audit, cli_run, cli_bundle, cli_views):
+for module in (cli_setup, cli_exchange, cli_audit, cli_monitor, cli_run, cli_bundle,
+               cli_views):
     app.add_typer(module.commands)
 app.add_typer(cli_setup.agency_app, name="agency")
 app.add_typer(cli_setup.auditor_app, name="auditor")

@@ -55,6 +55,9 @@ MATRIX: dict[str, tuple[str, str, dict[str, int]]] = {
     "attachment-get": ("GET", "/v1/attachments/{sha256}",
                        {"sender": 200, "recipient": 200, "third": 404, "auditor": 404,
                         **ALL_401}),
+    # every agency reads the events naming it (possibly none), an auditor all of them
+    "log-events": ("GET", "/v1/log/events",
+                   {"sender": 200, "recipient": 200, "third": 200, "auditor": 200, **ALL_401}),
     "attachment-put": ("PUT", "/v1/attachments/{new}",
                        {"sender": 201, "recipient": 201, "third": 201, "auditor": 403,
                         **ALL_401}),
