@@ -8,6 +8,7 @@ from domain.errors import InvalidInputError
 from infrastructure.nonces import NonceStore
 from infrastructure.service import LedgerService, bootstrap
 from infrastructure.settings import Settings
+from infrastructure.tiles import TileSource, tile_checkpoint
 
 
 @dataclass
@@ -15,12 +16,14 @@ class Container:
     settings: Settings
     service: LedgerService
     nonces: NonceStore
+    tiles: TileSource
 
     @classmethod
     def open(cls, settings: Settings) -> Container:
         check_safe_for(settings)
         service = bootstrap(settings)
-        return cls(settings=settings, service=service, nonces=NonceStore.beside(service.app))
+        return cls(settings=settings, service=service, nonces=NonceStore.beside(service.app),
+                   tiles=TileSource(service.log.store, lambda: tile_checkpoint(service)))
 
     def close(self) -> None:
         self.service.close()

@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from domain import errors
 from domain.evidence.merkle import ProofError
+from domain.evidence.tiles import TilePathError
 from infrastructure.store_faults import store_fault
 
 log = logging.getLogger("docledger.api")
@@ -23,6 +24,7 @@ TYPE_PREFIX = "urn:docledger:problem:"
 # most specific first
 STATUS: list[tuple[type[errors.DocLedgerError], int]] = [
     (errors.InvalidEnvelopeError, 400),
+    (TilePathError, 404),  # names no resource, as a static server would answer
     (errors.InvalidInputError, 422),
     (errors.StaleCommandError, 422),
     (errors.DigestMismatchError, 422),
