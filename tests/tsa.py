@@ -14,8 +14,8 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import cached_property
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 
@@ -27,6 +27,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from pyhanko.sign.timestamps import DummyTimeStamper
 from pyhanko.sign.timestamps.api import TimeStamper
+
+from infrastructure.timestamping import TimeStampResp
 
 Mode = Literal["ok", "error-500", "rejection", "hang", "wrong-nonce", "no-eku",
                "eku-not-critical"]
@@ -164,7 +166,7 @@ class LocalTSA:
         if self.mode == "wrong-nonce":
             request["nonce"] = request["nonce"].native + 1
         if self.mode == "rejection":
-            return tsp.TimeStampResp({"status": tsp.PKIStatusInfo({
+            return TimeStampResp({"status": tsp.PKIStatusInfo({
                 "status": "rejection", "status_string": ["policy not accepted"],
                 "fail_info": tsp.PKIFailureInfo({"unaccepted_policy"})})}).dump()
         return self.stamper().request_tsa_response(request).dump()
