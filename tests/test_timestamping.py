@@ -20,6 +20,7 @@ from infrastructure.settings import Settings
 from infrastructure.timestamping import (
     TimestampAuthority,
     TimestampUnavailable,
+    time_stamp_request,
     timestamp_authority,
 )
 from tests.tsa import LocalTSA, local_tsa
@@ -119,3 +120,11 @@ def test_settings_are_read_from_the_environment(monkeypatch: pytest.MonkeyPatch,
     settings = Settings()
     assert settings.tsa_url == "http://127.0.0.1:9/tsa"
     assert settings.tsa_certs == tmp_path / "tsa.pem"
+
+
+def test_request_is_the_der_documented_in_docs_ledger_md() -> None:
+    body = Checkpoint(origin="example.gov.vn/ledger", size=42, root=bytes(range(32))).body()
+    documented = Path(__file__).parents[1].joinpath("docs", "ledger.md").read_text()
+    block = documented.split("the request is these 69 bytes (hex):\n\n```\n")[1].split("```")[0]
+    assert time_stamp_request(body, 0x0102030405060708) == bytes.fromhex(block)
+    assert len(bytes.fromhex(block)) == 69

@@ -134,10 +134,14 @@ def _verify(token: bytes, body: str, anchors: list[Any]) -> TimeVerdict:
     if not (status["intact"] and status["valid"]):
         raise TimestampError(f"the signature of TSA {subject} does not verify over the "
                              f"token's content")
-    if status["trust_problem_indic"] is not None:
+    problem = status["trust_problem_indic"]
+    if problem is not None and problem.name.startswith("CRYPTO_CONSTRAINTS"):
+        raise TimestampError(f"the token of TSA {subject} is signed with a weak algorithm "
+                             f"({status['md_algorithm']}, {status['pkcs7_signature_mechanism']})")
+    if problem is not None:
         raise TimestampError(f"the certificate of TSA {subject} does not chain to a trusted "
                              f"certificate valid at {iso_utc(gen_time)} "
-                             f"({status['trust_problem_indic']})")
+                             f"({problem})")
     return TimeVerdict(gen_time=gen_time, accuracy=_accuracy(info), tsa=subject,
                        serial=info["serial_number"].native)
 

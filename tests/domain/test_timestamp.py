@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from asn1crypto import cms
+from asn1crypto import cms, tsp
 from cryptography.hazmat.primitives import serialization
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -25,6 +25,7 @@ from domain.evidence.timestamp import (
     read_certificates,
     verify_timestamp,
 )
+from infrastructure.timestamping import time_stamp_request
 from tests.tsa import LocalTSA
 
 BODY = Checkpoint(origin="example.gov.vn/ledger", size=42, root=bytes(range(32))).body()
@@ -193,3 +194,11 @@ def test_verification_runs_inside_and_outside_a_running_event_loop(
         return verify_timestamp(token, BODY, [tsa.ca_pem])
 
     assert asyncio.run(nested()).tsa == "CN=Test TSA,O=Test TSA Operator,C=VN"
+
+
+def test_token_signed_over_a_sha1_digest_is_refused(tsa: LocalTSA) -> None:
+    stamper = tsa.stamper()
+    stamper.override_md = "sha1"  # the imprint stays SHA-256; the signature uses SHA-1
+    request = tsp.TimeStampReq.load(time_stamp_request(BODY, nonce=5))
+    token = stamper.request_tsa_response(request)["time_stamp_token"].dump()
+    refused(token, r"signed with a weak algorithm \(sha1, ", tsa=tsa)
