@@ -19,11 +19,12 @@ from functools import cached_property
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 
-from asn1crypto import keys, tsp
+from asn1crypto import cms, keys, tsp
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from pyhanko.sign.timestamps import DummyTimeStamper
 from pyhanko.sign.timestamps.api import TimeStamper
@@ -31,7 +32,7 @@ from pyhanko.sign.timestamps.api import TimeStamper
 from infrastructure.timestamping import TimeStampResp
 
 Mode = Literal["ok", "error-500", "rejection", "hang", "wrong-nonce", "no-eku",
-               "eku-not-critical"]
+               "eku-not-critical", "no-signing-certificate"]
 
 QUERY = "application/timestamp-query"
 REPLY = "application/timestamp-reply"
@@ -47,11 +48,11 @@ class Issued:
         return self.cert.public_bytes(serialization.Encoding.PEM)
 
     def stamper(self, chain: list[Issued], at: datetime | None,
-                accuracy: timedelta | None) -> DummyTimeStamper:
+                accuracy: timedelta | None, names_certificate: bool = True) -> DummyTimeStamper:
         as_asn1 = [asn1_x509.Certificate.load(c.cert.public_bytes(serialization.Encoding.DER))
                    for c in chain]
         return _Stamper(
-            accuracy=accuracy,
+            accuracy=accuracy, names_certificate=names_certificate,
             tsa_cert=asn1_x509.Certificate.load(
                 self.cert.public_bytes(serialization.Encoding.DER)),
             tsa_key=keys.PrivateKeyInfo.load(self.key.private_bytes(
@@ -62,11 +63,25 @@ class Issued:
 
 
 class _Stamper(DummyTimeStamper):
-    """pyHanko's test TSA, giving an accuracy in its TSTInfo when asked to."""
+    """pyHanko's test TSA, giving an accuracy in its TSTInfo, or leaving the
+    signing-certificate attribute out, when asked to."""
 
-    def __init__(self, *, accuracy: timedelta | None, **kwargs: Any) -> None:
+    def __init__(self, *, accuracy: timedelta | None, names_certificate: bool,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.accuracy = accuracy
+        self.names_certificate = names_certificate
+
+    def _sign_tst_info(self, tst_info_data: bytes, md_algorithm: str,
+                       dt: datetime) -> tuple[bytes, cms.CMSAttributes]:
+        signature, signed = super()._sign_tst_info(tst_info_data, md_algorithm, dt)
+        if self.names_certificate:
+            return signature, signed
+        kept = cms.CMSAttributes([a for a in signed
+                                  if a["type"].native != "signing_certificate"])
+        key = serialization.load_der_private_key(self.tsa_key.dump(), password=None)
+        assert isinstance(key, rsa.RSAPrivateKey)
+        return key.sign(kept.dump(), PKCS1v15(), getattr(hashes, md_algorithm.upper())()), kept
 
     def _build_tst_info(self, message_imprint: tsp.MessageImprint, dt: datetime,
                         req: tsp.TimeStampReq) -> tsp.TSTInfo:
@@ -158,7 +173,8 @@ class LocalTSA:
         signer = {"no-eku": self.tsa_without_eku,
                   "eku-not-critical": self.tsa_eku_not_critical}.get(self.mode, self.tsa)
         at = datetime.now(UTC) + self.clock_offset if self.clock_offset else None
-        return signer.stamper([self.ca], at, self.accuracy)
+        return signer.stamper([self.ca], at, self.accuracy,
+                              names_certificate=self.mode != "no-signing-certificate")
 
     def respond(self, query: bytes) -> bytes:
         """The DER TimeStampResp to a DER TimeStampReq."""

@@ -128,8 +128,10 @@ def _verify(token: bytes, body: str, anchors: list[Any]) -> TimeVerdict:
     subject = x509.load_der_x509_certificate(signer.dump()).subject.rfc4514_string()
     _check_tsa_usage(signer, subject)
     gen_time = info["gen_time"].native.astimezone(UTC)
-    # 3. the signature over the TSTInfo verifies, and the TSA certificate chains
+    # 3. the signature over the TSTInfo verifies (its signed attributes name the
+    #    certificate, RFC 3161 2.4.1 / RFC 5816), and the TSA certificate chains
     #    to a trusted one, valid at the token's time
+    _check_names_its_certificate(signed_data, subject)
     status = _validate(signed_data, imprint["hashed_message"].native, anchors, gen_time)
     if not (status["intact"] and status["valid"]):
         raise TimestampError(f"the signature of TSA {subject} does not verify over the "
@@ -210,6 +212,16 @@ def _check_tsa_usage(cert: Any, subject: str) -> None:
     if not extensions[0]["critical"].native:
         raise TimestampError(f"the certificate of {subject} is not a TSA's: its extended key "
                              f"usage id-kp-timeStamping is not critical")
+
+
+def _check_names_its_certificate(signed_data: Any, subject: str) -> None:
+    """The ESS signing-certificate attribute (v1 or v2) is signed; pyHanko checks
+    that it names the signer's certificate, but accepts its absence."""
+    signed = signed_data["signer_infos"][0]["signed_attrs"]
+    kinds = {attribute["type"].native for attribute in signed or ()}
+    if not kinds & {"signing_certificate", "signing_certificate_v2"}:
+        raise TimestampError(f"the token of TSA {subject} does not sign the "
+                             f"signing-certificate attribute (RFC 3161, 2.4.2)")
 
 
 def _accuracy(info: Any) -> timedelta:

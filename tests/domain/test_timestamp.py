@@ -202,3 +202,9 @@ def test_token_signed_over_a_sha1_digest_is_refused(tsa: LocalTSA) -> None:
     request = tsp.TimeStampReq.load(time_stamp_request(BODY, nonce=5))
     token = stamper.request_tsa_response(request)["time_stamp_token"].dump()
     refused(token, r"signed with a weak algorithm \(sha1, ", tsa=tsa)
+
+
+def test_token_whose_signature_does_not_name_the_tsa_certificate_is_refused(
+        tsa: LocalTSA) -> None:
+    tsa.mode = "no-signing-certificate"  # certificate substitution would go unnoticed
+    refused(tsa.token(BODY), "does not sign the signing-certificate attribute", tsa=tsa)
