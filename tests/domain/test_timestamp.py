@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import os
+import shutil
+import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from asn1crypto import cms, tsp
@@ -208,3 +212,49 @@ def test_token_whose_signature_does_not_name_the_tsa_certificate_is_refused(
         tsa: LocalTSA) -> None:
     tsa.mode = "no-signing-certificate"  # certificate substitution would go unnoticed
     refused(tsa.token(BODY), "does not sign the signing-certificate attribute", tsa=tsa)
+
+
+OPENSSL_TSA = """[tsa]
+default_tsa = local
+[local]
+serial = {dir}/serial
+signer_cert = {dir}/tsa.pem
+signer_key = {dir}/tsa.key
+signer_digest = sha256
+default_policy = 1.2.3.4.1
+digests = sha256
+accuracy = secs:1
+ess_cert_id_alg = sha256
+"""
+
+
+def test_tokens_interoperate_with_openssl_ts(tsa: LocalTSA, token: bytes,
+                                             tmp_path: Path) -> None:
+    """A token of OpenSSL's TSA (ESS signing-certificate v2, an accuracy) verifies
+    here, and OpenSSL verifies ours: neither side checks only itself."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        if os.environ.get("CI"):
+            pytest.fail("the openssl command is required in CI")
+        pytest.skip("no openssl command")
+    (tmp_path / "tsa.pem").write_bytes(tsa.tsa.pem)
+    (tmp_path / "ca.pem").write_bytes(tsa.ca_pem)
+    (tmp_path / "tsa.key").write_bytes(tsa.tsa.key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()))
+    (tmp_path / "serial").write_text("01\n")
+    (tmp_path / "tsa.cnf").write_text(OPENSSL_TSA.format(dir=tmp_path))
+    (tmp_path / "query").write_bytes(time_stamp_request(BODY, nonce=12345))
+
+    def run(*args: str) -> None:
+        done = subprocess.run([openssl, "ts", *args], capture_output=True, timeout=30,
+                              cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+
+    run("-reply", "-queryfile", "query", "-config", "tsa.cnf", "-token_out", "-out", "theirs")
+    verdict = verify_timestamp((tmp_path / "theirs").read_bytes(), BODY, [tsa.ca_pem])
+    assert verdict.accuracy == timedelta(seconds=1) and verdict.tsa == tsa.name.join(
+        ("CN=", ",O=Test TSA Operator,C=VN"))
+    (tmp_path / "ours").write_bytes(token)
+    (tmp_path / "body").write_text(BODY)
+    run("-verify", "-token_in", "-in", "ours", "-data", "body", "-CAfile", "ca.pem")
