@@ -93,7 +93,7 @@ def test_tsa_that_hangs_is_unavailable_after_the_timeout(tsa: LocalTSA) -> None:
 
 
 def test_tsa_that_is_down_is_unavailable_at_once() -> None:
-    with local_tsa("Stopped TSA") as stopped:
+    with local_tsa() as stopped:  # its own port, closed on leaving
         pass
     assert unavailable(stopped, "did not answer: ConnectError") < 1
 

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import cached_property
+from functools import cache, cached_property
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 
@@ -99,9 +99,14 @@ def _name(common: str) -> x509.Name:
                       x509.NameAttribute(NameOID.COMMON_NAME, common)])
 
 
-def _issue(subject: str, issuer: Issued | None, *, ca: bool,
+@cache
+def _key(label: str) -> rsa.RSAPrivateKey:
+    """One RSA key per label for the test process: making one takes a while."""
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def _issue(subject: str, issuer: Issued | None, *, ca: bool, key: rsa.RSAPrivateKey,
            eku: Literal["critical", "not-critical", "none"] = "critical") -> Issued:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     now = datetime.now(UTC)
     builder = (x509.CertificateBuilder()
                .subject_name(_name(subject))
@@ -139,9 +144,12 @@ def _issue(subject: str, issuer: Issued | None, *, ca: bool,
 class LocalTSA:
     """A time-stamping authority on 127.0.0.1: ``url``, and ``ca_pem`` to trust it."""
 
-    def __init__(self, name: str = "Test TSA") -> None:
-        self.ca = _issue(f"{name} Root CA", None, ca=True)
-        self.tsa = _issue(name, self.ca, ca=False)
+    def __init__(self, name: str = "Test TSA", *, keys: str = "") -> None:
+        """``keys`` labels the keys: LocalTSAs with the same label (by default, the
+        same name) share them, one with another label is another authority."""
+        self.keys = keys or name
+        self.ca = _issue(f"{name} Root CA", None, ca=True, key=_key(f"{self.keys}/ca"))
+        self.tsa = _issue(name, self.ca, ca=False, key=_key(f"{self.keys}/tsa"))
         self.name = name
         self.mode: Mode = "ok"
         self.clock_offset = timedelta(0)
@@ -152,12 +160,13 @@ class LocalTSA:
 
     @cached_property
     def tsa_without_eku(self) -> Issued:
-        return _issue(f"{self.name} (no EKU)", self.ca, ca=False, eku="none")
+        return _issue(f"{self.name} (no EKU)", self.ca, ca=False, eku="none",
+                      key=_key(f"{self.keys}/no-eku"))
 
     @cached_property
     def tsa_eku_not_critical(self) -> Issued:
         return _issue(f"{self.name} (EKU not critical)", self.ca, ca=False,
-                      eku="not-critical")
+                      eku="not-critical", key=_key(f"{self.keys}/eku-not-critical"))
 
     @property
     def ca_pem(self) -> bytes:
@@ -221,7 +230,7 @@ class LocalTSA:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True,
+        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True,
                          name="local-tsa").start()
         return self
 

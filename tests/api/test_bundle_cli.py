@@ -48,7 +48,7 @@ def test_verify_bundle_checks_the_checkpoint_time_stamp_against_the_tsa_certific
     from tests.domain.test_bundle_verify import Ledger
     from tests.tsa import LocalTSA
 
-    ledger, tsa, impostor = Ledger(), LocalTSA(), LocalTSA("Test TSA")
+    ledger, tsa, impostor = Ledger(), LocalTSA(), LocalTSA("Test TSA", keys="impostor")
     bundle = ledger.bundle()
     body = open_checkpoint(bundle["checkpoint"], NoteKey.parse(ledger.vkey)).body()
     stamped = tmp_path / "stamped.json"

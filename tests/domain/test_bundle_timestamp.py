@@ -102,7 +102,7 @@ def test_time_stamp_with_a_flipped_byte_fails_at_step_2(
 
 def test_time_stamp_from_an_untrusted_tsa_fails_at_step_2(
         plain: dict[str, Any], ledger: Ledger, tsa: LocalTSA) -> None:
-    impostor = LocalTSA("Test TSA")
+    impostor = LocalTSA("Test TSA", keys="impostor")
     forged = stamped(plain, impostor.token(body_of(plain, ledger)))
     error = fails_at_with(forged, ledger, [tsa.ca_pem])
     assert "does not chain to a trusted certificate" in str(error)

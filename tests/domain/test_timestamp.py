@@ -81,7 +81,8 @@ def test_token_over_the_checkpoint_body_gives_the_tsa_time(tsa: LocalTSA,
     tsa_der = tsa.tsa.cert.public_bytes(serialization.Encoding.DER)
     assert verify_timestamp(token, BODY, [tsa_der]) == verdict
     # a PEM bundle of several certificates, the trusted one among them
-    assert verify_timestamp(token, BODY, [LocalTSA("Elsewhere").ca_pem + tsa.ca_pem]) == verdict
+    elsewhere = LocalTSA("Elsewhere", keys="impostor").ca_pem
+    assert verify_timestamp(token, BODY, [elsewhere + tsa.ca_pem]) == verdict
 
 
 def test_accuracy_moves_the_no_later_than_bound(tsa: LocalTSA) -> None:
@@ -127,7 +128,7 @@ def test_token_whose_signature_was_altered_is_refused(tsa: LocalTSA, token: byte
 
 
 def test_token_from_an_untrusted_tsa_is_refused(tsa: LocalTSA) -> None:
-    impostor = LocalTSA("Test TSA")  # the same name, its own keys and CA
+    impostor = LocalTSA("Test TSA", keys="impostor")  # the same name, its own keys, CA
     refused(impostor.token(BODY), "does not chain to a trusted certificate", tsa=tsa)
     refused(impostor.token(BODY), "does not chain",
             trusted=[tsa.tsa.cert.public_bytes(serialization.Encoding.PEM)])
