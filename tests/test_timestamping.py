@@ -128,3 +128,11 @@ def test_request_is_the_der_documented_in_docs_ledger_md() -> None:
     block = documented.split("the request is these 69 bytes (hex):\n\n```\n")[1].split("```")[0]
     assert time_stamp_request(body, 0x0102030405060708) == bytes.fromhex(block)
     assert len(bytes.fromhex(block)) == 69
+
+
+def test_time_stamp_errors_are_http_problems_of_their_own() -> None:
+    from api.http.problems import status_for
+    from domain.evidence.timestamp import TimestampError
+
+    assert status_for(TimestampError("altered token")) == 422  # not 401: no one's identity
+    assert status_for(TimestampUnavailable("TSA down")) == 503
