@@ -112,8 +112,10 @@ def verify_timestamp(token: bytes, body: str, trusted: Sequence[bytes]) -> TimeV
 
 
 def _verify(token: bytes, body: str, anchors: list[Any]) -> TimeVerdict:
+    # The numbered checks of docs/ledger.md, "Trusted time (RFC 3161)".
+    # 1. one SignedData holding a TSTInfo, with one signer, every part parsed
     signed_data, info = _parse(token)
-    # 1. the token is over this body, hashed with SHA-256 (RFC 3161, 2.4.2)
+    # 2. the token is over this body, hashed with SHA-256 (RFC 3161, 2.4.2)
     imprint = info["message_imprint"]
     algorithm = imprint["hash_algorithm"]["algorithm"].native
     if algorithm != HASH:
@@ -122,17 +124,17 @@ def _verify(token: bytes, body: str, anchors: list[Any]) -> TimeVerdict:
     if imprint["hashed_message"].native != body_digest(body):
         raise TimestampError("the token's message imprint is not the SHA-256 of this "
                              "checkpoint body: it time-stamps other bytes")
-    # 2. the signer is a TSA: its certificate (carried in the token, certReq
+    # 3. the signer is a TSA: its certificate (carried in the token, certReq
     #    was set) has the one critical EKU id-kp-timeStamping (RFC 3161, 2.3)
     signer = _signer_certificate(signed_data)
     subject = x509.load_der_x509_certificate(signer.dump()).subject.rfc4514_string()
     _check_tsa_usage(signer, subject)
     gen_time = info["gen_time"].native.astimezone(UTC)
-    # 3. the signature over the TSTInfo verifies (its signed attributes name the
-    #    certificate, RFC 3161 2.4.1 / RFC 5816), and the TSA certificate chains
+    # 4. the signature over the TSTInfo verifies (its signed attributes name the
+    #    certificate, RFC 3161 2.4.2 / RFC 5816), and the TSA certificate chains
     #    to a trusted one, valid at the token's time
     _check_names_its_certificate(signed_data, subject)
-    status = _validate(signed_data, imprint["hashed_message"].native, anchors, gen_time)
+    status = _validate(signed_data, body_digest(body), anchors, gen_time)
     if not (status["intact"] and status["valid"]):
         raise TimestampError(f"the signature of TSA {subject} does not verify over the "
                              f"token's content")
