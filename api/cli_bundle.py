@@ -77,7 +77,7 @@ def verify_bundle_cmd(
         render.print_json({"ok": True, "steps": steps, "summary": summary.as_dict()})
         return
     time = summary.checkpoint_time
-    stamped = (f", which existed no later than {iso_utc(time.no_later_than)} per TSA "
+    stamped = (f", which existed no later than {iso_utc(time.no_later_than)}, per TSA "
                f"{time.tsa}" if time else
                " (its time-stamp not checked: no --tsa-cert)" if summary.timestamp_unchecked
                else "")

@@ -67,6 +67,13 @@ def test_verify_bundle_checks_the_checkpoint_time_stamp_against_the_tsa_certific
             f"existed no later than {time['no_later_than']}, per TSA {time['tsa']}"} \
         in report["steps"]
 
+    text = docledger("verify-bundle", str(stamped), "--ledger-key", ledger.vkey,
+                     "--tsa-cert", str(trusted)).stdout
+    assert f"step 2: checkpoint of size {report['summary']['checkpoint_size']} existed no " \
+        f"later than {time['no_later_than']}, per TSA {time['tsa']}" in text
+    assert f"which existed no later than {time['no_later_than']}, per TSA" in text
+    assert text.rstrip().endswith(f"per TSA {time['tsa']}")
+
     untrusted = tmp_path / "impostor.pem"
     untrusted.write_bytes(impostor.ca_pem)
     failed = docledger("verify-bundle", str(stamped), "--ledger-key", ledger.vkey,
