@@ -256,3 +256,24 @@ def local_tsa(name: str = "Test TSA") -> Iterator[LocalTSA]:
         yield tsa
     finally:
         tsa.stop()
+
+
+def main() -> None:
+    """``python -m tests.tsa CA.pem``: serve a local TSA until interrupted, for trying
+    the ledger or a benchmark by hand (DOCLEDGER_TSA_URL, DOCLEDGER_TSA_CERTS=CA.pem)."""
+    import sys
+
+    if len(sys.argv) != 2:
+        raise SystemExit("usage: python -m tests.tsa CA.pem")
+    with local_tsa() as tsa:
+        with open(sys.argv[1], "wb") as out:
+            out.write(tsa.ca_pem)
+        print(f"DOCLEDGER_TSA_URL={tsa.url} DOCLEDGER_TSA_CERTS={sys.argv[1]}", flush=True)
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            pass
+
+
+if __name__ == "__main__":
+    main()
