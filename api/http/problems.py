@@ -14,7 +14,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from domain import errors
 from domain.evidence.merkle import ProofError
 from domain.evidence.tiles import TilePathError
+from domain.evidence.timestamp import TimestampError
 from infrastructure.store_faults import store_fault
+from infrastructure.timestamping import TimestampUnavailable
 
 log = logging.getLogger("docledger.api")
 
@@ -29,6 +31,8 @@ STATUS: list[tuple[type[errors.DocLedgerError], int]] = [
     (errors.StaleCommandError, 422),
     (errors.DigestMismatchError, 422),
     (ProofError, 422),  # a proof the caller asked for cannot be made: not an auth failure
+    (TimestampError, 422),  # a time-stamp token that does not verify: not an auth failure
+    (TimestampUnavailable, 503),  # the time-stamping authority, not the caller, failed
     # the ledger's own store lost or forked its history: the service stops, not the caller
     (errors.ForkRefusedError, 503),
     (errors.LogRollbackError, 503),
