@@ -2,8 +2,9 @@
 ``main``, which turns every error into one line and a documented exit code.
 
 The commands live in modules by what they do (api/cli_setup.py, cli_exchange.py,
-cli_audit.py, cli_run.py, cli_bundle.py, cli_views.py, cli_witness.py); what they share is in
-api/cli_options.py, so none of them imports this module or another command module.
+cli_audit.py, cli_monitor.py, cli_run.py, cli_bundle.py, cli_views.py, cli_tiles.py,
+cli_witness.py); what they share is in api/cli_options.py, so none of them imports
+this module or another command module.
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ from api import (
     cli_audit,
     cli_bundle,
     cli_exchange,
+    cli_monitor,
     cli_run,
     cli_setup,
+    cli_tiles,
     cli_views,
     cli_witness,
     render,
@@ -34,10 +37,12 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 # in the order 'docledger --help' lists them
-for module in (cli_setup, cli_exchange, cli_audit, cli_run, cli_bundle, cli_views):
+for module in (cli_setup, cli_exchange, cli_audit, cli_monitor, cli_run, cli_bundle,
+               cli_views):
     app.add_typer(module.commands)
 app.add_typer(cli_setup.agency_app, name="agency")
 app.add_typer(cli_setup.auditor_app, name="auditor")
+app.add_typer(cli_tiles.tiles_app, name="tiles")
 app.add_typer(cli_witness.witness_app, name="witness")
 
 

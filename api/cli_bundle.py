@@ -21,10 +21,12 @@ from api.cli_options import (
     document_ref,
     local_only,
     open_session,
+    read_bytes,
     read_json,
     read_vkey,
 )
 from api.cli_policy import PolicyOpt, ledger_vkey, read_policy
+from domain.evidence.timestamp import iso_utc
 from domain.verification.bundle import verify_bundle
 
 commands = typer.Typer()
@@ -54,6 +56,9 @@ def verify_bundle_cmd(
     ledger_key: Annotated[str | None, typer.Option(
         help="The ledger's verifier key (vkey text, or a file holding it); default: the "
              "--policy's log line.")] = None,
+    tsa_cert: Annotated[list[Path] | None, typer.Option(
+        "--tsa-cert", help="PEM (one or more certificates) or DER file of a time-stamping "
+        "authority to trust for the checkpoint's RFC 3161 time-stamp; repeatable.")] = None,
     policy_file: PolicyOpt = None,
     server: LocalOnlyServerOpt = None,
     as_json: JsonOpt = False,
@@ -68,13 +73,18 @@ def verify_bundle_cmd(
         if not as_json:
             render.out.print(f"step {step}: {text}", highlight=False)
 
+    tsa_certs = [read_bytes(path, "TSA certificate") for path in tsa_cert or []]
     policy = read_policy(policy_file)
-    summary = verify_bundle(read_json(file),
-                            ledger_vkey(None if ledger_key is None else read_vkey(ledger_key),
-                                        policy), report, policy=policy)
+    vkey = ledger_vkey(None if ledger_key is None else read_vkey(ledger_key), policy)
+    summary = verify_bundle(read_json(file), vkey, report, tsa_certs=tsa_certs, policy=policy)
     if as_json:
         render.print_json({"ok": True, "steps": steps, "summary": summary.as_dict()})
-    else:
-        render.out.print(f"[green]bundle verified[/]: {summary.events} events of document "
-                         f"{summary.reference} against checkpoint of size "
-                         f"{summary.checkpoint_size}")
+        return
+    time = summary.checkpoint_time
+    stamped = (f", which existed no later than {iso_utc(time.no_later_than)}, per TSA "
+               f"{time.tsa}" if time else
+               " (its time-stamp not checked: no --tsa-cert)" if summary.timestamp_unchecked
+               else "")
+    render.out.print(f"[green]bundle verified[/]: {summary.events} events of document "
+                     f"{summary.reference} against checkpoint of size "
+                     f"{summary.checkpoint_size}{stamped}", highlight=False)

@@ -96,6 +96,13 @@ def read_json(path: Path) -> Any:
         raise InvalidInputError(f"cannot read JSON from {path}: {exc}") from None
 
 
+def read_bytes(path: Path, what: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise InvalidInputError(f"cannot read the {what} {path}: {exc}") from None
+
+
 def read_vkey(value: str) -> str:
     path = Path(value)
     return path.read_text().strip() if "+" not in value and path.exists() else value

@@ -216,9 +216,12 @@ class RemoteSession:
     def checkpoint(self) -> str:
         return str(self.public("/v1/log/checkpoint"))
 
-    def inclusion_proof(self, *, leaf_hash: str | None,
-                        notification: int | None) -> dict[str, Any]:
+    def inclusion_proof(self, *, leaf_hash: str | None, notification: int | None,
+                        size: int | None = None) -> dict[str, Any]:
         ask = {"leaf_hash": leaf_hash, "notification": notification}
+        if size is not None:
+            at_size: dict[str, Any] = self.public("/v1/log/inclusion", **ask, size=size)
+            return at_size
         proof = self.public("/v1/log/inclusion", **ask)  # signs a checkpoint covering it
         note = self.public("/v1/log/checkpoint")
         if note_size(note) != proof["tree_size"]:  # a newer checkpoint: prove against it
@@ -230,6 +233,11 @@ class RemoteSession:
             new_size = note_size(self.public("/v1/log/checkpoint"))
         proof: dict[str, Any] = self.public("/v1/log/consistency", old=old_size, new=new_size)
         return proof
+
+    def log_events(self, party: str | None, start: int, limit: int) -> dict[str, Any]:
+        page: dict[str, Any] = self.get(self.reader(party), "/v1/log/events", start=start,
+                                        limit=limit)
+        return page
 
     # ---- reads ------------------------------------------------------------------
 

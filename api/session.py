@@ -22,6 +22,7 @@ from domain.ledger.application import Outcome
 from domain.verification.history import HistoryEntry, document_history
 from infrastructure.bundle import build_bundle
 from infrastructure.keyfiles import write_key_pair
+from infrastructure.log_events import events_page
 from infrastructure.service import LedgerService
 from infrastructure.views import queries
 
@@ -101,10 +102,16 @@ class LedgerSession(Protocol):
         """The latest published checkpoint's note, with its cosignatures (signed and
         offered to the witnesses first if one is due)."""
 
-    def inclusion_proof(self, *, leaf_hash: str | None,
-                        notification: int | None) -> dict[str, Any]: ...
+    def inclusion_proof(self, *, leaf_hash: str | None, notification: int | None,
+                        size: int | None = None) -> dict[str, Any]:
+        """A leaf's inclusion proof against the latest signed checkpoint (which the
+        answer carries), or against the tree of ``size`` leaves."""
 
     def consistency_proof(self, old_size: int, new_size: int | None) -> dict[str, Any]: ...
+
+    def log_events(self, party: str | None, start: int, limit: int) -> dict[str, Any]:
+        """A page of the log's events from leaf ``start`` (``/v1/log/events``): every
+        event for an auditor, those naming it for an agency (``party``)."""
 
     def close(self) -> None: ...
 
@@ -193,9 +200,11 @@ class LocalSession:
             raise NotFoundError("the ledger has published no checkpoint yet")
         return latest.note
 
-    def inclusion_proof(self, *, leaf_hash: str | None,
-                        notification: int | None) -> dict[str, Any]:
+    def inclusion_proof(self, *, leaf_hash: str | None, notification: int | None,
+                        size: int | None = None) -> dict[str, Any]:
         log = self.service.log
+        if size is not None:
+            return self._inclusion_at(leaf_hash, notification, size)
         log.issue_checkpoint(force=True)
         latest = log.publish()
         if latest is None:
@@ -222,6 +231,24 @@ class LocalSession:
             new_size = latest.size
         proof = log.consistency_proof(old_size, new_size)
         return {"old_size": old_size, "new_size": new_size, "proof": [p.hex() for p in proof]}
+
+    def _inclusion_at(self, leaf_hash: str | None, notification: int | None,
+                      size: int) -> dict[str, Any]:
+        store = self.service.log.store
+        index = store.leaf_index_of(
+            notification_id=notification,
+            leaf_hash=None if leaf_hash is None else bytes.fromhex(leaf_hash))
+        if index >= size:
+            raise NotFoundError(f"leaf {index} is not in the tree of size {size}")
+        stored = store.leaves(index, 1)[0]
+        return {"leaf_index": index, "notification_id": stored[1], "leaf_hash": stored[2].hex(),
+                "tree_size": size,
+                "proof": [p.hex() for p in self.service.log.inclusion_proof(index, size)]}
+
+    def log_events(self, party: str | None, start: int, limit: int) -> dict[str, Any]:
+        agency = None if party is None or party.startswith("auditor/") else party
+        return events_page(self.service.app, self.service.log, start=start,
+                           limit=limit, agency=agency)
 
     def close(self) -> None:
         self.service.close()

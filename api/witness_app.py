@@ -13,17 +13,21 @@ See docs/witness.md.
 
 from __future__ import annotations
 
+import logging
 import re
+import sqlite3
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from domain.evidence.witness import Accept
 from infrastructure.witness_folder import Witness, WitnessFolder
 
+log = logging.getLogger("docledger.witness")
 MAX_BODY = 16 * 1024  # 63 proof lines, a checkpoint and 16 Ed25519 signatures fit well
 TEXT = "text/plain; charset=utf-8"
 TLOG_SIZE = "text/x.tlog.size"
@@ -63,6 +67,16 @@ def create_witness_app(folder: WitnessFolder) -> FastAPI:
     async def _http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
         return refusal(exc.status_code, str(exc.detail))
+
+    @app.exception_handler(ClientDisconnect)
+    async def _client_gone(request: Request, exc: Exception) -> Response:
+        return refusal(400, "the connection closed before the request's body was read")
+
+    @app.exception_handler(sqlite3.OperationalError)
+    async def _store_busy(request: Request, exc: Exception) -> Response:
+        # nothing was cosigned or recorded: the transaction rolled back
+        log.error("the witness's store failed on %s: %s", request.url.path, exc)
+        return refusal(503, "the witness's store is unavailable; retry")
 
     @app.post("/add-checkpoint", response_class=PlainTextResponse)
     async def add_checkpoint(request: Request) -> Response:

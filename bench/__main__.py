@@ -132,6 +132,12 @@ def parse_proofs(text: str, run: Run) -> list[Row]:
     return latency_rows(run, table(text, r"^figure\s+median ms"))
 
 
+def parse_tiles(text: str, run: Run) -> list[Row]:
+    size = find(rf"^tree size {NUM}", text).group(1)
+    run.name = f"tiles over HTTP, {size} leaves (SQLite)"
+    return latency_rows(run, table(text, r"^figure\s+median ms"))
+
+
 def parse_audit(text: str, run: Run) -> list[Row]:
     head = find(rf"^{NUM} commands, {NUM} events; {NUM} cores", text)
     cores = int(num(head.group(3)))
@@ -264,6 +270,9 @@ def plan(size: dict[str, float], postgres: bool) -> list[Run]:
         Run("proofs (SQLite)", "bench.proofs",
             a("--leaves", size["leaves"], "--samples", size["proof_samples"]), "sqlite",
             parse_proofs),
+        Run("tiles (SQLite)", "bench.tiles",
+            a("--leaves", size["leaves"], "--samples", size["proof_samples"]), "sqlite",
+            parse_tiles),
         Run("audit (SQLite)", "bench.audit", a("--documents", size["audit_documents"],
                                               "--repeats", size["audit_repeats"]), "sqlite",
             parse_audit),

@@ -26,7 +26,9 @@ def fill_leaves(log, n: int) -> None:  # type: ignore[no-untyped-def]
     store = log.store
     start = store.size()
     offset = store.last_notification_id() + 1_000_000  # clear of real notifications
-    tree = merkle.CompactRange(start, [h for h in store.nodes(merkle.edge_keys(start)).values()])
+    keys = merkle.edge_keys(start)
+    edge = store.nodes(keys)  # a dict in the store's order; the edge is largest first
+    tree = merkle.CompactRange(start, [edge[k] for k in keys])
     while tree.size < start + n:
         formed: list[tuple[int, int, bytes]] = []
         tree.on_node = lambda lvl, i, h, into=formed: into.append((lvl, i, h))

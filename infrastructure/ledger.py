@@ -26,6 +26,7 @@ from infrastructure.pg_recorder import RECORDER_ENV
 from infrastructure.remembered import RememberedCheckpoint
 from infrastructure.replay_recorder import REPLAY
 from infrastructure.settings import Settings
+from infrastructure.timestamping import timestamp_authority
 from infrastructure.transparency import LedgerLog
 from infrastructure.witnessing import Stamp, read_policy
 
@@ -103,9 +104,12 @@ def init_ledger(settings: Settings, *, clock: Callable[[], datetime] = utc_now) 
 def open_log(settings: Settings, app: DocLedger, *, stamp: Stamp | None = None) -> LedgerLog:
     """The Merkle log over ``app``'s event store, signing with the ledger key and
     publishing by the witness policy the settings name; ``stamp`` (a checkpoint body
-    to a DER RFC 3161 token) time-stamps each checkpoint it publishes."""
+    to a DER RFC 3161 token; default: the TSA the settings name, if any)
+    time-stamps each checkpoint it publishes."""
     folder = DataFolder(settings.data)
     policy_file = settings.witness_policy
+    if stamp is None and (authority := timestamp_authority(settings)) is not None:
+        stamp = authority.stamp  # DOCLEDGER_TSA_URL
     return LedgerLog(
         app,
         load_signer(folder.ledger_key),

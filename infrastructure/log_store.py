@@ -221,6 +221,39 @@ class LogStore:
             return [(int(r["leaf_index"]), int(r["notification_id"]), bytes(r["hash"]))
                     for r in c.fetchall()]
 
+    def level_hashes(self, level: int, start: int, end: int) -> list[bytes]:
+        """Hashes of subtrees ``(level, start) … (level, end - 1)`` (level 0 = leaves),
+        in one range query; NotFoundError if any is missing."""
+        table, column = ("ledger_leaves", "leaf_index") if level == 0 else ("ledger_nodes", "idx")
+        where = "" if level == 0 else "level = %s AND "
+        with self._cursor(commit=False) as c:
+            c.execute(self._sql(f"SELECT hash FROM {{p}}{table} WHERE {where}{column} >= %s "
+                                f"AND {column} < %s ORDER BY {column}"),
+                      ([] if level == 0 else [level]) + [start, end])
+            found = [bytes(r["hash"]) for r in c.fetchall()]
+        if len(found) != end - start:
+            raise NotFoundError(f"the Merkle log lacks subtrees of level {level} in "
+                                f"[{start}, {end})")
+        return found
+
+    def leaf_events(self, start: int, end: int) -> list[Notification]:
+        """The stored events of leaves ``start … end - 1``, in leaf order (one query);
+        NotFoundError if any leaf or its event is missing."""
+        t = self.table
+        with self._cursor(commit=False) as c:
+            c.execute(self._sql(
+                f"SELECT l.notification_id AS nid, e.originator_id, e.originator_version, "
+                f"e.topic, e.state FROM {{p}}ledger_leaves l JOIN {t.name} e "
+                f"ON e.{t.position} = l.notification_id "
+                "WHERE l.leaf_index >= %s AND l.leaf_index < %s ORDER BY l.leaf_index"),
+                (start, end))
+            rows = c.fetchall()
+        if len(rows) != end - start:
+            raise NotFoundError(f"the event store lacks events of leaves [{start}, {end})")
+        return [Notification(id=int(r["nid"]), originator_id=t.key_of(r["originator_id"]),
+                             originator_version=int(r["originator_version"]), topic=r["topic"],
+                             state=bytes(r["state"])) for r in rows]
+
     def leaf_index_of(self, *, notification_id: int | None = None,
                       leaf_hash: bytes | None = None) -> int:
         column, value = (("notification_id", notification_id) if notification_id is not None

@@ -51,6 +51,12 @@ class Settings(BaseSettings):
     # while a statement waits (a busy server's statements are never cut)
     sqlite_lock_timeout: int = 30
     pg_io_timeout: float = 2.0
+    # RFC 3161 time-stamping of each published checkpoint (docs/ledger.md,
+    # "Trusted time"): the TSA's URL (none: no time-stamps), a PEM file of the
+    # certificates its tokens must chain to, and how long to wait for it
+    tsa_url: str | None = None
+    tsa_certs: Path | None = None
+    tsa_timeout: float = 5.0
 
     @property
     def follow_views_in_process(self) -> bool:

@@ -12,6 +12,7 @@ The list of logs is read again whenever the file changes, so a log added with
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -33,6 +34,7 @@ from domain.evidence.witness import (
 from infrastructure.keyfiles import load_signer, write_key_pair
 from infrastructure.witness_store import WitnessStore
 
+log = logging.getLogger("docledger.witness")
 LOGS_HEADER = "# the logs this witness cosigns for: log <vkey> [<url>]\n"
 
 
@@ -61,17 +63,22 @@ class WitnessFolder:
         if self.key_file.exists() or self.vkey_file.exists():
             raise DuplicateError(f"{self.path} holds a witness already")
         lines = LOGS_HEADER + "".join(log_line(vkey) for vkey in log_vkeys)
-        TrustedLogs.parse(lines)  # refuse twice the same key before writing anything
+        before = self.logs_file.read_text() if self.logs_file.exists() else ""
+        TrustedLogs.parse(before + "\n" + lines)  # refuse a key twice before writing anything
         signer = Ed25519Signer.generate()
         key = CosignerKey.from_public_key(name, signer.public_key)
         write_key_pair(signer, self.key_file)
         self.vkey_file.write_text(key.vkey() + "\n")
         if not self.logs_file.exists():
             self.logs_file.write_text(lines)
+        else:  # a list written beforehand: the keys given are added to it
+            for vkey in log_vkeys:
+                self.add_log(vkey, None)
         WitnessStore(self.db_file)
         return key
 
     def vkey(self) -> CosignerKey:
+        """The witness's name and public key; NotInitialisedError if there is none."""
         try:
             text = self.vkey_file.read_text()
         except FileNotFoundError:
@@ -92,6 +99,7 @@ class WitnessFolder:
         return key, signer
 
     def logs(self) -> TrustedLogs:
+        """The logs the witness cosigns for (none if the file is missing)."""
         self.vkey()
         try:
             text = self.logs_file.read_text()
@@ -102,11 +110,12 @@ class WitnessFolder:
         return TrustedLogs.parse(text)
 
     def add_log(self, vkey: str, url: str | None) -> None:
+        """Append a log to the list (replacing the file whole); a key listed is refused."""
         line = log_line(vkey, url)
         current = self.logs_file.read_text() if self.logs_file.exists() else LOGS_HEADER
         if current and not current.endswith("\n"):
             current += "\n"
-        TrustedLogs.parse(current + line)  # a key listed already is refused
+        TrustedLogs.parse(current + line)
         self.logs()  # a folder with a witness in it
         tmp = self.logs_file.with_name("logs.tmp")
         tmp.write_text(current + line)
@@ -132,15 +141,21 @@ class Witness:
         return stat.st_mtime_ns, stat.st_size
 
     def logs(self) -> TrustedLogs:
+        """The list of logs, read again when the file changed; a list edited into
+        something that does not parse leaves the last good one in force (logged)."""
         with self._lock:
             stamp = self._stamp()
             if stamp != self._logs_stamp:
-                self._logs, self._logs_stamp = self.folder.logs(), stamp
+                self._logs_stamp = stamp
+                try:
+                    self._logs = self.folder.logs()
+                except InvalidInputError as exc:
+                    log.error("%s: %s; the previous list of logs stays in force",
+                              self.folder.logs_file, exc)
             return self._logs
 
-    def cosign(self, text: str) -> str:
-        # never 0: the spec forbids a cosignature without a time
-        return cosign(text, self.key, self._signer, max(1, int(time.time())))
+    def cosign(self, text: str, timestamp: int) -> str:
+        return cosign(text, self.key, self._signer, timestamp)
 
     def add_checkpoint(self, body: bytes) -> tuple[Decision, str | None]:
         """The tlog-witness decision on ``body``, recorded before it is returned; with

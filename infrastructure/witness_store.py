@@ -25,6 +25,7 @@ from domain.evidence.witness import (
     Evidence,
     Refused,
     Submission,
+    cosignature_time,
     judge,
     origin_hash,
 )
@@ -55,6 +56,7 @@ CREATE TABLE IF NOT EXISTS evidence (
 );
 CREATE INDEX IF NOT EXISTS evidence_by_origin ON evidence (origin_hash, id);
 """
+SELECT_COSIGNED = "SELECT origin, size, root, note, cosigned_at FROM cosigned"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -72,8 +74,8 @@ class KeptEvidence:
                 "offered_note": e.offered_note, "request": self.request}
 
 
-# how a cosignature is made: the checkpoint's text -> signature lines, each ending in \n
-Cosign = Callable[[str], str]
+# how a cosignature is made: (the checkpoint's text, its time) -> signature lines
+Cosign = Callable[[str, int], str]
 
 
 class WitnessStore:
@@ -94,16 +96,19 @@ class WitnessStore:
                now: int) -> tuple[Decision, str | None]:
         """Judge ``submission`` against the latest cosigned checkpoint and record the
         outcome in one transaction; the decision and, when accepted, the cosignature
-        lines to answer with (already persisted)."""
+        lines to answer with (already persisted), dated ``now`` or, if the clock went
+        back, the latest cosignature's time."""
         origin = submission.checkpoint.origin
         with self._connect() as db:
             db.execute("BEGIN IMMEDIATE")
             try:
-                decision = judge(submission, self._latest(db, origin))
+                latest = self._latest(db, origin)
+                decision = judge(submission, latest)
                 lines = None
                 if isinstance(decision, Accept):
-                    lines = cosign(submission.checkpoint_text())
-                    self._record(db, submission, lines, now)
+                    timestamp = cosignature_time(now, latest)
+                    lines = cosign(submission.checkpoint_text(), timestamp)
+                    self._record(db, submission, lines, timestamp)
                 elif decision.evidence is not None:
                     self._keep(db, decision, request, now)
                 db.execute("COMMIT")
@@ -113,7 +118,7 @@ class WitnessStore:
         return decision, lines
 
     def _record(self, db: sqlite3.Connection, submission: Submission, lines: str,
-                now: int) -> None:
+                timestamp: int) -> None:
         c = submission.checkpoint
         db.execute(
             "INSERT INTO cosigned (origin, origin_hash, size, root, note, submitted, "
@@ -121,7 +126,7 @@ class WitnessStore:
             "size = excluded.size, root = excluded.root, note = excluded.note, "
             "submitted = excluded.submitted, cosigned_at = excluded.cosigned_at",
             (c.origin, origin_hash(c.origin), c.size, c.root,
-             submission.verified_note() + lines, submission.request.note, now))
+             submission.verified_note() + lines, submission.request.note, timestamp))
 
     def _keep(self, db: sqlite3.Connection, refused: Refused, request: bytes, now: int) -> None:
         e = refused.evidence
@@ -135,8 +140,7 @@ class WitnessStore:
 
     @staticmethod
     def _latest(db: sqlite3.Connection, origin: str) -> Cosigned | None:
-        row = db.execute("SELECT origin, size, root, note FROM cosigned WHERE origin = ?",
-                         (origin,)).fetchone()
+        row = db.execute(f"{SELECT_COSIGNED} WHERE origin = ?", (origin,)).fetchone()
         return _cosigned(row) if row else None
 
     # ---- reads -------------------------------------------------------------------
@@ -144,15 +148,9 @@ class WitnessStore:
     def latest(self, hashed_origin: str) -> Cosigned | None:
         """The latest cosigned checkpoint of the log whose origin hashes to this."""
         with self._connect() as db:
-            row = db.execute("SELECT origin, size, root, note FROM cosigned "
-                             "WHERE origin_hash = ?", (hashed_origin,)).fetchone()
+            row = db.execute(f"{SELECT_COSIGNED} WHERE origin_hash = ?",
+                             (hashed_origin,)).fetchone()
         return _cosigned(row) if row else None
-
-    def all_latest(self) -> list[Cosigned]:
-        with self._connect() as db:
-            rows = db.execute("SELECT origin, size, root, note FROM cosigned "
-                              "ORDER BY origin").fetchall()
-        return [_cosigned(row) for row in rows]
 
     def evidence(self, hashed_origin: str | None = None) -> list[KeptEvidence]:
         """Evidence kept, oldest first; for one log or for all."""
@@ -171,6 +169,7 @@ class WitnessStore:
             for kind, origin, reason, cosigned, offered, request, at in rows]
 
 
-def _cosigned(row: tuple[str, int, bytes, str]) -> Cosigned:
-    origin, size, root, note = row
-    return Cosigned(checkpoint=Checkpoint(origin=origin, size=size, root=root), note=note)
+def _cosigned(row: tuple[str, int, bytes, str, int]) -> Cosigned:
+    origin, size, root, note, timestamp = row
+    return Cosigned(checkpoint=Checkpoint(origin=origin, size=size, root=root), note=note,
+                    timestamp=timestamp)

@@ -73,6 +73,10 @@ class RunningWitness:
     def log(self) -> Path:
         return self.data / "serve.log"
 
+    def policy_line(self) -> str:
+        """This witness as a c2sp.org/tlog-policy line (named by its key name)."""
+        return f"witness {self.name} {self.vkey} {self.url}\n"
+
     def output(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 

@@ -20,8 +20,10 @@ from api.http.routes import (
     documents,
     health,
     log,
+    log_events,
     metrics,
     stream,
+    tiles,
     views,
 )
 from domain.errors import DocLedgerError
@@ -63,7 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for store_error in STORE_ERROR_TYPES:
         app.add_exception_handler(store_error, problems.unexpected_error)
     app.add_exception_handler(Exception, problems.unexpected_error)
-    for module in (health, metrics, commands, directory, log, views, documents, attachments,
-                   stream):
+    for module in (health, metrics, commands, directory, log, log_events, views, documents,
+                   attachments, stream, tiles):
         app.include_router(module.router)
     return app

@@ -8,6 +8,7 @@ from domain.errors import InvalidInputError
 from infrastructure.nonces import NonceStore
 from infrastructure.service import LedgerService, bootstrap
 from infrastructure.settings import Settings
+from infrastructure.tiles import TileSource, tile_checkpoint
 
 
 @dataclass
@@ -15,6 +16,7 @@ class Container:
     settings: Settings
     service: LedgerService
     nonces: NonceStore
+    tiles: TileSource
 
     @classmethod
     def open(cls, settings: Settings) -> Container:
@@ -22,7 +24,8 @@ class Container:
         service = bootstrap(settings)
         # with witnesses, checkpoints are published in the background: commands never wait
         service.log.publisher.start()
-        return cls(settings=settings, service=service, nonces=NonceStore.beside(service.app))
+        return cls(settings=settings, service=service, nonces=NonceStore.beside(service.app),
+                   tiles=TileSource(service.log.store, lambda: tile_checkpoint(service)))
 
     def close(self) -> None:
         self.service.log.publisher.stop()

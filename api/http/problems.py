@@ -13,7 +13,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from domain import errors
 from domain.evidence.merkle import ProofError
+from domain.evidence.tiles import TilePathError
+from domain.evidence.timestamp import TimestampError
 from infrastructure.store_faults import store_fault
+from infrastructure.timestamping import TimestampUnavailable
 
 log = logging.getLogger("docledger.api")
 
@@ -23,10 +26,13 @@ TYPE_PREFIX = "urn:docledger:problem:"
 # most specific first
 STATUS: list[tuple[type[errors.DocLedgerError], int]] = [
     (errors.InvalidEnvelopeError, 400),
+    (TilePathError, 404),  # names no resource, as a static server would answer
     (errors.InvalidInputError, 422),
     (errors.StaleCommandError, 422),
     (errors.DigestMismatchError, 422),
     (ProofError, 422),  # a proof the caller asked for cannot be made: not an auth failure
+    (TimestampError, 422),  # a time-stamp token that does not verify: not an auth failure
+    (TimestampUnavailable, 503),  # the time-stamping authority, not the caller, failed
     # the ledger's own store lost or forked its history: the service stops, not the caller
     (errors.ForkRefusedError, 503),
     (errors.LogRollbackError, 503),

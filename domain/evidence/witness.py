@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from domain.errors import InvalidInputError
@@ -44,6 +44,7 @@ MAX_SIZE = 2**63 - 1  # a tree size the store keeps as a signed 64-bit integer
 FORK = "fork"
 ROLLBACK = "rollback"
 _ALLOWED = re.compile(r"[\t\x20-\x7e\x80-\U0010ffff]*")
+_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f]")  # signed-note: none below U+0020 but \n
 
 
 class LogListError(InvalidInputError):
@@ -59,6 +60,8 @@ def origin_hash(origin: str) -> str:
 
 @dataclass(frozen=True, kw_only=True)
 class TrustedLog:
+    """One log key the witness cosigns for."""
+
     key: NoteKey  # its name is the log's origin
     url: str | None = None
 
@@ -111,6 +114,13 @@ class Cosigned:
 
     checkpoint: Checkpoint
     note: str  # the log's verified signature lines and the witness's cosignature
+    timestamp: int = 0  # the time its cosignature gives, POSIX seconds
+
+
+def cosignature_time(now: int, latest: Cosigned | None) -> int:
+    """The time of a new cosignature: now, never 0, and never before the latest one's,
+    so a clock stepped back cannot date a larger tree before a smaller one."""
+    return max(1, now, latest.timestamp if latest is not None else 0)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -142,6 +152,8 @@ class Evidence:
 
 @dataclass(frozen=True, kw_only=True)
 class Refused:
+    """No cosignature: the spec's status code, why, and what to keep."""
+
     status: int  # the tlog-witness status code
     reason: str  # one line
     latest_size: int | None = None  # with 409: the size of the latest cosigned checkpoint
@@ -166,6 +178,8 @@ def parse_request(body: bytes) -> AddCheckpoint | Refused:
         return Refused(status=400, reason=str(exc))
     if request.old_size > MAX_SIZE:
         return Refused(status=400, reason=f"the old size is above {MAX_SIZE}")
+    if _CONTROL.search(request.note):
+        return Refused(status=400, reason="a signed note holds no control character but \\n")
     return request
 
 
@@ -278,8 +292,3 @@ def decide(body: bytes, logs: TrustedLogs, latest: Cosigned | None) -> Decision:
     if latest is not None and latest.checkpoint.origin != submission.checkpoint.origin:
         raise ValueError("the latest cosigned checkpoint is for another origin")
     return judge(submission, latest)
-
-
-def cosigned_note(submission: Submission, cosignatures: Sequence[str]) -> str:
-    """What the witness keeps and serves: the log's verified signatures and its own."""
-    return submission.verified_note() + "".join(cosignatures)

@@ -14,14 +14,16 @@ JSON into a typed bundle, is domain/verification/bundle_parse.py; the command
 catalogue (domain/exchange/catalogue.py) says which command may write which
 record. ``verify_bundle`` runs the numbered steps in order, reports each one
 that passes, and raises ``BundleError`` naming the step and the event on the
-first problem.
+first problem. A bundle may carry an RFC 3161 time-stamp of its checkpoint;
+step 2 checks it against the TSA certificates the caller trusts
+(domain/evidence/timestamp.py).
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -37,6 +39,13 @@ from domain.evidence.keys import PublicKey
 from domain.evidence.leaf import event_leaf_hash
 from domain.evidence.merkle import verify_inclusion
 from domain.evidence.policy import Policy
+from domain.evidence.timestamp import (
+    TimestampError,
+    TimeVerdict,
+    iso_utc,
+    read_certificates,
+    verify_timestamp,
+)
 from domain.exchange.catalogue import CATALOGUE, Role, record_topic_of, writing
 from domain.exchange.ids import (
     REGISTRAR,
@@ -99,31 +108,45 @@ class BundleSummary:
     events: int
     checkpoint_size: int
     origin: str
+    # the checkpoint's RFC 3161 time-stamp: verified, or present but not checked
+    checkpoint_time: TimeVerdict | None = None
+    timestamp_unchecked: bool = False
 
     def as_dict(self) -> dict[str, Any]:
+        timestamp = ({"checked": True, **self.checkpoint_time.as_dict()}
+                     if self.checkpoint_time else
+                     {"checked": False} if self.timestamp_unchecked else None)
         return {"document": str(self.document), "reference": self.reference,
                 "sender": self.sender, "statuses": dict(self.statuses),
                 "events": self.events, "checkpoint_size": self.checkpoint_size,
-                "origin": self.origin}
+                "origin": self.origin, "checkpoint_timestamp": timestamp}
 
 
 Report = Callable[[int, str], None]
 
 
 def verify_bundle(bundle: Any, vkey: str, report: Report | None = None, *,
-                  policy: Policy | None = None) -> BundleSummary:
-    """Verify an audit bundle offline against the ledger's verifier key ``vkey``
-    (and, given a witness ``policy``, its checkpoint's cosignatures against it)."""
-    return _Verifier(bundle, vkey, report or (lambda n, text: None), policy).run()
+                  tsa_certs: Sequence[bytes] = (), policy: Policy | None = None) -> BundleSummary:
+    """Verify an audit bundle offline against the ledger's verifier key ``vkey``.
+
+    ``tsa_certs`` (PEM or DER) are the time-stamping authorities' certificates the
+    caller trusts: the checkpoint's time-stamp, if the bundle has one, must verify
+    against them; without any, it is reported as present but not checked. Given a
+    witness ``policy``, the checkpoint's cosignatures must meet its quorum.
+    """
+    trusted = [der for data in tsa_certs for der in read_certificates(data)]
+    return _Verifier(bundle, vkey, report or (lambda n, text: None), trusted, policy).run()
 
 
 class _Verifier:
     def __init__(self, bundle: Any, vkey: str, report: Report,
-                 policy: Policy | None = None) -> None:
+                 tsa_certs: list[bytes], policy: Policy | None = None) -> None:
         self.bundle = bundle
         self.vkey = vkey
         self.policy = policy
         self.report = report
+        self.tsa_certs = tsa_certs
+        self.checkpoint_time: TimeVerdict | None = None
         self.events: list[BundleEvent] = []
         self.by_key: dict[tuple[UUID, int], BundleEvent] = {}
         self.streams: dict[UUID, list[BundleEvent]] = {}
@@ -141,12 +164,13 @@ class _Verifier:
                                       self.signatures, self.commands), start=1):
             self.step = step
             try:
-                text = check()
+                texts = check()
             except BundleError:
                 raise
             except (DocLedgerError, ValueError, KeyError, TypeError) as exc:
                 raise self.fail(f"{type(exc).__name__}: {exc}") from None
-            self.report(step, text)
+            for text in (texts,) if isinstance(texts, str) else texts:
+                self.report(step, text)
         self.step = 9
         summary = self.summary()
         statuses = ", ".join(f"{code} {status}" for code, status in summary.statuses.items())
@@ -159,13 +183,14 @@ class _Verifier:
     def format(self) -> str:
         parsed = parse_bundle(self.bundle)
         self.document, self.checkpoint_note = parsed.document, parsed.checkpoint
+        self.timestamp_token = parsed.checkpoint_timestamp
         self.events = parsed.events
         self.by_key = {(e.aggregate_id, e.version): e for e in parsed.events}
         return f"{FORMAT}: {len(self.events)} events for document {self.document}"
 
     # ---- 2 ---------------------------------------------------------------------------
 
-    def checkpoint(self) -> str:
+    def checkpoint(self) -> tuple[str, ...]:
         self.note_key = NoteKey.parse(self.vkey)
         self.tree: Checkpoint = open_checkpoint(self.checkpoint_note, self.note_key)
         witnessed = ""
@@ -174,7 +199,22 @@ class _Verifier:
             witnessed = (f"; witness quorum {verdict.quorum!r} met: cosigned by "
                          f"{verdict.cosigners()}")
         return (f"checkpoint of size {self.tree.size} signed by {self.note_key.name} "
-                f"(key hash {self.note_key.key_hash.hex()}){witnessed}")
+                f"(key hash {self.note_key.key_hash.hex()}){witnessed}", *self.trusted_time())
+
+    def trusted_time(self) -> tuple[str, ...]:
+        """The checkpoint's time-stamp, if any: over its body, by a trusted TSA."""
+        if self.timestamp_token is None:
+            return ()
+        if not self.tsa_certs:
+            return (f"checkpoint of size {self.tree.size} carries an RFC 3161 time-stamp, "
+                    f"not checked: no TSA certificate was given",)
+        try:
+            verdict = verify_timestamp(self.timestamp_token, self.tree.body(), self.tsa_certs)
+        except TimestampError as exc:
+            raise self.fail(f"the checkpoint's time-stamp does not verify: {exc}") from None
+        self.checkpoint_time = verdict
+        return (f"checkpoint of size {self.tree.size} existed no later than "
+                f"{iso_utc(verdict.no_later_than)}, per TSA {verdict.tsa}",)
 
     # ---- 3 ---------------------------------------------------------------------------
 
@@ -519,6 +559,8 @@ class _Verifier:
             events=len(self.events),
             checkpoint_size=self.tree.size,
             origin=self.origin,
+            checkpoint_time=self.checkpoint_time,
+            timestamp_unchecked=self.timestamp_token is not None and not self.tsa_certs,
         )
 
 

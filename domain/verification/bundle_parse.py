@@ -30,7 +30,8 @@ HEX_HASH = re.compile(r"^[0-9a-f]{64}$")
 
 # The only fields a bundle and its events have: anything else is refused, so a
 # bundle cannot carry text a reader might take for verified.
-BUNDLE_FIELDS = frozenset({"format", "document", "checkpoint", "events"})
+BUNDLE_FIELDS = frozenset({"format", "document", "checkpoint", "events",
+                           "checkpoint_timestamp"})
 EVENT_FIELDS = frozenset({"leaf_index", "notification_id", "aggregate_id", "version", "topic",
                           "state", "proof"})
 
@@ -113,6 +114,7 @@ class Bundle:
     document: UUID
     checkpoint: str
     events: list[BundleEvent]
+    checkpoint_timestamp: bytes | None = None  # DER RFC 3161 token over the body
 
 
 def parse_bundle(bundle: Any) -> Bundle:
@@ -129,6 +131,14 @@ def parse_bundle(bundle: Any) -> Bundle:
         raise _fail("document is not a UUID") from None
     if not isinstance(bundle.get("checkpoint"), str):
         raise _fail("checkpoint is not a signed note (text)")
+    timestamp = None
+    if "checkpoint_timestamp" in bundle:
+        try:
+            timestamp = base64.b64decode(bundle["checkpoint_timestamp"], validate=True)
+        except (TypeError, binascii.Error, ValueError):
+            raise _fail("checkpoint_timestamp is not base64") from None
+        if not timestamp:
+            raise _fail("checkpoint_timestamp is empty")
     raw = bundle.get("events")
     if not isinstance(raw, list) or not raw:
         raise _fail("events is not a non-empty list")
@@ -142,7 +152,8 @@ def parse_bundle(bundle: Any) -> Bundle:
             raise _fail("the same event appears twice", event)
         events.append(event)
         seen.add((event.aggregate_id, event.version))
-    return Bundle(document=document, checkpoint=bundle["checkpoint"], events=events)
+    return Bundle(document=document, checkpoint=bundle["checkpoint"], events=events,
+                  checkpoint_timestamp=timestamp)
 
 
 def _parse_event(position: int, entry: Any) -> BundleEvent:

@@ -40,3 +40,45 @@ def test_bundle_of_the_demo_document_verifies_offline_and_a_flipped_byte_fails(
     assert failed.returncode == 3
     assert "invalid-bundle" in failed.stderr and "step 3 (inclusion) failed" in failed.stderr
     assert "step 2:" in failed.stdout and "step 3:" not in failed.stdout
+
+
+def test_verify_bundle_checks_the_checkpoint_time_stamp_against_the_tsa_certificates(
+        tmp_path: Path) -> None:
+    from domain.evidence.checkpoint import NoteKey, open_checkpoint
+    from tests.domain.test_bundle_verify import Ledger
+    from tests.tsa import LocalTSA
+
+    ledger, tsa, impostor = Ledger(), LocalTSA(), LocalTSA("Test TSA", keys="impostor")
+    bundle = ledger.bundle()
+    body = open_checkpoint(bundle["checkpoint"], NoteKey.parse(ledger.vkey)).body()
+    stamped = tmp_path / "stamped.json"
+    stamped.write_text(json.dumps({**bundle, "checkpoint_timestamp": base64.b64encode(
+        tsa.token(body)).decode()}))
+    trusted = tmp_path / "tsa.pem"  # a PEM bundle: another TSA's root, then this one's
+    trusted.write_bytes(impostor.ca_pem + tsa.ca_pem)
+
+    ok = docledger("verify-bundle", str(stamped), "--ledger-key", ledger.vkey,
+                   "--tsa-cert", str(trusted), "--json")
+    assert ok.returncode == 0, ok.stderr
+    report = json.loads(ok.stdout)
+    time = report["summary"]["checkpoint_timestamp"]
+    assert time["checked"] and time["tsa"] == "CN=Test TSA,O=Test TSA Operator,C=VN"
+    assert {"step": 2, "text": f"checkpoint of size {report['summary']['checkpoint_size']} "
+            f"existed no later than {time['no_later_than']}, per TSA {time['tsa']}"} \
+        in report["steps"]
+
+    text = docledger("verify-bundle", str(stamped), "--ledger-key", ledger.vkey,
+                     "--tsa-cert", str(trusted)).stdout
+    assert f"step 2: checkpoint of size {report['summary']['checkpoint_size']} existed no " \
+        f"later than {time['no_later_than']}, per TSA {time['tsa']}" in text
+    assert f"which existed no later than {time['no_later_than']}, per TSA" in text
+    assert text.rstrip().endswith(f"per TSA {time['tsa']}")
+
+    untrusted = tmp_path / "impostor.pem"
+    untrusted.write_bytes(impostor.ca_pem)
+    failed = docledger("verify-bundle", str(stamped), "--ledger-key", ledger.vkey,
+                       "--tsa-cert", str(untrusted))
+    assert failed.returncode == 3, failed.stderr
+    assert "step 2 (checkpoint) failed: the checkpoint's time-stamp does not verify" in \
+        failed.stderr and "does not chain to a trusted certificate" in failed.stderr
+    assert "Traceback" not in failed.stderr

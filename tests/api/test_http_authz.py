@@ -55,6 +55,9 @@ MATRIX: dict[str, tuple[str, str, dict[str, int]]] = {
     "attachment-get": ("GET", "/v1/attachments/{sha256}",
                        {"sender": 200, "recipient": 200, "third": 404, "auditor": 404,
                         **ALL_401}),
+    # every agency reads the events naming it (possibly none), an auditor all of them
+    "log-events": ("GET", "/v1/log/events",
+                   {"sender": 200, "recipient": 200, "third": 200, "auditor": 200, **ALL_401}),
     "attachment-put": ("PUT", "/v1/attachments/{new}",
                        {"sender": 201, "recipient": 201, "third": 201, "auditor": 403,
                         **ALL_401}),
@@ -158,7 +161,7 @@ def test_the_matrix_covers_every_read_endpoint() -> None:
     from api.http.app import create_app
 
     public = {"/healthz", "/readyz", "/metrics", "/v1/whoami", "/v1/commands", "/v1/agencies",
-              "/v1/agencies/{code}"}
+              "/v1/agencies/{code}", "/checkpoint", "/tile/{path}"}
     routes = {(method, path) for path, ops in create_app().openapi()["paths"].items()
               for method in ops if path not in public and not path.startswith("/v1/log/")}
     covered = {(m.lower(), t.split("?")[0]) for m, t, _ in MATRIX.values()}

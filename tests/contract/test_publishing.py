@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from pathlib import Path
 from uuid import UUID
 
 import psycopg
@@ -15,11 +16,13 @@ from domain.evidence.checkpoint import NoteKey
 from domain.evidence.cosignature import CosignerKey
 from domain.evidence.keys import Ed25519Signer
 from domain.evidence.policy import PolicyError
+from domain.verification.bundle import verify_bundle
 from infrastructure.bundle import build_bundle
 from infrastructure.ledger import check_witness_policy, open_log
 from infrastructure.settings import Settings
 from tests.conftest import PG
 from tests.factories import World
+from tests.tsa import local_tsa
 
 
 def delete_published(world: World) -> None:
@@ -90,6 +93,21 @@ def test_a_trusted_time_token_is_stored_with_the_published_checkpoint_and_bundle
     assert later is not None and later.size > published.size
     assert later.timestamp_token is None
     assert "without a time-stamp token" in caplog.text
+
+
+def test_a_ledger_given_a_tsa_publishes_time_stamped_checkpoints_that_verify_offline(
+        world: World, tmp_path: Path) -> None:
+    with local_tsa() as tsa:
+        certs = tmp_path / "tsa.pem"
+        certs.write_bytes(tsa.ca_pem)
+        settings = world.settings.model_copy(update={"tsa_url": tsa.url, "tsa_certs": certs})
+        log = open_log(settings, world.app)
+        doc = world.sent()
+        bundle = build_bundle(world.app, log, UUID(doc))
+    steps: list[str] = []
+    verify_bundle(bundle, log.note_key.vkey(), lambda n, text: steps.append(text),
+                  tsa_certs=[tsa.ca_pem])
+    assert any("existed no later than" in step for step in steps)
 
 
 def test_a_witness_policy_of_another_ledger_is_refused_at_startup(
