@@ -11,7 +11,10 @@ from uuid import UUID
 
 import psycopg
 import pytest
+from fastapi.testclient import TestClient
 
+from api.http.app import create_app
+from api.http.routes.metrics import exposition
 from domain.evidence.checkpoint import NoteKey
 from domain.evidence.cosignature import CosignerKey
 from domain.evidence.keys import Ed25519Signer
@@ -129,3 +132,28 @@ def test_a_witness_policy_of_another_ledger_is_refused_at_startup(
 
 def test_settings_without_a_policy_publish_as_before() -> None:
     assert Settings().witness_policy is None and Settings().witness_timeout == 5
+
+
+def test_without_witnesses_readyz_and_metrics_show_everything_signed_as_published(
+        world: World) -> None:
+    with TestClient(create_app(world.settings)) as http:
+        assert http.get("/v1/log/checkpoint").status_code == 200  # signs the first
+        ready = http.get("/readyz")
+        assert ready.status_code == 200
+        found = ready.json()["witnessing"]
+        assert found["quorum"] == "none" and found["witnesses"] == {}
+        assert found["signed_size"] == found["published_size"] > 0
+        assert found["lag_seconds"] == 0.0
+        lines = http.get("/metrics").text.splitlines()
+        assert f"docledger_checkpoint_published_size {found['published_size']}" in lines
+        assert "docledger_publication_lag_seconds 0.0" in lines
+        listed = http.get("/v1/log/checkpoints").json()["checkpoints"]
+        assert [c["size"] for c in listed] == [found["published_size"]]
+
+
+def test_metrics_escape_a_witness_name_as_the_text_format_says() -> None:
+    text = exposition({"signed_size": 3, "published_size": 2, "lag_seconds": 1.5,
+                       "witnesses": {'a "b"\\c': {"last_success": None, "refusals": 4}},
+                       "refused_history": []})
+    assert 'docledger_witness_refusals_total{witness="a \\"b\\"\\\\c"} 4' in text.splitlines()
+    assert "docledger_publication_lag_seconds 1.5" in text.splitlines()
