@@ -97,7 +97,7 @@ def policy_text(ledger_vkey: str, witnesses: list[RunningWitness], quorum: str =
 
 def witnessed(tmp_path: Path, witnesses: list[RunningWitness], **policy: object) -> Witnessed:
     base = Settings(data=tmp_path / "data", backend="sqlite", checkpoint_seconds=0,
-                    origin=f"docledger.test/{uuid.uuid4().hex[:12]}", witness_timeout=2)
+                    origin=f"docledger.test/{uuid.uuid4().hex[:12]}", witness_timeout=5)
     world = World.create(base)
     vkey = NoteKey.from_public_key(
         base.origin, load_public_key(DataFolder(base.data).ledger_key)).vkey()
