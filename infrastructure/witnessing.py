@@ -45,8 +45,10 @@ from infrastructure.log_store import LogStore, PublishedCheckpoint, StoredCheckp
 
 log = logging.getLogger("docledger.witnessing")
 
-RETRY_SECONDS = 3.0  # the background publisher asks again this often while behind
-IDLE_SECONDS = 30.0  # and looks this often when nothing woke it
+# The background publisher looks this often (one small query) for a signed checkpoint
+# not yet published — signed by another process, or still short of its quorum —
+# besides being woken when this process signs one.
+POLL_SECONDS = 3.0
 SIZE_TYPE = "text/x.tlog.size"
 REASON_CHARS = 300  # of a witness's answer kept as the reason of a refusal
 
@@ -326,8 +328,8 @@ class Publisher:
     # ---- in the background (the API server) ------------------------------------------
 
     def start(self) -> None:
-        """Publish in a thread of its own, woken when a checkpoint is signed and
-        asking again every few seconds while behind."""
+        """Publish in a thread of its own, woken when this process signs a checkpoint
+        and looking every few seconds for one not yet published."""
         if self.immediate or self._thread is not None:
             return
         self._stop.clear()
@@ -352,14 +354,13 @@ class Publisher:
     def _run(self) -> None:
         while not self._stop.is_set():
             self._wake.clear()
-            behind = True
             try:
-                self.publish()
                 signed, published = self.store.sizes()
-                behind = signed > published
+                if signed > published:
+                    self.publish()
             except Exception as exc:  # a store fault: ask again later
                 log.warning("publishing checkpoints failed, retrying: %s", exc)
-            self._wake.wait(RETRY_SECONDS if behind else IDLE_SECONDS)
+            self._wake.wait(POLL_SECONDS)
 
     # ---- what readiness and metrics show ------------------------------------------------
 

@@ -146,6 +146,18 @@ def test_published_checkpoints_carry_a_quorum_of_cosignatures_and_the_bundle_ver
     assert "inspectorate at " in steps[1] and "province at " in steps[1]
 
 
+def test_the_server_publishes_what_another_process_signed(ledger: Witnessed) -> None:
+    first = ledger.publish()
+    with TestClient(create_app(ledger.settings)) as http:
+        assert http.get("/readyz").json()["witnessing"]["published_size"] == first
+        ledger.act()  # the command-line tool, say: it signs, and publishes nothing
+        signed = ledger.service.log.store.latest_checkpoint()
+        assert signed is not None
+        assert ledger.service.log.store.latest_published().size < signed.size  # type: ignore[union-attr]
+        assert wait_until(lambda: http.get("/readyz").json()["witnessing"]
+                          ["published_size"] == signed.size, 10)
+
+
 # ---- (b) ----------------------------------------------------------------------------------
 
 
