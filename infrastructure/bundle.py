@@ -55,16 +55,18 @@ def _command_of(envelope: dict[str, Any]) -> str:
     return str(payload["command_id"])
 
 
-def build_bundle(app: DocLedger, log: LedgerLog, document: UUID) -> dict[str, Any]:
+def build_bundle(app: DocLedger, log: LedgerLog, document: UUID, *,
+                 wait_for_witnesses: bool = True) -> dict[str, Any]:
     """The audit bundle of ``document`` against the latest published checkpoint,
-    after signing one now and offering it to the witnesses (if the policy has any).
+    after signing one now and (``wait_for_witnesses``) offering it to the witnesses
+    of the policy, if it has any, and waiting for their answers.
 
     Events the checkpoint does not cover (written after it, by commands running
     concurrently, or not yet cosigned by a quorum of witnesses) are left out, so
     the bundle shows the document as of the checkpoint.
     """
     log.issue_checkpoint(force=True)
-    checkpoint = log.publish()
+    checkpoint = log.publish() if wait_for_witnesses else log.published_checkpoint()
     if checkpoint is None:
         raise NotFoundError("the ledger has published no checkpoint yet")
     events: list[dict[str, Any]] = []  # the bundle's JSON, as docs/bundle.md lays it out

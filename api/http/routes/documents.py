@@ -64,10 +64,13 @@ def history(document: DocumentPath, caller: CallerDep, c: ContainerDep) -> dict[
 
 @router.get("/bundle")
 def bundle(document: DocumentPath, caller: CallerDep, c: ContainerDep) -> dict[str, Any]:
-    """The document's audit bundle against a checkpoint signed now (docs/bundle.md).
+    """The document's audit bundle against the latest published checkpoint
+    (docs/bundle.md), after signing one now; with a witness policy, published once
+    its witnesses cosign it: a document newer than that is 404 until then.
 
     Every event of the document, its deliveries and the agencies involved, with
     inclusion proofs; `docledger verify-bundle` checks it offline.
     """
     party_document(c, caller, document, auditors=True)
-    return build_bundle(c.service.app, c.service.log, document)
+    # the server's publisher asks the witnesses: a request never waits on them
+    return build_bundle(c.service.app, c.service.log, document, wait_for_witnesses=False)
