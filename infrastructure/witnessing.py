@@ -92,11 +92,13 @@ def check_log_key(policy: Policy, key: NoteKey, source: str) -> None:
 class WitnessRefused(Exception):
     """A witness did not cosign: its HTTP status (None: no answer) and why."""
 
-    def __init__(self, status: int | None, reason: str, *, alarm: bool = False) -> None:
+    def __init__(self, status: int | None, reason: str, *, alarm: bool = False,
+                 ahead: int | None = None) -> None:
         super().__init__(reason)
         self.status = status
         self.reason = reason
         self.alarm = alarm  # it saw another history: a fork, or the ledger rolled back
+        self.ahead = ahead  # the larger size it has cosigned, if that is why
 
 
 class WitnessClient:
@@ -122,7 +124,7 @@ class WitnessClient:
             if old > size:
                 raise WitnessRefused(None, (
                     f"it has cosigned a checkpoint of size {old}, larger than this one "
-                    f"({size}): the ledger's history was rolled back"), alarm=True)
+                    f"({size}): the ledger's history was rolled back"), alarm=True, ahead=old)
             body = AddCheckpoint(old_size=old, proof=[] if old in (0, size) else proof(old, size),
                                  note=note).encode()
             answer = self._post(body)
@@ -265,6 +267,10 @@ class Publisher:
                 try:
                     lines += self._valid_lines(witness, signed, answer.result())
                 except WitnessRefused as refused:
+                    if refused.ahead is not None and self.store.sizes()[0] >= refused.ahead:
+                        # another process signed and published a larger one meanwhile
+                        refused = WitnessRefused(None, f"it has cosigned a newer checkpoint "
+                                                       f"(size {refused.ahead}) already")
                     self._refused(witness, refused)
         return signed.note + "".join(f"{line}\n" for line in lines)
 

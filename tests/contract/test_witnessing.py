@@ -232,19 +232,25 @@ def test_rolled_back_database_gets_no_new_checkpoint_published(
     shutil.copytree(tmp_path / "backup", data)
     ledger.reopen()
     assert ledger.service.log.published_checkpoint().size == backed_up  # type: ignore[union-attr]
-    for _ in range(4):  # new commands: a history that forks from the one witnessed
-        ledger.world.sent(recipients=(RECIPIENT,))
-    ledger.service.log.issue_checkpoint(force=True)
-    forked = ledger.service.log.store.latest_checkpoint()
-    assert forked is not None and forked.size > published  # signed: it cannot know
+    ledger.act()  # a new command: the ledger signs a checkpoint it cannot know is stale
     with caplog.at_level(logging.ERROR, logger="docledger.witnessing"):
         assert ledger.publish() == backed_up  # nothing new is published
     refused = ledger.service.log.publisher.report()["refused_history"]
     assert sorted(r["witness"] for r in refused) == sorted(NAMES)
-    assert all(r["status"] == 422 for r in refused)
+    assert all(f"size {published}, larger than this one" in r["reason"] for r in refused)
     for name in NAMES:
         assert any(name in r.getMessage() and "refused the ledger's checkpoint" in
                    r.getMessage() for r in caplog.records)
+
+    for _ in range(4):  # more commands: a history that forks from the one witnessed
+        ledger.world.sent(recipients=(RECIPIENT,))
+    ledger.service.log.issue_checkpoint(force=True)
+    forked = ledger.service.log.store.latest_checkpoint()
+    assert forked is not None and forked.size > published  # signed: it cannot know
+    assert ledger.publish() == backed_up
+    refused = ledger.service.log.publisher.report()["refused_history"]
+    assert sorted(r["witness"] for r in refused) == sorted(NAMES)
+    assert all(r["status"] == 422 for r in refused)  # the proof from what they cosigned fails
 
     for w in witnesses:  # each keeps both checkpoints: what it cosigned, what it was offered
         kept = [e for e in httpx.get(f"{w.url}/evidence").json()
