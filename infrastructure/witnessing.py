@@ -124,7 +124,8 @@ class WitnessClient:
             if old > size:
                 raise WitnessRefused(None, (
                     f"it has cosigned a checkpoint of size {old}, larger than this one "
-                    f"({size}): the ledger's history was rolled back"), alarm=True, ahead=old)
+                    f"({size}): it saw a longer history of this log (the ledger was rolled "
+                    "back, or another history was shown to it)"), alarm=True, ahead=old)
             body = AddCheckpoint(old_size=old, proof=[] if old in (0, size) else proof(old, size),
                                  note=note).encode()
             answer = self._post(body)

@@ -33,14 +33,14 @@ from domain.evidence.keys import Ed25519Signer
 from domain.evidence.policy import Policy, QuorumError
 from domain.verification.bundle import verify_bundle
 from domain.verification.bundle_parse import BundleError
-from infrastructure.keyfiles import load_public_key
+from infrastructure.keyfiles import load_public_key, load_signer
 from infrastructure.ledger import DataFolder
 from infrastructure.service import LedgerService, bootstrap
 from infrastructure.settings import Settings
 from tests.api.test_cli import docledger
 from tests.factories import RECIPIENT, SENDER, World
 from tests.waiting import wait_until
-from tests.witness_support import RunningWitness, running_witnesses
+from tests.witness_support import RunningWitness, ToyLog, running_witnesses
 
 NAMES = ("province", "axis", "inspectorate")
 
@@ -266,6 +266,31 @@ def test_rolled_back_database_gets_no_new_checkpoint_published(
         assert ready["published_size"] == backed_up
         assert "422" in ready["refused_history"][0]["reason"]
     ledger.reopen()
+
+
+def test_a_witness_shown_a_forked_checkpoint_refuses_the_ledgers_and_keeps_the_evidence(
+        ledger: Witnessed, witnesses: list[RunningWitness],
+        caplog: pytest.LogCaptureFixture) -> None:
+    # someone with the ledger's key shows the province another history first
+    signer = load_signer(DataFolder(ledger.settings.data).ledger_key)
+    other = ToyLog(ledger.settings.origin, signer).grow(3, "another history")
+    province = witnesses[0]
+    assert httpx.post(f"{province.url}/add-checkpoint", content=other.request(0)).is_success
+    with caplog.at_level(logging.ERROR, logger="docledger.witnessing"):
+        size = ledger.publish()
+    assert size > other.size  # the axis and the inspectorate cosigned the ledger's
+    verdict = ledger.policy.check(ledger.service.log.published_checkpoint().note,  # type: ignore[union-attr]
+                                  NoteKey.parse(ledger.vkey))
+    assert verdict.missing == ["province"]
+    refused = ledger.service.log.publisher.report()["refused_history"]
+    assert [(r["witness"], r["status"]) for r in refused] == [("province", 422)]
+    assert "witness province refused the ledger's checkpoint" in caplog.text
+    kept = [e for e in httpx.get(f"{province.url}/evidence").json()
+            if e["origin"] == ledger.settings.origin]
+    assert kept[-1]["cosigned_note"].startswith(other.checkpoint().split("\n\n")[0])
+    signed = ledger.service.log.store.latest_checkpoint()
+    assert signed is not None and kept[-1]["offered_note"].startswith(
+        signed.note.split("\n\n")[0])  # both histories, each signed with the ledger's key
 
 
 # ---- (d) ----------------------------------------------------------------------------------
