@@ -20,9 +20,11 @@ from rich.markup import escape
 
 from api import render
 from api.cli_options import DataOpt, JsonOpt, KeyOpt, ReaderOpt, ServerOpt, open_session, read_vkey
+from api.cli_policy import PolicyOpt, describe, ledger_vkey, read_policy
 from api.session import LedgerSession
 from domain.errors import InvalidInputError, NotFoundError
 from domain.evidence.checkpoint import Checkpoint, CheckpointError, NoteKey, open_checkpoint
+from domain.evidence.policy import Policy, QuorumError
 from domain.evidence.tiles import TileError
 from domain.exchange.codes import check_agency_code
 from domain.verification.monitor import (
@@ -55,8 +57,10 @@ FINDING = 1
 @commands.command()
 def monitor(
     agency: Annotated[str, typer.Option("--agency", help="The agency watched (its code).")],
-    ledger_key: Annotated[str, typer.Option(
-        help="The ledger's verifier key (vkey text, or a file holding it): all it trusts.")],
+    ledger_key: Annotated[str | None, typer.Option(
+        help="The ledger's verifier key (vkey text, or a file holding it): all it trusts; "
+             "or give --policy, whose log line names it.")] = None,
+    policy_file: PolicyOpt = None,
     since: Annotated[Path | None, typer.Option(
         help="Checkpoint note the previous run saved: the log must extend it, only later "
              "events are read, and the new checkpoint is written back (made if absent).")] = None,
@@ -80,7 +84,9 @@ def monitor(
 ) -> None:
     """Report every event naming an agency; flag acts with its keys it did not record."""
     code = check_agency_code(agency)
-    note_key = verifier_key(read_vkey(ledger_key))
+    policy = read_policy(policy_file)
+    note_key = verifier_key(ledger_vkey(None if ledger_key is None else read_vkey(ledger_key),
+                                        policy))
     saved = saved_checkpoint(since, note_key)
     if ask and known is None:
         raise InvalidInputError("--ask writes what is confirmed to the --known file: give one")
@@ -89,7 +95,7 @@ def monitor(
     session = open_session(data, server, key)
     try:
         report = watch(session, code, party or code, note_key, saved, known_ids, limit,
-                       tile_reader)
+                       tile_reader, policy)
     except (LogMisbehaviourError, TileError) as exc:
         misbehaving(exc, as_json)
     finally:
@@ -125,13 +131,19 @@ def saved_checkpoint(since: Path | None, key: NoteKey) -> Checkpoint | None:
 
 def watch(session: LedgerSession, code: str, reader: str, key: NoteKey,
           saved: Checkpoint | None, known: frozenset[str] | None, limit: int,
-          tiles: TileReader | None = None) -> MonitorReport:
+          tiles: TileReader | None = None, policy: Policy | None = None) -> MonitorReport:
     """Verify the log up to its latest checkpoint and collect what names ``code``,
     reading the events as ``reader`` (the agency itself, or ``auditor/<id>``)."""
     note = session.checkpoint()
-    # A witness policy (--policy FILE) is checked here, over the same note, once it exists.
     latest = open_latest(note, key)
     verified = [f"checkpoint of size {latest.size} signed by the ledger key"]
+    if policy is not None:
+        try:
+            verified.append(describe(policy.check(note, key)))
+        except (QuorumError, CheckpointError) as exc:
+            raise LogMisbehaviourError(
+                f"the ledger's latest checkpoint does not meet the witness policy: {exc}"
+            ) from None
     if tiles is not None:
         note, latest = agree_with_tiles(session, tiles, key, latest, verified)
     report = MonitorReport(agency=code, checkpoint=note, size=latest.size,

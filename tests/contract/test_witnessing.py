@@ -146,6 +146,30 @@ def test_published_checkpoints_carry_a_quorum_of_cosignatures_and_the_bundle_ver
     assert "inspectorate at " in steps[1] and "province at " in steps[1]
 
 
+def test_monitor_with_a_policy_refuses_a_checkpoint_its_witnesses_did_not_cosign(
+        ledger: Witnessed, witnesses: list[RunningWitness], tmp_path: Path) -> None:
+    ledger.world.sent()
+    ledger.publish()
+    ledger.close()  # the monitor reads the data folder in a process of its own
+    watched = docledger("monitor", "--agency", SENDER, "--data", str(ledger.settings.data),
+                        "--policy", str(ledger.policy_file), "--json")
+    assert watched.returncode in (0, 1), watched.stderr  # 1: the key registered is a finding
+    verified = json.loads(watched.stdout)["verified"]
+    assert any("witness quorum 'agencies' met" in line for line in verified)
+
+    # a policy that trusts another key for the inspectorate and needs all three
+    stranger = CosignerKey.from_public_key("inspectorate.docledger.test/witness",
+                                           Ed25519Signer.generate().public_key).vkey()
+    strict = tmp_path / "strict.policy"
+    strict.write_text(policy_text(ledger.vkey, witnesses, quorum="all",
+                                  keys={"inspectorate": stranger}))
+    refused = docledger("monitor", "--agency", SENDER, "--data", str(ledger.settings.data),
+                        "--policy", str(strict), "--json")
+    assert refused.returncode == 2
+    assert "missing inspectorate" in json.loads(refused.stdout)["log_misbehaving"]
+    ledger.reopen()
+
+
 def test_the_server_publishes_what_another_process_signed(ledger: Witnessed) -> None:
     first = ledger.publish()
     with TestClient(create_app(ledger.settings)) as http:
