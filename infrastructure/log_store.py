@@ -311,12 +311,7 @@ class LogStore:
             raise ConcurrencyError(f"a checkpoint of size {checkpoint.size} exists") from None
 
     def checkpoints(self, *, latest_only: bool = False) -> list[StoredCheckpoint]:
-        order = "DESC LIMIT 1" if latest_only else "ASC"
-        with self._cursor(commit=False) as c:
-            c.execute(self._sql("SELECT size, root, note, issued_at FROM {p}ledger_checkpoints "
-                                f"ORDER BY size {order}"))
-            return [StoredCheckpoint(size=int(r["size"]), root=bytes(r["root"]), note=r["note"],
-                                     issued_at=r["issued_at"]) for r in c.fetchall()]
+        return self._checkpoints("ORDER BY size " + ("DESC LIMIT 1" if latest_only else "ASC"))
 
     def latest_checkpoint(self) -> StoredCheckpoint | None:
         found = self.checkpoints(latest_only=True)
@@ -324,9 +319,12 @@ class LogStore:
 
     def checkpoints_after(self, size: int, limit: int) -> list[StoredCheckpoint]:
         """Up to ``limit`` signed checkpoints larger than ``size``, oldest first."""
+        return self._checkpoints("WHERE size > %s ORDER BY size LIMIT %s", (size, limit))
+
+    def _checkpoints(self, rest: str, params: tuple[int, ...] = ()) -> list[StoredCheckpoint]:
         with self._cursor(commit=False) as c:
             c.execute(self._sql("SELECT size, root, note, issued_at FROM {p}ledger_checkpoints "
-                                "WHERE size > %s ORDER BY size LIMIT %s"), (size, limit))
+                                + rest), params)
             return [StoredCheckpoint(size=int(r["size"]), root=bytes(r["root"]), note=r["note"],
                                      issued_at=r["issued_at"]) for r in c.fetchall()]
 

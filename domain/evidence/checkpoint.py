@@ -90,20 +90,27 @@ class NoteKey:
 
     @classmethod
     def parse(cls, vkey: str) -> NoteKey:
-        parts = vkey.strip().split("+", 2)  # the base64 key may hold "+"
-        if len(parts) != 3 or not NAME.match(parts[0]):
-            raise CheckpointError("a verifier key is <name>+<hash>+<base64 key>")
-        try:
-            blob = base64.b64decode(parts[2], validate=True)
-            expected = bytes.fromhex(parts[1])
-        except (binascii.Error, ValueError):
-            raise CheckpointError("malformed verifier key") from None
-        if len(blob) != 33 or blob[:1] != ED25519_ALG:
-            raise CheckpointError("only Ed25519 verifier keys (type 0x01) are supported")
-        key = cls(name=parts[0], raw=blob[1:])
+        name, raw, expected = parse_vkey(vkey, ED25519_ALG, "Ed25519 verifier keys (type 0x01)")
+        key = cls(name=name, raw=raw)
         if key.key_hash != expected:
             raise CheckpointError("verifier key hash does not match the key")
         return key
+
+
+def parse_vkey(vkey: str, alg: bytes, kind: str) -> tuple[str, bytes, bytes]:
+    """A signed-note verifier key ``<name>+<hash>+<base64(alg || 32-byte key)>``: its
+    name, the raw Ed25519 key, and the key hash it states (the caller checks it)."""
+    parts = vkey.strip().split("+", 2)  # the base64 key may hold "+"
+    if len(parts) != 3 or not NAME.match(parts[0]):
+        raise CheckpointError("a verifier key is <name>+<hash>+<base64 key>")
+    try:
+        blob = base64.b64decode(parts[2], validate=True)
+        expected = bytes.fromhex(parts[1])
+    except (binascii.Error, ValueError):
+        raise CheckpointError("malformed verifier key") from None
+    if len(blob) != 33 or blob[:1] != alg:
+        raise CheckpointError(f"only {kind} are supported here")
+    return parts[0], blob[1:], expected
 
 
 def sign_note(text: str, key: NoteKey, signer: Signer) -> str:

@@ -38,6 +38,7 @@ from domain.evidence.checkpoint import (
     SIG_PREFIX,
     Checkpoint,
     CheckpointError,
+    parse_vkey,
     split_note,
 )
 from domain.evidence.keys import PublicKey, Signer
@@ -74,18 +75,9 @@ class CosignerKey:
 
     @classmethod
     def parse(cls, vkey: str) -> CosignerKey:
-        parts = vkey.strip().split("+", 2)
-        if len(parts) != 3 or not NAME.match(parts[0]):
-            raise CheckpointError("a witness verifier key is <name>+<hash>+<base64 key>")
-        try:
-            blob = base64.b64decode(parts[2], validate=True)
-            expected = bytes.fromhex(parts[1])
-        except (binascii.Error, ValueError):
-            raise CheckpointError("malformed witness verifier key") from None
-        if len(blob) != 33 or blob[:1] != COSIGNATURE_ALG:
-            raise CheckpointError(
-                "a witness key must be an Ed25519 cosignature/v1 key (type 0x04)")
-        key = cls(name=parts[0], raw=blob[1:])
+        name, raw, expected = parse_vkey(vkey, COSIGNATURE_ALG,
+                                         "Ed25519 cosignature/v1 witness keys (type 0x04)")
+        key = cls(name=name, raw=raw)
         if key.key_hash != expected:
             raise CheckpointError("witness verifier key hash does not match the key")
         return key
