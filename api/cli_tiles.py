@@ -18,6 +18,7 @@ from api.cli_options import (
     open_service,
     read_vkey,
 )
+from api.cli_policy import PolicyOpt, describe, ledger_vkey, read_policy
 from domain.evidence.checkpoint import NoteKey
 from infrastructure.tile_reader import TileReader, check_log
 from infrastructure.tiles import export_tiles
@@ -61,27 +62,37 @@ def export(
 def verify(
     source: Annotated[str, typer.Argument(
         help="The tiles' URL prefix (http(s)://…, where /checkpoint is) or a directory.")],
-    ledger_key: Annotated[str, typer.Option(
-        help="The ledger's verifier key (vkey text, or a file holding it).")],
+    ledger_key: Annotated[str | None, typer.Option(
+        help="The ledger's verifier key (vkey text, or a file holding it); or give "
+             "--policy, whose log line names it.")] = None,
     saved: Annotated[list[Path] | None, typer.Option(
         "--checkpoint", help="A signed checkpoint you saved earlier (repeatable): the "
                              "served tree must extend it.")] = None,
+    policy_file: PolicyOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Check a log published as tiles, trusting only the ledger key: the checkpoint's
-    signature, every tile and every entry against it, and that it extends the
-    checkpoints you saved. Exit 0 if all holds, 3 on the first mismatch."""
-    key = NoteKey.parse(read_vkey(ledger_key))
+    signature (and with --policy its witnesses' quorum), every tile and every entry
+    against it, and that it extends the checkpoints you saved. Exit 0 if all holds, 3
+    on the first mismatch."""
+    policy = read_policy(policy_file)
+    key = NoteKey.parse(ledger_vkey(None if ledger_key is None else read_vkey(ledger_key),
+                                    policy))
     notes = [path.read_text() for path in saved or []]
     with TileReader.open(source) as reader, \
             Progress(TextColumn("checking entries"), BarColumn(), MofNCompleteColumn(),
                      console=render.err, disable=as_json, transient=True) as bar:
         task = bar.add_task("entries", total=None)
         checkpoint = check_log(reader, key, notes, progress=lambda n: bar.advance(task, n))
+        witnessed = None if policy is None else describe(
+            policy.check(reader.checkpoint_note(), key))
     if as_json:
         render.print_json({"ok": True, "size": checkpoint.size,
-                           "root": checkpoint.root.hex(), "saved_checkpoints": len(notes)})
+                           "root": checkpoint.root.hex(), "saved_checkpoints": len(notes),
+                           "witnesses": witnessed})
     else:
         render.out.print(f"[green]tiles hold[/]: {checkpoint.size} entries, every tile and "
                          f"entry matches the signed checkpoint, which extends {len(notes)} "
                          "saved checkpoint(s)")
+        if witnessed is not None:
+            render.out.print(f"[green]{witnessed}[/]", highlight=False)

@@ -22,7 +22,9 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner, Result
 
+from api.cli import app as cli_app
 from api.cli_audit import audit, verify_consistency_cmd
 from api.http.app import create_app
 from api.session import LocalSession
@@ -37,6 +39,7 @@ from infrastructure.keyfiles import load_public_key, load_signer
 from infrastructure.ledger import DataFolder
 from infrastructure.service import LedgerService, bootstrap
 from infrastructure.settings import Settings
+from infrastructure.tiles import export_tiles
 from tests.api.test_cli import docledger
 from tests.factories import RECIPIENT, SENDER, World
 from tests.waiting import wait_until
@@ -168,6 +171,14 @@ def test_monitor_with_a_policy_refuses_a_checkpoint_its_witnesses_did_not_cosign
     assert refused.returncode == 2
     assert "missing inspectorate" in json.loads(refused.stdout)["log_misbehaving"]
     ledger.reopen()
+
+    # the same two policies over the log's tiles, exported for a static server
+    export_tiles(ledger.service, tmp_path / "tiles")
+    def tiles_verify(policy: Path) -> Result:
+        return CliRunner().invoke(cli_app, ["tiles", "verify", str(tmp_path / "tiles"),
+                                            "--policy", str(policy)])
+    assert "witness quorum 'agencies' met" in tiles_verify(ledger.policy_file).output
+    assert isinstance(tiles_verify(strict).exception, QuorumError)  # the tool exits 3 on it
 
 
 def test_the_server_publishes_what_another_process_signed(ledger: Witnessed) -> None:
