@@ -92,12 +92,21 @@ def sample(name: str) -> bytes:
     return (SAMPLES / name).read_bytes()
 
 
-def sign(data: bytes, signer: Issued, *, default_namespace: bool = False) -> bytes:
+class _Sha1Signer(XMLSigner):
+    """signxml refuses to sign with SHA-1; every edXML signature seen uses it."""
+
+    def check_deprecated_methods(self) -> None:
+        pass
+
+
+def sign(data: bytes, signer: Issued, *, default_namespace: bool = False,
+         sha1: bool = False) -> bytes:
     """``data`` (an edXML message) signed by ``signer``, enveloped, whole document.
 
     The message's own Signature, if any, is replaced in place; otherwise the new
     one is the last child of edXMLHeader. ``default_namespace`` writes it as
-    ``<Signature xmlns="…xmldsig#">``, as VNPT's test file does.
+    ``<Signature xmlns="…xmldsig#">``, as VNPT's test file does; ``sha1``
+    signs with RSA-SHA1 and SHA-1 digests (an RSA signer), as the samples do.
     """
     root = etree.fromstring(data, parser=etree.XMLParser(resolve_entities=False))
     nsmap = {None: DSIG} if default_namespace else {"ds": DSIG}
@@ -111,9 +120,13 @@ def sign(data: bytes, signer: Issued, *, default_namespace: bool = False) -> byt
         header = next(e for e in root.iter() if isinstance(e.tag, str)
                       and etree.QName(e).localname == "edXMLHeader")
         header.append(placeholder)
-    algorithm = (SignatureMethod.RSA_SHA256 if isinstance(signer.key, rsa.RSAPrivateKey)
-                 else SignatureMethod.ECDSA_SHA256)
-    xml_signer = XMLSigner(signature_algorithm=algorithm, c14n_algorithm=C14N_10)
+    if sha1:  # as the samples: rsa-sha1 over sha1 digests
+        xml_signer: XMLSigner = _Sha1Signer(signature_algorithm=SignatureMethod.RSA_SHA1,
+                                            digest_algorithm="sha1", c14n_algorithm=C14N_10)
+    else:
+        algorithm = (SignatureMethod.RSA_SHA256 if isinstance(signer.key, rsa.RSAPrivateKey)
+                     else SignatureMethod.ECDSA_SHA256)
+        xml_signer = XMLSigner(signature_algorithm=algorithm, c14n_algorithm=C14N_10)
     xml_signer.namespaces = nsmap  # type: ignore[assignment]
     signed = etree.tostring(xml_signer.sign(root, key=signer.key, cert=[signer.cert]),
                             xml_declaration=True, encoding="UTF-8")

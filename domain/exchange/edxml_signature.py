@@ -78,7 +78,7 @@ class SigningCertificate:
     issuer: str  # RFC 4514
     serial: str  # decimal
     sha256: str  # lowercase hex of SHA-256 over the certificate's DER
-    not_before: str  # ISO 8601, UTC, "Z"
+    not_before: str  # ISO 8601, UTC, to the second, "Z"
     not_after: str
 
     @classmethod
@@ -86,8 +86,8 @@ class SigningCertificate:
         der = cert.public_bytes(serialization.Encoding.DER)
         return cls(subject=cert.subject.rfc4514_string(), issuer=cert.issuer.rfc4514_string(),
                    serial=str(cert.serial_number), sha256=hashlib.sha256(der).hexdigest(),
-                   not_before=_iso(cert.not_valid_before_utc),
-                   not_after=_iso(cert.not_valid_after_utc))
+                   not_before=_iso(cert.not_valid_before_utc, "seconds"),
+                   not_after=_iso(cert.not_valid_after_utc, "seconds"))
 
     def as_dict(self) -> dict[str, str]:
         return {"subject": self.subject, "issuer": self.issuer, "serial": self.serial,
@@ -118,7 +118,7 @@ class SignatureEvidence:
 
     status: Status
     reason: str | None = None  # why it is invalid
-    checked_at: str  # ISO 8601, UTC, "Z": the time certificate validity is judged at
+    checked_at: str  # ISO 8601, UTC, microseconds, "Z": when validity is judged
     namespace_restored: bool = False  # found in the edXML namespace, checked as XML-DSig
     certificate: SigningCertificate | None = None
     canonicalization: str | None = None
@@ -178,6 +178,10 @@ def check_xml_signature(data: bytes, trusted: Sequence[bytes] = (), *,
     if len(found) > 1:
         return SignatureEvidence(status="invalid", checked_at=_iso(moment),
                                  reason=f"{len(found)} Signature elements; one is expected")
+    if found[0] is root:
+        return SignatureEvidence(status="invalid", checked_at=_iso(moment),
+                                 reason="the Signature element is the whole document, not "
+                                        "an edXML message signed (enveloped)")
     wrapped = _edxml_inside(found[0])
     signature, restored = _in_dsig_namespace(found[0])
     return _Check(root, signature, restored, moment).run(trusted, wrapped)
@@ -216,10 +220,10 @@ class _Check:
                                  '(no Reference URI="" with the enveloped-signature transform)')
         # 5. the certificate is valid now
         if not leaf.not_valid_before_utc <= self.moment <= leaf.not_valid_after_utc:
+            period = (f"{_iso(leaf.not_valid_before_utc, 'seconds')} to "
+                      f"{_iso(leaf.not_valid_after_utc, 'seconds')}")
             return self._invalid(f"the signing certificate is not valid at {_iso(self.moment)} "
-                                 f"(valid from {_iso(leaf.not_valid_before_utc)} to "
-                                 f"{_iso(leaf.not_valid_after_utc)}); the signature itself "
-                                 f"verifies")
+                                 f"(valid from {period}); the signature itself verifies")
         chain_trusted, trust_reason = _chain(leaf, others, trusted, self.moment)
         return SignatureEvidence(status="valid", checked_at=_iso(self.moment),
                                  namespace_restored=self.restored, chain_trusted=chain_trusted,
@@ -452,5 +456,5 @@ def _read_certificates(data: bytes) -> list[x509.Certificate]:
         raise InvalidInputError(f"not an X.509 certificate (PEM or DER): {exc}") from None
 
 
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+def _iso(moment: datetime, timespec: str = "microseconds") -> str:
+    return moment.astimezone(UTC).isoformat(timespec=timespec).replace("+00:00", "Z")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import timedelta
 
 import pytest
@@ -48,6 +49,13 @@ def test_signed_message_is_valid_under_its_certificate(algorithm: str) -> None:
     assert evidence.signed_data is not None
     assert subject_of(evidence.signed_data) == subject_of(sample(DOCUMENT))
     assert etree.fromstring(evidence.signed_data).find(f".//{{{DSIG}}}Signature") is None
+
+
+def test_sha1_signature_as_in_the_samples_verifies_and_is_flagged() -> None:
+    evidence = check_xml_signature(sign(sample(DOCUMENT), pki().rsa, sha1=True))
+    assert evidence.status == "valid" and evidence.sha1
+    assert evidence.signature_method == f"{DSIG}rsa-sha1"
+    assert evidence.references[0].digest_method == f"{DSIG}sha1"
 
 
 @pytest.mark.parametrize("name", ALL_SAMPLES)
@@ -174,6 +182,11 @@ def test_two_signatures_are_invalid(signed: bytes) -> None:
     assert evidence.status == "invalid" and "2 Signature elements" in (evidence.reason or "")
 
 
+def test_signature_alone_is_not_a_signed_message() -> None:
+    evidence = check_xml_signature(f'<Signature xmlns="{DSIG}"/>'.encode())
+    assert evidence.status == "invalid" and "whole document" in (evidence.reason or "")
+
+
 def test_external_entity_in_signed_message_is_not_read(signed: bytes, tmp_path) -> None:
     secret = tmp_path / "secret.txt"
     secret.write_text("TOP-SECRET-CONTENT")
@@ -210,7 +223,9 @@ def test_evidence_is_json_with_stable_keys(signed: bytes) -> None:
         "chain_trusted", "trust_reason", "signed_sha256"]
     assert list(recorded["certificate"]) == ["subject", "issuer", "serial", "sha256",
                                              "not_before", "not_after"]
-    assert recorded["checked_at"].endswith("Z")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", recorded["checked_at"])
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ",
+                        recorded["certificate"]["not_after"])
     assert len(recorded["signed_sha256"]) == 64
 
 
