@@ -292,7 +292,10 @@ def _in_dsig_namespace(signature: Any) -> tuple[Any, bool]:
     namespace = etree.QName(signature).namespace
     if namespace == DSIG:
         return signature, False
-    rebuilt = etree.Element(f"{{{DSIG}}}Signature", nsmap={None: DSIG})
+    # every prefix in scope is declared again, so that no descendant made
+    # apart from the tree gets a prefix of lxml's invention (ns0:)
+    prefixed = {p: uri for p, uri in signature.nsmap.items() if p is not None}
+    rebuilt = etree.Element(f"{{{DSIG}}}Signature", nsmap={**prefixed, None: DSIG})
     _copy_into(signature, rebuilt, namespace)
     rebuilt.tail = signature.tail
     signature.getparent().replace(signature, rebuilt)
@@ -311,7 +314,9 @@ def _copy_into(source: Any, target: Any, namespace: str | None) -> None:
         else:
             name = etree.QName(child)
             tag = f"{{{DSIG}}}{name.localname}" if name.namespace == namespace else child.tag
-            copied = etree.SubElement(target, tag)
+            declared = {p: uri for p, uri in child.nsmap.items()
+                        if p is not None and source.nsmap.get(p) != uri}
+            copied = etree.SubElement(target, tag, nsmap=declared)
             _copy_into(child, copied, namespace)
         copied.tail = child.tail
 
@@ -354,7 +359,7 @@ def _base64(text: str) -> bytes:
 def _verify(root: Any, leaf: x509.Certificate) -> list[tuple[SignedReference, bytes]]:
     """signxml's verification of SignatureValue and every Reference with ``leaf``'s
     key: each Reference of the verified SignedInfo, with the bytes it signs."""
-    from signxml.algorithms import DigestAlgorithm, SignatureMethod
+    from signxml.algorithms import CanonicalizationMethod, DigestAlgorithm, SignatureMethod
     from signxml.exceptions import SignXMLException
     from signxml.verifier import SignatureConfiguration
 
@@ -362,6 +367,10 @@ def _verify(root: Any, leaf: x509.Certificate) -> list[tuple[SignedReference, by
         expect_references=True,
         signature_methods=frozenset(m for m in SignatureMethod if not m.name.startswith("HMAC")),
         digest_algorithms=frozenset(DigestAlgorithm),
+        # a Reference whose last transform leaves a node-set (the 2019 download:
+        # enveloped-signature alone) is made octets with C14N 1.0, as XML-DSig
+        # says; signxml would use 1.1
+        default_reference_c14n_method=CanonicalizationMethod.CANONICAL_XML_1_0,
         # signxml would refuse an expired certificate before verifying; the
         # validity period is judged by the caller, so it is judged here within it
         verification_time=leaf.not_valid_before_utc)

@@ -141,6 +141,23 @@ def test_signature_over_part_of_the_message_is_not_valid() -> None:
     assert "does not cover the whole message" in (evidence.reason or "")
 
 
+def test_reference_with_the_enveloped_transform_alone_verifies() -> None:
+    # as the 2019 download: no canonicalization transform after enveloped-signature
+    from signxml import XMLSigner
+    from signxml.algorithms import SignatureMethod
+
+    signer = XMLSigner(signature_algorithm=SignatureMethod.ECDSA_SHA256,
+                       c14n_algorithm="http://www.w3.org/TR/2001/REC-xml-c14n-20010315")
+    root = etree.fromstring(sample(DOCUMENT))
+    old = root.find(f".//{{{EDXML}}}Signature")
+    old.getparent().remove(old)
+    data = etree.tostring(signer.sign(root, key=pki().ecdsa.key, cert=[pki().ecdsa.cert],
+                                      exclude_c14n_transform_element=True))
+    evidence = check_xml_signature(data)
+    assert evidence.references[0].transforms == (f"{DSIG}enveloped-signature",)
+    assert evidence.status == "valid"
+
+
 def test_signature_by_untrusted_certificate_is_valid_but_not_trusted() -> None:
     data = sign(sample(DOCUMENT), pki().stranger)
     evidence = check_xml_signature(data, [pki().root.pem])
@@ -171,6 +188,24 @@ def test_signature_that_lost_its_namespace_in_transit_is_restored_and_checked() 
     evidence = check_xml_signature(stripped)
     assert evidence.status == "valid" and evidence.namespace_restored
     assert evidence.signed_data == check_xml_signature(data).signed_data
+
+
+def test_restored_signature_keeps_the_prefixes_it_declares() -> None:
+    # an exclusive-C14N InclusiveNamespaces, declared on the element itself, is
+    # signed as written: a prefix of lxml's invention would change SignedInfo
+    from domain.exchange.edxml_signature import _in_dsig_namespace
+
+    ec = "http://www.w3.org/2001/10/xml-exc-c14n#"
+    root = etree.fromstring(
+        f'<edXML xmlns="{EDXML}"><Signature><SignedInfo><CanonicalizationMethod '
+        f'Algorithm="{ec}"><ec:InclusiveNamespaces xmlns:ec="{ec}" PrefixList="edXML"/>'
+        f'</CanonicalizationMethod></SignedInfo></Signature></edXML>'.encode())
+    signature, restored = _in_dsig_namespace(root[0])
+    assert restored and signature is root[0]
+    assert etree.tostring(signature).decode() == (
+        f'<Signature xmlns="{DSIG}"><SignedInfo><CanonicalizationMethod Algorithm="{ec}">'
+        f'<ec:InclusiveNamespaces xmlns:ec="{ec}" PrefixList="edXML"/>'
+        f'</CanonicalizationMethod></SignedInfo></Signature>')
 
 
 def test_two_signatures_are_invalid(signed: bytes) -> None:
