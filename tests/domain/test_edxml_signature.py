@@ -165,6 +165,8 @@ def test_signature_by_untrusted_certificate_is_valid_but_not_trusted() -> None:
     assert evidence.chain_trusted is False and evidence.trust_reason
     assert evidence.certificate and evidence.certificate.subject == "CN=Stranger,C=VN"
     assert check_xml_signature(data).chain_trusted is None  # no anchors: not judged
+    pinned = check_xml_signature(data, [pki().stranger.pem])  # its own certificate trusted
+    assert pinned.chain_trusted is True
 
 
 def test_expired_certificate_is_reported() -> None:
