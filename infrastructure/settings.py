@@ -8,6 +8,9 @@ from typing import Literal
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from domain.errors import InvalidInputError
+from domain.exchange.edxml_signature_policy import SignaturePolicy
+
 
 class Settings(BaseSettings):
     """Where the ledger keeps its data and which database it uses."""
@@ -57,6 +60,22 @@ class Settings(BaseSettings):
     tsa_url: str | None = None
     tsa_certs: Path | None = None
     tsa_timeout: float = 5.0
+    # The XML signature of an edXML message (docs/edxml.md, "XML signatures"):
+    # which results refuse the message (record: none; refuse-invalid: an invalid
+    # one; require-valid: an invalid or absent one), and a PEM file of the roots
+    # a signer's certificate should chain to (none: chain_trusted is not judged)
+    edxml_signature: SignaturePolicy = "record"
+    edxml_trust: Path | None = None
+
+    def edxml_trust_anchors(self) -> list[bytes]:
+        """The contents of the ``edxml_trust`` PEM file; none when it is not set."""
+        if self.edxml_trust is None:
+            return []
+        try:
+            return [self.edxml_trust.read_bytes()]
+        except OSError as exc:
+            raise InvalidInputError(f"cannot read DOCLEDGER_EDXML_TRUST "
+                                    f"{self.edxml_trust}: {exc.strerror}") from None
 
     @property
     def follow_views_in_process(self) -> bool:
