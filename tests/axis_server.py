@@ -310,7 +310,7 @@ class AxisServer:
         handler = type("BoundHandler", (Handler,), {"axis": axis})
         self.http = ThreadingHTTPServer(("127.0.0.1", port), handler)
         self.url = f"http://127.0.0.1:{self.http.server_address[1]}"
-        self.thread = threading.Thread(target=self.http.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.http.serve_forever, args=(0.05,), daemon=True)
 
     def start(self) -> AxisServer:
         self.thread.start()

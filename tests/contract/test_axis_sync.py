@@ -1,7 +1,8 @@
 """The connector against the local axis, in-process, on SQLite and PostgreSQL:
-pulled messages imported once and acknowledged, refusals kept and failed with their
-reason, pushes sent once, the directory fetched. (The crash cases run the real
-command and kill it: tests/api/test_axis_crash.py.)"""
+pulled messages imported once and acknowledged, refusals failed with their reason
+and kept, pushes sent once, the directory fetched; a run stopped at each named
+point finished by the next. (The real command killed by SIGKILL:
+tests/api/test_axis_crash.py.)"""
 
 from __future__ import annotations
 
@@ -9,10 +10,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from domain.exchange.signing import new_command_id
 from infrastructure.axis_client import AxisClient
-from infrastructure.axis_state import ACKNOWLEDGED, REFUSAL_SENT, SEND_REFUSED, AxisState
-from infrastructure.axis_sync import AxisSync
+from infrastructure.axis_state import ACKNOWLEDGED, REFUSAL_SENT, SEND_REFUSED, SENT, AxisState
+from infrastructure.axis_sync import AxisSync, Summary
 from infrastructure.service import LedgerService, bootstrap
 from infrastructure.settings import Settings
 from tests.axis_server import AxisServer
@@ -26,6 +26,10 @@ from tests.axis_support import (
     status,
 )
 from tests.factories import RECIPIENT, SENDER
+
+
+class Killed(BaseException):
+    """The process stopped here: nothing after this point of the run happens."""
 
 
 @pytest.fixture
@@ -47,90 +51,81 @@ def client(axis: AxisServer, system: str, secret: str) -> AxisClient:
     return AxisClient(axis.url, system_id=system, secret=secret, timeout=5)
 
 
-def syncer(axis: AxisServer, ledger: LedgerService) -> AxisSync:
+def sync(axis: AxisServer, ledger: LedgerService, kill_at: str | None = None) -> Summary | None:
+    """One run as the recipient's system; None if it was killed at ``kill_at``."""
+    def hook(point: str) -> None:
+        if point == kill_at:
+            raise Killed(point)
+
     importer, exporter = seam(ledger, RECIPIENT)
-    return AxisSync(client=client(axis, "vxp.h41", "secret-h41"),
-                    state=AxisState.beside(ledger.app), importer=importer, exporter=exporter,
-                    agency=RECIPIENT)
+    runner = AxisSync(client=client(axis, "vxp.h41", "secret-h41"),
+                      state=AxisState.beside(ledger.app), importer=importer, exporter=exporter,
+                      agency=RECIPIENT, hook=hook)
+    try:
+        return runner.run()
+    except Killed:
+        return None
 
 
-def test_a_received_message_is_imported_once_and_acknowledged_done(
+def test_received_messages_are_imported_once_acknowledged_or_refused_and_kept(
         axis: AxisServer, ledger: LedgerService) -> None:
-    g22 = client(axis, "vxp.g22", "secret-g22")
-    doc_id = g22.send_edoc(SENDER, document(SENDER, [RECIPIENT], 1), "eDoc",
-                           idempotency_key=new_command_id())
-    first = syncer(axis, ledger).run()
-    again = syncer(axis, ledger).run()
+    good = client(axis, "vxp.g22", "secret-g22").send_edoc(
+        SENDER, document(SENDER, [RECIPIENT], 1), "eDoc", idempotency_key="g22-1")
+    bad = client(axis, "vxp.other", "secret-other").send_edoc(
+        STRANGER, document(STRANGER, [RECIPIENT], 2), "eDoc", idempotency_key="x01-1")
 
-    assert (first.pulled, first.imported, first.acknowledged) == (1, 1, 1)
-    assert (again.pulled, again.imported) == (0, 0)
-    assert axis.axis.messages[doc_id].statuses == {RECIPIENT: "done"}
-    delivered = axis.axis.messages[doc_id].data
-    assert ledger.app.outcome_of(command_id_for(delivered))  # recorded in the ledger, once
-    row = AxisState.beside(ledger.app).received(RECIPIENT, doc_id)
-    assert row is not None and row.state == ACKNOWLEDGED
+    for point in ("after-get", "after-import", "before-ack", "after-refuse"):
+        assert sync(axis, ledger, kill_at=point) is None
+    events = ledger.app.recorder.max_notification_id()
+    last = sync(axis, ledger)
+    again = sync(axis, ledger)
+
+    assert last is not None and again is not None
+    assert (last.pulled, last.imported, last.refused, last.acknowledged) == (1, 0, 0, 0)
+    assert (again.pulled, again.imported) == (0, 0)  # done and failed: not offered again
+    assert ledger.app.recorder.max_notification_id() == events  # nothing doubled
+    messages = axis.axis.messages
+    assert ledger.app.outcome_of(command_id_for(messages[good].data))  # nothing lost
+    assert messages[good].statuses == {RECIPIENT: "done"}
+    assert messages[bad].statuses == {RECIPIENT: "fail"}
+    assert STRANGER in messages[bad].reasons[RECIPIENT]
+    state = AxisState.beside(ledger.app)
+    assert (row := state.received(RECIPIENT, good)) is not None and row.state == ACKNOWLEDGED
+    [kept] = state.refused(RECIPIENT)
+    assert kept.state == REFUSAL_SENT and kept.data == messages[bad].data
+    assert kept.error is not None and STRANGER in kept.error
+    assert [e.code for e in state.directory()] == sorted([SENDER, RECIPIENT, STRANGER])
+
+
+def test_outgoing_messages_are_pushed_once_and_a_refused_push_is_kept(
+        axis: AxisServer, ledger: LedgerService) -> None:
+    data = ledger.settings.data
+    put_outgoing(data, RECIPIENT, 1, "status-03", "status", status(RECIPIENT, SENDER, "03"))
+    put_outgoing(data, RECIPIENT, 2, "to-nobody", "status",
+                 status(RECIPIENT, "000.00.98.Z99", "03"))
+
+    assert sync(axis, ledger, kill_at="after-send") is None
+    first = sync(axis, ledger)
+    again = sync(axis, ledger)
+
+    assert first is not None and again is not None
+    assert (first.pushed, first.push_refused) == (1, 1)  # the retry, and the refusal
+    assert (again.pushed, again.push_refused) == (0, 0)
+    [message] = axis.axis.inbox(SENDER)  # sent twice, taken once
+    state = AxisState.beside(ledger.app)
+    assert state.sent(RECIPIENT, "status-03") == (SENT, message.doc_id)
+    assert state.sent(RECIPIENT, "to-nobody") == (SEND_REFUSED, None)
+    assert state.cursor(RECIPIENT) == 2
 
 
 def test_the_axis_reserialises_in_transit_and_appends_its_trace_header(
         axis: AxisServer) -> None:
-    g22 = client(axis, "vxp.g22", "secret-g22")
-    sent = document(SENDER, [RECIPIENT], 2)
-    doc_id = g22.send_edoc(SENDER, sent, "eDoc", idempotency_key="k-2")
+    sent = document(SENDER, [RECIPIENT], 3)
+    doc_id = client(axis, "vxp.g22", "secret-g22").send_edoc(SENDER, sent, "eDoc",
+                                                             idempotency_key="k-3")
     got = client(axis, "vxp.h41", "secret-h41").get_edoc(RECIPIENT, doc_id)
     assert got != sent
     assert b"a comment the axis drops" not in got
-    assert got.count(b"TraceHeader>") == 4  # two TraceHeaders, open and close tags
-    assert b"<edXML:OrganId>001.00.20.TT2</edXML:OrganId>" in got
-
-
-def test_a_message_the_importer_refuses_is_failed_with_its_reason_and_kept(
-        axis: AxisServer, ledger: LedgerService) -> None:
-    stranger = AxisClient(axis.url, system_id="vxp.other", secret="secret-other")
-    doc_id = stranger.send_edoc(STRANGER, document(STRANGER, [RECIPIENT], 3), "eDoc",
-                                idempotency_key="k-3")
-    first = syncer(axis, ledger).run()
-    again = syncer(axis, ledger).run()
-
-    assert (first.pulled, first.refused, first.imported) == (1, 1, 0)
-    assert again.pulled == 0  # failed on the axis: not offered, not retried
-    assert axis.axis.messages[doc_id].statuses == {RECIPIENT: "fail"}
-    assert STRANGER in axis.axis.messages[doc_id].reasons[RECIPIENT]
-    [kept] = AxisState.beside(ledger.app).refused(RECIPIENT)
-    assert kept.state == REFUSAL_SENT and kept.data == axis.axis.messages[doc_id].data
-    assert kept.error is not None and STRANGER in kept.error
-
-
-def test_an_outgoing_message_is_pushed_once_under_its_idempotency_key(
-        axis: AxisServer, ledger: LedgerService) -> None:
-    put_outgoing(ledger.settings.data, RECIPIENT, 1, "status-1", "status",
-                 status(RECIPIENT, SENDER, "03"))
-    first = syncer(axis, ledger).run()
-    # the cursor forgotten, as after a crash before it moved: the retry is sent again
-    # and the axis's answer lost, as after a crash between the send and its record
-    state = AxisState.beside(ledger.app)
-    with state.table.datastore.transaction(commit=True) as c:
-        c.execute(state.table.sql("DELETE FROM {p}axis_cursor"))
-        c.execute(state.table.sql("UPDATE {p}axis_sent SET state = 'sending', axis_id = NULL"))
-    again = syncer(axis, ledger).run()
-
-    assert (first.pushed, again.pushed) == (1, 1)
-    assert axis.axis.sends == 1
-    [message] = axis.axis.inbox(SENDER)
-    assert state.sent(RECIPIENT, "status-1") == ("sent", message.doc_id)
-
-
-def test_a_push_the_axis_refuses_is_kept_and_not_sent_again(
-        axis: AxisServer, ledger: LedgerService) -> None:
-    put_outgoing(ledger.settings.data, RECIPIENT, 1, "to-nobody", "status",
-                 status(RECIPIENT, "000.00.98.Z99", "03"))
-    first = syncer(axis, ledger).run()
-    again = syncer(axis, ledger).run()
-    assert (first.push_refused, again.push_refused, again.pushed) == (1, 0, 0)
-    assert AxisState.beside(ledger.app).sent(RECIPIENT, "to-nobody") == (SEND_REFUSED, None)
-
-
-def test_the_directory_is_fetched_into_its_table(axis: AxisServer,
-                                                 ledger: LedgerService) -> None:
-    summary = syncer(axis, ledger).run()
-    codes = [e.code for e in AxisState.beside(ledger.app).directory()]
-    assert summary.directory == 3 and codes == sorted([SENDER, RECIPIENT, STRANGER])
+    assert got.count(b"<edXML:TraceHeader>") == 2
+    assert got.index(SENDER.encode() + b"</edXML:OrganId><edXML:Timestamp>") < got.index(
+        b"<edXML:OrganId>001.00.20.TT2</edXML:OrganId>")  # appended after the sender's

@@ -1,0 +1,108 @@
+"""``docledger axis sync`` killed (SIGKILL) at each point of a run, then run again:
+nothing doubled, nothing lost, on SQLite and PostgreSQL (docs/axis.md, "Crashes").
+
+One story per backend, each run dying one step further:
+
+1. ``after-import``: the ledger holds the message, the connector's state does not
+   know it, the axis still lists it (a message pulled twice);
+2. ``before-ack``: the state says imported, the axis was not told;
+3. ``after-send``: the axis took the outgoing message, its id was not recorded;
+4. a run to the end: the push is retried under the same idempotency key.
+
+Each process costs the tool's start (about 1.5 s), so the other points
+(``after-get``, ``after-refuse``) are stopped in-process: tests/contract/test_axis_sync.py.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from infrastructure.axis_client import AxisClient
+from infrastructure.ledger import open_ledger
+from infrastructure.settings import Settings
+from tests.api.conftest import Cli
+from tests.axis_server import AxisServer
+from tests.axis_standin import command_id_for
+from tests.axis_support import (
+    STRANGER,
+    document,
+    ledger_with_keys,
+    local_axis,
+    put_outgoing,
+    status,
+)
+from tests.factories import RECIPIENT, SENDER
+
+
+@pytest.fixture
+def axis() -> Iterator[AxisServer]:
+    server = AxisServer(local_axis()).start()
+    yield server
+    server.stop()
+
+
+def settings_for(data: Path, backend_env: dict[str, str]) -> Settings:
+    if not backend_env:
+        return Settings(data=data, backend="sqlite")
+    return Settings(data=data, backend="postgres", pg_db=backend_env["DOCLEDGER_PG_DB"],
+                    pg_schema=backend_env["DOCLEDGER_PG_SCHEMA"])
+
+
+def events(settings: Settings) -> int:
+    app = open_ledger(settings)
+    try:
+        return int(app.recorder.max_notification_id() or 0)
+    finally:
+        app.close()
+
+
+def test_a_sync_killed_at_each_point_and_run_again_doubles_nothing_and_loses_nothing(
+        tmp_path: Path, cli: Cli, backend_env: dict[str, str], axis: AxisServer) -> None:
+    data = tmp_path / "D"
+    settings = settings_for(data, backend_env)
+    ledger_with_keys(settings).app.close()
+    good = AxisClient(axis.url, system_id="vxp.g22", secret="secret-g22").send_edoc(
+        SENDER, document(SENDER, [RECIPIENT], 1), "eDoc", idempotency_key="g22-1")
+    bad = AxisClient(axis.url, system_id="vxp.other", secret="secret-other").send_edoc(
+        STRANGER, document(STRANGER, [RECIPIENT], 2), "eDoc", idempotency_key="x01-1")
+    put_outgoing(data, RECIPIENT, 1, "status-03", "status", status(RECIPIENT, SENDER, "03"))
+    secret = tmp_path / "h41.secret"
+    secret.write_text("secret-h41\n")
+    before = events(settings)
+
+    def sync(crash_at: str | None = None) -> tuple[int, str]:
+        run = cli("axis", "sync", "--as", RECIPIENT, "--axis", axis.url, "--system-id",
+                  "vxp.h41", "--secret-file", str(secret), "--data", str(data),
+                  "--seam", "tests.axis_standin:seam", "--json",
+                  env={"DOCLEDGER_AXIS_CRASH_AT": crash_at} if crash_at else {})
+        return run.returncode, run.stdout + run.stderr
+
+    assert sync("after-import")[0] == -signal.SIGKILL
+    imported = events(settings)
+    assert imported > before  # the message is in the ledger, unacknowledged
+    assert axis.axis.messages[good].statuses == {RECIPIENT: "processing"}
+    for point in ("before-ack", "after-send"):
+        code, output = sync(point)
+        assert code == -signal.SIGKILL, output
+    code, output = sync()
+    assert code == 0, output
+
+    summary = json.loads(output[output.index("{"):output.rindex("}") + 1])
+    assert summary["pulled"] == 0 and summary["pushed"] == 1
+    assert events(settings) == imported  # imported once, though pulled three times
+    messages = axis.axis.messages
+    assert messages[good].statuses == {RECIPIENT: "done"}
+    assert messages[bad].statuses == {RECIPIENT: "fail"}
+    assert STRANGER in messages[bad].reasons[RECIPIENT]
+    [pushed] = axis.axis.inbox(SENDER)  # sent twice, taken once
+    assert pushed.sender == RECIPIENT and pushed.idempotency_key == "status-03"
+    app = open_ledger(settings)
+    try:
+        assert app.outcome_of(command_id_for(messages[good].data))
+    finally:
+        app.close()
