@@ -3,7 +3,8 @@
 ``axis sync`` pulls the messages waiting for an agency, imports them and
 acknowledges them, pushes what the ledger has to send, and refreshes the agency
 directory; ``--follow`` does so every ``--interval`` seconds until stopped.
-``axis refused`` lists the messages refused on import, kept with their reason.
+``axis refused`` lists the messages refused on import, kept with their reason;
+``axis directory`` the agency directory as last fetched.
 The interface the axis must offer, the state kept and why a run killed at any
 point is finished by the next without doubling anything: docs/axis.md.
 
@@ -103,6 +104,23 @@ def refused(agency: AgencyOpt, data: DataOpt = None, as_json: JsonOpt = False) -
     for r in rows:
         render.out.print(f"{r.updated_at}  {r.doc_id}  from {r.sender}  ({r.state}): "
                          f"{escape(r.error or '')}", highlight=False)
+
+
+@axis_app.command("directory")
+def directory(data: DataOpt = None, as_json: JsonOpt = False) -> None:
+    """The agency directory as the last sync fetched it from the axis."""
+    service = open_service(data)
+    try:
+        entries = AxisState.beside(service.app).directory()
+    finally:
+        service.close()
+    if as_json:
+        render.print_json([{"code": e.code, "name": e.name, "parent": e.parent}
+                           for e in entries])
+        return
+    for e in entries:
+        render.out.print(f"{e.code}  {render.shown(e.name)}"
+                         + (f"  (under {e.parent})" if e.parent else ""), highlight=False)
 
 
 def keep_following(runner: AxisSync, interval: float, as_json: bool) -> None:

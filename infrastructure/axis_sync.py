@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol, get_args
 
 from infrastructure.axis_client import (
@@ -95,14 +95,14 @@ class Summary:
     refused: int = 0
     pushed: int = 0
     push_refused: int = 0
+    skipped: int = 0
     directory: int = 0
-    notes: list[str] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
         return {"pulled": self.pulled, "imported": self.imported,
                 "acknowledged": self.acknowledged, "refused": self.refused,
                 "pushed": self.pushed, "push_refused": self.push_refused,
-                "directory": self.directory}
+                "skipped": self.skipped, "directory": self.directory}
 
 
 def _nothing(point: str) -> None:
@@ -136,7 +136,13 @@ class AxisSync:
         for service_type in get_args(ServiceType):
             for item in self.client.get_received_edoc_list(self.agency, service_type):
                 summary.pulled += 1
-                self._take(item, summary)
+                try:
+                    self._take(item, summary)
+                except AxisRefusedError as exc:
+                    # this message only (gone, recalled …): what was recorded stands,
+                    # and the next run takes it up from there if the axis lists it again
+                    summary.skipped += 1
+                    self.progress(f"skipped {item.doc_id}: {exc}")
 
     def _take(self, item: Received, summary: Summary) -> None:
         row = self.state.received(self.agency, item.doc_id)

@@ -4,8 +4,11 @@ summary, and the refused messages listed for the operator."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 import socket
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -85,3 +88,22 @@ def test_sync_prints_its_summary_and_refused_lists_what_was_refused(
                        "--json")
     [kept] = json.loads(out)
     assert code == 0 and kept["sender"] == STRANGER and STRANGER in kept["reason"]
+
+
+def test_sync_follow_runs_until_stopped_and_exits_0(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, data: Path) -> None:
+    server = AxisServer(local_axis()).start()
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    stopper = threading.Timer(0.8, os.kill, (os.getpid(), signal.SIGTERM))
+    try:
+        monkeypatch.setenv("DOCLEDGER_AXIS_SECRET", "secret-h41")
+        stopper.start()
+        code, out, err = run(capsys, monkeypatch, *sync_args(
+            server.url, data, "--seam", SEAM, "--follow", "--interval", "0.2", "--json"))
+    finally:
+        stopper.cancel()
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+        server.stop()
+    assert code == 0, err
+    assert out.count('"pulled"') >= 2  # a summary per run

@@ -6,12 +6,19 @@ tests/api/test_axis_crash.py.)"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
 from infrastructure.axis_client import AxisClient
-from infrastructure.axis_state import ACKNOWLEDGED, REFUSAL_SENT, SEND_REFUSED, SENT, AxisState
+from infrastructure.axis_state import (
+    ACKNOWLEDGED,
+    IMPORTED,
+    REFUSAL_SENT,
+    SEND_REFUSED,
+    SENT,
+    AxisState,
+)
 from infrastructure.axis_sync import AxisSync, Summary
 from infrastructure.service import LedgerService, bootstrap
 from infrastructure.settings import Settings
@@ -51,9 +58,13 @@ def client(axis: AxisServer, system: str, secret: str) -> AxisClient:
     return AxisClient(axis.url, system_id=system, secret=secret, timeout=5)
 
 
-def sync(axis: AxisServer, ledger: LedgerService, kill_at: str | None = None) -> Summary | None:
-    """One run as the recipient's system; None if it was killed at ``kill_at``."""
+def sync(axis: AxisServer, ledger: LedgerService, kill_at: str | None = None,
+         at: Callable[[str], None] | None = None) -> Summary | None:
+    """One run as the recipient's system; None if it was killed at ``kill_at``
+    (``at`` is called at every point)."""
     def hook(point: str) -> None:
+        if at is not None:
+            at(point)
         if point == kill_at:
             raise Killed(point)
 
@@ -129,3 +140,19 @@ def test_the_axis_reserialises_in_transit_and_appends_its_trace_header(
     assert got.count(b"<edXML:TraceHeader>") == 2
     assert got.index(SENDER.encode() + b"</edXML:OrganId><edXML:Timestamp>") < got.index(
         b"<edXML:OrganId>001.00.20.TT2</edXML:OrganId>")  # appended after the sender's
+
+
+def test_a_message_the_axis_lost_before_its_acknowledgement_is_skipped_and_stays_imported(
+        axis: AxisServer, ledger: LedgerService) -> None:
+    doc_id = client(axis, "vxp.g22", "secret-g22").send_edoc(
+        SENDER, document(SENDER, [RECIPIENT], 4), "eDoc", idempotency_key="g22-4")
+
+    def purge(point: str) -> None:
+        if point == "before-ack":  # the axis's operator removes the message meanwhile
+            del axis.axis.messages[doc_id]
+
+    summary = sync(axis, ledger, at=purge)
+    assert summary is not None
+    assert (summary.pulled, summary.imported, summary.skipped) == (1, 1, 1)
+    row = AxisState.beside(ledger.app).received(RECIPIENT, doc_id)
+    assert row is not None and row.state == IMPORTED
