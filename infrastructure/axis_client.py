@@ -27,6 +27,7 @@ TransportStatus = Literal["processing", "done", "fail"]
 ServiceType = Literal["eDoc", "status"]
 MESSAGE_TYPES: dict[ServiceType, str] = {"eDoc": "edoc", "status": "status"}
 REASON_CHARS = 300  # of a refusal's description kept in the error
+MAX_MESSAGE = 64 * 1024 * 1024  # bytes of one message read from the axis, at most
 
 
 class AxisUnreachableError(StoreUnavailableError):
@@ -56,6 +57,12 @@ class AxisMalformedAnswerError(VerificationError):
     """The axis answered something the interface does not allow."""
 
     code = "axis-malformed-answer"
+
+
+class MessageTooLargeError(AxisMalformedAnswerError):
+    """A message the axis hands over is larger than this client reads."""
+
+    code = "axis-message-too-large"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -91,9 +98,11 @@ class AxisClient:
     """The SDK's operations against one axis endpoint, as one connected system."""
 
     def __init__(self, url: str, *, system_id: str, secret: str, timeout: float = 10.0,
+                 max_message: int = MAX_MESSAGE,
                  transport: httpx.BaseTransport | None = None) -> None:
         self.url = url.rstrip("/")
         self.timeout = timeout
+        self.max_message = max_message
         self.http = httpx.Client(timeout=timeout, transport=transport,
                                  headers={"systemid": system_id, "secret": secret})
 
@@ -120,12 +129,35 @@ class AxisClient:
                 for item in _items(answer, "data")]
 
     def get_edoc(self, agency: str, doc_id: str) -> bytes:
-        """``getEdoc``: the message's bytes as the axis delivers them."""
-        response = self._post("getEdoc", {"from": agency, "docId": doc_id})
-        if response.headers.get("content-type", "").split(";")[0].strip() != "application/xml":
-            _answer(response)  # a refusal is JSON
-            raise AxisMalformedAnswerError(f"getEdoc {doc_id}: the answer is not application/xml")
-        return response.content
+        """``getEdoc``: the message's bytes as the axis delivers them (read up to
+        ``max_message`` bytes: a larger one is ``MessageTooLargeError``)."""
+        response = self._post("getEdoc", {"from": agency, "docId": doc_id}, stream=True)
+        try:
+            if response.headers.get("content-type", "").split(";")[0].strip() != \
+                    "application/xml":
+                response.read()
+                _answer(response)  # a refusal is JSON
+                raise AxisMalformedAnswerError(
+                    f"getEdoc {doc_id}: the answer is not application/xml")
+            return self._bounded(response, doc_id)
+        finally:
+            response.close()
+
+    def _bounded(self, response: httpx.Response, doc_id: str) -> bytes:
+        chunks, size = [], 0
+        try:
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > self.max_message:
+                    raise MessageTooLargeError(
+                        f"message {doc_id} is larger than {self.max_message} bytes")
+                chunks.append(chunk)
+        except httpx.TimeoutException:
+            raise AxisUnreachableError(
+                f"the axis did not hand over {doc_id} within {self.timeout:g} s") from None
+        except httpx.HTTPError as exc:
+            raise AxisUnreachableError(f"the axis broke off {doc_id}: {exc}") from None
+        return b"".join(chunks)
 
     def update_status(self, agency: str, doc_id: str, status: TransportStatus,
                       description: str = "") -> None:
@@ -168,11 +200,12 @@ class AxisClient:
         return _answer(self._post(operation, header, **kw))
 
     def _post(self, operation: str, header: dict[str, str], *, content: bytes = b"",
-              headers: dict[str, str] | None = None) -> httpx.Response:
+              headers: dict[str, str] | None = None, stream: bool = False) -> httpx.Response:
+        request = self.http.build_request(
+            "POST", f"{self.url}/{operation}", content=content,
+            headers={"jsonheader": json.dumps(header), **(headers or {})})
         try:
-            response = self.http.post(
-                f"{self.url}/{operation}", content=content,
-                headers={"jsonheader": json.dumps(header), **(headers or {})})
+            response = self.http.send(request, stream=stream)
         except httpx.TimeoutException:
             raise AxisUnreachableError(
                 f"the axis did not answer {operation} within {self.timeout:g} s") from None
@@ -180,6 +213,7 @@ class AxisClient:
             raise AxisUnreachableError(
                 f"the axis at {self.url} is unreachable: {exc or type(exc).__name__}") from None
         if response.status_code >= 500:
+            response.read()
             raise AxisUnreachableError(f"the axis failed {operation}: "
                                        f"{response.status_code} {_description(response)}")
         return response

@@ -24,6 +24,7 @@ from typing import Protocol, get_args
 from infrastructure.axis_client import (
     AxisClient,
     AxisRefusedError,
+    MessageTooLargeError,
     Received,
     ServiceType,
     TransportStatus,
@@ -155,7 +156,13 @@ class AxisSync:
             return
         if item.status != "processing":
             self.client.update_status(self.agency, item.doc_id, "processing")
-        data = self.client.get_edoc(self.agency, item.doc_id)
+        try:
+            data = self.client.get_edoc(self.agency, item.doc_id)
+        except MessageTooLargeError as exc:  # it will not get smaller: refused for good
+            self._mark(item, REFUSED, error=str(exc))
+            summary.refused += 1
+            self._refuse(item, str(exc), summary)
+            return
         self._mark(item, IMPORTING, sha256=hashlib.sha256(data).hexdigest())
         self.hook("after-get")
         try:

@@ -54,12 +54,12 @@ def ledger(settings: Settings) -> Iterator[LedgerService]:
     service.close()
 
 
-def client(axis: AxisServer, system: str, secret: str) -> AxisClient:
-    return AxisClient(axis.url, system_id=system, secret=secret, timeout=5)
+def client(axis: AxisServer, system: str, secret: str, **kw: int) -> AxisClient:
+    return AxisClient(axis.url, system_id=system, secret=secret, timeout=5, **kw)
 
 
 def sync(axis: AxisServer, ledger: LedgerService, kill_at: str | None = None,
-         at: Callable[[str], None] | None = None) -> Summary | None:
+         at: Callable[[str], None] | None = None, **kw: int) -> Summary | None:
     """One run as the recipient's system; None if it was killed at ``kill_at``
     (``at`` is called at every point)."""
     def hook(point: str) -> None:
@@ -69,7 +69,7 @@ def sync(axis: AxisServer, ledger: LedgerService, kill_at: str | None = None,
             raise Killed(point)
 
     importer, exporter = seam(ledger, RECIPIENT)
-    runner = AxisSync(client=client(axis, "vxp.h41", "secret-h41"),
+    runner = AxisSync(client=client(axis, "vxp.h41", "secret-h41", **kw),
                       state=AxisState.beside(ledger.app), importer=importer, exporter=exporter,
                       agency=RECIPIENT, hook=hook)
     try:
@@ -156,3 +156,15 @@ def test_a_message_the_axis_lost_before_its_acknowledgement_is_skipped_and_stays
     assert (summary.pulled, summary.imported, summary.skipped) == (1, 1, 1)
     row = AxisState.beside(ledger.app).received(RECIPIENT, doc_id)
     assert row is not None and row.state == IMPORTED
+
+
+def test_a_message_too_large_to_read_is_failed_for_good_not_offered_forever(
+        axis: AxisServer, ledger: LedgerService) -> None:
+    doc_id = client(axis, "vxp.g22", "secret-g22").send_edoc(
+        SENDER, document(SENDER, [RECIPIENT], 5), "eDoc", idempotency_key="g22-5")
+    first = sync(axis, ledger, max_message=512)
+    again = sync(axis, ledger, max_message=512)
+    assert first is not None and again is not None
+    assert (first.pulled, first.refused, again.pulled) == (1, 1, 0)
+    assert axis.axis.messages[doc_id].statuses == {RECIPIENT: "fail"}
+    assert "larger than 512 bytes" in axis.axis.messages[doc_id].reasons[RECIPIENT]
