@@ -3,14 +3,16 @@ nothing doubled, nothing lost, on SQLite and PostgreSQL (docs/axis.md, "Crashes"
 
 One story per backend, each run dying one step further:
 
-1. ``after-import``: the ledger holds the message, the connector's state does not
-   know it, the axis still lists it (a message pulled twice);
-2. ``before-ack``: the state says imported, the axis was not told;
-3. ``after-send``: the axis took the outgoing message, its id was not recorded;
-4. a run to the end: the push is retried under the same idempotency key.
+1. ``before-ack``: the message is imported and the state says so, the axis was not
+   told: it offers the message again (a message pulled twice);
+2. ``after-send``: the axis took the outgoing message, its id was not recorded;
+3. a run to the end: the message is acknowledged without a second import, the
+   refused one is failed with its reason, the push is retried under the same
+   idempotency key and taken once.
 
-Each process costs the tool's start (about 1.5 s), so the other points
-(``after-get``, ``after-refuse``) are stopped in-process: tests/contract/test_axis_sync.py.
+Each process costs the tool's start (1.5 s and more), so the other points
+(``after-get``, ``after-import``, ``after-refuse``) are stopped in-process, where a
+run ends at them exactly as here: tests/contract/test_axis_sync.py.
 """
 
 from __future__ import annotations
@@ -82,19 +84,20 @@ def test_a_sync_killed_at_each_point_and_run_again_doubles_nothing_and_loses_not
                   env={"DOCLEDGER_AXIS_CRASH_AT": crash_at} if crash_at else {})
         return run.returncode, run.stdout + run.stderr
 
-    assert sync("after-import")[0] == -signal.SIGKILL
+    assert sync("before-ack")[0] == -signal.SIGKILL
     imported = events(settings)
     assert imported > before  # the message is in the ledger, unacknowledged
     assert axis.axis.messages[good].statuses == {RECIPIENT: "processing"}
-    for point in ("before-ack", "after-send"):
-        code, output = sync(point)
-        assert code == -signal.SIGKILL, output
+    code, output = sync("after-send")
+    assert code == -signal.SIGKILL, output
+    assert axis.axis.messages[bad].statuses == {RECIPIENT: "fail"}
+    assert len(axis.axis.inbox(SENDER)) == 1  # taken; its id not recorded
     code, output = sync()
     assert code == 0, output
 
     summary = json.loads(output[output.index("{"):output.rindex("}") + 1])
     assert summary["pulled"] == 0 and summary["pushed"] == 1
-    assert events(settings) == imported  # imported once, though pulled three times
+    assert events(settings) == imported  # imported once, though pulled twice
     messages = axis.axis.messages
     assert messages[good].statuses == {RECIPIENT: "done"}
     assert messages[bad].statuses == {RECIPIENT: "fail"}
