@@ -161,8 +161,12 @@ class AxisSync:
         except MessageTooLargeError as exc:  # it will not get smaller: refused for good
             self._mark(item, REFUSED, error=str(exc))
             summary.refused += 1
+            self.progress(f"refused {item.doc_id} from {item.sender}: {exc}")
             self._refuse(item, str(exc), summary)
             return
+        self._import(item, data, summary)
+
+    def _import(self, item: Received, data: bytes, summary: Summary) -> None:
         self._mark(item, IMPORTING, sha256=hashlib.sha256(data).hexdigest())
         self.hook("after-get")
         try:
@@ -204,7 +208,9 @@ class AxisSync:
     def push(self, summary: Summary) -> None:
         for message in self.exporter.outgoing(self.agency, self.state.cursor(self.agency)):
             known = self.state.sent(self.agency, message.id)
-            if known is None or known[0] == SENDING:  # sent, or refused for good: done
+            # never tried, or tried without the axis's answer recorded (a message sent,
+            # or refused for good, is done with)
+            if known is None or known[0] == SENDING:
                 self._send(message, summary)
             self.state.advance_cursor(self.agency, message.position)
 

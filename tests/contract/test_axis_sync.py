@@ -19,7 +19,7 @@ from infrastructure.axis_state import (
     SENT,
     AxisState,
 )
-from infrastructure.axis_sync import AxisSync, Summary
+from infrastructure.axis_sync import AxisSync, Importer, ImportResult, Summary
 from infrastructure.service import LedgerService, bootstrap
 from infrastructure.settings import Settings
 from tests.axis_server import AxisServer
@@ -58,10 +58,24 @@ def client(axis: AxisServer, system: str, secret: str, **kw: int) -> AxisClient:
     return AxisClient(axis.url, system_id=system, secret=secret, timeout=5, **kw)
 
 
+class Counting:
+    """The stand-in importer, counting what it is handed."""
+
+    def __init__(self, importer: Importer) -> None:
+        self.importer = importer
+        self.senders: list[str] = []
+
+    def import_message(self, data: bytes, as_agency: str) -> ImportResult:
+        self.senders.append(SENDER if SENDER.encode() in data else STRANGER)
+        return self.importer.import_message(data, as_agency)
+
+
 def sync(axis: AxisServer, ledger: LedgerService, kill_at: str | None = None,
-         at: Callable[[str], None] | None = None, **kw: int) -> Summary | None:
+         at: Callable[[str], None] | None = None, imports: list[str] | None = None,
+         **kw: int) -> Summary | None:
     """One run as the recipient's system; None if it was killed at ``kill_at``
-    (``at`` is called at every point)."""
+    (``at`` is called at every point; the senders of what the importer is handed
+    are added to ``imports``)."""
     def hook(point: str) -> None:
         if at is not None:
             at(point)
@@ -69,9 +83,12 @@ def sync(axis: AxisServer, ledger: LedgerService, kill_at: str | None = None,
             raise Killed(point)
 
     importer, exporter = seam(ledger, RECIPIENT)
+    counting = Counting(importer)
     runner = AxisSync(client=client(axis, "vxp.h41", "secret-h41", **kw),
-                      state=AxisState.beside(ledger.app), importer=importer, exporter=exporter,
+                      state=AxisState.beside(ledger.app), importer=counting, exporter=exporter,
                       agency=RECIPIENT, hook=hook)
+    if imports is not None:
+        counting.senders = imports
     try:
         return runner.run()
     except Killed:
@@ -85,12 +102,20 @@ def test_received_messages_are_imported_once_acknowledged_or_refused_and_kept(
     bad = client(axis, "vxp.other", "secret-other").send_edoc(
         STRANGER, document(STRANGER, [RECIPIENT], 2), "eDoc", idempotency_key="x01-1")
 
+    handed: dict[str, list[str]] = {}
     for point in ("after-get", "after-import", "before-ack", "after-refuse"):
-        assert sync(axis, ledger, kill_at=point) is None
+        assert sync(axis, ledger, kill_at=point, imports=handed.setdefault(point, [])) is None
     events = ledger.app.recorder.max_notification_id()
-    last = sync(axis, ledger)
+    last = sync(axis, ledger, imports=handed.setdefault("last", []))
     again = sync(axis, ledger)
 
+    assert handed == {
+        "after-get": [],  # stopped before the import
+        "after-import": [SENDER],  # imported, not recorded: handed over again
+        "before-ack": [SENDER],  # imported (a repeat) and recorded, not acknowledged
+        "after-refuse": [STRANGER],  # the first only acknowledged; the second refused
+        "last": [],  # the refusal told to the axis from what was kept
+    }
     assert last is not None and again is not None
     assert (last.pulled, last.imported, last.refused, last.acknowledged) == (1, 0, 0, 0)
     assert (again.pulled, again.imported) == (0, 0)  # done and failed: not offered again
