@@ -89,13 +89,25 @@ def sync(
 
 
 @axis_app.command("refused")
-def refused(agency: AgencyOpt, data: DataOpt = None, as_json: JsonOpt = False) -> None:
+def refused(
+    agency: AgencyOpt,
+    save: Annotated[Path | None, typer.Option(
+        "--save", help="Write each refused message's bytes to DIR/<axis id>.edxml.",
+        file_okay=False)] = None,
+    data: DataOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
     """The messages refused on import for an agency, with the reason, kept for the operator."""
     service = open_service(data)
     try:
         rows = AxisState.beside(service.app).refused(check_agency_code(agency))
     finally:
         service.close()
+    if save is not None:
+        save.mkdir(parents=True, exist_ok=True)
+        for row in rows:
+            if row.data is not None:  # a message too large to read was not kept
+                (save / f"{safe_name(row.doc_id)}.edxml").write_bytes(row.data)
     if as_json:
         render.print_json([{"doc_id": r.doc_id, "sender": r.sender, "service_type":
                             r.service_type, "state": r.state, "reason": r.error,
@@ -121,6 +133,12 @@ def directory(data: DataOpt = None, as_json: JsonOpt = False) -> None:
     for e in entries:
         render.out.print(f"{e.code}  {render.shown(e.name)}"
                          + (f"  (under {e.parent})" if e.parent else ""), highlight=False)
+
+
+def safe_name(doc_id: str) -> str:
+    """The axis's id as a file name: anything but letters, digits, '-', '_' and '.' as '_'."""
+    name = "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in doc_id)
+    return name.lstrip(".") or "_"
 
 
 def keep_following(runner: AxisSync, interval: float, as_json: bool) -> None:

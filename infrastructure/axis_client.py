@@ -221,6 +221,8 @@ class AxisClient:
 
 def _answer(response: httpx.Response) -> dict[str, Any]:
     """The JSON answer of a successful operation; its refusal as an error."""
+    if response.status_code in (401, 403):
+        raise AxisAuthError(f"the axis refused: {_description(response)}")
     try:
         answer = response.json()
     except ValueError:
@@ -229,8 +231,6 @@ def _answer(response: httpx.Response) -> dict[str, Any]:
         ) from None
     if not isinstance(answer, dict):
         raise AxisMalformedAnswerError("the axis's answer is not a JSON object")
-    if response.status_code in (401, 403):
-        raise AxisAuthError(f"the axis refused: {_description(response)}")
     if response.status_code != 200 or answer.get("status") != "OK":
         raise AxisRefusedError(f"the axis refused: {_description(response)}",
                                status=response.status_code,

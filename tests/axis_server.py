@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hmac
 import json
 import threading
 import uuid
@@ -78,6 +79,7 @@ class Axis:
         self.messages: dict[str, Message] = {}
         self.keys: dict[tuple[str, str, str], str] = {}  # (system, from, key) -> doc id
         self.sends = 0  # messages accepted (a repeated idempotent send is not one)
+        self.calls: dict[str, int] = {}  # requests answered, by operation (its access log)
         self.lock = threading.Lock()
 
     def add_agency(self, code: str, name: str, parent: str = "") -> None:
@@ -248,6 +250,8 @@ class Handler(BaseHTTPRequestHandler):
             operation = self.path.strip("/")
             if operation not in OPERATIONS:
                 raise Refusal(404, "404", f"no operation {operation!r}")
+            with self.axis.lock:
+                self.axis.calls[operation] = self.axis.calls.get(operation, 0) + 1
             system = self._authenticated()
             header = self._json_header()
             length = int(self.headers.get("Content-Length") or 0)
@@ -271,7 +275,8 @@ class Handler(BaseHTTPRequestHandler):
     def _authenticated(self) -> str:
         system_id = self.headers.get("systemid", "")
         system = self.axis.systems.get(system_id)
-        if system is None or self.headers.get("secret") != system.secret:
+        if system is None or not hmac.compare_digest(
+                self.headers.get("secret", "").encode(), system.secret.encode()):
             raise Refusal(401, "401", "unknown system or wrong secret")
         return system_id
 

@@ -9,6 +9,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -84,24 +85,34 @@ def test_sync_prints_its_summary_and_refused_lists_what_was_refused(
     assert code == 0, err
     assert "pulled 1, imported 0, acknowledged 0, refused 1, pushed 0" in out
     assert "refused" in err and STRANGER in err  # the progress line
+    saved = data.parent / "refused"
     code, out, _ = run(capsys, monkeypatch, "refused", "--as", RECIPIENT, "--data", str(data),
-                       "--json")
+                       "--json", "--save", str(saved))
     [kept] = json.loads(out)
     assert code == 0 and kept["sender"] == STRANGER and STRANGER in kept["reason"]
+    [file] = saved.iterdir()
+    assert file.name == f"{kept['doc_id']}.edxml" and STRANGER.encode() in file.read_bytes()
 
 
 def test_sync_follow_runs_until_stopped_and_exits_0(
         capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, data: Path) -> None:
     server = AxisServer(local_axis()).start()
     handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-    stopper = threading.Timer(0.8, os.kill, (os.getpid(), signal.SIGTERM))
+
+    def stop_after_two_runs() -> None:
+        deadline = time.monotonic() + 30
+        while server.axis.calls.get("getAgenciesList", 0) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    stopper = threading.Thread(target=stop_after_two_runs, daemon=True)
     try:
         monkeypatch.setenv("DOCLEDGER_AXIS_SECRET", "secret-h41")
         stopper.start()
         code, out, err = run(capsys, monkeypatch, *sync_args(
-            server.url, data, "--seam", SEAM, "--follow", "--interval", "0.2", "--json"))
+            server.url, data, "--seam", SEAM, "--follow", "--interval", "0.1", "--json"))
     finally:
-        stopper.cancel()
+        stopper.join()
         for signum, handler in handlers.items():
             signal.signal(signum, handler)
         server.stop()
