@@ -40,6 +40,8 @@ from tests.axis_support import (
 )
 from tests.factories import RECIPIENT, SENDER
 
+ROOT = Path(__file__).resolve().parents[2]
+
 
 @pytest.fixture
 def axis() -> Iterator[AxisServer]:
@@ -81,7 +83,8 @@ def test_a_sync_killed_at_each_point_and_run_again_doubles_nothing_and_loses_not
         run = cli("axis", "sync", "--as", RECIPIENT, "--axis", axis.url, "--system-id",
                   "vxp.h41", "--secret-file", str(secret), "--data", str(data),
                   "--seam", "tests.axis_standin:seam", "--json",
-                  env={"DOCLEDGER_AXIS_CRASH_AT": crash_at} if crash_at else {})
+                  env={"PYTHONPATH": str(ROOT)}  # the seam is in tests/
+                  | ({"DOCLEDGER_AXIS_CRASH_AT": crash_at} if crash_at else {}))
         return run.returncode, run.stdout + run.stderr
 
     assert sync("before-ack")[0] == -signal.SIGKILL
