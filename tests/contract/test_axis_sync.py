@@ -135,6 +135,8 @@ def test_received_messages_are_imported_once_acknowledged_or_refused_and_kept(
 
 def test_outgoing_messages_are_pushed_once_and_a_refused_push_is_kept(
         axis: AxisServer, ledger: LedgerService) -> None:
+    recall = client(axis, "vxp.g22", "secret-g22").send_edoc(
+        SENDER, status(SENDER, RECIPIENT, "13"), "status", idempotency_key="g22-13")
     data = ledger.settings.data
     put_outgoing(data, RECIPIENT, 1, "status-03", "status", status(RECIPIENT, SENDER, "03"))
     put_outgoing(data, RECIPIENT, 2, "to-nobody", "status",
@@ -152,6 +154,7 @@ def test_outgoing_messages_are_pushed_once_and_a_refused_push_is_kept(
     assert state.sent(RECIPIENT, "status-03") == (SENT, message.doc_id)
     assert state.sent(RECIPIENT, "to-nobody") == (SEND_REFUSED, None)
     assert state.cursor(RECIPIENT) == 2
+    assert axis.axis.messages[recall].statuses == {RECIPIENT: "done"}  # status messages pulled too
 
 
 def test_the_axis_reserialises_in_transit_and_appends_its_trace_header(
