@@ -6,9 +6,9 @@ One story per backend, each run dying one step further:
 1. ``before-ack``: the message is imported and the state says so, the axis was not
    told: it offers the message again (a message pulled twice);
 2. ``after-send``: the axis took the outgoing message, its id was not recorded;
-3. a run to the end: the message is acknowledged without a second import, the
-   refused one is failed with its reason, the push is retried under the same
-   idempotency key and taken once.
+3. a run to the end (in the test's process: it saves a process start): the message
+   is acknowledged without a second import, the refused one is failed with its
+   reason, the push is retried under the same idempotency key and taken once.
 
 Each process costs the tool's start (1.5 s and more), so the other points
 (``after-get``, ``after-import``, ``after-refuse``) are stopped in-process, where a
@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import json
 import signal
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from api.cli import main
 from infrastructure.axis_client import AxisClient
 from infrastructure.ledger import open_ledger
 from infrastructure.settings import Settings
@@ -66,7 +68,8 @@ def events(settings: Settings) -> int:
 
 
 def test_a_sync_killed_at_each_point_and_run_again_doubles_nothing_and_loses_nothing(
-        tmp_path: Path, cli: Cli, backend_env: dict[str, str], axis: AxisServer) -> None:
+        tmp_path: Path, cli: Cli, backend_env: dict[str, str], axis: AxisServer,
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     data = tmp_path / "D"
     settings = settings_for(data, backend_env)
     ledger_with_keys(settings).app.close()
@@ -79,13 +82,25 @@ def test_a_sync_killed_at_each_point_and_run_again_doubles_nothing_and_loses_not
     secret.write_text("secret-h41\n")
     before = events(settings)
 
-    def sync(crash_at: str | None = None) -> tuple[int, str]:
-        run = cli("axis", "sync", "--as", RECIPIENT, "--axis", axis.url, "--system-id",
-                  "vxp.h41", "--secret-file", str(secret), "--data", str(data),
-                  "--seam", "tests.axis_standin:seam", "--json",
-                  env={"PYTHONPATH": str(ROOT)}  # the seam is in tests/
-                  | ({"DOCLEDGER_AXIS_CRASH_AT": crash_at} if crash_at else {}))
+    args = ["axis", "sync", "--as", RECIPIENT, "--axis", axis.url, "--system-id", "vxp.h41",
+            "--secret-file", str(secret), "--data", str(data),
+            "--seam", "tests.axis_standin:seam", "--json"]
+
+    def sync(crash_at: str) -> tuple[int, str]:
+        run = cli(*args, env={"PYTHONPATH": str(ROOT),  # the seam is in tests/
+                              "DOCLEDGER_AXIS_CRASH_AT": crash_at})
         return run.returncode, run.stdout + run.stderr
+
+    def rerun() -> tuple[int, str]:
+        """The run after the crashes, in this process (it saves a process start)."""
+        for name, value in backend_env.items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.delenv("DOCLEDGER_AXIS_CRASH_AT", raising=False)
+        monkeypatch.setattr(sys, "argv", ["docledger", *args])
+        with pytest.raises(SystemExit) as ended:
+            main()
+        captured = capsys.readouterr()
+        return int(ended.value.code or 0), captured.out + captured.err
 
     assert sync("before-ack")[0] == -signal.SIGKILL
     imported = events(settings)
@@ -95,7 +110,7 @@ def test_a_sync_killed_at_each_point_and_run_again_doubles_nothing_and_loses_not
     assert code == -signal.SIGKILL, output
     assert axis.axis.messages[bad].statuses == {RECIPIENT: "fail"}
     assert len(axis.axis.inbox(SENDER)) == 1  # taken; its id not recorded
-    code, output = sync()
+    code, output = rerun()
     assert code == 0, output
 
     summary = json.loads(output[output.index("{"):output.rindex("}") + 1])
