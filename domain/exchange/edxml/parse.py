@@ -119,10 +119,11 @@ def _refuse_doctype(data: bytes) -> None:
 
 
 def _well_formed(data: bytes) -> _Element:
+    parser = _parser()
     try:
-        root = etree.fromstring(data, _parser())
+        root = etree.fromstring(data, parser)
     except etree.XMLSyntaxError as error:
-        raise _syntax_error(error) from None
+        raise _syntax_error(error, parser.error_log) from None
     docinfo = root.getroottree().docinfo
     if docinfo.doctype or docinfo.internalDTD is not None:
         # a DOCTYPE the prolog scan missed (another encoding): still refused
@@ -131,9 +132,10 @@ def _well_formed(data: bytes) -> _Element:
     return root
 
 
-def _syntax_error(error: etree.XMLSyntaxError) -> EdxmlError:
-    line = error.lineno or None
-    entry = error.error_log.last_error if error.error_log else None
+def _syntax_error(error: etree.XMLSyntaxError, log: etree._ListErrorLog) -> EdxmlError:
+    # this parse's first error is where the damage is; later ones follow from it
+    entry = log[0] if len(log) else None
+    line = (entry.line if entry is not None else error.lineno) or None
     message = (entry.message if entry is not None else str(error)).strip()
     if "amplification" in message or "entity" in message.lower():
         return EdxmlHostileInputError(f"entities are refused ({message})",
@@ -353,6 +355,14 @@ def _flag(element: _Element) -> bool | None:
     return value
 
 
+def _status_code(element: _Element) -> str:
+    text = _text(element)
+    if text is None or not re.fullmatch(r"0[1-9]|1[0-6]", text):
+        raise EdxmlInvalidValueError(f"status code {text!r} is not two digits 01–16",
+                                     element="StatusCode", line=element.sourceline)
+    return text
+
+
 def _organ_id(element: _Element) -> str:
     text = _text(element)
     if text is None:
@@ -463,7 +473,7 @@ class _Reader:
             sender=self.organization(kids.need("From")),
             recipients=tuple(self.organization(e) for e in kids.many("To")),
             response_for=response_for,
-            status_code=kids.need_text("StatusCode"),
+            status_code=_status_code(kids.need("StatusCode")),
             timestamp=timestamp,
             staff=kids.convert("StaffInfo", self.staff),
             description=kids.text("Description"),
