@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from pathlib import Path
 
 import pytest
 
@@ -111,3 +112,10 @@ def test_status_messages(name: str, code: str, sender: str, addressee: str) -> N
     assert m.response_for.document_id == "000.00.00.G22,2015/09/30,7816/VPCP-TTĐT"
     assert m.timestamp == datetime(2015, 9, 20, 11, 8, 36, tzinfo=VIETNAM_TIME)
     assert m.staff is not None and m.staff.department == "Phong hanh chinh"
+
+
+def test_the_documented_canonical_example_is_what_the_writer_writes() -> None:
+    docs = (Path(__file__).resolve().parents[3] / "docs" / "edxml.md").read_text("utf-8")
+    example = docs.split("```xml\n", 1)[1].split("```", 1)[0]
+    written = write_edxml(parse_edxml(read(SAMPLES / "status-13-recall-request.edxml")))
+    assert written == example.encode("utf-8")
