@@ -139,7 +139,8 @@ def build(element: Element, make: Callable[[], T]) -> T:
 
 _YMD = re.compile(r"(\d{4})[/-](\d{1,2})[/-](\d{1,2})")
 _DMY = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})")
-_TIME = re.compile(r"[ T](\d{1,2}):(\d{2}):(\d{2})(Z|[+-]\d{2}:?\d{2})?")
+# a fraction of a second is read and dropped: the model keeps whole seconds
+_TIME = re.compile(r"[ T](\d{1,2}):(\d{2}):(\d{2})(?:[.,]\d{1,9})?(Z|[+-]\d{2}:?\d{2})?")
 
 
 def date_prefix(text: str, element: Element) -> tuple[date, str]:

@@ -88,10 +88,16 @@ class Reader:
         message_header = header.need("MessageHeader")
         traces, business = self.trace_list(header.one("TraceHeaderList"))
         if message_header.find(f"{{{EDXML_NS}}}StatusCode") is not None:
-            if business is not None or signature is not None:
+            if header.signatures:
+                raise EdxmlInvalidValueError("a status message carries no Signature",
+                                             element="Signature",
+                                             line=header.signatures[0].sourceline)
+            if business is not None:
+                trace_list = header.need("TraceHeaderList")
+                found = trace_list.find(f"{{{EDXML_NS}}}Bussiness")
                 raise EdxmlInvalidValueError(
-                    "a status message has no Bussiness and no Signature",
-                    element="StatusCode", line=message_header.sourceline)
+                    "a status message carries no Bussiness", element="Bussiness",
+                    line=(found if found is not None else trace_list).sourceline)
             return self.status(message_header, traces)
         attachments = self.attachments(envelope.one("edXMLBody"),
                                        top.many("AttachmentEncoded"))

@@ -34,6 +34,8 @@ SAME_AS_ORIGINAL = [
     ("new-with-bom", NEW),
     ("new-empty-response-for", NEW),  # <ResponseFor /> as the axis leaves it
     ("status-01-reordered-day-first", "status-01-arrived.edxml"),
+    # 2015-09-20T11:08:36.250+07:00: ISO 8601, the fraction dropped
+    ("status-01-timestamp-with-milliseconds", "status-01-arrived.edxml"),
 ]
 
 
