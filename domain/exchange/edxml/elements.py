@@ -112,11 +112,13 @@ class Kids:
 
 
 def text_of(element: Element) -> str | None:
-    """An element's text, trimmed; ``None`` if empty. Elements inside are refused."""
+    """An element's text, trimmed; ``None`` if empty. Elements inside are refused.
+    A carriage return written as a character reference (``&#xD;``, as .NET's
+    serialiser writes it) ends a line like any other: it becomes a line feed."""
     for child in element:
         raise EdxmlInvalidValueError(f"{local(element)} holds text, not elements",
                                      element=local(child), line=child.sourceline)
-    value = (element.text or "").strip()
+    value = (element.text or "").replace("\r\n", "\n").replace("\r", "\n").strip()
     if not value:
         return None
     try:

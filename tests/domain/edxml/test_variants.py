@@ -39,6 +39,14 @@ SAME_AS_ORIGINAL = [
 ]
 
 
+def test_carriage_return_written_as_a_character_reference_is_a_line_end() -> None:
+    escaped = parse_edxml(read(VARIANTS / "status-01-description-escaped-crlf.edxml"))
+    plain = parse_edxml(read(VARIANTS / "status-01-description-two-lines.edxml"))
+    assert isinstance(escaped, StatusMessage)
+    assert escaped.description == "Văn thư - Phòng Văn thư - Lưu trữ:\nĐã đến"
+    assert escaped == plain
+
+
 @pytest.mark.parametrize(("variant", "original"), SAME_AS_ORIGINAL, ids=lambda v: v)
 def test_variant_parses_to_the_same_model_as_its_clean_original(variant: str,
                                                                 original: str) -> None:
