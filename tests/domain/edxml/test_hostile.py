@@ -186,3 +186,18 @@ def test_zip_within_the_bounds_is_accepted() -> None:
 def test_oversized_message_is_refused_unread() -> None:
     error = refusal(b" " * (MAX_MESSAGE_BYTES + 1))
     assert isinstance(error, EdxmlHostileInputError) and error.element == "edXML"
+
+
+def test_deeply_nested_elements_are_refused_at_the_parsers_depth_limit() -> None:
+    status = read(SAMPLES / "status-01-arrived.edxml")
+    nested = b"<edXML:Extra>" * 5000 + b"</edXML:Extra>" * 5000
+    data = status.replace(b"<edXML:StatusCode>", nested + b"<edXML:StatusCode>")
+    error = refusal(data)
+    assert isinstance(error, EdxmlHostileInputError)
+    assert error.line == line_of(data, "<edXML:Extra>") and "256" in str(error)
+
+
+def test_text_node_past_ten_megabytes_is_refused() -> None:
+    error = refusal(with_payload(b"PK\x03\x04" + bytes(7_600_000)))
+    assert isinstance(error, EdxmlHostileInputError)
+    assert "Text node too long" in str(error)
