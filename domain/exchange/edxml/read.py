@@ -356,8 +356,14 @@ class Reader:
                         element="ContentId", line=element.sourceline)
                 payloads[content_id] = element
         result: list[Attachment] = []
+        listed: set[str] = set()
         for reference in references:
             content_id = Kids(reference, ("ContentId",)).need_text("ContentId")
+            if content_id in listed:
+                raise EdxmlInvalidValueError(
+                    f"two manifest References have ContentId {content_id}",
+                    element="ContentId", line=reference.sourceline)
+            listed.add(content_id)
             result.append(self.attachment(reference, payloads.pop(content_id, None)))
         result.extend(self.attachment(None, element) for element in payloads.values())
         return tuple(result)

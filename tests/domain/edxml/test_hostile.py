@@ -57,6 +57,8 @@ CASES: list[tuple[str, type[EdxmlError], str, str | tuple[str, int]]] = [
     ("status-with-signature", EdxmlInvalidValueError, "Signature", "<Signature>"),
     ("attachment-without-payload", EdxmlMissingElementError,
      "Attachment/ContentTransferEncoded", "<Attachment>"),
+    ("duplicate-content-id", EdxmlInvalidValueError, "ContentId",
+     ("<edXML:Reference>", 2)),
     ("billion-laughs", EdxmlHostileInputError, "!DOCTYPE", "<!DOCTYPE"),
     ("external-entity-file", EdxmlHostileInputError, "!DOCTYPE", "<!DOCTYPE"),
 ]
