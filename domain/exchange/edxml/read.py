@@ -98,6 +98,10 @@ class Reader:
                 raise EdxmlInvalidValueError(
                     "a status message carries no Bussiness", element="Bussiness",
                     line=(found if found is not None else trace_list).sourceline)
+            # a body or attachments have no meaning in a status: kept as evidence
+            body = envelope.one("edXMLBody")
+            self.header_extra.extend(raw_element(e) for e in (
+                ([] if body is None else [body]) + top.many("AttachmentEncoded")))
             return self.status(message_header, traces)
         attachments = self.attachments(envelope.one("edXMLBody"),
                                        top.many("AttachmentEncoded"))

@@ -96,3 +96,15 @@ def test_unknown_elements_are_kept_as_evidence_not_dropped() -> None:
     assert replace(m, extra=(), header_extra=(),
                    other_info=replace(m.other_info, extra=())) == clean
     assert parse_edxml(write_edxml(m)) == m
+
+
+def test_a_body_in_a_status_message_is_kept_as_evidence() -> None:
+    status = read(SAMPLES / "status-01-arrived.edxml")
+    body = (b"    <edXML:edXMLBody><edXML:edXMLManifest version=\"1.0\"/></edXML:edXMLBody>\r\n"
+            b"  </edXML:edXMLEnvelope>")
+    m = parse_edxml(status.replace(b"  </edXML:edXMLEnvelope>", body))
+    assert isinstance(m, StatusMessage)
+    assert m.header_extra == (RawElement(
+        f'<edXML:edXMLBody xmlns:edXML="{EDXML_NS}"><edXML:edXMLManifest version="1.0">'
+        "</edXML:edXMLManifest></edXML:edXMLBody>"),)
+    assert parse_edxml(write_edxml(m)) == m
