@@ -77,3 +77,20 @@ OPEN_STATES: tuple[DeliveryState, ...] = (
     DeliveryState.ARRIVED, DeliveryState.ACCEPTED, DeliveryState.ASSIGNED,
     DeliveryState.IN_PROGRESS, DeliveryState.RECALL_REQUESTED,
 )
+
+
+# An OrganId as edXML messages carry it: the 13-character code, and the shorter
+# forms the wild shows (28.22.H17, 01.02.G22, vxp.saas.03): two to five
+# dot-separated groups of 1–8 letters or digits. Whether the agency exists is
+# the ledger's question, not the format's.
+EDXML_ORGAN_ID = re.compile(r"[0-9A-Za-z]{1,8}(?:\.[0-9A-Za-z]{1,8}){1,4}")
+
+
+def check_edxml_organ_id(code: str) -> str:
+    """Return ``code`` if it has the shape of an edXML OrganId, else raise."""
+    if not isinstance(code, str) or not EDXML_ORGAN_ID.fullmatch(code):
+        raise InvalidInputError(
+            f"invalid OrganId {code!r}: expected dot-separated groups of letters "
+            "and digits (000.00.00.G22)"
+        )
+    return code
