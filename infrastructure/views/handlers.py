@@ -198,6 +198,14 @@ def delivery_revised(n: Notification, s: dict[str, Any]) -> list[Op]:
              (s["revision"], at(s), str(n.originator_id)))]
 
 
+def delivery_removed(n: Notification, s: dict[str, Any]) -> list[Op]:
+    """The sender's update took the recipient off: terminal, no status code of its own
+    (the last one stays), a timeline row with the reason."""
+    return [("UPDATE {t:v_deliveries} SET state = 'removed', revision = %s, updated_at = %s "
+             "WHERE delivery_id = %s", (s["revision"], at(s), str(n.originator_id))),
+            timeline(n, s, s["reason"])]
+
+
 def ignored(n: Notification, s: dict[str, Any]) -> list[Op]:
     return []
 
@@ -236,6 +244,7 @@ HANDLERS: dict[str, Handler] = {
     E(DELIVERY, "RecallAgreed"): status_change(detail=lambda s: s["reason"]),
     E(DELIVERY, "RecallRefused"): status_change(detail=lambda s: s["reason"]),
     E(DELIVERY, "Revised"): delivery_revised,
+    E(DELIVERY, "Removed"): delivery_removed,
 }
 
 
