@@ -27,7 +27,8 @@ class EdxmlError(InvalidInputError):
         before the parser could say where)."""
         if self.line is not None:
             return self
-        return type(self)(self.reason, element=self.element or element, line=line)
+        reason = self.reason if self.element == element else f"{self.element}: {self.reason}"
+        return type(self)(reason, element=element, line=line)
 
 
 class EdxmlSyntaxError(EdxmlError):

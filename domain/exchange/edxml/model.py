@@ -395,6 +395,12 @@ class Attachment(_Checked):
                    **other)  # type: ignore[arg-type]
 
     def _check(self) -> None:
+        if (self.sha256 is None) != (self.size is None):
+            raise EdxmlInvalidValueError("sha256 and size go together", element="Digest")
+        if self.manifest_description is not None and self.description is None:
+            raise EdxmlInvalidValueError(
+                "manifest_description is set only beside a differing description",
+                element="Reference")
         if self.sha256 is not None and not _SHA256_HEX.fullmatch(self.sha256):
             raise EdxmlInvalidValueError("sha256 is 64 lowercase hex digits",
                                          element="Digest")
@@ -403,8 +409,7 @@ class Attachment(_Checked):
                 raise EdxmlInvalidValueError(
                     "an attachment without bytes is only a manifest Reference",
                     element="Attachment")
-            if self.extra or self.description is not None or self.manifest_name \
-                    or self.manifest_description:
+            if self.extra or self.manifest_name or self.manifest_description:
                 raise EdxmlInvalidValueError(
                     "an attachment without bytes has only the manifest's fields",
                     element="Attachment")
