@@ -248,12 +248,36 @@ HANDLERS: dict[str, Handler] = {
 }
 
 
+def source_link(n: Notification, s: dict[str, Any]) -> list[Op]:
+    """The message a command was made from (its ``source``, schema 2) is readable by
+    the document's parties as its attachments are: link its digest to the document."""
+    payload = json.loads(base64.b64decode(s["envelope"]["payload"]))
+    source = (payload.get("fields") or {}).get("source") if "actor" in payload else None
+    if not isinstance(source, dict):
+        return []
+    sha = source["sha256"]
+    if n.topic.startswith(DOCUMENT + "."):
+        return [("INSERT INTO {t:v_attachments} (sha256, document_id) "
+                 "SELECT CAST(%s AS TEXT), CAST(%s AS TEXT) WHERE NOT EXISTS "
+                 "(SELECT 1 FROM {t:v_attachments} WHERE sha256 = %s AND document_id = %s)",
+                 (sha, str(n.originator_id), sha, str(n.originator_id)))]
+    return [("INSERT INTO {t:v_attachments} (sha256, document_id) "
+             "SELECT CAST(%s AS TEXT), document_id FROM {t:v_deliveries} d "
+             "WHERE delivery_id = %s AND NOT EXISTS (SELECT 1 FROM {t:v_attachments} a "
+             "WHERE a.sha256 = %s AND a.document_id = d.document_id)",
+             (sha, str(n.originator_id), sha))]
+
+
 def ops_for(n: Notification) -> list[Op]:
     """The view changes one stored event makes; raises UnhandledEventError."""
     handler = HANDLERS.get(n.topic)
     if handler is None:
         raise UnhandledEventError(n.id, n.topic, "no view handles this topic")
     try:
-        return handler(n, state_object(n.state))
+        state = state_object(n.state)
+        ops = handler(n, state)
+        if n.topic.startswith((DOCUMENT + ".", DELIVERY + ".")):
+            ops += source_link(n, state)
+        return ops
     except (ValueError, KeyError, TypeError) as exc:
         raise UnhandledEventError(n.id, n.topic, f"cannot read the event: {exc!r}") from None

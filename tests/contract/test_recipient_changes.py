@@ -20,7 +20,10 @@ from domain.errors import (
 )
 from domain.exchange.delivery import Delivery, DeliveryState
 from domain.exchange.document import Document
+from domain.verification.bundle import verify_bundle
 from domain.verification.history import document_history
+from infrastructure.bundle import build_bundle
+from infrastructure.ledger import open_log
 from infrastructure.views import queries
 from infrastructure.views.queries import InboxQuery
 from infrastructure.views.worker import check
@@ -67,6 +70,9 @@ def test_update_removes_and_adds_recipients_visible_everywhere(world: World) -> 
     history = document_history(world.app, UUID(doc))
     assert ("delivery to " + RECIPIENT, "Removed") in [(h.aggregate, h.event) for h in history]
     audit(world)  # replayed under version 2's rules, byte for byte
+    log = open_log(world.settings, world.app)
+    summary = verify_bundle(build_bundle(world.app, log, UUID(doc)), log.note_key.vkey())
+    assert summary.statuses == {RECIPIENT: "removed", OTHER: "01", THIRD: "01"}
 
 
 def test_removed_recipient_cannot_act_on_the_document_afterwards(world: World) -> None:
