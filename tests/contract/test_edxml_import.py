@@ -27,7 +27,7 @@ from infrastructure.service import bootstrap
 from tests.conftest import sqlite_settings
 from tests.factories import ManualClock, World
 
-SAMPLES = Path("/work/shared/edxml/samples")
+SAMPLES = Path(__file__).parents[1] / "assets" / "edxml" / "samples"
 G22, H41, H14, G17 = "000.00.00.G22", "000.00.00.H41", "000.00.00.H14", "000.00.00.G17"
 DOC_7816 = "000.00.00.G22,2015/09/30,7816/VPCP-TTĐT"
 DOC_7806 = "000.00.00.G22,2014/01/30,7806/VPCP-TTĐT"

@@ -467,6 +467,11 @@ class DocumentMessage(_Checked):
         if not self.recipients:
             raise EdxmlInvalidValueError("a document message has at least one To",
                                          element="To")
+        listed = [a.in_manifest for a in self.attachments]
+        if listed != sorted(listed, reverse=True):
+            raise EdxmlInvalidValueError(
+                "attachments listed in the manifest come first, in the manifest's order",
+                element="edXMLManifest")
         ids = [a.content_id for a in self.attachments]
         if len(ids) != len(set(ids)):
             raise EdxmlInvalidValueError("two attachments share a ContentId",
