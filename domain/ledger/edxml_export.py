@@ -21,6 +21,7 @@ from domain.exchange.agency import Agency
 from domain.exchange.codes import Status
 from domain.exchange.delivery import Delivery
 from domain.exchange.document import Document
+from domain.exchange.edxml.errors import EdxmlAttachmentError
 from domain.exchange.edxml.mapping import NO_PLACE, NO_SIGNER, NO_TYPE_NAME, STEERING_OUT
 from domain.exchange.edxml.model import (
     Attachment,
@@ -201,8 +202,12 @@ def _response_for(r: dict[str, Any] | None) -> tuple[ResponseFor, ...]:
 
 def _attachment(i: int, a: dict[str, Any], content: Content) -> Attachment:
     data = content(a["sha256"])
-    if data is None:  # the manifest lists it with its digest (docledger's extension)
-        return Attachment(content_id=f"cid:{i}", name=a["name"], declared_type=a["media_type"],
-                          sha256=a["sha256"], size=a["size"])
-    return Attachment.of(content_id=f"cid:{i}", name=a["name"], content=data,
-                         content_type=a["media_type"])
+    if data is not None:
+        try:
+            return Attachment.of(content_id=f"cid:{i}", name=a["name"], content=data,
+                                 content_type=a["media_type"])
+        except EdxmlAttachmentError:  # bytes that are not what their type says (a
+            pass  # "qd.pdf" of any bytes): the canonical form will not carry them as such
+    # the manifest lists it with its digest only (docledger's extension)
+    return Attachment(content_id=f"cid:{i}", name=a["name"], declared_type=a["media_type"],
+                      sha256=a["sha256"], size=a["size"])

@@ -13,6 +13,7 @@ from uuid import UUID
 import pytest
 
 from api.edxml_import import import_edxml
+from api.sending import send_document
 from api.session import LocalSession
 from domain.errors import DocLedgerError, ForbiddenError, InvalidCommandError
 from domain.exchange.delivery import Delivery
@@ -25,7 +26,7 @@ from infrastructure.keyfiles import write_key_pair
 from infrastructure.ledger import DataFolder
 from infrastructure.service import bootstrap
 from tests.conftest import sqlite_settings
-from tests.factories import ManualClock, World
+from tests.factories import ManualClock, World, header
 
 SAMPLES = Path(__file__).parents[1] / "assets" / "edxml" / "samples"
 G22, H41, H14, G17 = "000.00.00.G22", "000.00.00.H41", "000.00.00.H14", "000.00.00.G17"
@@ -185,3 +186,55 @@ def test_status_code_without_a_command_is_refused_naming_it(
     with pytest.raises(DocLedgerError, match=f"status code {code} has no ledger command"):
         a.load(write_edxml(dataclasses.replace(m, status_code=code)))
     assert a.world.event_count() == before
+
+
+def status(code: str, sender: str, addressee: str, text: str | None) -> bytes:
+    """The status-03 sample with another code, sender, addressee and description (the
+    SDK's 04, 05, 06, 15 and 16 samples differ from it only so)."""
+    m = parse_edxml(sample("status-03-accepted.edxml"))
+    assert isinstance(m, StatusMessage)
+    return write_edxml(dataclasses.replace(
+        m, status_code=code, sender=Organization(organ_id=sender), description=text,
+        response_for=dataclasses.replace(m.response_for, organ_id=addressee)))
+
+
+def test_every_status_code_round_trips_through_the_ledger(
+        ledgers: tuple[Ledger, Ledger]) -> None:
+    a, b = ledgers
+    steps = [status("03", H41, G22, None), status("04", H41, G22, "Giao Phòng Tư pháp"),
+             status("05", H41, G22, "Đang xử lý"), status("06", H41, G22, None),
+             status("13", G22, H14, "Gửi nhầm"), status("16", H14, G22, "Đã vào sổ"),
+             status("13", G22, G17, "Gửi nhầm nơi nhận"), status("15", G17, G22, None)]
+    for ledger in (a, b):
+        ledger.load(base(DOC_7816, *ALL))
+    document = Document.id_for(G22, DOC_7816)
+    for data in steps:
+        m = parse_edxml(data)
+        assert isinstance(m, StatusMessage)
+        assert all(not c["recorded_before"] for c in a.load(data)["commands"])
+        out = exported(a, m, document)
+        back = parse_edxml(out)
+        assert isinstance(back, StatusMessage)
+        # 16 returns the delivery to where it was, and is itself the latest code
+        assert (back.status_code, back.sender.organ_id) == (m.status_code, m.sender.organ_id)
+        assert all(c["recorded_before"] for c in a.load(out)["commands"])
+        b.load(out)
+    assert b.state(document) == a.state(document)
+    assert a.state(document)[G17][0] == "recalled" and a.state(document)[H14][0] == "arrived"
+
+
+def test_a_document_sent_without_edxml_exports_and_a_mistyped_file_goes_by_digest(
+        ledgers: tuple[Ledger, Ledger], tmp_path: Path) -> None:
+    a, b = ledgers
+    junk = tmp_path / "qd.pdf"  # not a PDF: the canonical form will not call it one
+    junk.write_bytes(b"any bytes at all")
+    sent = send_document(a.session, G22, [H41], header(), attachments=[junk])
+    out = a.session.edxml(None, UUID(sent["document"]), None)
+    m = parse_edxml(out)
+    assert isinstance(m, DocumentMessage) and m.subject == header()["subject"]
+    (file,) = m.attachments
+    assert (file.content, file.declared_type, file.size) == (None, "application/pdf", 16)
+    b.folder.blobs.put(junk.read_bytes())  # a digest names bytes the ledger must hold
+    b.load(out)
+    assert b.state(UUID(sent["document"]))["document"][1:5] == \
+        a.state(UUID(sent["document"]))["document"][1:5]

@@ -20,6 +20,7 @@ from uuid import UUID
 
 from domain.errors import ForbiddenError, InvalidInputError
 from domain.exchange.codes import Status, check_agency_code
+from domain.exchange.commands import SOURCED
 from domain.exchange.document import Document
 from domain.exchange.edxml.errors import EdxmlInvalidValueError, EdxmlMissingElementError
 from domain.exchange.edxml.model import (
@@ -42,10 +43,8 @@ REASONS = {BusinessDocType.RECALL: "Thu hồi văn bản", BusinessDocType.UPDAT
 # -> the ledger's steering_type (0, 1, 2), and back
 STEERING_IN = {"0": 0, "1": 0, "2": 1, "3": 2}
 STEERING_OUT = {0: "1", 1: "2", 2: "3"}
-SOURCED_TYPES = frozenset({"document.create", "document.send", "document.revise",
-                           "delivery.accept", "delivery.refuse", "delivery.assign",
-                           "delivery.progress", "delivery.complete", "delivery.recall",
-                           "delivery.answer_recall"})
+# the commands whose version 2 takes ``source`` (docs/commands.md)
+SOURCED_TYPES = frozenset({*SOURCED, "document.revise"})
 
 
 @dataclass(frozen=True, kw_only=True)
