@@ -5,6 +5,7 @@ imported again writes nothing; the bytes as received are kept in the blob store.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -139,7 +140,12 @@ def test_sample_imports_exports_and_imports_to_the_same_state(
     b.load(ROUND_TRIPS[name])
     b.load(out)
     assert b.state(document) == state
-    assert exported(b, parse_edxml(data), document) == out
+    # the same message but for the act's time, which is each ledger's own
+    assert untimed(exported(b, parse_edxml(data), document)) == untimed(out)
+
+
+def untimed(message: bytes) -> bytes:
+    return re.sub(rb"<edXML:Timestamp>[^<]*</edXML:Timestamp>", b"", message)
 
 
 def test_update_sample_removes_and_adds_its_receivers(ledgers: tuple[Ledger, Ledger]) -> None:
