@@ -112,11 +112,13 @@ class Kids:
 
 
 def text_of(element: Element) -> str | None:
-    """An element's text, trimmed; ``None`` if empty. Elements inside are refused."""
+    """An element's text, trimmed; ``None`` if empty. Elements inside are refused.
+    A carriage return written as a character reference (``&#xD;``, as .NET's
+    serialiser writes it) ends a line like any other: it becomes a line feed."""
     for child in element:
         raise EdxmlInvalidValueError(f"{local(element)} holds text, not elements",
                                      element=local(child), line=child.sourceline)
-    value = (element.text or "").strip()
+    value = (element.text or "").replace("\r\n", "\n").replace("\r", "\n").strip()
     if not value:
         return None
     try:
@@ -139,7 +141,8 @@ def build(element: Element, make: Callable[[], T]) -> T:
 
 _YMD = re.compile(r"(\d{4})[/-](\d{1,2})[/-](\d{1,2})")
 _DMY = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})")
-_TIME = re.compile(r"[ T](\d{1,2}):(\d{2}):(\d{2})(Z|[+-]\d{2}:?\d{2})?")
+# a fraction of a second is read and dropped: the model keeps whole seconds
+_TIME = re.compile(r"[ T](\d{1,2}):(\d{2}):(\d{2})(?:[.,]\d{1,9})?(Z|[+-]\d{2}:?\d{2})?")
 
 
 def date_prefix(text: str, element: Element) -> tuple[date, str]:

@@ -107,6 +107,11 @@ def _syntax_error(error: etree.XMLSyntaxError, log: etree._ListErrorLog) -> Edxm
     entry = log[0] if len(log) else None
     line = (entry.line if entry is not None else error.lineno) or None
     message = (entry.message if entry is not None else str(error)).strip()
+    if "XML_PARSE_HUGE" in message:
+        # libxml2's own bounds (nesting deeper than 256, a text node over 10 MB);
+        # the element is not named in its message, so the document is
+        return EdxmlHostileInputError(f"past the parser's limits ({message})",
+                                      element="edXML", line=line)
     if "amplification" in message or "entity" in message.lower():
         return EdxmlHostileInputError(f"entities are refused ({message})",
                                       element="!ENTITY", line=line)

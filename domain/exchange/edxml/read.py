@@ -88,10 +88,20 @@ class Reader:
         message_header = header.need("MessageHeader")
         traces, business = self.trace_list(header.one("TraceHeaderList"))
         if message_header.find(f"{{{EDXML_NS}}}StatusCode") is not None:
-            if business is not None or signature is not None:
+            if header.signatures:
+                raise EdxmlInvalidValueError("a status message carries no Signature",
+                                             element="Signature",
+                                             line=header.signatures[0].sourceline)
+            if business is not None:
+                trace_list = header.need("TraceHeaderList")
+                found = trace_list.find(f"{{{EDXML_NS}}}Bussiness")
                 raise EdxmlInvalidValueError(
-                    "a status message has no Bussiness and no Signature",
-                    element="StatusCode", line=message_header.sourceline)
+                    "a status message carries no Bussiness", element="Bussiness",
+                    line=(found if found is not None else trace_list).sourceline)
+            # a body or attachments have no meaning in a status: kept as evidence
+            body = envelope.one("edXMLBody")
+            self.header_extra.extend(raw_element(e) for e in (
+                ([] if body is None else [body]) + top.many("AttachmentEncoded")))
             return self.status(message_header, traces)
         attachments = self.attachments(envelope.one("edXMLBody"),
                                        top.many("AttachmentEncoded"))
@@ -350,8 +360,14 @@ class Reader:
                         element="ContentId", line=element.sourceline)
                 payloads[content_id] = element
         result: list[Attachment] = []
+        listed: set[str] = set()
         for reference in references:
             content_id = Kids(reference, ("ContentId",)).need_text("ContentId")
+            if content_id in listed:
+                raise EdxmlInvalidValueError(
+                    f"two manifest References have ContentId {content_id}",
+                    element="ContentId", line=reference.sourceline)
+            listed.add(content_id)
             result.append(self.attachment(reference, payloads.pop(content_id, None)))
         result.extend(self.attachment(None, element) for element in payloads.values())
         return tuple(result)

@@ -28,8 +28,8 @@ from domain.exchange.edxml.errors import (
 from domain.exchange.edxml.parse import MAX_MESSAGE_BYTES, parse_edxml
 from tests.domain.edxml.support import HOSTILE, SAMPLES, line_of, read
 
-# file, error type, element named, a marker on the line named (or the line itself)
-CASES: list[tuple[str, type[EdxmlError], str, str | int]] = [
+# file, error type, element named, a marker on the line named (or its n-th occurrence)
+CASES: list[tuple[str, type[EdxmlError], str, str | tuple[str, int]]] = [
     ("not-well-formed", EdxmlSyntaxError, "StaffInfo", "</edXML:MessageHeader>"),
     ("undeclared-prefix", EdxmlNamespaceError, "Reference", "xlink:href"),
     ("unknown-namespace", EdxmlNamespaceError, "x:Priority", "<x:Priority"),
@@ -52,6 +52,13 @@ CASES: list[tuple[str, type[EdxmlError], str, str | int]] = [
      "<edXML:ContentTransferEncoded"),
     ("attachment-not-base64", EdxmlInvalidValueError, "ContentTransferEncoded",
      "<edXML:ContentTransferEncoded"),
+    ("repeated-document-id", EdxmlInvalidValueError, "DocumentId",
+     ("<edXML:DocumentId>", 2)),
+    ("status-with-signature", EdxmlInvalidValueError, "Signature", "<Signature>"),
+    ("attachment-without-payload", EdxmlMissingElementError,
+     "Attachment/ContentTransferEncoded", "<Attachment>"),
+    ("duplicate-content-id", EdxmlInvalidValueError, "ContentId",
+     ("<edXML:Reference>", 2)),
     ("billion-laughs", EdxmlHostileInputError, "!DOCTYPE", "<!DOCTYPE"),
     ("external-entity-file", EdxmlHostileInputError, "!DOCTYPE", "<!DOCTYPE"),
 ]
@@ -66,12 +73,13 @@ def refusal(data: bytes) -> EdxmlError:
 @pytest.mark.parametrize(("name", "kind", "element", "where"), CASES,
                          ids=[c[0] for c in CASES])
 def test_hostile_message_is_refused_naming_element_and_line(
-        name: str, kind: type[EdxmlError], element: str, where: str | int) -> None:
+        name: str, kind: type[EdxmlError], element: str,
+        where: str | tuple[str, int]) -> None:
     data = read(HOSTILE / f"{name}.edxml")
     error = refusal(data)
     assert type(error) is kind
     assert isinstance(error, InvalidInputError) and error.code == kind.code
-    line = where if isinstance(where, int) else line_of(data, where)
+    line = line_of(data, *where) if isinstance(where, tuple) else line_of(data, where)
     assert (error.element, error.line) == (element, line)
     assert f"<{element}>" in str(error) and f"line {line}" in str(error)
 
@@ -180,3 +188,18 @@ def test_zip_within_the_bounds_is_accepted() -> None:
 def test_oversized_message_is_refused_unread() -> None:
     error = refusal(b" " * (MAX_MESSAGE_BYTES + 1))
     assert isinstance(error, EdxmlHostileInputError) and error.element == "edXML"
+
+
+def test_deeply_nested_elements_are_refused_at_the_parsers_depth_limit() -> None:
+    status = read(SAMPLES / "status-01-arrived.edxml")
+    nested = b"<edXML:Extra>" * 5000 + b"</edXML:Extra>" * 5000
+    data = status.replace(b"<edXML:StatusCode>", nested + b"<edXML:StatusCode>")
+    error = refusal(data)
+    assert isinstance(error, EdxmlHostileInputError)
+    assert error.line == line_of(data, "<edXML:Extra>") and "256" in str(error)
+
+
+def test_text_node_past_ten_megabytes_is_refused() -> None:
+    error = refusal(with_payload(b"PK\x03\x04" + bytes(7_600_000)))
+    assert isinstance(error, EdxmlHostileInputError)
+    assert "Text node too long" in str(error)

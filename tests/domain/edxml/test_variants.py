@@ -34,7 +34,17 @@ SAME_AS_ORIGINAL = [
     ("new-with-bom", NEW),
     ("new-empty-response-for", NEW),  # <ResponseFor /> as the axis leaves it
     ("status-01-reordered-day-first", "status-01-arrived.edxml"),
+    # 2015-09-20T11:08:36.250+07:00: ISO 8601, the fraction dropped
+    ("status-01-timestamp-with-milliseconds", "status-01-arrived.edxml"),
 ]
+
+
+def test_carriage_return_written_as_a_character_reference_is_a_line_end() -> None:
+    escaped = parse_edxml(read(VARIANTS / "status-01-description-escaped-crlf.edxml"))
+    plain = parse_edxml(read(VARIANTS / "status-01-description-two-lines.edxml"))
+    assert isinstance(escaped, StatusMessage)
+    assert escaped.description == "Văn thư - Phòng Văn thư - Lưu trữ:\nĐã đến"
+    assert escaped == plain
 
 
 @pytest.mark.parametrize(("variant", "original"), SAME_AS_ORIGINAL, ids=lambda v: v)
@@ -85,4 +95,16 @@ def test_unknown_elements_are_kept_as_evidence_not_dropped() -> None:
     assert isinstance(clean, DocumentMessage) and clean.other_info is not None
     assert replace(m, extra=(), header_extra=(),
                    other_info=replace(m.other_info, extra=())) == clean
+    assert parse_edxml(write_edxml(m)) == m
+
+
+def test_a_body_in_a_status_message_is_kept_as_evidence() -> None:
+    status = read(SAMPLES / "status-01-arrived.edxml")
+    body = (b"    <edXML:edXMLBody><edXML:edXMLManifest version=\"1.0\"/></edXML:edXMLBody>\r\n"
+            b"  </edXML:edXMLEnvelope>")
+    m = parse_edxml(status.replace(b"  </edXML:edXMLEnvelope>", body))
+    assert isinstance(m, StatusMessage)
+    assert m.header_extra == (RawElement(
+        f'<edXML:edXMLBody xmlns:edXML="{EDXML_NS}"><edXML:edXMLManifest version="1.0">'
+        "</edXML:edXMLManifest></edXML:edXMLBody>"),)
     assert parse_edxml(write_edxml(m)) == m
