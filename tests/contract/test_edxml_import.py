@@ -16,10 +16,11 @@ import pytest
 from api.edxml_import import import_edxml
 from api.sending import send_document
 from api.session import LocalSession
-from domain.errors import DocLedgerError, ForbiddenError, InvalidCommandError
+from domain.errors import DocLedgerError, DuplicateError, ForbiddenError, InvalidCommandError
 from domain.exchange.delivery import Delivery
 from domain.exchange.document import Document
 from domain.exchange.edxml.errors import EdxmlInvalidValueError
+from domain.exchange.edxml.mapping import plan_import
 from domain.exchange.edxml.model import DocumentMessage, Organization, StatusMessage
 from domain.exchange.edxml.parse import parse_edxml
 from domain.exchange.edxml.write import write_edxml
@@ -244,3 +245,24 @@ def test_a_document_sent_without_edxml_exports_and_a_mistyped_file_goes_by_diges
     b.load(out)
     assert b.state(UUID(sent["document"]))["document"][1:5] == \
         a.state(UUID(sent["document"]))["document"][1:5]
+
+
+def test_an_import_cut_short_is_finished_by_importing_again_and_a_changed_one_is_refused(
+        ledgers: tuple[Ledger, Ledger]) -> None:
+    a, _ = ledgers
+    data = ROUND_TRIPS["status-03-accepted.edxml"]
+    plan = plan_import(parse_edxml(data), G22)
+    first = plan.commands[0]  # as if the importer stopped after document.create
+    for blob in plan.blobs:
+        a.folder.blobs.put(blob)
+    a.session.act(G22, first.type, first.fields, staff=first.staff,
+                  command_id=first.command_id)
+    done = a.load(data)["commands"]
+    assert [c["recorded_before"] for c in done] == [True, False, False, False]
+    # the same DocumentId saying something else is another act: refused, not skipped
+    m = parse_edxml(data)
+    changed = write_edxml(dataclasses.replace(m, subject="Một trích yếu khác"))
+    before = a.world.event_count()
+    with pytest.raises(DuplicateError, match="already exists"):
+        a.load(changed)
+    assert a.world.event_count() == before
