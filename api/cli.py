@@ -3,8 +3,8 @@
 
 The commands live in modules by what they do (api/cli_setup.py, cli_exchange.py,
 cli_audit.py, cli_monitor.py, cli_run.py, cli_bundle.py, cli_views.py, cli_tiles.py,
-cli_witness.py, cli_axis.py); what they share is in api/cli_options.py, so none of them imports
-this module or another command module.
+cli_witness.py, cli_axis.py, cli_edxml.py); what they share is in api/cli_options.py, so
+none of them imports this module or another command module.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from api import (
     cli_audit,
     cli_axis,
     cli_bundle,
+    cli_edxml,
     cli_exchange,
     cli_monitor,
     cli_run,
@@ -46,6 +47,7 @@ app.add_typer(cli_setup.auditor_app, name="auditor")
 app.add_typer(cli_tiles.tiles_app, name="tiles")
 app.add_typer(cli_witness.witness_app, name="witness")
 app.add_typer(cli_axis.axis_app, name="axis")
+app.add_typer(cli_edxml.edxml_app, name="edxml")
 
 
 def _print_version(value: bool) -> None:

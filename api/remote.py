@@ -110,10 +110,12 @@ class RemoteSession:
     # ---- commands -------------------------------------------------------------
 
     def act(self, agency: str, type: str, fields: dict[str, Any], *,
-            key: Path | None = None, staff: str = "văn thư") -> RemoteOutcome:
+            key: Path | None = None, staff: str = "văn thư",
+            command_id: str | None = None) -> RemoteOutcome:
         """Sign ``type`` as ``agency`` and submit it; the outcome carries the receipt."""
         try:
-            answer = self.client(agency, key, staff).command(type, fields)
+            answer = self.client(agency, key, staff).command(type, fields,
+                                                             command_id=command_id)
         except ProblemError as exc:
             raise domain_error(exc) from None
         except httpx.HTTPError as exc:
@@ -148,6 +150,13 @@ class RemoteSession:
         bundle: dict[str, Any] = self.get(self.reader(party),
                                           f"/v1/documents/{document}/bundle")
         return bundle
+
+    def edxml(self, party: str | None, document: UUID, recipient: str | None) -> bytes:
+        path = f"/v1/documents/{document}" + (f"/status/{recipient}" if recipient else "")
+        client = self.client(self.reader(party))
+        response: httpx.Response = self._call(
+            lambda: self.http.get(path + "/edxml", auth=client.auth))
+        return response.content
 
     def status(self, party: str | None, document: str,
                wait_for: int | None) -> dict[str, Any] | None:

@@ -21,6 +21,7 @@ from domain.exchange.codes import VIETNAM_TIME
 from domain.ledger.application import Outcome
 from domain.verification.history import HistoryEntry, document_history
 from infrastructure.bundle import build_bundle
+from infrastructure.edxml_export import export_edxml
 from infrastructure.keyfiles import write_key_pair
 from infrastructure.log_events import events_page
 from infrastructure.service import LedgerService
@@ -58,7 +59,8 @@ class LedgerSession(Protocol):
     """
 
     def act(self, agency: str, type: str, fields: dict[str, Any], *,
-            key: Path | None = None, staff: str = "văn thư") -> Accepted: ...
+            key: Path | None = None, staff: str = "văn thư",
+            command_id: str | None = None) -> Accepted: ...
 
     def receipt(self, outcome: Any) -> dict[str, Any] | None:
         """The ledger-signed receipt of an accepted command."""
@@ -70,6 +72,10 @@ class LedgerSession(Protocol):
         """Make an agency's key pair where the ledger keeps its agencies' keys."""
 
     def history(self, party: str | None, document: UUID) -> list[HistoryEntry]: ...
+
+    def edxml(self, party: str | None, document: UUID, recipient: str | None) -> bytes:
+        """The document as an edXML message, or with ``recipient`` the status message
+        of its delivery to it (docs/edxml.md)."""
 
     def bundle(self, party: str | None, document: UUID) -> dict[str, Any]: ...
 
@@ -134,8 +140,10 @@ class LocalSession:
         self.service = service
 
     def act(self, agency: str, type: str, fields: dict[str, Any], *,
-            key: Path | None = None, staff: str = "văn thư") -> Outcome:
-        return self.service.act(agency, type, fields, key=key, staff=staff)
+            key: Path | None = None, staff: str = "văn thư",
+            command_id: str | None = None) -> Outcome:
+        return self.service.act(agency, type, fields, key=key, staff=staff,
+                                command_id=command_id)
 
     def receipt(self, outcome: Outcome) -> dict[str, Any]:
         return self.service.receipt(outcome)
@@ -153,6 +161,9 @@ class LocalSession:
 
     def bundle(self, party: str | None, document: UUID) -> dict[str, Any]:
         return build_bundle(self.service.app, self.service.log, document)
+
+    def edxml(self, party: str | None, document: UUID, recipient: str | None) -> bytes:
+        return export_edxml(self.service.app, self.service.folder.blobs, document, recipient)
 
     def inbox(self, agency: str, *, states: tuple[str, ...], overdue: bool, unit: str | None,
               officer: str | None, sort: str, page: int, per_page: int,

@@ -31,7 +31,8 @@ STORED_EVENTS: Final[dict[str, tuple[str, ...]]] = {
     AUDITOR: ("Registered", "KeyRevoked"),
     DOCUMENT: ("Created", "Signed", "Issued", "Sent", "Revised"),
     DELIVERY: ("Dispatched", "Arrived", "Accepted", "Refused", "Assigned", "ProgressReported",
-               "Completed", "RecallRequested", "RecallAgreed", "RecallRefused", "Revised"),
+               "Completed", "RecallRequested", "RecallAgreed", "RecallRefused", "Revised",
+               "Removed"),
     REGISTER: ("Opened", "NumberTaken"),
     COMMAND_RECORD: ("Accepted",),
 }

@@ -105,8 +105,11 @@ class LedgerService:
         *,
         key: Path | None = None,
         staff: str = "văn thư",
+        command_id: str | None = None,
     ) -> Outcome:
-        raw = sign_command(self.signer_for(agency, key), type, fields, agency=agency, staff=staff)
+        """Sign ``type`` as ``agency`` (under ``command_id``, else a new one) and execute it."""
+        raw = sign_command(self.signer_for(agency, key), type, fields, agency=agency, staff=staff,
+                           command_id=command_id)
         return self.execute(raw)
 
     def execute(self, raw: bytes) -> Outcome:

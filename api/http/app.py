@@ -18,6 +18,7 @@ from api.http.routes import (
     commands,
     directory,
     documents,
+    edxml,
     health,
     log,
     log_events,
@@ -66,6 +67,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_exception_handler(store_error, problems.unexpected_error)
     app.add_exception_handler(Exception, problems.unexpected_error)
     for module in (health, metrics, commands, directory, log, log_events, views, documents,
-                   attachments, stream, tiles):
+                   attachments, stream, tiles, edxml):
         app.include_router(module.router)
     return app

@@ -55,6 +55,7 @@ class DeliveryState(StrEnum):
     REFUSED = "refused"
     RECALLED = "recalled"
     RECALL_REQUESTED = "recall_requested"
+    REMOVED = "removed"  # taken off the recipients by the sender's update (no status code)
 
 
 # The one table from a status code to the state it leaves a delivery in, read by

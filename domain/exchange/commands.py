@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 from uuid import UUID
 
 from pydantic import (
@@ -30,7 +30,9 @@ from pydantic import (
     Field,
     StringConstraints,
     ValidationError,
+    create_model,
     field_validator,
+    model_validator,
 )
 from pydantic_core import PydanticCustomError
 
@@ -271,12 +273,62 @@ FIELDS: dict[str, type[Model]] = {
 }
 
 
+# ---- schema version 2 --------------------------------------------------------------
+
+
+def _no_repeats(value: list[str], what: str) -> list[str]:
+    if len(set(value)) != len(value):
+        raise ValueError(f"{what}: a recipient may appear only once")
+    return value
+
+
+class DocumentReviseV2(DocumentRef):
+    """document.revise, version 2: an update may also add and remove recipients
+    (edXML ``BussinessDocType`` 2, ``ReceiverList``); ``attachments`` null keeps
+    the document's files as they are; ``source`` is the message it was made from."""
+
+    business_type: Literal[2, 3]
+    attachments: list[Attachment] | None = Field(default=None, max_length=100)
+    reason: Text
+    add_recipients: list[AgencyCode] = Field(default_factory=list, max_length=1000)
+    remove_recipients: list[AgencyCode] = Field(default_factory=list, max_length=1000)
+    source: Attachment | None = None
+
+    @model_validator(mode="after")
+    def _changes(self) -> DocumentReviseV2:
+        _no_repeats(self.add_recipients, "add_recipients")
+        _no_repeats(self.remove_recipients, "remove_recipients")
+        both = sorted(set(self.add_recipients) & set(self.remove_recipients))
+        if both:
+            raise ValueError(f"{', '.join(both)} both added and removed")
+        if self.attachments == [] or (self.attachments is None and not (
+                self.add_recipients or self.remove_recipients)):
+            raise ValueError("a revision changes the attachments (at least one) or the "
+                             "recipients")
+        return self
+
+
+# Version 2 of the commands an imported message (edXML) becomes: version 1 and
+# ``source``, the message as received, an attachment whose bytes the blob store
+# holds, so that every event of the command commits to exactly what it was made from.
+SOURCED = ("document.create", "document.send", "delivery.accept", "delivery.refuse",
+           "delivery.assign", "delivery.progress", "delivery.complete", "delivery.recall",
+           "delivery.answer_recall")
+
+
+def _with_source(model: type[Model]) -> type[Model]:
+    return cast(type[Model], create_model(
+        f"{model.__name__}Sourced", __base__=model, source=(Attachment | None, None)))
+
+
 FIRST_SCHEMA = 1  # what a payload without "schema_version" is: all early history
 # (command type, schema version) -> the model of its fields. Version 1 is FIELDS;
 # a later version of a type is added beside it, never in its place: history
 # signed under the old one is still replayed with it.
 SCHEMAS: dict[tuple[str, int], type[Model]] = {
     (type_, FIRST_SCHEMA): model for type_, model in FIELDS.items()}
+SCHEMAS[("document.revise", 2)] = DocumentReviseV2
+SCHEMAS.update({(type_, 2): _with_source(FIELDS[type_]) for type_ in SOURCED})
 
 
 def latest_schema(type_: str) -> int:

@@ -25,6 +25,9 @@ TRANSITIONS: dict[str, tuple[frozenset[DeliveryState], DeliveryState | None]] = 
     "request_recall": (ACTIVE, S.RECALL_REQUESTED),
     "agree_recall": (frozenset({S.RECALL_REQUESTED}), S.RECALLED),
     "refuse_recall": (frozenset({S.RECALL_REQUESTED}), None),
+    # the sender's update takes the recipient off the document: from any state in
+    # which the recipient still holds it and has not finished with it
+    "remove": (ACTIVE | {S.RECALL_REQUESTED}, S.REMOVED),
 }
 
 
@@ -142,6 +145,18 @@ class Delivery(Record):
         def apply(self, delivery: Any) -> None:
             delivery.revision = self.revision
 
+    class Removed(Record.Event):
+        """The sender's update (document.revise, schema 2) took this recipient off the
+        document. No status code of the standard says it; the state is terminal."""
+
+        TOPIC = topics.event(topics.DELIVERY, "Removed")
+
+        revision: int  # the document's revision that no longer lists the recipient
+        reason: str
+
+        def apply(self, delivery: Any) -> None:
+            delivery.state = S.REMOVED
+
     if TYPE_CHECKING:  # set by the events' apply(), not by __init__
         document: str
         sender: str
@@ -237,10 +252,17 @@ class Delivery(Record):
                 reason=reason, envelope=envelope, timestamp=at,
             )
 
+    def remove(self, revision: int, reason: str, *, envelope: dict[str, Any],
+               at: datetime) -> None:
+        """The sender takes this recipient off the document (an update's receiver list)."""
+        self.check_can("remove")
+        self.trigger_event(self.Removed, envelope=envelope, timestamp=at,
+                           revision=revision, reason=reason)
+
     @property
     def is_live(self) -> bool:
-        """Still in the recipient's hands (not refused, recalled)."""
-        return self.state not in (S.REFUSED, S.RECALLED)
+        """Still in the recipient's hands (not refused, recalled or removed)."""
+        return self.state not in (S.REFUSED, S.RECALLED, S.REMOVED)
 
     def revise(
         self,

@@ -205,28 +205,35 @@ def document_issue(ctx: Context) -> Result:
 def document_send(ctx: Context) -> Result:
     f: c.DocumentSend = ctx.fields
     doc = senders_document(ctx, f.document)
-    for code in f.recipients:
+    check_recipients(ctx, doc, f.recipients)
+    doc.send(list(f.recipients), envelope=ctx.envelope, at=ctx.at)
+    deliveries: list[Record] = [dispatch(ctx, doc, code) for code in f.recipients]
+    return [doc, *deliveries], {"document": str(doc.id), "deliveries": [
+        str(d.id) for d in deliveries]}
+
+
+def check_recipients(ctx: Context, doc: Document, codes: list[str]) -> None:
+    for code in codes:
         if code == doc.sender:
             raise InvalidCommandError("a document cannot be sent to its own sender")
         if ctx.read(Agency, Agency.id_for(code)) is None:
             raise NotFoundError(f"recipient agency {code} does not exist")
-    doc.send(list(f.recipients), envelope=ctx.envelope, at=ctx.at)
-    deliveries: list[Record] = []
-    for code in f.recipients:
-        delivery = Delivery._create(
-            Delivery.Dispatched, id=Delivery.id_for(doc.id, code),
-            envelope=ctx.envelope, timestamp=ctx.at, document=str(doc.id),
-            sender=doc.sender, recipient=code, reference=doc.reference,
-            priority=doc.header["priority"], due_date=doc.header["due_date"],
-        )
-        arrived = arrived_statement(
-            command_id=ctx.command.command_id, document=str(doc.id),
-            recipient=code, at=ctx.at,
-        )
-        delivery.arrive(envelope=ctx.ledger_envelope(arrived), at=ctx.at)
-        deliveries.append(delivery)
-    return [doc, *deliveries], {"document": str(doc.id), "deliveries": [
-        str(d.id) for d in deliveries]}
+
+
+def dispatch(ctx: Context, doc: Document, code: str) -> Delivery:
+    """The delivery of ``doc`` to ``code``, arrived (01) on the ledger's word."""
+    delivery = Delivery._create(
+        Delivery.Dispatched, id=Delivery.id_for(doc.id, code),
+        envelope=ctx.envelope, timestamp=ctx.at, document=str(doc.id),
+        sender=doc.sender, recipient=code, reference=doc.reference,
+        priority=doc.header["priority"], due_date=doc.header["due_date"],
+    )
+    arrived = arrived_statement(
+        command_id=ctx.command.command_id, document=str(doc.id),
+        recipient=code, at=ctx.at,
+    )
+    delivery.arrive(envelope=ctx.ledger_envelope(arrived), at=ctx.at)
+    return delivery
 
 
 def document_revise(ctx: Context) -> Result:
@@ -242,6 +249,61 @@ def document_revise(ctx: Context) -> Result:
                             envelope=ctx.envelope, at=ctx.at)
             changed.append(delivery)
     return changed, {"document": str(doc.id), "revision": doc.revision}
+
+
+def document_revise_v2(ctx: Context) -> Result:
+    """An update or replacement that may also add and remove recipients: a removed
+    recipient's delivery ends (Removed, terminal), an added one is dispatched and
+    arrives as by document.send, the other live ones are revised."""
+    f: c.DocumentReviseV2 = ctx.fields
+    doc = senders_document(ctx, f.document)
+    doc.check_state(DocumentState.SENT, act="update or replace")
+    for code in f.remove_recipients:
+        if code not in doc.recipients:
+            raise NotFoundError(f"document {doc.id} was not sent to {code}")
+        ctx.get(Delivery, Delivery.id_for(doc.id, code), "delivery").check_can("remove")
+    again = sorted(set(f.add_recipients) & set(doc.recipients))
+    if again:
+        raise DuplicateError(f"document {doc.id} was already sent to {', '.join(again)} "
+                             "(a removed recipient is not added again)")
+    check_recipients(ctx, doc, f.add_recipients)
+    attachments = (doc.attachments if f.attachments is None
+                   else check_attachments(ctx, f.attachments))
+    before = list(doc.recipients)
+    doc.revise(f.business_type, attachments, f.reason, envelope=ctx.envelope, at=ctx.at)
+    if f.add_recipients:
+        doc.send(list(f.add_recipients), envelope=ctx.envelope, at=ctx.at)
+    changed: list[Record] = [doc]
+    for code in before:
+        delivery = ctx.get(Delivery, Delivery.id_for(doc.id, code), "delivery")
+        if code in f.remove_recipients:
+            delivery.remove(doc.revision, f.reason, envelope=ctx.envelope, at=ctx.at)
+        elif delivery.is_live:
+            delivery.revise(f.business_type, doc.revision, attachments,
+                            envelope=ctx.envelope, at=ctx.at)
+        else:
+            continue
+        changed.append(delivery)
+    changed += [dispatch(ctx, doc, code) for code in f.add_recipients]
+    return changed, {"document": str(doc.id), "revision": doc.revision,
+                     "added": list(f.add_recipients), "removed": list(f.remove_recipients)}
+
+
+def sourced(rules: Handler) -> Handler:
+    """Version 2 of a command an imported message became: its ``source`` (the message
+    as received) must be in the blob store, then version 1's rules."""
+
+    def run(ctx: Context) -> Result:
+        check_source(ctx)
+        return rules(ctx)
+
+    return run
+
+
+def check_source(ctx: Context) -> None:
+    source: c.Attachment | None = getattr(ctx.fields, "source", None)
+    if source is not None and ctx.app.blobs is not None:
+        ctx.app.blobs.check(source.sha256, source.size)
 
 
 # ---- deliveries --------------------------------------------------------------
@@ -336,7 +398,10 @@ HANDLERS: dict[str, Handler] = {
 # Rules changed after commands were signed under them: (type, schema version) ->
 # the handler of that version. A version not named here runs HANDLERS[type], so
 # history keeps the rules it was written under (docs/changing-commands.md).
-VERSIONED_HANDLERS: dict[tuple[str, int], Handler] = {}
+VERSIONED_HANDLERS: dict[tuple[str, int], Handler] = {
+    ("document.revise", 2): sourced(document_revise_v2),
+    **{(type_, 2): sourced(HANDLERS[type_]) for type_ in c.SOURCED},
+}
 
 
 def handler_for(command: c.Command) -> Handler:

@@ -104,7 +104,7 @@ class BundleSummary:
     document: UUID
     reference: str
     sender: str
-    statuses: dict[str, str]  # recipient -> last status code
+    statuses: dict[str, str]  # recipient -> last status code, or "removed"
     events: int
     checkpoint_size: int
     origin: str
@@ -548,9 +548,11 @@ class _Verifier:
         number = str(numbers[-1]) if numbers else "?"
         statuses: dict[str, str] = {}
         for code in self.recipients:
-            codes = [e.data["status"] for e in self.streams[delivery_id(self.document, code)]
-                     if "status" in e.data]
-            statuses[code] = codes[-1] if codes else ""
+            stream = self.streams[delivery_id(self.document, code)]
+            codes = [e.data["status"] for e in stream if "status" in e.data]
+            # the sender's update took it off: no status code says so (docs/commands.md)
+            removed = stream[-1].topic == DELIVERY_TOPIC + "Removed"
+            statuses[code] = "removed" if removed else codes[-1] if codes else ""
         return BundleSummary(
             document=self.document,
             reference=f"{number}/{created['header']['code_notation']}",

@@ -56,10 +56,37 @@ def on(state: dict[str, Any]) -> str:
     return datetime.fromisoformat(at(state)).astimezone(VIETNAM_TIME).date().isoformat()
 
 
-def actor(state: dict[str, Any]) -> tuple[str, str]:
-    payload = json.loads(base64.b64decode(state["envelope"]["payload"]))
+def signed_payload(state: dict[str, Any]) -> dict[str, Any]:
+    """The payload of the envelope the event carries: a command, or the ledger's statement."""
+    payload: dict[str, Any] = json.loads(base64.b64decode(state["envelope"]["payload"]))
+    return payload
+
+
+def actor(payload: dict[str, Any]) -> tuple[str, str]:
     who = payload.get("actor")
     return ("ledger", "") if who is None else (who["agency"], who["staff"])
+
+
+def source_of(payload: dict[str, Any]) -> str | None:
+    """The digest of the message a command was made from (``source``, schema 2)."""
+    source = (payload.get("fields") or {}).get("source") if "actor" in payload else None
+    return str(source["sha256"]) if isinstance(source, dict) else None
+
+
+def link(sha256: str, document: str) -> Op:
+    """Who may read these bytes: the parties of ``document``. A pair already there
+    stays (a revision may carry the same bytes again). Portable, unlike INSERT OR
+    IGNORE / ON CONFLICT DO NOTHING."""
+    return ("INSERT INTO {t:v_attachments} (sha256, document_id) "
+            "SELECT CAST(%s AS TEXT), CAST(%s AS TEXT) WHERE NOT EXISTS "
+            "(SELECT 1 FROM {t:v_attachments} WHERE sha256 = %s AND document_id = %s)",
+            (sha256, document, sha256, document))
+
+
+def document_source(n: Notification, s: dict[str, Any]) -> list[Op]:
+    """The message the sender's command was made from is readable as its attachments are."""
+    sha = source_of(signed_payload(s))
+    return [] if sha is None else [link(sha, str(n.originator_id))]
 
 
 # ---- agencies and documents ------------------------------------------------------------
@@ -70,14 +97,8 @@ def agency_registered(n: Notification, s: dict[str, Any]) -> list[Op]:
 
 
 def attachments(n: Notification, s: dict[str, Any]) -> list[Op]:
-    """Link each attachment digest to the document; a pair already there stays
-    (a revision may carry the same bytes again). Portable, unlike INSERT OR IGNORE
-    / ON CONFLICT DO NOTHING."""
-    doc = str(n.originator_id)
-    return [("INSERT INTO {t:v_attachments} (sha256, document_id) "
-             "SELECT CAST(%s AS TEXT), CAST(%s AS TEXT) WHERE NOT EXISTS "
-             "(SELECT 1 FROM {t:v_attachments} WHERE sha256 = %s AND document_id = %s)",
-             (a["sha256"], doc, a["sha256"], doc)) for a in s["attachments"]]
+    """Link each attachment digest to the document."""
+    return [link(a["sha256"], str(n.originator_id)) for a in s["attachments"]]
 
 
 def document_created(n: Notification, s: dict[str, Any]) -> list[Op]:
@@ -88,7 +109,8 @@ def document_created(n: Notification, s: dict[str, Any]) -> list[Op]:
              "(%s, %s, %s, %s, %s, NULL, NULL, %s, %s, %s, %s, 'draft', %s, NULL, NULL, 0)",
              (str(n.originator_id), s["sender"], s["document_id"], h["code_notation"],
               "?/" + h["code_notation"], h["subject"], h["document_type"]["type_name"],
-              h["priority"], h["due_date"], at(s))), *attachments(n, s)]
+              h["priority"], h["due_date"], at(s))), *attachments(n, s),
+            *document_source(n, s)]
 
 
 def document_signed(n: Notification, s: dict[str, Any]) -> list[Op]:
@@ -118,12 +140,14 @@ def document_sent(n: Notification, s: dict[str, Any]) -> list[Op]:
         ("UPDATE {t:v_register} SET counterpart = CASE WHEN counterpart = '' THEN %s "
          "ELSE counterpart || ', ' || %s END WHERE direction = 'outgoing' AND document_id = %s",
          (recipients, recipients, doc)),
+        *document_source(n, s),
     ]
 
 
 def document_revised(n: Notification, s: dict[str, Any]) -> list[Op]:
     return [("UPDATE {t:v_documents} SET revision = %s WHERE document_id = %s",
-             (s["revision"], str(n.originator_id))), *attachments(n, s)]
+             (s["revision"], str(n.originator_id))), *attachments(n, s),
+            *document_source(n, s)]
 
 
 # ---- deliveries --------------------------------------------------------------------------
@@ -147,14 +171,26 @@ def due_key(due_date: str | None) -> str:
     return due_date or NO_DUE_DATE
 
 
-def timeline(n: Notification, s: dict[str, Any], detail: str) -> Op:
-    who, staff = actor(s)
+def timeline(n: Notification, s: dict[str, Any], detail: str) -> list[Op]:
+    """The event's row of its document's timeline; and, for a command made from a
+    message (``source``), that message made readable by the document's parties."""
+    payload = signed_payload(s)
+    who, staff = actor(payload)
     event = n.topic.rsplit(".", 1)[-1]
-    return ("INSERT INTO {t:v_timeline} (delivery_id, version, document_id, recipient, "
-            "status_code, event, at, actor, staff, detail) SELECT delivery_id, %s, document_id, "
-            "recipient, %s, %s, %s, %s, %s, %s FROM {t:v_deliveries} WHERE delivery_id = %s",
-            (n.originator_version, s.get("status"), event, at(s), who, staff, detail,
-             str(n.originator_id)))
+    ops: list[Op] = [(
+        "INSERT INTO {t:v_timeline} (delivery_id, version, document_id, recipient, "
+        "status_code, event, at, actor, staff, detail) SELECT delivery_id, %s, document_id, "
+        "recipient, %s, %s, %s, %s, %s, %s FROM {t:v_deliveries} WHERE delivery_id = %s",
+        (n.originator_version, s.get("status"), event, at(s), who, staff, detail,
+         str(n.originator_id)))]
+    sha = source_of(payload)
+    if sha is not None:
+        ops.append(("INSERT INTO {t:v_attachments} (sha256, document_id) "
+                    "SELECT CAST(%s AS TEXT), document_id FROM {t:v_deliveries} d "
+                    "WHERE delivery_id = %s AND NOT EXISTS (SELECT 1 FROM {t:v_attachments} a "
+                    "WHERE a.sha256 = %s AND a.document_id = d.document_id)",
+                    (sha, str(n.originator_id), sha)))
+    return ops
 
 
 def status_change(extra: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
@@ -175,7 +211,7 @@ def status_change(extra: Callable[[dict[str, Any]], dict[str, Any]] | None = Non
         return [
             (f"UPDATE {{t:v_deliveries}} SET {state_sql}, {sets} WHERE delivery_id = %s",
              (*columns.values(), str(n.originator_id))),
-            timeline(n, s, detail(s)),
+            *timeline(n, s, detail(s)),
         ]
 
     return handle
@@ -196,6 +232,14 @@ def delivery_accepted(n: Notification, s: dict[str, Any]) -> list[Op]:
 def delivery_revised(n: Notification, s: dict[str, Any]) -> list[Op]:
     return [("UPDATE {t:v_deliveries} SET revision = %s, updated_at = %s WHERE delivery_id = %s",
              (s["revision"], at(s), str(n.originator_id)))]
+
+
+def delivery_removed(n: Notification, s: dict[str, Any]) -> list[Op]:
+    """The sender's update took the recipient off: terminal, no status code of its own
+    (the last one stays), a timeline row with the reason."""
+    return [("UPDATE {t:v_deliveries} SET state = 'removed', revision = %s, updated_at = %s "
+             "WHERE delivery_id = %s", (s["revision"], at(s), str(n.originator_id))),
+            *timeline(n, s, s["reason"])]
 
 
 def ignored(n: Notification, s: dict[str, Any]) -> list[Op]:
@@ -236,6 +280,7 @@ HANDLERS: dict[str, Handler] = {
     E(DELIVERY, "RecallAgreed"): status_change(detail=lambda s: s["reason"]),
     E(DELIVERY, "RecallRefused"): status_change(detail=lambda s: s["reason"]),
     E(DELIVERY, "Revised"): delivery_revised,
+    E(DELIVERY, "Removed"): delivery_removed,
 }
 
 

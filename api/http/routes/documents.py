@@ -13,12 +13,14 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Path
+from fastapi.responses import Response
 
 from api.http.deps import CallerDep, ContainerDep, WaitFor, fresh_views, party_document
 from api.http.problems import PROBLEM_RESPONSES
 from domain.errors import AuditFailure, NotFoundError, VerificationError
 from domain.verification.history import document_history
 from infrastructure.bundle import build_bundle
+from infrastructure.edxml_export import export_edxml
 from infrastructure.views import queries
 
 router = APIRouter(prefix="/v1/documents/{document}", tags=["documents"],
@@ -74,3 +76,29 @@ def bundle(document: DocumentPath, caller: CallerDep, c: ContainerDep) -> dict[s
     party_document(c, caller, document, auditors=True)
     # the server's publisher asks the witnesses: a request never waits on them
     return build_bundle(c.service.app, c.service.log, document, wait_for_witnesses=False)
+
+
+EDXML = "application/xml"
+EdxmlAnswer: dict[int | str, dict[str, Any]] = {
+    200: {"content": {EDXML: {}}, "description": "Canonical edXML (docs/edxml.md)"}}
+
+
+@router.get("/edxml", response_class=Response, responses=EdxmlAnswer)
+def edxml(document: DocumentPath, caller: CallerDep, c: ContainerDep) -> Response:
+    """The document as an edXML message: its sender's latest act (0 send, 2 update, 3
+    replace, 1 recall), which `docledger edxml import` reads back to the same
+    commands (sender or recipients)."""
+    party_document(c, caller, document, auditors=False)
+    return Response(export_edxml(c.service.app, c.service.folder.blobs, document),
+                    media_type=EDXML)
+
+
+@router.get("/status/{recipient}/edxml", response_class=Response, responses=EdxmlAnswer)
+def status_edxml(document: DocumentPath, recipient: Annotated[str, Path(
+        pattern=r"^[0-9A-Z.]{1,13}$", description="The recipient's agency code")],
+        caller: CallerDep, c: ContainerDep) -> Response:
+    """The status message of the document's delivery to ``recipient``: its latest
+    status code, from the recipient (13: from the sender) (sender or recipients)."""
+    party_document(c, caller, document, auditors=False)
+    return Response(export_edxml(c.service.app, c.service.folder.blobs, document, recipient),
+                    media_type=EDXML)
