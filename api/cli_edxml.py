@@ -23,7 +23,6 @@ from api.cli_options import (
     open_session,
     read_bytes,
 )
-from api.edxml_import import import_edxml
 
 edxml_app = typer.Typer(help="edXML (QCVN 102:2016) messages in and out.",
                         no_args_is_help=True)
@@ -41,6 +40,8 @@ def import_(
     """Record each message as the acting agency's signed commands: a document message
     by its sender (0 send, 1 recall, 2 update, 3 replace), a status message by the
     agency reporting it. A message imported again writes nothing."""
+    from api.edxml_import import import_edxml  # the parser (lxml) only for this command
+
     session = open_session(data, server, key)
     results = []
     try:

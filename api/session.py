@@ -21,7 +21,6 @@ from domain.exchange.codes import VIETNAM_TIME
 from domain.ledger.application import Outcome
 from domain.verification.history import HistoryEntry, document_history
 from infrastructure.bundle import build_bundle
-from infrastructure.edxml_export import export_edxml
 from infrastructure.keyfiles import write_key_pair
 from infrastructure.log_events import events_page
 from infrastructure.service import LedgerService
@@ -163,6 +162,10 @@ class LocalSession:
         return build_bundle(self.service.app, self.service.log, document)
 
     def edxml(self, party: str | None, document: UUID, recipient: str | None) -> bytes:
+        # imported here: the edXML writer (lxml and its model) is start-up time that
+        # every other command of the tool would pay
+        from infrastructure.edxml_export import export_edxml
+
         return export_edxml(self.service.app, self.service.folder.blobs, document, recipient)
 
     def inbox(self, agency: str, *, states: tuple[str, ...], overdue: bool, unit: str | None,

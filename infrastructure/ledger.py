@@ -26,7 +26,6 @@ from infrastructure.pg_recorder import RECORDER_ENV
 from infrastructure.remembered import RememberedCheckpoint
 from infrastructure.replay_recorder import REPLAY
 from infrastructure.settings import Settings
-from infrastructure.timestamping import timestamp_authority
 from infrastructure.transparency import LedgerLog
 from infrastructure.witnessing import Stamp, read_policy
 
@@ -108,8 +107,13 @@ def open_log(settings: Settings, app: DocLedger, *, stamp: Stamp | None = None) 
     time-stamps each checkpoint it publishes."""
     folder = DataFolder(settings.data)
     policy_file = settings.witness_policy
-    if stamp is None and (authority := timestamp_authority(settings)) is not None:
-        stamp = authority.stamp  # DOCLEDGER_TSA_URL
+    if stamp is None and settings.tsa_url:
+        # imported here: its ASN.1 and certificate modules cost every process that
+        # opens the log a noticeable start-up time, and most ledgers name no TSA
+        from infrastructure.timestamping import timestamp_authority
+
+        if (authority := timestamp_authority(settings)) is not None:
+            stamp = authority.stamp  # DOCLEDGER_TSA_URL
     return LedgerLog(
         app,
         load_signer(folder.ledger_key),
