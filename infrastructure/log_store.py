@@ -6,7 +6,11 @@
 - ``ledger_checkpoints``: every signed checkpoint, by tree size;
 - ``ledger_published``: every published checkpoint, by tree size: the signed note
   with the witnesses' cosignature lines appended, when it was published, and the
-  trusted time-stamp token over its body, if any (docs/ledger.md, "Publishing").
+  trusted time-stamp token over its body, if any (docs/ledger.md, "Publishing");
+- ``ledger_publishing``: a row once a process published through witnesses or a
+  time-stamping authority: from then on no process publishes a checkpoint as it is
+  signed, so one started without the policy cannot publish what the witnesses
+  never saw.
 
 A batch of leaves, with the nodes it completes, is written in one transaction;
 the primary keys make a second writer of the same leaves fail, so each event
@@ -40,7 +44,12 @@ SCHEMA = [
     "root {blob} NOT NULL, note TEXT NOT NULL, issued_at TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS {p}ledger_published (size {int} PRIMARY KEY, "
     "note TEXT NOT NULL, published_at TEXT NOT NULL, timestamp_token {blob})",
+    "CREATE TABLE IF NOT EXISTS {p}ledger_publishing (mode TEXT PRIMARY KEY, "
+    "since TEXT NOT NULL)",
 ]
+# An insert publishing a checkpoint as signed adds this condition: nothing once the
+# ledger publishes through its publisher (witnesses, trusted time).
+UNLESS_DEFERRED = "NOT EXISTS (SELECT 1 FROM {p}ledger_publishing)"
 
 
 # SQLite numbers events by rowid, which reuses the numbers of deleted last rows:
@@ -304,8 +313,8 @@ class LogStore:
                            checkpoint.issued_at))
                 if publish:
                     c.execute(self._sql("INSERT INTO {p}ledger_published (size, note, "
-                                        "published_at) VALUES (%s, %s, %s) "
-                                        "ON CONFLICT (size) DO NOTHING"),
+                                        "published_at) SELECT %s, %s, %s WHERE "
+                                        + UNLESS_DEFERRED + " ON CONFLICT (size) DO NOTHING"),
                               (checkpoint.size, checkpoint.note, checkpoint.issued_at))
         except IntegrityError:
             raise ConcurrencyError(f"a checkpoint of size {checkpoint.size} exists") from None
@@ -344,13 +353,27 @@ class LogStore:
 
     def publish_signed(self) -> None:
         """Publish every signed checkpoint newer than the latest published, as it is
-        (a ledger without witnesses; one statement, idempotent)."""
+        (a ledger without witnesses; one statement, idempotent; nothing on a ledger
+        that publishes through witnesses or trusted time)."""
         with self._cursor(commit=True) as c:
             c.execute(self._sql(
                 "INSERT INTO {p}ledger_published (size, note, published_at) "
                 "SELECT size, note, issued_at FROM {p}ledger_checkpoints WHERE size > "
-                "(SELECT coalesce(max(size), -1) FROM {p}ledger_published) "
-                "ON CONFLICT (size) DO NOTHING"))
+                "(SELECT coalesce(max(size), -1) FROM {p}ledger_published) AND "
+                + UNLESS_DEFERRED + " ON CONFLICT (size) DO NOTHING"))
+
+    def mark_deferred(self, mode: str, since: str) -> None:
+        """Record that this ledger publishes through its publisher (``mode`` names
+        how: witnesses, trusted time); idempotent, the first record stands."""
+        with self._cursor(commit=True) as c:
+            c.execute(self._sql("INSERT INTO {p}ledger_publishing (mode, since) "
+                                "VALUES (%s, %s) ON CONFLICT (mode) DO NOTHING"), (mode, since))
+
+    def deferred(self) -> list[tuple[str, str]]:
+        """How and since when this ledger publishes through its publisher, if it does."""
+        with self._cursor(commit=False) as c:
+            c.execute(self._sql("SELECT mode, since FROM {p}ledger_publishing ORDER BY since"))
+            return [(r["mode"], r["since"]) for r in c.fetchall()]
 
     def published(self, *, after: int = 0, limit: int | None = None,
                   latest_only: bool = False) -> list[PublishedCheckpoint]:

@@ -233,8 +233,7 @@ class LedgerLog:
         """The latest published checkpoint: what every public reader shows (the
         checkpoint, proofs, bundles). Without witnesses, every signed checkpoint
         is published (those signed before publishing existed, on first use)."""
-        if self.publisher.immediate:
-            self.publisher.publish()
+        self.publisher.catch_up()
         return self.store.latest_published()
 
     def publish(self) -> PublishedCheckpoint | None:

@@ -139,6 +139,8 @@ class Publisher:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._marked = False  # the store records that this ledger publishes deferred
+        self._caught_up = False  # immediate: the checkpoints signed before, published
 
     # ---- one round -----------------------------------------------------------------
 
@@ -150,6 +152,7 @@ class Publisher:
             if signed_size > published_size:
                 self.store.publish_signed()
             return None
+        self._mark_deferred()
         with self._lock:
             signed_cp = self.store.latest_checkpoint()
             latest = self.store.latest_published()
@@ -169,6 +172,20 @@ class Publisher:
             except ConcurrencyError:
                 return None  # published meanwhile by another process
             return published
+
+    def catch_up(self) -> None:
+        """Once per process, without witnesses: publish what was signed before
+        publishing existed (afterwards each checkpoint is published as it is signed)."""
+        if self.immediate and not self._caught_up:
+            self.publish()
+            self._caught_up = True
+
+    def _mark_deferred(self) -> None:
+        if not self._marked:
+            mode = "+".join(m for m, on in (("witnesses", self.policy is not None),
+                                            ("time-stamp", self.stamp is not None)) if on)
+            self.store.mark_deferred(mode, self.clock().isoformat())
+            self._marked = True
 
     def _cosigned(self, signed: StoredCheckpoint, guess: int) -> str:
         """The signed note with the valid cosignature lines of every witness that
@@ -254,6 +271,7 @@ class Publisher:
         and looking every few seconds for one not yet published."""
         if self.immediate or self._thread is not None:
             return
+        self._mark_deferred()
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="docledger-publisher",
                                         daemon=True)

@@ -157,3 +157,24 @@ def test_metrics_escape_a_witness_name_as_the_text_format_says() -> None:
                        "refused_history": []})
     assert 'docledger_witness_refusals_total{witness="a \\"b\\"\\\\c"} 4' in text.splitlines()
     assert "docledger_publication_lag_seconds 1.5" in text.splitlines()
+
+
+def test_a_process_without_the_policy_cannot_publish_unwitnessed_checkpoints_on_a_witnessed_ledger(
+        world: World) -> None:
+    stamped = open_log(world.settings, world.app, stamp=lambda body: b"token")
+    world.sent()
+    assert stamped.issue_checkpoint(force=True) is not None
+    witnessed = stamped.publish()
+    assert witnessed is not None and witnessed.timestamp_token == b"token"
+    assert [mode for mode, _ in stamped.store.deferred()] == ["time-stamp"]
+
+    plain = open_log(world.settings, world.app)  # started without the policy
+    assert plain.publisher.immediate
+    world.sent()
+    signed = plain.issue_checkpoint(force=True)
+    assert signed is not None and signed.size > witnessed.size
+    plain.store.publish_signed()  # the catch-up of a ledger older than publishing
+    assert plain.published_checkpoint() == witnessed
+    assert [p.size for p in plain.store.published()] == [witnessed.size]
+    assert stamped.publish() is not None  # its own publisher still publishes it
+    assert plain.published_checkpoint().size == signed.size  # type: ignore[union-attr]
