@@ -22,8 +22,9 @@ from api.cli_options import (
     act,
     document_ref,
     open_session,
+    print_outcome,
 )
-from api.sending import send_document
+from api.sending import send_document, upload_files
 
 commands = typer.Typer()
 
@@ -76,6 +77,42 @@ def send(
             f"to {', '.join(to)}"
         )
         sys.stdout.write(f"{result['document']}\n")
+
+
+@commands.command()
+def revise(
+    doc: DocArg,
+    sender: AsOpt,
+    reason: Annotated[str, typer.Option(help="Why the document is revised.")],
+    replace: Annotated[bool, typer.Option(
+        "--replace/--update", help="Replace the document (3) or update it (2).")] = False,
+    attach: AttachOpt = None,
+    add: Annotated[list[str] | None, typer.Option(
+        "--add-recipient", help="Agency to send it to as well (repeatable).")] = None,
+    remove: Annotated[list[str] | None, typer.Option(
+        "--remove-recipient", help="Recipient to take it from (repeatable).")] = None,
+    key: KeyOpt = None,
+    staff: StaffOpt = "văn thư",
+    data: DataOpt = None,
+    server: ServerOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Update (2) or replace (3) a sent document: new attachments (they replace the
+    old ones), recipients added or removed, or both; the live recipients are told.
+
+    Without --attach the document's files stay as they are.
+    """
+    session = open_session(data, server, key)
+    fields = {
+        "document": document_ref(doc),
+        "business_type": 3 if replace else 2,
+        "attachments": upload_files(session, sender, list(attach)) if attach else None,
+        "reason": reason,
+        "add_recipients": list(add or []),
+        "remove_recipients": list(remove or []),
+    }
+    outcome = session.act(sender, "document.revise", fields, key=key, staff=staff)
+    print_outcome(session, outcome, as_json)
 
 
 # ---- handling a delivery ----------------------------------------------------------

@@ -24,15 +24,7 @@ def send_document(
     staff: str = "văn thư",
 ) -> dict[str, Any]:
     """The four signed steps of sending: create, sign, issue, send."""
-    files = []
-    for path in attachments:
-        content = path.read_bytes()
-        files.append({
-            "name": path.name,
-            "media_type": mimetypes.guess_type(path.name)[0] or "application/octet-stream",
-            "size": len(content),
-            "sha256": session.upload(sender, content),
-        })
+    files = upload_files(session, sender, attachments)
     doc_id = document_id or f"{sender},{date.today():%Y/%m/%d},{secrets.token_hex(6)}"
     created = session.act(sender, "document.create",
                           {"document_id": doc_id, "header": header, "attachments": files},
@@ -45,3 +37,18 @@ def send_document(
                 key=key, staff=staff)
     return {"document": doc, "document_id": doc_id, "number": issued.result["number"],
             "reference": issued.result["reference"], "recipients": recipients}
+
+
+def upload_files(session: LedgerSession, agency: str,
+                 paths: Sequence[Path]) -> list[dict[str, Any]]:
+    """Each file to the ledger's blob store, and its attachment as a command names it."""
+    files = []
+    for path in paths:
+        content = path.read_bytes()
+        files.append({
+            "name": path.name,
+            "media_type": mimetypes.guess_type(path.name)[0] or "application/octet-stream",
+            "size": len(content),
+            "sha256": session.upload(agency, content),
+        })
+    return files
