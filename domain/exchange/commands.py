@@ -98,7 +98,9 @@ class Model(BaseModel):
 
 class KeySpec(Model):
     keyid: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
-    algorithm: Literal["ed25519"]
+    # docs/trust.md, "Algorithms" (every key in history before RSA and ECDSA is ed25519)
+    algorithm: Literal["ed25519", "rsa-pkcs1-sha256", "rsa-pss-sha256", "ecdsa-p256-sha256",
+                       "ecdsa-p384-sha384"]
     public_key: PublicKeyText
 
 
