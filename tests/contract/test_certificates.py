@@ -3,6 +3,8 @@ as history, path validation at the command's time, and the attacks on both."""
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -23,10 +25,15 @@ from domain.errors import (
     UntrustedCertificateError,
 )
 from domain.evidence.certificates import fingerprint
+from domain.evidence.envelope import Envelope
 from domain.exchange.agency import Agency
+from domain.exchange.ids import TRUST_ID, command_record_id
 from domain.exchange.trust import TrustAnchors
+from domain.verification.bundle import verify_bundle
+from domain.verification.bundle_parse import BundleError
 from domain.verification.history import document_history
-from infrastructure.ledger import run_audit, trust_anchors
+from infrastructure.bundle import build_bundle
+from infrastructure.ledger import open_log, run_audit, trust_anchors
 from tests.certs_support import add_cert_fields, b64, trust, use_certificate
 from tests.factories import RECIPIENT, SENDER, ManualClock, World, header
 from tests.pki import TestPKI, running_pki
@@ -199,3 +206,49 @@ def test_command_signed_after_the_certificate_expired_is_refused(
     # what it signed while the certificate was valid stays valid
     assert document_history(world.app, UUID(early))
     audit(world)
+
+
+# ---- the audit bundle: offline, the certificate and its anchors travel with it ----
+
+
+def _bundle(world: World, doc: str) -> tuple[dict[str, Any], str]:
+    log = open_log(world.settings, world.app)
+    return build_bundle(world.app, log, UUID(doc)), log.note_key.vkey()
+
+
+def test_bundle_of_a_certificate_signed_document_verifies_offline(
+        world: World, pki: TestPKI, clock: ManualClock) -> None:
+    trust(world, pki.root)
+    leaf = pki.issue("Bundle", not_after=clock.now + timedelta(days=1))
+    use_certificate(world, leaf, (pki.intermediate,))
+    doc = world.sent()
+    clock.advance(days=3)  # the certificate has expired since: the bundle still holds
+    bundle, vkey = _bundle(world, doc)
+    assert any(e["aggregate_id"] == str(TRUST_ID) for e in bundle["events"])
+    steps: list[tuple[int, str]] = []
+    verify_bundle(json.loads(json.dumps(bundle)), vkey, lambda n, t: steps.append((n, t)))
+    assert [n for n, _ in steps] == list(range(1, 10))
+
+
+def test_bundle_without_the_trust_anchors_is_refused(world: World, pki: TestPKI) -> None:
+    trust(world, pki.root)
+    use_certificate(world, pki.p256, (pki.intermediate,))
+    bundle, vkey = _bundle(world, world.sent())
+    trust_commands = set()
+    for e in bundle["events"]:
+        if e["aggregate_id"] == str(TRUST_ID):
+            state = json.loads(base64.b64decode(e["state"]))
+            envelope = Envelope.from_dict(state["envelope"])
+            trust_commands.add(str(command_record_id(json.loads(envelope.payload)["command_id"])))
+    bundle["events"] = [e for e in bundle["events"]
+                        if e["aggregate_id"] not in {str(TRUST_ID), *trust_commands}]
+    with pytest.raises(BundleError, match="no trust anchor is in force") as caught:
+        verify_bundle(bundle, vkey)
+    assert caught.value.step == 6
+
+
+def test_ed25519_only_bundle_carries_no_trust_anchors(world: World, pki: TestPKI) -> None:
+    trust(world, pki.root)
+    bundle, vkey = _bundle(world, world.sent())
+    assert not any(e["aggregate_id"] == str(TRUST_ID) for e in bundle["events"])
+    verify_bundle(bundle, vkey)
