@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     # a signer's certificate should chain to (none: chain_trusted is not judged)
     edxml_signature: SignaturePolicy = "record"
     edxml_trust: Path | None = None
+    # where `docledger trust add` says the anchor's certificates hold the agency code,
+    # unless --code-attribute says otherwise (docs/trust.md)
+    certificate_code_attribute: Literal["UID", "serialNumber", "OU"] = "UID"
 
     def edxml_trust_anchors(self) -> list[bytes]:
         """The contents of the ``edxml_trust`` PEM file; none when it is not set."""

@@ -33,6 +33,7 @@ class KeyEntry:
     # the validity period of the certificate that vouches for the key, if one does
     not_before: datetime | None = None
     not_after: datetime | None = None
+    certificate: str | None = None  # base64 DER
 
     def valid_at(self, at: datetime) -> bool:
         """Whether an event recorded at ``at`` may carry this key's signature
@@ -109,7 +110,8 @@ def revoked(keys: dict[str, KeyEntry], keyid: str, at: datetime) -> dict[str, Ke
     entry = keys[keyid]
     return {**keys, keyid: KeyEntry(key=entry.key, effective_from=entry.effective_from,
                                     revoked_at=at, not_before=entry.not_before,
-                                    not_after=entry.not_after)}
+                                    not_after=entry.not_after,
+                                    certificate=entry.certificate)}
 
 
 class Agency(KeyHolder, Record):
@@ -164,7 +166,7 @@ class Agency(KeyHolder, Record):
             agency.keys[self.key["keyid"]] = KeyEntry(
                 key=PublicKey.from_spec(self.key), effective_from=self.timestamp,
                 not_before=datetime.fromisoformat(self.not_before),
-                not_after=datetime.fromisoformat(self.not_after))
+                not_after=datetime.fromisoformat(self.not_after), certificate=self.certificate)
 
     class KeyRevoked(Record.Event):
         TOPIC = topics.event(topics.AGENCY, "KeyRevoked")

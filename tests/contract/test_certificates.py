@@ -34,6 +34,7 @@ from domain.verification.bundle_parse import BundleError
 from domain.verification.history import document_history
 from infrastructure.bundle import build_bundle
 from infrastructure.ledger import open_log, run_audit, trust_anchors
+from tests.api.http_support import api_for
 from tests.certs_support import add_cert_fields, b64, trust, use_certificate
 from tests.factories import RECIPIENT, SENDER, ManualClock, World, header
 from tests.pki import TestPKI, running_pki
@@ -252,3 +253,28 @@ def test_ed25519_only_bundle_carries_no_trust_anchors(world: World, pki: TestPKI
     bundle, vkey = _bundle(world, world.sent())
     assert not any(e["aggregate_id"] == str(TRUST_ID) for e in bundle["events"])
     verify_bundle(bundle, vkey)
+
+
+# ---- the HTTP API: the command through /v1/commands, the anchors and keys public ----
+
+
+def test_http_add_cert_refusal_is_a_typed_problem_and_the_anchors_are_public(
+        world: World, pki: TestPKI) -> None:
+    trust(world, pki.root)
+    with api_for(world) as http:
+        refused_answer = http.post("/v1/commands", content=world.signed(
+            SENDER, "agency.add_cert", add_cert_fields(pki.expired, (pki.intermediate,))),
+            headers={"content-type": "application/json"})
+        assert refused_answer.status_code == 422
+        assert refused_answer.json()["type"] == "urn:docledger:problem:certificate-not-valid"
+        accepted = http.post("/v1/commands", content=world.signed(
+            SENDER, "agency.add_cert", add_cert_fields(pki.p384, (pki.intermediate,))),
+            headers={"content-type": "application/json"})
+        assert accepted.status_code == 201, accepted.text
+        keyid = accepted.json()["result"]["keyid"]
+        anchors = http.get("/v1/trust/anchors").json()["anchors"]
+        assert [a["sha256"] for a in anchors] == [fingerprint(pki.root.der)]
+        keys = {k["keyid"]: k for k in http.get(f"/v1/agencies/{SENDER}").json()["keys"]}
+        assert keys[keyid]["algorithm"] == "ecdsa-p384-sha384"
+        assert keys[keyid]["certificate"] == b64(pki.p384)
+        assert keys[keyid]["not_after"] == pki.p384.cert.not_valid_after_utc.isoformat()
