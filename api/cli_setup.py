@@ -19,6 +19,7 @@ from api.cli_options import (
     ServerOpt,
     act,
     local_only,
+    open_service,
     open_session,
     print_outcome,
     settings_for,
@@ -28,12 +29,15 @@ from domain.evidence.certificates import b64, certificates_from_file, fingerprin
 from domain.evidence.keys import Ed25519Signer
 from infrastructure.keyfiles import load_public_key, write_key_pair
 from infrastructure.ledger import init_ledger
+from infrastructure.revocation_fetch import refresh
 
 commands = typer.Typer()
 agency_app = typer.Typer(help="Register agencies and manage their keys.", no_args_is_help=True)
 auditor_app = typer.Typer(help="Register auditors and manage their keys.", no_args_is_help=True)
 trust_app = typer.Typer(help="The CA certificates agency certificates must chain to "
                         "(docs/trust.md).", no_args_is_help=True)
+revocation_app = typer.Typer(help="Revocation evidence for certificate-backed keys "
+                             "(docs/trust.md).", no_args_is_help=True)
 CertArg = Annotated[Path, typer.Argument(help="Certificate file (PEM or DER).", exists=True,
                                          dir_okay=False, readable=True)]
 
@@ -217,6 +221,30 @@ def trust_list(data: DataOpt = None, server: ServerOpt = None, as_json: JsonOpt 
         render.print_json(rows)
     else:
         render.print_anchors(rows)
+
+
+@revocation_app.command("refresh")
+def revocation_refresh(
+    source: Annotated[list[str] | None, typer.Option(
+        "--source", help="A CRL URL or file (repeatable); default: each certificate's CRL "
+        "distribution points.")] = None,
+    ocsp: Annotated[bool, typer.Option(
+        help="Ask each certificate's OCSP responder (AIA).")] = True,
+    crl: Annotated[bool, typer.Option(help="Fetch CRLs.")] = True,
+    data: DataOpt = None,
+    server: LocalOnlyServerOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Fetch CRLs and OCSP responses for every live certificate-backed key and record
+    them (a registrar-signed revocation.record); signatures are judged against the
+    evidence the ledger held at their time."""
+    local_only(server, "revocation refresh", "it reads the certificates the ledger holds")
+    service = open_service(data)
+    try:
+        outcome = refresh(service, sources=source or (), ocsp_on=ocsp, crl_on=crl)
+    finally:
+        service.close()
+    render.print_outcome(outcome, as_json=as_json, receipt=None)
 
 
 @auditor_app.command("register")

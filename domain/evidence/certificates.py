@@ -183,3 +183,18 @@ def _path(cert: x509.Certificate, chain: Sequence[x509.Certificate],
             f"in force at {at.isoformat()}: {exc}") from None
     root = verified.chain[-1].public_bytes(serialization.Encoding.DER)
     return by_der[root]
+
+
+def check_issuer(cert: x509.Certificate, anchors: Sequence[Anchor], at: datetime) -> None:
+    """Refuse a CA certificate (the issuer of revocation evidence) that is not an
+    anchor in force at ``at`` and does not chain directly to one."""
+    der = cert.public_bytes(serialization.Encoding.DER)
+    if any(a.sha256 == fingerprint(der) for a in anchors):
+        return
+    try:
+        constraints = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
+    except x509.ExtensionNotFound:
+        constraints = None
+    if constraints is None or not constraints.ca:
+        raise CertificateError(f"{cert.subject.rfc4514_string()} is not a CA certificate")
+    _path(cert, [], anchors, at)

@@ -63,6 +63,8 @@ def test_trust_add_cert_then_send_with_the_certificate_key(
     history = json.loads(ok("history", sent["document"], "--json"))
     assert {e["keyid"] for e in history if e["signed_by"] == SENDER} == {
         added["result"]["keyid"]}
+    refreshed = json.loads(ok("revocation", "refresh", "--json"))
+    assert refreshed["result"]["recorded"] == 2  # the intermediate's CRL, one OCSP answer
     ok("trust", "remove", root, "--reason", "CA retired")
     assert json.loads(ok("trust", "list", "--json"))[0]["removed_at"] is not None
     ok("audit")

@@ -11,17 +11,20 @@ from typing import Any
 from uuid import UUID
 
 import pytest
+from cryptography import x509
 
 from domain.errors import (
     CertificateError,
     CertificateNameError,
     CertificateNotValidError,
+    CertificateRevokedError,
     CertificateUsageError,
     DocLedgerError,
     DuplicateError,
     ForbiddenError,
     KeyExpiredError,
     NotFoundError,
+    RevocationEvidenceError,
     UntrustedCertificateError,
 )
 from domain.evidence.certificates import fingerprint
@@ -34,6 +37,7 @@ from domain.verification.bundle_parse import BundleError
 from domain.verification.history import document_history
 from infrastructure.bundle import build_bundle
 from infrastructure.ledger import open_log, run_audit, trust_anchors
+from infrastructure.revocation_fetch import gather, held_certificates
 from tests.api.http_support import api_for
 from tests.certs_support import add_cert_fields, b64, trust, use_certificate
 from tests.factories import RECIPIENT, SENDER, ManualClock, World, header
@@ -278,3 +282,62 @@ def test_http_add_cert_refusal_is_a_typed_problem_and_the_anchors_are_public(
         assert keys[keyid]["algorithm"] == "ecdsa-p384-sha384"
         assert keys[keyid]["certificate"] == b64(pki.p384)
         assert keys[keyid]["not_after"] == pki.p384.cert.not_valid_after_utc.isoformat()
+
+
+# ---- revocation: CRLs and OCSP responses from the loopback servers, as history ----
+
+
+def record_revocation(world: World, **kw: Any) -> Any:
+    items = gather(held_certificates(world.app, [SENDER]), **kw)
+    return world.act("registrar", "revocation.record", {"evidence": items})
+
+
+@pytest.mark.parametrize("source", ["crl", "ocsp", "crl-file"])
+def test_signature_after_the_revocation_is_refused_and_before_stays_valid(
+        world: World, pki: TestPKI, clock: ManualClock, tmp_path: Any, source: str) -> None:
+    trust(world, pki.root)
+    leaf = pki.issue(f"Revoked later {source}", key_label=f"revoked later {source}")
+    use_certificate(world, leaf, (pki.intermediate,))
+    before = world.sent()
+    clock.advance(minutes=5)
+    pki.revoke(leaf, at=clock.now, reason=x509.ReasonFlags.key_compromise)
+    clock.advance(minutes=1)
+    unknown_yet = world.sent()  # signed after the revocation, which the ledger did not hold
+    if source == "crl-file":
+        crl = tmp_path / "intermediate.crl"
+        crl.write_bytes(pki.crl())
+        outcome = record_revocation(world, sources=[str(crl)], ocsp_on=False)
+    else:
+        outcome = record_revocation(world, ocsp_on=source == "ocsp", crl_on=source == "crl")
+    assert outcome.result["revocations"] >= 1
+    refused(world, CertificateRevokedError, SENDER, "document.create",
+            {"document_id": "after", "header": header()})
+    # judged against the evidence held at their time: both stay valid
+    for doc in (before, unknown_yet):
+        assert document_history(world.app, UUID(doc))
+    audit(world)
+
+
+def test_crl_not_signed_by_the_issuer_it_names_is_refused(
+        world: World, pki: TestPKI, other_pki: TestPKI) -> None:
+    trust(world, pki.root)
+    forged = {"kind": "crl", "data": base64.b64encode(other_pki.crl()).decode(),
+              "issuer": b64(pki.intermediate)}
+    refused(world, RevocationEvidenceError, "registrar", "revocation.record",
+            {"evidence": [forged]})
+
+
+def test_evidence_from_an_untrusted_issuer_is_refused(
+        world: World, pki: TestPKI, other_pki: TestPKI) -> None:
+    trust(world, pki.root)
+    theirs = {"kind": "crl", "data": base64.b64encode(other_pki.crl()).decode(),
+              "issuer": b64(other_pki.intermediate)}
+    refused(world, UntrustedCertificateError, "registrar", "revocation.record",
+            {"evidence": [theirs]})
+
+
+def test_agency_recording_revocation_evidence_is_refused(world: World, pki: TestPKI) -> None:
+    trust(world, pki.root)
+    item = {"kind": "crl", "data": base64.b64encode(pki.crl()).decode(),
+            "issuer": b64(pki.intermediate)}
+    refused(world, ForbiddenError, SENDER, "revocation.record", {"evidence": [item]})
