@@ -30,7 +30,7 @@ from domain.errors import (
 from domain.evidence.certificates import fingerprint
 from domain.evidence.envelope import Envelope
 from domain.exchange.agency import Agency
-from domain.exchange.ids import TRUST_ID, command_record_id
+from domain.exchange.ids import REVOCATION_ID, TRUST_ID, command_record_id
 from domain.exchange.trust import TrustAnchors
 from domain.verification.bundle import verify_bundle
 from domain.verification.bundle_parse import BundleError
@@ -341,3 +341,38 @@ def test_agency_recording_revocation_evidence_is_refused(world: World, pki: Test
     item = {"kind": "crl", "data": base64.b64encode(pki.crl()).decode(),
             "issuer": b64(pki.intermediate)}
     refused(world, ForbiddenError, SENDER, "revocation.record", {"evidence": [item]})
+
+
+def test_bundle_carries_the_revocation_evidence_and_judges_by_it(
+        world: World, pki: TestPKI, clock: ManualClock) -> None:
+    trust(world, pki.root)
+    leaf = pki.issue("Revoked in a bundle", key_label="revoked in a bundle")
+    use_certificate(world, leaf, (pki.intermediate,))
+    doc = world.sent()
+    clock.advance(minutes=5)
+    pki.revoke(leaf, at=clock.now)
+    clock.advance(minutes=1)
+    unknown_yet = world.sent()
+    record_revocation(world)
+    for signed in (doc, unknown_yet):  # before the revocation; before the ledger knew of it
+        bundle, vkey = _bundle(world, signed)
+        assert any(e["aggregate_id"] == str(REVOCATION_ID) for e in bundle["events"])
+        verify_bundle(json.loads(json.dumps(bundle)), vkey)
+
+
+def test_bundle_with_altered_revocation_findings_is_refused(
+        world: World, pki: TestPKI) -> None:
+    trust(world, pki.root)
+    use_certificate(world, pki.p256, (pki.intermediate,))
+    record_revocation(world, ocsp_on=False)
+    bundle, vkey = _bundle(world, world.sent())
+    # the verifier recomputes what each CRL says: dropping a listed revocation from
+    # the recorded findings (re-encoding the state) breaks the inclusion proof first
+    for e in bundle["events"]:
+        if e["aggregate_id"] == str(REVOCATION_ID) and e["version"] == 2:
+            state = json.loads(base64.b64decode(e["state"]))
+            state["revoked"] = []
+            e["state"] = base64.b64encode(json.dumps(state).encode()).decode()
+    with pytest.raises(BundleError) as caught:
+        verify_bundle(bundle, vkey)
+    assert caught.value.step == 3
