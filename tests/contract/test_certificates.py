@@ -13,6 +13,7 @@ from uuid import UUID
 import pytest
 from cryptography import x509
 
+from api.client import LedgerClient
 from domain.errors import (
     CertificateError,
     CertificateNameError,
@@ -29,6 +30,7 @@ from domain.errors import (
 )
 from domain.evidence.certificates import fingerprint
 from domain.evidence.envelope import Envelope
+from domain.evidence.keys import Ed25519Signer
 from domain.exchange.agency import Agency
 from domain.exchange.ids import REVOCATION_ID, TRUST_ID, command_record_id
 from domain.exchange.trust import TrustAnchors
@@ -376,3 +378,15 @@ def test_bundle_with_altered_revocation_findings_is_refused(
     with pytest.raises(BundleError) as caught:
         verify_bundle(bundle, vkey)
     assert caught.value.step == 3
+
+
+def test_http_request_signed_in_the_name_of_a_certificate_rsa_key_is_refused(
+        world: World, pki: TestPKI) -> None:
+    trust(world, pki.root)
+    rsa_key = use_certificate(world, pki.rsa, (pki.intermediate,))
+    with api_for(world) as http:
+        client = LedgerClient("http://testserver", SENDER, Ed25519Signer.generate(), http=http)
+        client.auth.keyid = f"{SENDER}:{rsa_key.keyid}"
+        answer = http.get(f"/v1/agencies/{SENDER}/inbox", auth=client.auth)
+        assert answer.status_code == 401
+        assert "Ed25519" in answer.json()["detail"]
