@@ -410,9 +410,10 @@ class DocLedger(Application[UUID]):
             if signature.keyid in agency.keys:
                 key = agency.key_for_signing(signature.keyid, command.issued_at,
                                              recorded_at=ctx.at)
-                check_not_revoked(agency.keys[signature.keyid].ref, key.keyid, agency.owner,
-                                  ctx.read(RevocationEvidence, RevocationEvidence.id_for()),
-                                  ctx.at)
+                ref = agency.keys[signature.keyid].ref
+                if ref is not None:  # a certificate's key: the revocation evidence held
+                    check_not_revoked(ref, key.keyid, agency.owner, ctx.read(
+                        RevocationEvidence, RevocationEvidence.id_for()), ctx.at)
                 return key
         keyids = ", ".join(s.keyid for s in envelope.signatures)
         raise UnknownKeyError(f"key {keyids} is not a key of agency {agency.code}")

@@ -101,8 +101,9 @@ def _signer(
             continue
         if not entry.valid_at(event.timestamp):
             raise KeyRevokedError(f"key {sig.keyid} was not valid at {event.timestamp}")
-        check_not_revoked(entry.ref, sig.keyid, agency.owner,
-                          app.find(RevocationEvidence, RevocationEvidence.id_for()),
-                          event.timestamp)
+        if entry.ref is not None:
+            check_not_revoked(entry.ref, sig.keyid, agency.owner,
+                              app.find(RevocationEvidence, RevocationEvidence.id_for()),
+                              event.timestamp)
         return actor, entry.key, payload["type"], actor, staff
     raise UnknownKeyError(f"no signature by a key of agency {actor}")

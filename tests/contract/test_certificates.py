@@ -12,6 +12,7 @@ from uuid import UUID
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 
 from api.client import LedgerClient
 from domain.errors import (
@@ -43,7 +44,7 @@ from infrastructure.revocation_fetch import gather, held_certificates
 from tests.api.http_support import api_for
 from tests.certs_support import add_cert_fields, b64, trust, use_certificate
 from tests.factories import RECIPIENT, SENDER, ManualClock, World, header
-from tests.pki import TestPKI, running_pki
+from tests.pki import Issued, TestPKI, running_pki
 
 
 @pytest.fixture(scope="module")
@@ -390,3 +391,25 @@ def test_http_request_signed_in_the_name_of_a_certificate_rsa_key_is_refused(
         answer = http.get(f"/v1/agencies/{SENDER}/inbox", auth=client.auth)
         assert answer.status_code == 401
         assert "Ed25519" in answer.json()["detail"]
+
+
+def test_ca_certificate_as_an_agency_key_is_refused(world: World, pki: TestPKI) -> None:
+    trust(world, pki.root)
+    # a CA certificate whose subject names the agency and whose key may sign
+    leaf = pki.p256
+    key = leaf.key
+    cert = (x509.CertificateBuilder().subject_name(leaf.cert.subject)
+            .issuer_name(pki.intermediate.cert.subject).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(leaf.cert.not_valid_before_utc)
+            .not_valid_after(leaf.cert.not_valid_after_utc)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .add_extension(x509.KeyUsage(
+                digital_signature=True, content_commitment=True, key_encipherment=False,
+                data_encipherment=False, key_agreement=False, key_cert_sign=True,
+                crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
+            .sign(pki.intermediate.key, hashes.SHA256()))  # type: ignore[arg-type]
+    sub_ca = Issued(cert=cert, key=key)
+    error = refused(world, CertificateUsageError, SENDER, "agency.add_cert",
+                    add_cert_fields(sub_ca, (pki.intermediate,)))
+    assert "CA certificate" in str(error)
