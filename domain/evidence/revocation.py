@@ -2,11 +2,11 @@
 
 A piece of evidence says, for certificates its issuer issued (named by the issuer's
 name and the certificate's serial number), which were revoked, when and why. The
-ledger only records evidence whose signature verifies with the issuer's key
-(``read_crl``, ``read_ocsp``): a CRL signed by the CA that issued the certificates
-it lists, an OCSP response signed by that CA itself (responses by a delegated
-OCSP responder are not accepted yet). Parsing and signature checks are the
-``cryptography`` package's; nothing here reads ASN.1 by hand.
+ledger only records evidence whose signature verifies (``read_crl``,
+``read_ocsp``): a CRL signed by the CA that issued the certificates it lists, an
+OCSP response signed by that CA or by a responder it delegated OCSP signing to.
+Parsing and signature checks are the ``cryptography`` package's; nothing here
+reads ASN.1 by hand.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509 import ocsp
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from domain.errors import InvalidInputError, RevocationEvidenceError
 
@@ -78,13 +79,8 @@ def read_ocsp(der: bytes, issuer: x509.Certificate) -> EvidenceFacts:
         raise InvalidInputError(f"not a DER OCSP response: {exc}") from None
     if response.response_status != ocsp.OCSPResponseStatus.SUCCESSFUL:
         raise RevocationEvidenceError(f"the OCSP response is {response.response_status.name}")
-    if response.responder_name not in (None, issuer.subject) or (
-            response.responder_key_hash is not None
-            and response.responder_key_hash != x509.SubjectKeyIdentifier.from_public_key(
-                issuer.public_key()).digest):
-        raise RevocationEvidenceError("the OCSP response is not signed by the certificate's "
-                                      "issuer (delegated responders are not accepted)")
-    _verify(issuer, response.signature, response.tbs_response_bytes,
+    signer = _responder(response, issuer)
+    _verify(signer, response.signature, response.tbs_response_bytes,
             response.signature_hash_algorithm)
     revoked, good = [], []
     for single in response.responses:
@@ -105,6 +101,45 @@ def read_ocsp(der: bytes, issuer: x509.Certificate) -> EvidenceFacts:
     return EvidenceFacts(kind="ocsp", issuer=issuer_ref(issuer.subject),
                          this_update=response.produced_at_utc, revoked=tuple(revoked),
                          good=tuple(good))
+
+
+def _names(response: ocsp.OCSPResponse, cert: x509.Certificate) -> bool:
+    """Whether the response's ResponderID names ``cert`` (by name or key hash)."""
+    if response.responder_name is not None:
+        return bool(response.responder_name == cert.subject)
+    digest = x509.SubjectKeyIdentifier.from_public_key(cert.public_key()).digest
+    return response.responder_key_hash == digest
+
+
+def _responder(response: ocsp.OCSPResponse, issuer: x509.Certificate) -> x509.Certificate:
+    """The certificate whose key signed ``response``: the issuer itself, or a
+    responder the issuer delegated OCSP signing to (RFC 6960 4.2.2.2: issued
+    directly by it, with the id-kp-OCSPSigning extended key usage, valid when the
+    response was produced)."""
+    if _names(response, issuer):
+        return issuer
+    for candidate in response.certificates:
+        if not _names(response, candidate):
+            continue
+        try:
+            candidate.verify_directly_issued_by(issuer)
+        except (ValueError, TypeError, InvalidSignature):
+            raise RevocationEvidenceError("the OCSP responder's certificate is not issued by "
+                                          "the certificate's issuer") from None
+        try:
+            usage = candidate.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+        except x509.ExtensionNotFound:
+            usage = x509.ExtendedKeyUsage([])
+        if ExtendedKeyUsageOID.OCSP_SIGNING not in usage:
+            raise RevocationEvidenceError("the OCSP responder's certificate lacks the "
+                                          "OCSPSigning extended key usage")
+        produced = response.produced_at_utc
+        if not candidate.not_valid_before_utc <= produced <= candidate.not_valid_after_utc:
+            raise RevocationEvidenceError("the OCSP responder's certificate was not valid when "
+                                          "the response was produced")
+        return candidate
+    raise RevocationEvidenceError("the OCSP response is signed neither by the certificate's "
+                                  "issuer nor by a responder it delegated to")
 
 
 def _verify(issuer: x509.Certificate, signature: bytes, data: bytes,

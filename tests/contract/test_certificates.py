@@ -12,7 +12,10 @@ from uuid import UUID
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509 import ocsp
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from api.client import LedgerClient
 from domain.errors import (
@@ -413,3 +416,52 @@ def test_ca_certificate_as_an_agency_key_is_refused(world: World, pki: TestPKI) 
     error = refused(world, CertificateUsageError, SENDER, "agency.add_cert",
                     add_cert_fields(sub_ca, (pki.intermediate,)))
     assert "CA certificate" in str(error)
+
+
+def _responder(pki: TestPKI, issuer: Issued, *, eku: bool = True) -> Issued:
+    key = ec.generate_private_key(ec.SECP256R1())
+    builder = (x509.CertificateBuilder()
+               .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "OCSP")]))
+               .issuer_name(issuer.cert.subject).public_key(key.public_key())
+               .serial_number(x509.random_serial_number())
+               .not_valid_before(pki.made - timedelta(days=1))
+               .not_valid_after(pki.made + timedelta(days=30)))
+    if eku:
+        builder = builder.add_extension(
+            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.OCSP_SIGNING]), critical=False)
+    return Issued(cert=builder.sign(issuer.key, hashes.SHA256()),  # type: ignore[arg-type]
+                  key=key)
+
+
+def _delegated_answer(pki: TestPKI, leaf: Issued, responder: Issued) -> bytes:
+    response = (ocsp.OCSPResponseBuilder()
+                .add_response(cert=leaf.cert, issuer=pki.intermediate.cert,
+                              algorithm=hashes.SHA256(), cert_status=ocsp.OCSPCertStatus.REVOKED,
+                              this_update=pki.made, next_update=pki.made + timedelta(days=1),
+                              revocation_time=pki.made - timedelta(hours=1),
+                              revocation_reason=x509.ReasonFlags.key_compromise)
+                .responder_id(ocsp.OCSPResponderEncoding.HASH, responder.cert)
+                .certificates([responder.cert])
+                .sign(responder.key, hashes.SHA256()))  # type: ignore[arg-type]
+    return response.public_bytes(serialization.Encoding.DER)
+
+
+def test_ocsp_answer_of_a_delegated_responder_is_recorded(world: World, pki: TestPKI) -> None:
+    trust(world, pki.root)
+    answer = _delegated_answer(pki, pki.revoked, _responder(pki, pki.intermediate))
+    outcome = world.act("registrar", "revocation.record", {"evidence": [
+        {"kind": "ocsp", "data": base64.b64encode(answer).decode(),
+         "issuer": b64(pki.intermediate)}]})
+    assert outcome.result["revocations"] == 1
+
+
+@pytest.mark.parametrize("attack", ["no-ocsp-signing-eku", "responder-of-another-ca"])
+def test_ocsp_answer_of_an_unauthorised_responder_is_refused(
+        world: World, pki: TestPKI, other_pki: TestPKI, attack: str) -> None:
+    trust(world, pki.root)
+    responder = (_responder(pki, pki.intermediate, eku=False) if attack == "no-ocsp-signing-eku"
+                 else _responder(other_pki, other_pki.intermediate))
+    answer = _delegated_answer(pki, pki.revoked, responder)
+    refused(world, RevocationEvidenceError, "registrar", "revocation.record", {"evidence": [
+        {"kind": "ocsp", "data": base64.b64encode(answer).decode(),
+         "issuer": b64(pki.intermediate)}]})
