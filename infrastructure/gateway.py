@@ -39,9 +39,10 @@ from infrastructure.schema_lock import hold_schema_lock
 SCHEMA = [
     "CREATE TABLE IF NOT EXISTS {p}gateway_receipts (notification_id {int} PRIMARY KEY, "
     "aggregate_id TEXT NOT NULL UNIQUE, direction TEXT NOT NULL, agency TEXT NOT NULL, "
-    "axis_id TEXT NOT NULL, sha256 TEXT NOT NULL, at TEXT NOT NULL)",
+    "axis_id TEXT NOT NULL, sha256 TEXT NOT NULL, document_id TEXT, at TEXT NOT NULL)",
     "CREATE INDEX IF NOT EXISTS gateway_receipts_sha256 ON {p}gateway_receipts (sha256)",
     "CREATE INDEX IF NOT EXISTS gateway_receipts_agency ON {p}gateway_receipts (agency)",
+    "CREATE INDEX IF NOT EXISTS gateway_receipts_document ON {p}gateway_receipts (document_id)",
 ]
 BATCH = 500
 
@@ -109,6 +110,7 @@ class IndexedReceipt:
     agency: str
     axis_id: str
     sha256: str
+    document_id: str | None  # the message's edXML DocumentId, as the receipt records it
     at: str
 
 
@@ -144,8 +146,8 @@ class GatewayIndex:
                 if rows:
                     c.executemany(t.sql(
                         "INSERT INTO {p}gateway_receipts (notification_id, aggregate_id, "
-                        "direction, agency, axis_id, sha256, at) VALUES "
-                        "(%s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"),
+                        "direction, agency, axis_id, sha256, document_id, at) VALUES "
+                        "(%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"),
                         [_row(position, state) for position, state in rows])
             if len(rows) < BATCH:
                 return
@@ -155,6 +157,11 @@ class GatewayIndex:
 
     def by_agency(self, agency: str) -> list[IndexedReceipt]:
         return self._select("agency = %s", (agency,))
+
+    def by_document_id(self, document_id: str) -> list[IndexedReceipt]:
+        """Receipts of messages whose edXML DocumentId (a status message's: the one
+        it responds for) is ``document_id``."""
+        return self._select("document_id = %s", (document_id,))
 
     def of_hashes(self, hashes: Iterable[str]) -> list[IndexedReceipt]:
         found: list[IndexedReceipt] = []
@@ -166,12 +173,14 @@ class GatewayIndex:
         self.catch_up()
         with self.table.datastore.transaction(commit=False) as c:
             c.execute(self.table.sql(
-                "SELECT notification_id, aggregate_id, direction, agency, axis_id, sha256, at "
+                "SELECT notification_id, aggregate_id, direction, agency, axis_id, sha256, "
+                "document_id, at "
                 f"FROM {{p}}gateway_receipts WHERE {where} ORDER BY notification_id"), values)
             return [IndexedReceipt(notification_id=int(r["notification_id"]),
                                    aggregate_id=UUID(r["aggregate_id"]),
                                    direction=r["direction"], agency=r["agency"],
-                                   axis_id=r["axis_id"], sha256=r["sha256"], at=r["at"])
+                                   axis_id=r["axis_id"], sha256=r["sha256"],
+                                   document_id=r["document_id"], at=r["at"])
                     for r in c.fetchall()]
 
 
@@ -181,4 +190,5 @@ def _row(position: int, state: bytes) -> tuple[object, ...]:
     record_id = GatewayReceiptRecord.id_for(statement["direction"], statement["agency"],
                                             statement["axis_id"], statement["sha256"])
     return (position, str(record_id), statement["direction"], statement["agency"],
-            statement["axis_id"], statement["sha256"], statement["at"])
+            statement["axis_id"], statement["sha256"], statement["document_id"],
+            statement["at"])

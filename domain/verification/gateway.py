@@ -108,3 +108,22 @@ def check_receipt_bytes(statement: dict[str, Any], data: bytes) -> None:
         if found[key] != statement[key]:
             raise VerificationError(f"the bytes' {key} read {found[key]!r}, the receipt "
                                     f"records {statement[key]!r}")
+
+
+def command_source(payload: dict[str, Any]) -> str | None:
+    """The SHA-256 of the message a signed command was made from (its ``source``)."""
+    fields = payload.get("fields") if "actor" in payload else None
+    source = fields.get("source") if isinstance(fields, dict) else None
+    digest = source.get("sha256") if isinstance(source, dict) else None
+    return digest if isinstance(digest, str) else None
+
+
+def about_document(statement: dict[str, Any], *, sources: set[str], document_id: str,
+                   parties: set[str]) -> bool:
+    """A receipt belongs to a document's evidence when the ledger made one of the
+    document's commands from its bytes (the command's ``source``), or when it is a
+    message with the document's edXML DocumentId (a status message: the one it
+    responds for) that the axis carried for one of the document's parties."""
+    if statement["sha256"] in sources:
+        return True
+    return statement["document_id"] == document_id and statement["agency"] in parties
