@@ -19,10 +19,11 @@ import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from domain import topics
+from domain.errors import NotFoundError
 from domain.evidence.envelope import Envelope
 from domain.evidence.statements import gateway_statement, sign_statement
 from domain.exchange.gateway import (
@@ -32,9 +33,13 @@ from domain.exchange.gateway import (
 )
 from domain.ledger.application import DocLedger
 from domain.stored_state import state_field
+from domain.verification.gateway import PROOF_FORMAT
 from infrastructure.blobs import BlobStore
 from infrastructure.log_store import EventsTable
 from infrastructure.schema_lock import hold_schema_lock
+
+if TYPE_CHECKING:
+    from infrastructure.transparency import LedgerLog
 
 SCHEMA = [
     "CREATE TABLE IF NOT EXISTS {p}gateway_receipts (notification_id {int} PRIMARY KEY, "
@@ -192,3 +197,36 @@ def _row(position: int, state: bytes) -> tuple[object, ...]:
     return (position, str(record_id), statement["direction"], statement["agency"],
             statement["axis_id"], statement["sha256"], statement["document_id"],
             statement["at"])
+
+
+def prove(log: LedgerLog, index: GatewayIndex, sha256: str, *, agency: str | None = None,
+          data: bytes | None = None, wait_for_witnesses: bool = True) -> dict[str, Any]:
+    """A gateway proof (``domain.verification.gateway.verify_gateway_proof``) of the
+    receipts of the bytes with ``sha256`` (those for ``agency`` only, if given),
+    against the latest published checkpoint, signed now if the log grew. NotFoundError
+    if there is none, or none the checkpoint covers yet."""
+    log.issue_checkpoint(force=True)
+    checkpoint = log.publish() if wait_for_witnesses else log.published_checkpoint()
+    found = [r for r in index.by_sha256(sha256) if agency is None or r.agency == agency]
+    if checkpoint is None or not found:
+        raise NotFoundError(f"no gateway receipt of sha256 {sha256}"
+                            + (f" for {agency}" if agency else ""))
+    receipts = []
+    for n in log.store.notifications_of([(str(r.aggregate_id), 1) for r in found]):
+        leaf = log.store.leaf_index_of(notification_id=n.id)
+        if leaf >= checkpoint.size:
+            continue
+        receipts.append({
+            "leaf_index": leaf, "notification_id": n.id, "aggregate_id": str(n.originator_id),
+            "version": n.originator_version, "topic": n.topic,
+            "state": base64.b64encode(n.state).decode(),
+            "proof": [h.hex() for h in log.inclusion_proof(leaf, checkpoint.size)]})
+    if not receipts:
+        raise NotFoundError(f"the receipts of sha256 {sha256} are not yet covered by a "
+                            f"published checkpoint (size {checkpoint.size}): ask again once "
+                            "the witnesses have cosigned a newer one")
+    proof: dict[str, Any] = {"format": PROOF_FORMAT, "checkpoint": checkpoint.note,
+                             "receipts": sorted(receipts, key=lambda r: r["leaf_index"])}
+    if data is not None:
+        proof["data"] = base64.b64encode(data).decode()
+    return proof
