@@ -211,3 +211,20 @@ def test_a_message_too_large_to_read_is_failed_for_good_not_offered_forever(
     assert (first.pulled, first.refused, again.pulled) == (1, 1, 0)
     assert axis.axis.messages[doc_id].statuses == {RECIPIENT: "fail"}
     assert "larger than 512 bytes" in axis.axis.messages[doc_id].reasons[RECIPIENT]
+
+
+def test_other_bytes_served_under_the_same_id_after_a_crash_get_a_receipt_of_their_own(
+        axis: AxisServer, ledger: LedgerService) -> None:
+    doc_id = client(axis, "vxp.g22", "secret-g22").send_edoc(
+        SENDER, document(SENDER, [RECIPIENT], 6), "eDoc", idempotency_key="g22-6")
+    assert sync(axis, ledger, kill_at="after-receipt") is None
+    first = axis.axis.messages[doc_id].data
+    # the axis serves the message again with another hop in its trace
+    hop = (b"<edXML:TraceHeader><edXML:OrganId>001.00.20.TT2</edXML:OrganId>"
+           b"<edXML:Timestamp>2026/11/27 08:09:00</edXML:Timestamp></edXML:TraceHeader>")
+    at = first.rindex(b"</edXML:TraceHeader>") + len(b"</edXML:TraceHeader>")
+    axis.axis.messages[doc_id].data = first[:at] + hop + first[at:]
+    assert sync(axis, ledger) is not None
+    receipts = ledger.gateway_index().by_agency(RECIPIENT)
+    assert [(r.axis_id, r.sha256) for r in receipts] == [
+        (doc_id, sha256(first)), (doc_id, sha256(axis.axis.messages[doc_id].data))]
