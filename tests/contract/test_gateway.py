@@ -13,6 +13,7 @@ from domain.errors import AuditFailure, InvalidInputError, VerificationError
 from domain.evidence.leaf import event_leaf_hash
 from domain.evidence.merkle import verify_inclusion
 from domain.verification.gateway import check_receipt_bytes, open_receipt_event
+from domain.verification.monitor import GATEWAY, LogEvent, naming
 from infrastructure.ledger import DataFolder, run_audit, trust_anchors
 from infrastructure.service import LedgerService
 from tests.factories import RECIPIENT, SENDER, World
@@ -149,3 +150,18 @@ def test_altered_bytes_are_not_the_receipts(service: LedgerService) -> None:
     s = service.record_gateway_receipt("in", RECIPIENT, "axis-1", "eDoc", DOWNLOADED).statement
     with pytest.raises(VerificationError, match="are not the receipt's"):
         check_receipt_bytes(s, DOWNLOADED.replace(b"TT2", b"TT3", 1))
+
+
+def test_an_agencys_monitor_sees_its_own_receipts_and_no_one_elses(
+        service: LedgerService) -> None:
+    mine = service.record_gateway_receipt("in", RECIPIENT, "axis-1", "eDoc", DOWNLOADED)
+    service.record_gateway_receipt("out", SENDER, "axis-2", "status", STATUS)
+    events = []
+    for n in service.log.store.notifications_of(
+            [(str(r.aggregate_id), 1) for r in service.gateway_index().by_sha256(mine.sha256)
+             + service.gateway_index().by_agency(SENDER)]):
+        events.append(LogEvent(leaf_index=service.log.store.leaf_index_of(notification_id=n.id),
+                               notification_id=n.id, aggregate_id=n.originator_id,
+                               version=1, topic=n.topic, state=n.state))
+    assert [(e.aggregate_id, why) for e, why in naming(events, RECIPIENT)] == [
+        (mine.aggregate_id, GATEWAY)]
