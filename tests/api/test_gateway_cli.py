@@ -14,12 +14,13 @@ from typer.testing import CliRunner
 from api.cli_gateway import gateway_app
 from api.client import LedgerClient
 from domain.errors import NotFoundError, VerificationError
+from domain.verification.bundle import verify_bundle
 from domain.verification.gateway import verify_gateway_proof
 from infrastructure.ledger import DataFolder
 from infrastructure.service import bootstrap
 from tests.api.test_http_reads import api, auditor_client, register_auditor
 from tests.conftest import sqlite_settings
-from tests.contract.test_gateway_bundle import delivered, sent_message
+from tests.contract.test_gateway_bundle import H41, Exchange, delivered, sent_message
 from tests.factories import RECIPIENT, SENDER, World
 
 runner = CliRunner()
@@ -88,3 +89,20 @@ def test_the_receipts_agency_and_an_auditor_get_a_proof_over_http(ledger: World)
             [statement] = verify_gateway_proof(answer.json(), vkey(ledger), message)
             assert statement["agency"] == RECIPIENT and statement["direction"] == "in"
     assert DataFolder(ledger.settings.data).blobs.path_for(statement["sha256"]).is_file()
+
+
+def test_over_http_a_party_gets_the_bundled_messages_bytes_and_an_auditor_only_receipts(
+        tmp_path: Path) -> None:
+    exchange = Exchange(sqlite_settings(tmp_path))
+    auditor = register_auditor(exchange.world)
+    path = f"/v1/documents/{exchange.document}/bundle"
+    with api(exchange.world) as http:
+        recipient = LedgerClient("http://testserver", H41, exchange.world.keys[H41],
+                                 http=http)  # type: ignore[arg-type]
+        mine = http.get(path, auth=recipient.auth).json()
+        audited = http.get(path, auth=auditor_client(http, auditor).auth).json()
+    assert [("data" in g) for g in mine["gateway"]] == [True, True]
+    assert [("data" in g) for g in audited["gateway"]] == [False, False]
+    for bundle in (mine, audited):
+        assert verify_bundle(bundle, exchange.vkey).gateway_receipts == 2
+    exchange.service.close()
