@@ -8,7 +8,7 @@ same message id with other bytes is another record, another receipt.
 
 ``GatewayIndex`` is a table derived from the log, never the only copy of
 anything: it follows the event store (receipts' events only, by topic, from the
-last position it holds) before every read, so a receipt committed by a process
+last position it read) before every read, so a receipt committed by a process
 that died before anything else is still found.
 """
 
@@ -48,8 +48,12 @@ SCHEMA = [
     "CREATE INDEX IF NOT EXISTS gateway_receipts_sha256 ON {p}gateway_receipts (sha256)",
     "CREATE INDEX IF NOT EXISTS gateway_receipts_agency ON {p}gateway_receipts (agency)",
     "CREATE INDEX IF NOT EXISTS gateway_receipts_document ON {p}gateway_receipts (document_id)",
+    # how far the index has read the log (receipts are rare: without it every read
+    # would scan the whole log after the last receipt)
+    "CREATE TABLE IF NOT EXISTS {p}gateway_position (one INTEGER PRIMARY KEY CHECK (one = 1), "
+    "position {int} NOT NULL)",
 ]
-BATCH = 500
+SCAN = 20_000  # positions of the log read per transaction
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -136,25 +140,36 @@ class GatewayIndex:
         return cls(EventsTable.of(app.recorder))
 
     def catch_up(self) -> None:
-        """Index every receipt the log holds after the last one indexed."""
+        """Index every receipt the log holds after the position read last, a window
+        of positions per transaction. Commit order is position order (the event
+        store's table lock on PostgreSQL, one writer on SQLite), so nothing below
+        the highest committed position can appear later."""
         t = self.table
         while True:
             with t.datastore.transaction(commit=True) as c:
-                c.execute(t.sql("SELECT coalesce(max(notification_id), 0) AS last "
-                                "FROM {p}gateway_receipts"))
-                last = int(c.fetchone()["last"])
+                c.execute(t.sql("SELECT position FROM {p}gateway_position WHERE one = 1"))
+                row = c.fetchone()
+                done = 0 if row is None else int(row["position"])
+                c.execute(f"SELECT coalesce(max({t.position}), 0) AS top FROM {t.name}")
+                top = int(c.fetchone()["top"])
+                if top <= done:
+                    return
+                end = min(top, done + SCAN)
                 c.execute(t.sql(f"SELECT {t.position} AS position, state FROM {t.name} "
-                                f"WHERE {t.position} > %s AND topic = %s "
-                                f"ORDER BY {t.position} LIMIT {BATCH}"),
-                          (last, topics.GATEWAY_RECORDED))
-                rows = [(int(r["position"]), bytes(r["state"])) for r in c.fetchall()]
+                                f"WHERE {t.position} > %s AND {t.position} <= %s "
+                                f"AND topic = %s ORDER BY {t.position}"),
+                          (done, end, topics.GATEWAY_RECORDED))
+                rows = [_row(int(r["position"]), bytes(r["state"])) for r in c.fetchall()]
                 if rows:
                     c.executemany(t.sql(
                         "INSERT INTO {p}gateway_receipts (notification_id, aggregate_id, "
                         "direction, agency, axis_id, sha256, document_id, at) VALUES "
-                        "(%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"),
-                        [_row(position, state) for position, state in rows])
-            if len(rows) < BATCH:
+                        "(%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"), rows)
+                c.execute(t.sql(
+                    "INSERT INTO {p}gateway_position (one, position) VALUES (1, %s) "
+                    "ON CONFLICT (one) DO UPDATE SET position = excluded.position "
+                    "WHERE {p}gateway_position.position < excluded.position"), (end,))
+            if end == top:
                 return
 
     def by_sha256(self, sha256: str) -> list[IndexedReceipt]:

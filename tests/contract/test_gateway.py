@@ -165,3 +165,16 @@ def test_an_agencys_monitor_sees_its_own_receipts_and_no_one_elses(
                                version=1, topic=n.topic, state=n.state))
     assert [(e.aggregate_id, why) for e, why in naming(events, RECIPIENT)] == [
         (mine.aggregate_id, GATEWAY)]
+
+
+def test_the_index_reads_the_log_window_by_window_and_only_once(
+        service: LedgerService, world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("infrastructure.gateway.SCAN", 3)
+    first = service.record_gateway_receipt("in", RECIPIENT, "axis-1", "eDoc", DOWNLOADED)
+    world.sent()  # a stretch of log with no receipt in it
+    last = service.record_gateway_receipt("out", SENDER, "axis-2", "status", STATUS)
+    index = service.gateway_index()
+    assert [r.aggregate_id for r in index.of_hashes([first.sha256, last.sha256])] == [
+        first.aggregate_id, last.aggregate_id]
+    world.sent()
+    assert [r.axis_id for r in index.by_agency(SENDER)] == ["axis-2"]  # no row twice
