@@ -27,6 +27,7 @@ import pytest
 
 from api.cli import main
 from infrastructure.axis_client import AxisClient
+from infrastructure.gateway import GatewayIndex
 from infrastructure.ledger import open_ledger
 from infrastructure.settings import Settings
 from tests.api.conftest import Cli
@@ -115,7 +116,9 @@ def test_a_sync_killed_at_each_point_and_run_again_doubles_nothing_and_loses_not
 
     summary = json.loads(output[output.index("{"):output.rindex("}") + 1])
     assert summary["pulled"] == 0 and summary["pushed"] == 1
-    assert events(settings) == imported  # imported once, though pulled twice
+    # imported once, though pulled twice; and two receipts more: the refused
+    # message's, and the push's (killed after the send, receipted by the rerun)
+    assert events(settings) == imported + 2
     messages = axis.axis.messages
     assert messages[good].statuses == {RECIPIENT: "done"}
     assert messages[bad].statuses == {RECIPIENT: "fail"}
@@ -125,5 +128,8 @@ def test_a_sync_killed_at_each_point_and_run_again_doubles_nothing_and_loses_not
     app = open_ledger(settings)
     try:
         assert app.outcome_of(command_id_for(messages[good].data))
+        receipts = GatewayIndex.beside(app).by_agency(RECIPIENT)  # one per message
+        assert [(r.direction, r.axis_id) for r in receipts] == [
+            ("in", good), ("in", bad), ("out", pushed.doc_id)]
     finally:
         app.close()

@@ -15,7 +15,14 @@ from uuid import UUID
 from fastapi import APIRouter, Path
 from fastapi.responses import Response
 
-from api.http.deps import CallerDep, ContainerDep, WaitFor, fresh_views, party_document
+from api.http.deps import (
+    CallerDep,
+    ContainerDep,
+    WaitFor,
+    fresh_views,
+    is_party,
+    party_document,
+)
 from api.http.problems import PROBLEM_RESPONSES
 from domain.errors import AuditFailure, NotFoundError, VerificationError
 from domain.verification.history import document_history
@@ -70,12 +77,17 @@ def bundle(document: DocumentPath, caller: CallerDep, c: ContainerDep) -> dict[s
     (docs/bundle.md), after signing one now; with a witness policy, published once
     its witnesses cosign it: a document newer than that is 404 until then.
 
-    Every event of the document, its deliveries and the agencies involved, with
-    inclusion proofs; `docledger verify-bundle` checks it offline.
+    Every event of the document, its deliveries and the agencies involved, and the
+    gateway receipts of the messages about it, with inclusion proofs;
+    `docledger verify-bundle` checks it offline. The messages' bytes come with the
+    receipts for the document's parties only: an auditor, who reads no attachment,
+    gets the receipts (digests and trace headers) without them.
     """
-    party_document(c, caller, document, auditors=True)
+    doc = party_document(c, caller, document, auditors=True)
+    blobs = c.service.folder.blobs if is_party(caller, doc) else None
     # the server's publisher asks the witnesses: a request never waits on them
-    return build_bundle(c.service.app, c.service.log, document, wait_for_witnesses=False)
+    return build_bundle(c.service.app, c.service.log, document, wait_for_witnesses=False,
+                        gateway=c.service.gateway_index(), blobs=blobs)
 
 
 EDXML = "application/xml"
