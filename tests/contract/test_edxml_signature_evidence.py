@@ -210,3 +210,37 @@ def test_source_without_a_signature_result_is_refused_under_a_strict_policy(
             command_with(ledger, unsigned(), None)
     finally:
         ledger.close()
+
+
+# ---- status messages are signed in the wild too ---------------------------------------
+
+
+def test_signed_status_message_is_recorded_valid_and_shown_in_the_timeline(
+        ledger: Ledger) -> None:
+    ledger.load(unsigned())
+    done = ledger.load(sign(sample("status-03-accepted.edxml"), pki().ecdsa))
+    assert [c["type"] for c in done["commands"]] == ["delivery.accept"]
+    document = Document.id_for(G22, DOC_7816)
+    (accepted,) = [e.source for e in ledger.session.history(None, document)
+                   if e.command == "delivery.accept"]
+    assert accepted is not None
+    assert accepted["signature"]["status"] == "valid"
+    assert accepted["signature"]["certificate"]["subject"] == "CN=Nguyễn Văn B (ECDSA),C=VN"
+    status = queries.status(caught_up(ledger.world), str(document))
+    assert status is not None
+    (row,) = [t for t in status["timeline"] if t["event"] == "Accepted"]
+    assert (row["source"], row["signature"]) == (
+        done["source_sha256"], "valid: CN=Nguyễn Văn B (ECDSA),C=VN")
+
+
+def test_status_message_tampered_after_signing_is_recorded_invalid(ledger: Ledger) -> None:
+    ledger.load(unsigned())
+    signed = sign(sample("status-02-rejected.edxml"), pki().rsa)
+    m = parse_edxml(signed)
+    old = f"<edXML:Description>{m.description}</edXML:Description>".encode()  # type: ignore[union-attr]
+    assert signed.count(old) == 1
+    done = ledger.load(signed.replace(old, b"<edXML:Description>Sai</edXML:Description>"))
+    assert done["signature"]["status"] == "invalid"
+    (refused,) = [e.source for e in ledger.session.history(
+        None, Document.id_for(G22, DOC_7816)) if e.command == "delivery.refuse"]
+    assert refused is not None and refused["signature"]["status"] == "invalid"
