@@ -13,6 +13,7 @@ with nothing written, and reported here as recorded before.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,9 +42,13 @@ class Imported:
 
 
 def import_edxml(session: LedgerSession, data: bytes, agency: str, *,
-                 key: Path | None = None) -> Imported:
-    """Parse ``data``, plan its commands as ``agency``, and give each one, signed."""
-    plan: Plan = plan_import(parse_edxml(data), agency)
+                 key: Path | None = None,
+                 organ_ids: Mapping[str, str] | None = None) -> Imported:
+    """Parse ``data``, plan its commands as ``agency``, and give each one, signed.
+
+    ``organ_ids`` names the agency each OrganId of the message that is not a
+    13-character code stands for (``28.22.H17``: docs/edxml.md, "Agency codes")."""
+    plan: Plan = plan_import(parse_edxml(data), agency, organ_ids=organ_ids)
     # judged on the bytes as received, before anything is kept: a message the
     # ledger's signature policy refuses leaves nothing behind
     signature = session.xml_signature(agency, data)

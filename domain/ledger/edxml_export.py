@@ -44,6 +44,7 @@ from domain.exchange.edxml.model import (
     TraceHeader,
     vietnam_time,
 )
+from domain.exchange.edxml.parse import parse_edxml
 from domain.ledger.application import DocLedger
 
 Content = Callable[[str], bytes | None]  # an attachment's bytes by sha256, if held
@@ -56,8 +57,11 @@ def document_message(app: DocLedger, document: UUID, content: Content) -> Docume
     deliveries = {code: app.events_of(Delivery.id_for(doc.id, code)) for code in doc.recipients}
     recalls = [e for evs in deliveries.values() for e in evs
                if isinstance(e, Delivery.RecallRequested)]
-    acts = [e for e in events if isinstance(e, Document.Sent | Document.Revised)] + recalls
-    latest = max(acts, key=lambda e: e.timestamp)
+    acts: list[Any] = [e for e in events if isinstance(e, Document.Sent | Document.Revised)]
+    acts += recalls
+    # a document its sender addressed only to itself is issued, never sent
+    latest = max(acts or [e for e in events if isinstance(e, Document.Issued)],
+                 key=lambda e: e.timestamp)
     at = latest.timestamp
     removed = sorted(code for code, evs in deliveries.items()
                      if any(isinstance(e, Delivery.Removed) for e in evs))
@@ -74,8 +78,8 @@ def document_message(app: DocLedger, document: UUID, content: Content) -> Docume
     else:
         business = Business(doc_type=BusinessDocType.NEW, document_id=doc.document_id,
                             staff=_staff(latest))
-        to = [code for code in doc.recipients if code not in removed]
-    return _message(app, doc, to, business, at, content)
+        to = [code for code in doc.recipients if code not in removed] or [doc.sender]
+    return _message(app, doc, to, business, at, content, _own_number(events, content))
 
 
 def _revision(doc: Document, events: list[Any], deliveries: dict[str, list[Any]],
@@ -102,15 +106,27 @@ def _revision(doc: Document, events: list[Any], deliveries: dict[str, list[Any]]
         staff=_staff(revised)), to
 
 
+def _own_number(events: list[Any], content: Content) -> str | None:
+    """The document's own number as issued (``CodeNumber``) in the message it was
+    imported from, if it was and the ledger holds that message's bytes."""
+    payload = json.loads(base64.b64decode(events[0].envelope["payload"]))
+    source = (payload.get("fields") or {}).get("source")
+    data = content(source["sha256"]) if isinstance(source, dict) else None
+    if data is None:
+        return None
+    message = parse_edxml(data)
+    return message.code.number if isinstance(message, DocumentMessage) else None
+
+
 def _message(app: DocLedger, doc: Document, to: list[str], business: Business,
-             at: datetime, content: Content) -> DocumentMessage:
+             at: datetime, content: Content, number: str | None) -> DocumentMessage:
     h = doc.header
     signer = h["signer"]
     return DocumentMessage(
         sender=_organization(app, doc.sender),
         recipients=tuple(_organization(app, code) for code in to),
         document_id=doc.document_id,
-        code=Code(number="?" if doc.number is None else str(doc.number),
+        code=Code(number=number or ("?" if doc.number is None else str(doc.number)),
                   notation=h["code_notation"]),
         promulgation=PromulgationInfo(
             date=date.fromisoformat(h["promulgation_date"]),
@@ -169,8 +185,8 @@ def status_message(app: DocLedger, document: UUID, recipient: str) -> StatusMess
 
 def _document(app: DocLedger, document: UUID) -> Document:
     doc = app.find(Document, document)
-    if doc is None or not doc.recipients:
-        raise NotFoundError(f"document {document} does not exist or was not sent")
+    if doc is None or not (doc.recipients or doc.number is not None):
+        raise NotFoundError(f"document {document} does not exist or was not issued")
     return doc
 
 
