@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 from uuid import UUID
@@ -79,7 +80,16 @@ def document_message(app: DocLedger, document: UUID, content: Content) -> Docume
         business = Business(doc_type=BusinessDocType.NEW, document_id=doc.document_id,
                             staff=_staff(latest))
         to = [code for code in doc.recipients if code not in removed] or [doc.sender]
-    return _message(app, doc, to, business, at, content, _own_number(events, content))
+    message = _message(app, doc, to, business, at, content, _own_number(events, content))
+    if business.doc_type is BusinessDocType.UPDATE and _said(latest, "attachments") is None:
+        return replace(message, attachments=())  # the update left the files as they were
+    return message
+
+
+def _said(event: Any, name: str) -> Any:
+    """The field ``name`` of the command that wrote ``event``, as it was signed."""
+    payload = json.loads(base64.b64decode(event.envelope["payload"]))
+    return (payload.get("fields") or {}).get(name)
 
 
 def _revision(doc: Document, events: list[Any], deliveries: dict[str, list[Any]],
@@ -97,10 +107,14 @@ def _revision(doc: Document, events: list[Any], deliveries: dict[str, list[Any]]
     receivers = tuple([Receiver(organ_id=c, receiver_type=ReceiverType.REMOVED)
                        for c in removed_now]
                       + [Receiver(organ_id=c, receiver_type=ReceiverType.ADDED) for c in added])
+    # the update named the header as revised (DocumentInfo 1): the message's header
+    # is the document's, which is that header now
+    metadata = "1" if _said(revised, "header") is not None else None
     return Business(
         doc_type=kind, document_id=doc.document_id, reason=revised.reason,
-        document_info=BusinessDocumentInfo(document_receiver="1", receivers=receivers)
-        if receivers else None,
+        document_info=BusinessDocumentInfo(
+            document_info=metadata, document_receiver="1" if receivers else None,
+            receivers=receivers) if receivers or metadata else None,
         replacements=(ReplacementInfo(document_id=doc.document_id, organ_ids=tuple(to)),)
         if kind is BusinessDocType.REPLACE else (),
         staff=_staff(revised)), to

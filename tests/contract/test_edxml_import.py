@@ -16,20 +16,28 @@ import pytest
 from api.edxml_import import import_edxml
 from api.sending import send_document
 from api.session import LocalSession
-from domain.errors import DocLedgerError, DuplicateError, ForbiddenError
+from domain.errors import DocLedgerError, DuplicateError, ForbiddenError, InvalidCommandError
 from domain.exchange.delivery import Delivery
 from domain.exchange.document import Document
 from domain.exchange.edxml.errors import EdxmlInvalidValueError
 from domain.exchange.edxml.mapping import plan_import
-from domain.exchange.edxml.model import DocumentMessage, Organization, StatusMessage
+from domain.exchange.edxml.model import (
+    BusinessDocumentInfo,
+    DocumentMessage,
+    Organization,
+    StatusMessage,
+)
 from domain.exchange.edxml.parse import parse_edxml
 from domain.exchange.edxml.write import write_edxml
 from infrastructure.keyfiles import write_key_pair
 from infrastructure.ledger import DataFolder
 from infrastructure.service import bootstrap
 from infrastructure.settings import Settings
+from infrastructure.views import queries
 from tests.conftest import sqlite_settings
+from tests.contract.test_attacks import audit
 from tests.factories import ManualClock, World, header
+from tests.views_support import caught_up
 
 SAMPLES = Path(__file__).parents[1] / "assets" / "edxml" / "samples"
 G22, H41, H14, G17 = "000.00.00.G22", "000.00.00.H41", "000.00.00.H14", "000.00.00.G17"
@@ -308,4 +316,44 @@ def test_an_import_cut_short_is_finished_by_importing_again_and_a_changed_one_is
     before = a.world.event_count()
     with pytest.raises(DuplicateError, match="already exists"):
         a.load(changed)
+    assert a.world.event_count() == before
+
+
+def metadata_update(subject: str, notation: str | None = None) -> bytes:
+    """The update sample changing only the metadata (DocumentInfo 1): no files, no
+    receivers, another subject (and notation)."""
+    m = parse_edxml(sample("document-update-receiver-list.edxml"))
+    assert isinstance(m, DocumentMessage) and m.business is not None
+    info = BusinessDocumentInfo(document_info="1")
+    return write_edxml(dataclasses.replace(
+        m, subject=subject, attachments=(),
+        code=dataclasses.replace(m.code, notation=notation or m.code.notation),
+        business=dataclasses.replace(m.business, document_info=info)))
+
+
+def test_update_of_the_metadata_only_is_recorded_and_round_trips(
+        ledgers: tuple[Ledger, Ledger]) -> None:
+    a, b = ledgers
+    for ledger in (a, b):
+        ledger.load(ROUND_TRIPS["document-update-receiver-list.edxml"])
+    done = a.load(metadata_update("Về việc khác"))
+    document = UUID(done["document"])
+    doc = a.world.app.find(Document, document)
+    assert doc is not None and doc.header["subject"] == "Về việc khác"
+    assert a.state(document)["events"][-2:] == ["Revised", "HeaderRevised"]
+    assert queries.status(caught_up(a.world), str(document))["subject"] == (  # type: ignore[index]
+        "Về việc khác")
+    out = a.session.edxml(None, document, None)
+    assert all(c["recorded_before"] for c in a.load(out)["commands"])
+    b.load(out)
+    assert b.state(document) == a.state(document)
+    audit(a.world)  # replayed byte for byte
+
+
+def test_update_changing_the_notation_is_refused(ledgers: tuple[Ledger, Ledger]) -> None:
+    a, _ = ledgers
+    a.load(ROUND_TRIPS["document-update-receiver-list.edxml"])
+    before = a.world.event_count()
+    with pytest.raises(InvalidCommandError, match="keeps the notation"):
+        a.load(metadata_update("Về việc khác", notation="QĐ-KHAC"))
     assert a.world.event_count() == before

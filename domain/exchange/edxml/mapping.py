@@ -162,10 +162,14 @@ def _document_plan(m: DocumentMessage, agency: str, codes: Codes) -> Plan:
             {"document": str(own), "recipients": sorted(to), "reason": reason}, staff),))
     if kind is BusinessDocType.UPDATE:
         added, removed = receiver_changes(m, codes)
+        info = m.business.document_info if m.business else None
+        # DocumentInfo 1: the metadata changed (the header as the message has it)
+        revised = header(m, codes) if info and info.document_info == "1" else None
         return Plan(agency=agency, document=own, blobs=blobs, commands=(_planned(
             agency, "document.revise",
             {"document": str(own), "business_type": 2, "attachments": files or None,
-             "reason": reason, "add_recipients": added, "remove_recipients": removed},
+             "reason": reason, "add_recipients": added, "remove_recipients": removed,
+             **({"header": revised} if revised is not None else {})},
             staff),))
     replaced = [r.document_id for r in m.business.replacements] if m.business else []
     # each replaced document once (the sample lists one twice)
