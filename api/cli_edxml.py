@@ -63,6 +63,7 @@ def import_(
                     f"[green]imported[/] {path.name}: document {imported.document}; "
                     f"{', '.join(done) or 'no new command'}"
                     + (f"; {before} recorded before" if before else "")
+                    + f"; XML signature {imported.signature.get('status', 'not checked')}"
                     + (f" ({imported.note})" if imported.note else ""))
     finally:
         session.close()
