@@ -16,13 +16,15 @@ from typing import Any
 from uuid import UUID
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from domain.errors import InvalidCommandError
+from domain.exchange.commands import XmlSignature
 from domain.exchange.document import Document
 from domain.exchange.edxml.mapping import plan_import
 from domain.exchange.edxml.parse import parse_edxml
 from domain.exchange.edxml.write import write_edxml
-from domain.exchange.edxml_signature import check_xml_signature
+from domain.exchange.edxml_signature import SignatureEvidence, check_xml_signature
 from domain.exchange.edxml_signature_policy import (
     EdxmlSignatureRefused,
     SignatureEvidenceMismatch,
@@ -31,7 +33,7 @@ from infrastructure.bundle import build_bundle
 from infrastructure.settings import Settings
 from infrastructure.views import queries
 from tests.contract.test_edxml_import import ALL, DOC_7816, G22, Ledger, base, sample
-from tests.edxml_signing import pki, sign
+from tests.edxml_signing import _issue, pki, sign
 from tests.views_support import caught_up
 
 SOURCED = {"document.create", "document.send"}
@@ -244,3 +246,22 @@ def test_status_message_tampered_after_signing_is_recorded_invalid(ledger: Ledge
     (refused,) = [e.source for e in ledger.session.history(
         None, Document.id_for(G22, DOC_7816)) if e.command == "delivery.refuse"]
     assert refused is not None and refused["signature"]["status"] == "invalid"
+
+
+def test_certificate_named_with_control_and_bidi_characters_is_recorded_escaped(
+        ledger: Ledger) -> None:
+    # a name the ledger could not sign into a command would leave the signature unrecorded
+    hostile = _issue("Văn thư\n\u202eexe.pdf", ec.generate_private_key(ec.SECP256R1()),
+                     pki().root)
+    done = ledger.load(sign(unsigned(), hostile))
+    assert done["signature"]["status"] == "valid"
+    assert done["signature"]["certificate"]["subject"] == (
+        "CN=Văn thư<U+000A><U+202E>exe.pdf,C=VN")
+
+
+def test_overlong_reason_is_recorded_cut() -> None:
+    evidence = SignatureEvidence(status="invalid", reason="lý do " * 400,
+                                 checked_at="2026-12-01T00:00:00.000000Z")
+    reason = evidence.recorded()["reason"]
+    assert len(reason) == 1000 and reason.endswith("…")
+    assert XmlSignature.model_validate(evidence.recorded())  # signable as it is
