@@ -16,6 +16,7 @@ from typing import Any
 
 from api.session import LedgerSession
 from domain.errors import CommandIdConflictError, DocLedgerError
+from domain.exchange.edxml.addressee import for_addressee
 from domain.exchange.edxml.mapping import Plan, plan_import
 from domain.exchange.edxml.parse import parse_edxml
 
@@ -37,9 +38,14 @@ class Imported:
 
 
 def import_edxml(session: LedgerSession, data: bytes, agency: str, *,
-                 key: Path | None = None) -> Imported:
-    """Parse ``data``, plan its commands as ``agency``, and give each one, signed."""
-    plan: Plan = plan_import(parse_edxml(data), agency)
+                 key: Path | None = None, addressee: str | None = None) -> Imported:
+    """Parse ``data``, plan its commands as ``agency``, and give each one, signed.
+    With ``addressee``, the copy the axis delivered to it: the acts towards it only
+    (``for_addressee``)."""
+    message = parse_edxml(data)
+    if addressee is not None:
+        message = for_addressee(message, addressee)
+    plan: Plan = plan_import(message, agency)
     sha256 = session.upload(agency, data)
     source = {"name": SOURCE_NAME, "media_type": SOURCE_TYPE, "size": len(data),
               "sha256": sha256}

@@ -25,6 +25,7 @@ from infrastructure.settings import Settings
 from tests.axis_server import AxisServer
 from tests.axis_standin import command_id_for, seam
 from tests.axis_support import (
+    OUTSIDE,
     STRANGER,
     document,
     ledger_with_keys,
@@ -130,7 +131,7 @@ def test_received_messages_are_imported_once_acknowledged_or_refused_and_kept(
     [kept] = state.refused(RECIPIENT)
     assert kept.state == REFUSAL_SENT and kept.data == messages[bad].data
     assert kept.error is not None and STRANGER in kept.error
-    assert [e.code for e in state.directory()] == sorted([SENDER, RECIPIENT, STRANGER])
+    assert [e.code for e in state.directory()] == sorted([SENDER, RECIPIENT, STRANGER, OUTSIDE])
 
 
 def test_outgoing_messages_are_pushed_once_and_a_refused_push_is_kept(
