@@ -35,7 +35,7 @@ from rich.markup import escape
 
 from api import render
 from api.cli_options import DataOpt, JsonOpt, RegistrarKeyOpt, open_service, settings_for
-from domain.errors import InvalidInputError, StoreUnavailableError
+from domain.errors import InvalidInputError, NotInitialisedError, StoreUnavailableError
 from domain.exchange.codes import check_agency_code
 from infrastructure.axis_client import AxisClient
 from infrastructure.axis_gateway import gateway_key, register_external
@@ -132,6 +132,9 @@ def show_gateway_key(data: DataOpt = None, as_json: JsonOpt = False) -> None:
     """Make the gateway's key if there is none, and show it: the key the agencies
     reached only through the axis are registered with."""
     folder = DataFolder(settings_for(data).data)
+    if not folder.ledger_key.exists():
+        raise NotInitialisedError(f"no ledger in {folder.root}: the gateway's key is kept "
+                                  "beside a ledger's")
     key = gateway_key(folder, create=True)
     assert key is not None
     path = public_path(folder.gateway_key)
