@@ -98,7 +98,8 @@ class LedgerImporter:
             return ImportResult(repeated=True, note=done.note)
         return ImportResult(
             repeated=all(row["recorded_before"] for row in done.commands),
-            note=f"as {sender}: " + ", ".join(row["type"] for row in done.commands))
+            note=f"{sender}'s " + ", ".join(row["type"] for row in done.commands)
+            + " (the gateway's key)")
 
     def _members(self, message: Message, sender: str) -> ImportResult:
         plan = _refusing(lambda: plan_import(message, sender))
