@@ -5,9 +5,10 @@ Read from the event log after the connector's cursor, filtered by topic:
 
 - the agency's acts on its own documents towards external recipients (agencies
   reached only through the axis): a send (``BussinessDocType`` 0, to the
-  recipients of that send), an update or replacement (2, 3) and a recall (1),
-  each the message ``document_message`` writes for the act, as the document was
-  then, its ``To`` narrowed to the external recipients;
+  recipients of that send), an update or replacement (2, 3: to the recipients,
+  and to those the update removes) and a recall (1, to those asked), each the
+  message ``document_message`` writes for the act, as the document was then,
+  its ``To`` narrowed to the external recipients;
 - the status changes of its deliveries from external senders (01 arrived, 02
   refused, 03 accepted, 04 assigned, 05, 06, 15, 16), each the status message of
   that change.
@@ -29,7 +30,13 @@ from uuid import UUID
 from domain import topics
 from domain.exchange.delivery import Delivery
 from domain.exchange.document import Document
-from domain.exchange.edxml.model import BusinessDocType
+from domain.exchange.edxml.model import (
+    BusinessDocType,
+    DocumentMessage,
+    Organization,
+    Receiver,
+    ReceiverType,
+)
 from domain.exchange.edxml.write import write_edxml
 from domain.ledger.application import DocLedger
 from domain.ledger.edxml_export import Content, document_message, status_message
@@ -93,13 +100,20 @@ class LedgerExporter:
         if sent is not None and message.doc_type is BusinessDocType.NEW:
             # a send adds recipients: the message goes to these, not again to earlier ones
             to = [o for o in message.recipients if o.organ_id in sent]
-        else:
-            to = list(message.recipients)
+        else:  # an update goes to the recipients, and to those it removes, to tell them
+            to = list(message.recipients) + [
+                Organization(organ_id=r.organ_id) for r in _receivers(message)
+                if r.receiver_type is ReceiverType.REMOVED]
         external = tuple(o for o in to if self.agencies.is_external(o.organ_id))
         if not external:
             return None
         return Outgoing(id=f"edoc-{_command_id(event)}", position=position, service_type="eDoc",
                         data=write_edxml(replace(message, recipients=external)))
+
+
+def _receivers(message: DocumentMessage) -> tuple[Receiver, ...]:
+    info = message.business.document_info if message.business else None
+    return info.receivers if info else ()
 
 
 def _command_id(event: Any) -> str:

@@ -234,3 +234,47 @@ def test_external_agencies_are_those_holding_the_gateway_key(ledger: LedgerServi
     assert register_external(ledger, EXTERNAL, "again") is None  # already so
     with pytest.raises(Exception, match="keys of its own"):
         register_external(ledger, SENDER, "a member")
+
+
+def test_a_members_acts_towards_external_recipients_go_out_once_each_as_they_were(
+        axis: AxisServer, ledger: LedgerService) -> None:
+    register_external(ledger, OUTSIDE, "Cơ quan ngoài")
+    doc = ledger.act(RECIPIENT, "document.create", {
+        "document_id": f"{RECIPIENT},2026/11/27,2/VPCP-TTĐT",
+        "header": {"code_notation": "VPCP-TTĐT", "document_type": {"type": 2,
+                   "type_name": "Công văn"}, "subject": "Gửi cơ quan ngoài",
+                   "promulgation_place": "Hà Nội", "promulgation_date": "2026-11-27",
+                   "signer": {"full_name": "Nguyễn Văn B"}, "priority": 0}}).result["document"]
+    ledger.act(RECIPIENT, "document.sign", {"document": doc,
+                                            "signer": {"full_name": "Nguyễn Văn B"}})
+    ledger.act(RECIPIENT, "document.issue", {"document": doc})
+    ledger.act(RECIPIENT, "document.send", {"document": doc, "recipients": [EXTERNAL]})
+    ledger.act(RECIPIENT, "document.send", {"document": doc, "recipients": [OUTSIDE]})
+    ledger.act(RECIPIENT, "document.revise", {
+        "document": doc, "business_type": 2, "reason": "Bổ sung nơi nhận",
+        "add_recipients": [SENDER], "remove_recipients": [OUTSIDE]})
+    ledger.act(RECIPIENT, "delivery.recall", {"document": doc, "recipients": [EXTERNAL],
+                                              "reason": "Sai sót"})
+    _, exporter = seam(ledger, RECIPIENT)
+    listed = exporter.outgoing(RECIPIENT, 0)
+    messages = [parse_edxml(m.data) for m in listed]
+
+    assert [m.doc_type for m in messages  # type: ignore[union-attr]
+            ] == [BusinessDocType.NEW, BusinessDocType.NEW, BusinessDocType.UPDATE,
+                  BusinessDocType.RECALL]
+    assert [[o.organ_id for o in m.recipients] for m in messages] == [
+        [EXTERNAL], [OUTSIDE], [EXTERNAL, OUTSIDE], [EXTERNAL]]
+    # a send goes to its own recipients only; an update to those it removes too
+    update = messages[2]
+    assert isinstance(update, DocumentMessage) and update.business is not None
+    info = update.business.document_info
+    assert info is not None and sorted(r.organ_id for r in info.receivers) == sorted(
+        [OUTSIDE, SENDER])
+    positions = [m.position for m in listed]
+    assert positions == sorted(positions) and len(set(m.id for m in listed)) == 4
+    assert exporter.outgoing(RECIPIENT, 0) == listed  # the same acts, the same messages
+    assert exporter.outgoing(RECIPIENT, positions[1]) == listed[2:]
+
+    summary = sync(axis, ledger)
+    assert summary.pushed == 4 and len(axis.axis.inbox(EXTERNAL)) == 3
+    assert len(axis.axis.inbox(OUTSIDE)) == 2 and axis.axis.inbox(SENDER) == []
