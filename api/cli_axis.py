@@ -87,7 +87,8 @@ def sync(
         importer, exporter = make_seam(service, code)
         runner = AxisSync(client=client, state=AxisState.beside(service.app), importer=importer,
                           exporter=exporter, agency=code, hook=crash_hook(),
-                          progress=lambda line: render.err.print(escape(line), highlight=False))
+                          progress=lambda line: render.err.print(escape(line), highlight=False),
+                          notary=service)
         if follow:
             keep_following(runner, interval, as_json)
         else:

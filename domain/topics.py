@@ -23,6 +23,7 @@ DOCUMENT: Final = "domain.document:Document"
 DELIVERY: Final = "domain.delivery:Delivery"
 REGISTER: Final = "domain.register:NumberRegister"
 COMMAND_RECORD: Final = "domain.command_log:CommandRecord"
+GATEWAY_RECEIPT: Final = "domain.gateway:GatewayReceipt"
 
 # aggregate -> the events it stores
 STORED_EVENTS: Final[dict[str, tuple[str, ...]]] = {
@@ -35,6 +36,7 @@ STORED_EVENTS: Final[dict[str, tuple[str, ...]]] = {
                "Removed"),
     REGISTER: ("Opened", "NumberTaken"),
     COMMAND_RECORD: ("Accepted",),
+    GATEWAY_RECEIPT: ("Recorded",),
 }
 
 # Base classes that are never stored: the library asks every event class of an
@@ -46,6 +48,7 @@ UNSTORED_EVENTS: Final[dict[str, tuple[str, ...]]] = {
     DELIVERY: ("Created", "StatusEvent"),
     REGISTER: ("Created",),
     COMMAND_RECORD: ("Created",),
+    GATEWAY_RECEIPT: ("Created",),
 }
 
 
@@ -62,3 +65,6 @@ STORED: Final[frozenset[str]] = frozenset(
 
 GENESIS: Final = event(ROOT, "Initialised")
 RECORD_ACCEPTED: Final = event(COMMAND_RECORD, "Accepted")
+# A ledger statement of its own, outside any command: what the axis handed over
+# or took (docs/gateway.md).
+GATEWAY_RECORDED: Final = event(GATEWAY_RECEIPT, "Recorded")

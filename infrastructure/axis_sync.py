@@ -2,10 +2,11 @@
 
 1. fetch the agency directory into ``axis_directory``;
 2. pull: list the received messages (documents, then status messages); for each,
-   mark it ``processing`` on the axis, get its bytes, import them, acknowledge it
-   ``done`` — or ``fail`` with the reason, when the importer refuses it for good;
+   mark it ``processing`` on the axis, get its bytes, import them, have the ledger
+   receipt them (the notarised gateway), acknowledge it ``done`` — or ``fail``
+   with the reason, when the importer refuses it for good;
 3. push: send what the exporter lists since the cursor, each under its stable id
-   as the idempotency key, and remember the axis's id for it.
+   as the idempotency key, receipt what the axis took, and remember its id.
 
 The connector knows edXML only as bytes: what a message means to the ledger is
 the seam's business. ``Importer`` and ``Exporter`` are that seam; the ledger's
@@ -96,6 +97,15 @@ class Exporter(Protocol):
         ...
 
 
+class Notary(Protocol):
+    def record_gateway_receipt(self, direction: str, agency: str, axis_id: str,
+                               service_type: str, data: bytes) -> object:
+        """The ledger's receipt of bytes the axis delivered (``in``) or took
+        (``out``); idempotent by (direction, agency, axis id, the bytes' digest).
+        ``LedgerService`` is one (docs/gateway.md)."""
+        ...
+
+
 Hook = Callable[[str], None]  # called at each named point of a run (docs/axis.md)
 
 
@@ -126,8 +136,12 @@ class AxisSync:
 
     def __init__(self, *, client: AxisClient, state: AxisState, importer: Importer,
                  exporter: Exporter, agency: str, hook: Hook = _nothing,
-                 progress: Callable[[str], None] = _nothing) -> None:
+                 progress: Callable[[str], None] = _nothing,
+                 notary: Notary | None = None) -> None:
+        """``notary`` receipts every message pulled or pushed (the notarised gateway,
+        docs/gateway.md); without one nothing is receipted."""
         self.client = client
+        self.notary = notary
         self.state = state
         self.importer = importer
         self.exporter = exporter
@@ -183,6 +197,8 @@ class AxisSync:
         try:
             result = self.importer.import_message(data, self.agency)
         except MessageRefused as exc:
+            # refused, but delivered all the same: receipted before the state says so
+            self._notarise("in", item.doc_id, item.service_type, data)
             self._mark(item, REFUSED, error=exc.reason, data=data)
             summary.refused += 1
             self.progress(f"refused {item.doc_id} from {item.sender}: {exc.reason}")
@@ -194,6 +210,8 @@ class AxisSync:
             self.progress(f"deferred {item.doc_id} from {item.sender}: {exc.reason}")
             return
         self.hook("after-import")
+        self._notarise("in", item.doc_id, item.service_type, data)
+        self.hook("after-receipt")
         self._mark(item, IMPORTED)
         if not result.repeated:
             summary.imported += 1
@@ -218,6 +236,13 @@ class AxisSync:
                                  sender=item.sender, state=state, sha256=sha256, error=error,
                                  data=data)
 
+    def _notarise(self, direction: str, axis_id: str, service_type: str, data: bytes) -> None:
+        """The gateway receipt; idempotent, so a step re-run after a crash re-records
+        nothing (the same id with other bytes is receipted too: docs/gateway.md)."""
+        if self.notary is not None:
+            self.notary.record_gateway_receipt(direction, self.agency, axis_id, service_type,
+                                               data)
+
     # ---- push --------------------------------------------------------------------
 
     def push(self, summary: Summary) -> None:
@@ -240,6 +265,8 @@ class AxisSync:
             self.progress(f"the axis refused {message.id}: {exc}")
             return
         self.hook("after-send")
+        self._notarise("out", axis_id, message.service_type, message.data)
+        self.hook("after-send-receipt")
         self.state.mark_sent(self.agency, message.id, axis_id)
         summary.pushed += 1
         self.progress(f"pushed {message.id} as {axis_id}")

@@ -16,6 +16,7 @@ from domain.exchange.agency import Agency
 from domain.exchange.auditor import Auditor
 from domain.exchange.delivery import Delivery
 from domain.exchange.document import Document
+from domain.exchange.gateway import GatewayReceiptRecord
 from domain.exchange.records import Record
 from domain.exchange.register import NumberRegister
 from domain.exchange.root import LedgerRoot
@@ -25,7 +26,7 @@ from infrastructure.views.handlers import HANDLERS
 AGGREGATES: dict[type[Record], str] = {
     LedgerRoot: topics.ROOT, Agency: topics.AGENCY, Auditor: topics.AUDITOR,
     Document: topics.DOCUMENT, Delivery: topics.DELIVERY, NumberRegister: topics.REGISTER,
-    CommandRecord: topics.COMMAND_RECORD,
+    CommandRecord: topics.COMMAND_RECORD, GatewayReceiptRecord: topics.GATEWAY_RECEIPT,
 }
 GOLDEN_DB = Path(__file__).parent / "assets" / "golden" / "ledger.sqlite"
 

@@ -281,6 +281,28 @@ class DocLedger(Application[UUID]):
             if isinstance(e, NumberRegister.Event) and e.originator_version % interval == 0:
                 self.take_snapshot(e.originator_id, version=e.originator_version)
 
+    # ---- statements of the ledger's own, outside any command ------------------
+
+    def record_statement(self, record: Record) -> int | None:
+        """Save a record the ledger creates on its own word (one created event whose
+        envelope is a ledger statement, e.g. a gateway receipt): its notification
+        id, or None if a record with its id exists already (the caller then reads
+        that one). Such a record is a group of the log by itself (docs/gateway.md)."""
+        self._follow_log()
+        events = list(record.collect_events())
+        try:
+            recordings = self._save_events(events)
+        except IntegrityError as exc:
+            self._forget([record])
+            if POSITION_COVERED in str(exc):
+                raise LogRollbackError(
+                    "the event store would number this statement with a position the "
+                    "Merkle log covers already; writing stopped") from None
+            return None
+        ids = tuple(r.notification.id for r in recordings)
+        self._committed(ids, [record])
+        return ids[0]
+
     # ---- keeping the aggregate cache true to the log ---------------------------
 
     def _follow_log(self) -> None:

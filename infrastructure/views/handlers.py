@@ -24,6 +24,7 @@ from domain.topics import (
     COMMAND_RECORD,
     DELIVERY,
     DOCUMENT,
+    GATEWAY_RECEIPT,
     REGISTER,
     ROOT,
     event,
@@ -256,6 +257,7 @@ HANDLERS: dict[str, Handler] = {
     E(AUDITOR, "KeyRevoked"): ignored,
     E(ROOT, "Initialised"): ignored,
     E(COMMAND_RECORD, "Accepted"): ignored,
+    E(GATEWAY_RECEIPT, "Recorded"): ignored,  # infrastructure/gateway.py indexes them
     E(REGISTER, "Opened"): ignored,  # numbers come with the acts
     E(REGISTER, "NumberTaken"): ignored,
     E(DOCUMENT, "Created"): document_created,

@@ -35,6 +35,7 @@ from domain.exchange.delivery import Delivery
 from domain.exchange.document import Document
 from infrastructure.axis_client import AxisClient
 from infrastructure.axis_gateway import register_external
+from infrastructure.gateway import GatewayIndex
 from infrastructure.ledger import open_ledger
 from infrastructure.service import bootstrap
 from infrastructure.settings import Settings
@@ -125,7 +126,9 @@ def test_a_sync_killed_at_each_point_and_run_again_doubles_nothing_and_loses_not
 
     summary = json.loads(output[output.index("{"):output.rindex("}") + 1])
     assert summary["pulled"] == 0 and summary["pushed"] == 1
-    assert events(settings) == imported  # imported once, though pulled twice
+    # imported once, though pulled twice; and two receipts more: the refused
+    # message's, and the push's (killed after the send, receipted by the rerun)
+    assert events(settings) == imported + 2
     messages = axis.axis.messages
     assert messages[good].statuses == {RECIPIENT: "done"}
     assert messages[bad].statuses == {RECIPIENT: "fail"}
@@ -135,6 +138,9 @@ def test_a_sync_killed_at_each_point_and_run_again_doubles_nothing_and_loses_not
     app = open_ledger(settings)
     try:
         assert app.outcome_of(command_id_for(messages[good].data))
+        receipts = GatewayIndex.beside(app).by_agency(RECIPIENT)  # one per message
+        assert [(r.direction, r.axis_id) for r in receipts] == [
+            ("in", good), ("in", bad), ("out", pushed.doc_id)]
     finally:
         app.close()
 
@@ -180,12 +186,17 @@ def test_the_ledgers_own_seam_killed_at_each_point_and_run_again_doubles_nothing
     assert ended.value.code in (0, None), output
     summary = json.loads(output[output.index("{"):output.rindex("}") + 1])
     assert (summary["pulled"], summary["imported"], summary["pushed"]) == (0, 0, 1)
-    assert events(settings) == imported  # imported once, though pulled twice
+    # imported once, though pulled twice; one receipt more: the push's (killed after
+    # the send, receipted by the rerun)
+    assert events(settings) == imported + 1
     [status_01] = axis.axis.inbox(STRANGER)  # sent twice, taken once
     assert status_01.sender == RECIPIENT and b"<edXML:StatusCode>01<" in status_01.data
     app = open_ledger(settings)
     try:
         document = Document.id_for(STRANGER, f"{STRANGER},2026/11/27,1/BNG-VP")
         assert app.find(Delivery, Delivery.id_for(document, RECIPIENT)) is not None
+        receipts = GatewayIndex.beside(app).by_agency(RECIPIENT)  # one per message
+        assert [(r.direction, r.axis_id) for r in receipts] == [
+            ("in", doc_id), ("out", status_01.doc_id)]
     finally:
         app.close()

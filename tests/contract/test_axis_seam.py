@@ -68,7 +68,7 @@ def sync(axis: AxisServer, ledger: LedgerService, agency: str = RECIPIENT) -> Su
     lines: list[str] = []
     runner = AxisSync(client=client(axis, "vxp.h41", "secret-h41"),
                       state=AxisState.beside(ledger.app), importer=importer, exporter=exporter,
-                      agency=agency, progress=lines.append)
+                      agency=agency, progress=lines.append, notary=ledger)
     summary = runner.run()
     summary.lines = lines  # type: ignore[attr-defined]
     return summary

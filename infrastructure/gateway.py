@@ -1,0 +1,184 @@
+"""Gateway receipts: recording them, and finding them again (docs/gateway.md).
+
+``record_receipt`` keeps the bytes in the blob store, then commits the receipt's
+record (a ledger statement of its own, one leaf of the Merkle log). It is
+idempotent by (direction, agency, axis id, SHA-256): the record's id is derived
+from them, so a second call finds the first receipt and writes nothing; the
+same message id with other bytes is another record, another receipt.
+
+``GatewayIndex`` is a table derived from the log, never the only copy of
+anything: it follows the event store (receipts' events only, by topic, from the
+last position it holds) before every read, so a receipt committed by a process
+that died before anything else is still found.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from domain import topics
+from domain.evidence.envelope import Envelope
+from domain.evidence.statements import gateway_statement, sign_statement
+from domain.exchange.gateway import (
+    GatewayReceiptRecord,
+    check_receipt_request,
+    message_facts,
+)
+from domain.ledger.application import DocLedger
+from domain.stored_state import state_field
+from infrastructure.blobs import BlobStore
+from infrastructure.log_store import EventsTable
+from infrastructure.schema_lock import hold_schema_lock
+
+SCHEMA = [
+    "CREATE TABLE IF NOT EXISTS {p}gateway_receipts (notification_id {int} PRIMARY KEY, "
+    "aggregate_id TEXT NOT NULL UNIQUE, direction TEXT NOT NULL, agency TEXT NOT NULL, "
+    "axis_id TEXT NOT NULL, sha256 TEXT NOT NULL, at TEXT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS gateway_receipts_sha256 ON {p}gateway_receipts (sha256)",
+    "CREATE INDEX IF NOT EXISTS gateway_receipts_agency ON {p}gateway_receipts (agency)",
+]
+BATCH = 500
+
+
+@dataclass(frozen=True, kw_only=True)
+class GatewayReceipt:
+    """A gateway receipt as the ledger holds it: the signed statement and where
+    its record is in the log."""
+
+    aggregate_id: UUID
+    notification_id: int | None  # None: committed, its position not read back
+    envelope: dict[str, Any]  # the DSSE envelope of the ledger's statement
+    statement: dict[str, Any]  # its payload, decoded
+    repeated: bool = False  # recorded by an earlier call
+
+    @property
+    def sha256(self) -> str:
+        return str(self.statement["sha256"])
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"aggregate_id": str(self.aggregate_id), "notification_id": self.notification_id,
+                "statement": self.statement, "envelope": self.envelope,
+                "repeated": self.repeated}
+
+
+def receipt_of(record: GatewayReceiptRecord, notification_id: int | None, *,
+               repeated: bool) -> GatewayReceipt:
+    envelope = record.statement_envelope
+    statement = json.loads(Envelope.from_dict(envelope).payload)
+    return GatewayReceipt(aggregate_id=record.id, notification_id=notification_id,
+                          envelope=envelope, statement=statement, repeated=repeated)
+
+
+def record_receipt(app: DocLedger, blobs: BlobStore, *, direction: str, agency: str,
+                   axis_id: str, service_type: str, data: bytes) -> GatewayReceipt:
+    """The receipt of ``data`` (see the module's docstring); writes nothing when
+    one exists for the same four, or when the request is refused."""
+    check_receipt_request(direction, agency, axis_id, service_type)
+    sha256 = hashlib.sha256(data).hexdigest()
+    record_id = GatewayReceiptRecord.id_for(direction, agency, axis_id, sha256)
+    found = app.find(GatewayReceiptRecord, record_id)
+    if found is not None:
+        return receipt_of(found, None, repeated=True)
+    blobs.put(data, sha256=sha256)  # first: a receipt never names bytes the store lacks
+    at = app.received_time()
+    statement = gateway_statement(direction=direction, agency=agency, axis_id=axis_id,
+                                  service_type=service_type, sha256=sha256, size=len(data),
+                                  facts=message_facts(data), at=at)
+    envelope = sign_statement(statement, app.ledger_signer).to_dict()
+    record = GatewayReceiptRecord.record(statement, envelope=envelope, at=at)
+    position = app.record_statement(record)
+    if position is None:  # a concurrent call recorded it first
+        first = app.find(GatewayReceiptRecord, record_id)
+        assert first is not None
+        return receipt_of(first, None, repeated=True)
+    return GatewayReceipt(aggregate_id=record.id, notification_id=position,
+                          envelope=envelope, statement=statement)
+
+
+@dataclass(frozen=True, kw_only=True)
+class IndexedReceipt:
+    notification_id: int
+    aggregate_id: UUID
+    direction: str
+    agency: str
+    axis_id: str
+    sha256: str
+    at: str
+
+
+class GatewayIndex:
+    """Receipts by SHA-256 and by agency, derived from the log (see the module)."""
+
+    def __init__(self, table: EventsTable) -> None:
+        self.table = table
+        with table.datastore.transaction(commit=True) as c:
+            if table.postgres:
+                hold_schema_lock(c)
+            for statement in SCHEMA:
+                c.execute(table.sql(statement.format(
+                    p="{p}", int="BIGINT" if table.postgres else "INTEGER")))
+
+    @classmethod
+    def beside(cls, app: DocLedger) -> GatewayIndex:
+        return cls(EventsTable.of(app.recorder))
+
+    def catch_up(self) -> None:
+        """Index every receipt the log holds after the last one indexed."""
+        t = self.table
+        while True:
+            with t.datastore.transaction(commit=True) as c:
+                c.execute(t.sql("SELECT coalesce(max(notification_id), 0) AS last "
+                                "FROM {p}gateway_receipts"))
+                last = int(c.fetchone()["last"])
+                c.execute(t.sql(f"SELECT {t.position} AS position, state FROM {t.name} "
+                                f"WHERE {t.position} > %s AND topic = %s "
+                                f"ORDER BY {t.position} LIMIT {BATCH}"),
+                          (last, topics.GATEWAY_RECORDED))
+                rows = [(int(r["position"]), bytes(r["state"])) for r in c.fetchall()]
+                if rows:
+                    c.executemany(t.sql(
+                        "INSERT INTO {p}gateway_receipts (notification_id, aggregate_id, "
+                        "direction, agency, axis_id, sha256, at) VALUES "
+                        "(%s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"),
+                        [_row(position, state) for position, state in rows])
+            if len(rows) < BATCH:
+                return
+
+    def by_sha256(self, sha256: str) -> list[IndexedReceipt]:
+        return self._select("sha256 = %s", (sha256,))
+
+    def by_agency(self, agency: str) -> list[IndexedReceipt]:
+        return self._select("agency = %s", (agency,))
+
+    def of_hashes(self, hashes: Iterable[str]) -> list[IndexedReceipt]:
+        found: list[IndexedReceipt] = []
+        for sha256 in dict.fromkeys(hashes):
+            found.extend(self.by_sha256(sha256))
+        return sorted(found, key=lambda r: r.notification_id)
+
+    def _select(self, where: str, values: tuple[object, ...]) -> list[IndexedReceipt]:
+        self.catch_up()
+        with self.table.datastore.transaction(commit=False) as c:
+            c.execute(self.table.sql(
+                "SELECT notification_id, aggregate_id, direction, agency, axis_id, sha256, at "
+                f"FROM {{p}}gateway_receipts WHERE {where} ORDER BY notification_id"), values)
+            return [IndexedReceipt(notification_id=int(r["notification_id"]),
+                                   aggregate_id=UUID(r["aggregate_id"]),
+                                   direction=r["direction"], agency=r["agency"],
+                                   axis_id=r["axis_id"], sha256=r["sha256"], at=r["at"])
+                    for r in c.fetchall()]
+
+
+def _row(position: int, state: bytes) -> tuple[object, ...]:
+    envelope = state_field(state, "envelope")
+    statement = json.loads(base64.b64decode(envelope["payload"]))
+    record_id = GatewayReceiptRecord.id_for(statement["direction"], statement["agency"],
+                                            statement["axis_id"], statement["sha256"])
+    return (position, str(record_id), statement["direction"], statement["agency"],
+            statement["axis_id"], statement["sha256"], statement["at"])
