@@ -26,6 +26,7 @@ from infrastructure.pg_recorder import RECORDER_ENV
 from infrastructure.remembered import RememberedCheckpoint
 from infrastructure.replay_recorder import REPLAY
 from infrastructure.settings import Settings
+from infrastructure.source_check import SourceSignatures
 from infrastructure.transparency import LedgerLog
 from infrastructure.witnessing import Stamp, read_policy
 
@@ -79,6 +80,7 @@ def open_ledger(settings: Settings, *, clock: Callable[[], datetime] = utc_now) 
         env,
         ledger_signer=load_signer(folder.ledger_key),
         blobs=folder.blobs,
+        sources=SourceSignatures(folder.blobs, settings),
         clock=clock,
         cache_guard=CacheGuard,
     )

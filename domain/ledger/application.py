@@ -44,7 +44,7 @@ from domain.exchange.register import NumberRegister
 from domain.exchange.root import ROOT_ID, LedgerRoot
 from domain.ledger.cache import AggregateCacheGuard, CacheGuardFactory
 from domain.ledger.command_log import CommandRecord
-from domain.ledger.context import BlobChecker, Context
+from domain.ledger.context import BlobChecker, Context, SourceChecker
 from domain.ledger.handlers import handler_for
 
 A = TypeVar("A", bound=Record)
@@ -135,6 +135,7 @@ class DocLedger(Application[UUID]):
         ledger_signer: Signer,
         clock: Callable[[], datetime] = utc_now,
         blobs: BlobChecker | None = None,
+        sources: SourceChecker | None = None,
         cache_guard: CacheGuardFactory | None = None,
     ) -> None:
         """``cache_guard`` makes the guard of an aggregate cache that the
@@ -143,6 +144,7 @@ class DocLedger(Application[UUID]):
         self.ledger_signer = ledger_signer
         self.clock = clock
         self.blobs = blobs
+        self.sources = sources
         recorded = self.env.get(self.RECORDED_TIMES, "n").lower() in ("y", "yes", "1", "true")
         self._strict_times = not recorded
         self._last_received: datetime | None = None

@@ -301,9 +301,16 @@ def sourced(rules: Handler) -> Handler:
 
 
 def check_source(ctx: Context) -> None:
-    source: c.Attachment | None = getattr(ctx.fields, "source", None)
-    if source is not None and ctx.app.blobs is not None:
+    """The source's bytes are the ledger's, and its XML signature says what the
+    command records of it (when the ledger is handed the command: a replay has
+    neither the bytes nor the policy of the day, and re-checks neither)."""
+    source: c.Source | None = getattr(ctx.fields, "source", None)
+    if source is None:
+        return
+    if ctx.app.blobs is not None:
         ctx.app.blobs.check(source.sha256, source.size)
+    if ctx.app.sources is not None:
+        ctx.app.sources.check(source, ctx.at)
 
 
 # ---- deliveries --------------------------------------------------------------

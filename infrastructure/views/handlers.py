@@ -74,6 +74,20 @@ def source_of(payload: dict[str, Any]) -> str | None:
     return str(source["sha256"]) if isinstance(source, dict) else None
 
 
+def signature_of(payload: dict[str, Any]) -> str | None:
+    """What the XML signature of that message said, in a word and the signer:
+    ``valid: <certificate subject>``, ``invalid: <reason>``, ``absent``; None
+    for a command without a source or one signed before the result was recorded."""
+    source = (payload.get("fields") or {}).get("source") if "actor" in payload else None
+    found = source.get("signature") if isinstance(source, dict) else None
+    if not isinstance(found, dict):
+        return None
+    status = str(found["status"])
+    if status == "valid":
+        return f"valid: {found['certificate']['subject']}"
+    return f"invalid: {found['reason']}" if status == "invalid" else status
+
+
 def link(sha256: str, document: str) -> Op:
     """Who may read these bytes: the parties of ``document``. A pair already there
     stays (a revision may carry the same bytes again). Portable, unlike INSERT OR
@@ -180,10 +194,11 @@ def timeline(n: Notification, s: dict[str, Any], detail: str) -> list[Op]:
     event = n.topic.rsplit(".", 1)[-1]
     ops: list[Op] = [(
         "INSERT INTO {t:v_timeline} (delivery_id, version, document_id, recipient, "
-        "status_code, event, at, actor, staff, detail) SELECT delivery_id, %s, document_id, "
-        "recipient, %s, %s, %s, %s, %s, %s FROM {t:v_deliveries} WHERE delivery_id = %s",
+        "status_code, event, at, actor, staff, detail, source, signature) SELECT "
+        "delivery_id, %s, document_id, recipient, %s, %s, %s, %s, %s, %s, %s, %s "
+        "FROM {t:v_deliveries} WHERE delivery_id = %s",
         (n.originator_version, s.get("status"), event, at(s), who, staff, detail,
-         str(n.originator_id)))]
+         source_of(payload), signature_of(payload), str(n.originator_id)))]
     sha = source_of(payload)
     if sha is not None:
         ops.append(("INSERT INTO {t:v_attachments} (sha256, document_id) "

@@ -27,6 +27,7 @@ from domain.exchange.edxml.write import write_edxml
 from infrastructure.keyfiles import write_key_pair
 from infrastructure.ledger import DataFolder
 from infrastructure.service import bootstrap
+from infrastructure.settings import Settings
 from tests.conftest import sqlite_settings
 from tests.factories import ManualClock, World, header
 
@@ -66,8 +67,8 @@ ROUND_TRIPS = {
 class Ledger:
     """A ledger on SQLite whose agencies' keys are in its data folder, and its session."""
 
-    def __init__(self, tmp: Path) -> None:
-        settings = sqlite_settings(tmp)
+    def __init__(self, tmp: Path, settings: Settings | None = None) -> None:
+        settings = settings or sqlite_settings(tmp)
         self.world = World.create(settings, clock=ManualClock(), agencies=(G22, *ALL))
         folder = DataFolder(settings.data)
         for code, signer in self.world.keys.items():

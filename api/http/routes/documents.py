@@ -36,7 +36,7 @@ DocumentPath = Annotated[UUID, Path(
     "subject": "Về việc …", "state": "sent", "revision": 0,
     "timeline": [{"recipient": "000.00.00.H41", "status_code": "01", "event": "Arrived",
                   "at": "2026-11-27T02:15:00+00:00", "actor": "ledger", "staff": "",
-                  "detail": ""}]}}}}})
+                  "detail": "", "source": None, "signature": None}]}}}}})
 def status(document: DocumentPath, caller: CallerDep, c: ContainerDep,
            wait_for: WaitFor = None) -> dict[str, Any]:
     """The document and, per recipient, its timeline of status codes (sender or recipients)."""
