@@ -7,6 +7,7 @@ goes back out on the axis; nothing is doubled by running again (docs/axis.md).""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from uuid import UUID
 
 import pytest
@@ -15,8 +16,14 @@ from api.axis_seam import seam
 from domain import topics
 from domain.exchange.delivery import Delivery
 from domain.exchange.document import Document
-from domain.exchange.edxml.model import BusinessDocType, DocumentMessage, StatusMessage
+from domain.exchange.edxml.model import (
+    Business,
+    BusinessDocType,
+    DocumentMessage,
+    StatusMessage,
+)
 from domain.exchange.edxml.parse import parse_edxml
+from domain.exchange.edxml.write import write_edxml
 from infrastructure.axis_client import AxisClient
 from infrastructure.axis_gateway import Agencies, gateway_key, register_external
 from infrastructure.axis_state import AxisState
@@ -285,3 +292,22 @@ def test_a_members_acts_towards_external_recipients_go_out_once_each_as_they_wer
     summary = sync(axis, ledger)
     assert summary.pushed == 4 and len(axis.axis.inbox(EXTERNAL)) == 3
     assert len(axis.axis.inbox(OUTSIDE)) == 2 and axis.axis.inbox(SENDER) == []
+
+
+def test_a_recall_from_an_external_agency_is_its_recall_of_the_addressees_copy(
+        ledger: LedgerService) -> None:
+    importer, _ = seam(ledger, RECIPIENT)
+    original = full_document(EXTERNAL, [RECIPIENT, OUTSIDE], 14)
+    importer.import_message(original, RECIPIENT)
+    parsed = parse_edxml(original)
+    assert isinstance(parsed, DocumentMessage)
+    recall = write_edxml(replace(parsed, business=Business(
+        doc_type=BusinessDocType.RECALL, reason="Ban hành nhầm")))
+
+    done = importer.import_message(recall, RECIPIENT)
+
+    assert not done.repeated and "delivery.recall" in done.note
+    document = Document.id_for(EXTERNAL, parsed.document_id)
+    delivery = ledger.app.find(Delivery, Delivery.id_for(document, RECIPIENT))
+    assert delivery is not None and delivery.state_before_recall is not None
+    assert importer.import_message(recall, RECIPIENT).repeated
