@@ -175,7 +175,9 @@ class LocalSession:
         return document_history(self.service.app, document)
 
     def bundle(self, party: str | None, document: UUID) -> dict[str, Any]:
-        return build_bundle(self.service.app, self.service.log, document)
+        return build_bundle(self.service.app, self.service.log, document,
+                            gateway=self.service.gateway_index(),
+                            blobs=self.service.folder.blobs)
 
     def edxml(self, party: str | None, document: UUID, recipient: str | None) -> bytes:
         # imported here: the edXML writer (lxml and its model) is start-up time that

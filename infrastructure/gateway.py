@@ -19,10 +19,11 @@ import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from domain import topics
+from domain.errors import NotFoundError
 from domain.evidence.envelope import Envelope
 from domain.evidence.statements import gateway_statement, sign_statement
 from domain.exchange.gateway import (
@@ -32,16 +33,21 @@ from domain.exchange.gateway import (
 )
 from domain.ledger.application import DocLedger
 from domain.stored_state import state_field
+from domain.verification.gateway import PROOF_FORMAT
 from infrastructure.blobs import BlobStore
 from infrastructure.log_store import EventsTable
 from infrastructure.schema_lock import hold_schema_lock
 
+if TYPE_CHECKING:
+    from infrastructure.transparency import LedgerLog
+
 SCHEMA = [
     "CREATE TABLE IF NOT EXISTS {p}gateway_receipts (notification_id {int} PRIMARY KEY, "
     "aggregate_id TEXT NOT NULL UNIQUE, direction TEXT NOT NULL, agency TEXT NOT NULL, "
-    "axis_id TEXT NOT NULL, sha256 TEXT NOT NULL, at TEXT NOT NULL)",
+    "axis_id TEXT NOT NULL, sha256 TEXT NOT NULL, document_id TEXT, at TEXT NOT NULL)",
     "CREATE INDEX IF NOT EXISTS gateway_receipts_sha256 ON {p}gateway_receipts (sha256)",
     "CREATE INDEX IF NOT EXISTS gateway_receipts_agency ON {p}gateway_receipts (agency)",
+    "CREATE INDEX IF NOT EXISTS gateway_receipts_document ON {p}gateway_receipts (document_id)",
 ]
 BATCH = 500
 
@@ -109,6 +115,7 @@ class IndexedReceipt:
     agency: str
     axis_id: str
     sha256: str
+    document_id: str | None  # the message's edXML DocumentId, as the receipt records it
     at: str
 
 
@@ -144,8 +151,8 @@ class GatewayIndex:
                 if rows:
                     c.executemany(t.sql(
                         "INSERT INTO {p}gateway_receipts (notification_id, aggregate_id, "
-                        "direction, agency, axis_id, sha256, at) VALUES "
-                        "(%s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"),
+                        "direction, agency, axis_id, sha256, document_id, at) VALUES "
+                        "(%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"),
                         [_row(position, state) for position, state in rows])
             if len(rows) < BATCH:
                 return
@@ -155,6 +162,11 @@ class GatewayIndex:
 
     def by_agency(self, agency: str) -> list[IndexedReceipt]:
         return self._select("agency = %s", (agency,))
+
+    def by_document_id(self, document_id: str) -> list[IndexedReceipt]:
+        """Receipts of messages whose edXML DocumentId (a status message's: the one
+        it responds for) is ``document_id``."""
+        return self._select("document_id = %s", (document_id,))
 
     def of_hashes(self, hashes: Iterable[str]) -> list[IndexedReceipt]:
         found: list[IndexedReceipt] = []
@@ -166,12 +178,14 @@ class GatewayIndex:
         self.catch_up()
         with self.table.datastore.transaction(commit=False) as c:
             c.execute(self.table.sql(
-                "SELECT notification_id, aggregate_id, direction, agency, axis_id, sha256, at "
+                "SELECT notification_id, aggregate_id, direction, agency, axis_id, sha256, "
+                "document_id, at "
                 f"FROM {{p}}gateway_receipts WHERE {where} ORDER BY notification_id"), values)
             return [IndexedReceipt(notification_id=int(r["notification_id"]),
                                    aggregate_id=UUID(r["aggregate_id"]),
                                    direction=r["direction"], agency=r["agency"],
-                                   axis_id=r["axis_id"], sha256=r["sha256"], at=r["at"])
+                                   axis_id=r["axis_id"], sha256=r["sha256"],
+                                   document_id=r["document_id"], at=r["at"])
                     for r in c.fetchall()]
 
 
@@ -181,4 +195,38 @@ def _row(position: int, state: bytes) -> tuple[object, ...]:
     record_id = GatewayReceiptRecord.id_for(statement["direction"], statement["agency"],
                                             statement["axis_id"], statement["sha256"])
     return (position, str(record_id), statement["direction"], statement["agency"],
-            statement["axis_id"], statement["sha256"], statement["at"])
+            statement["axis_id"], statement["sha256"], statement["document_id"],
+            statement["at"])
+
+
+def prove(log: LedgerLog, index: GatewayIndex, sha256: str, *, agency: str | None = None,
+          data: bytes | None = None, wait_for_witnesses: bool = True) -> dict[str, Any]:
+    """A gateway proof (``domain.verification.gateway.verify_gateway_proof``) of the
+    receipts of the bytes with ``sha256`` (those for ``agency`` only, if given),
+    against the latest published checkpoint, signed now if the log grew. NotFoundError
+    if there is none, or none the checkpoint covers yet."""
+    log.issue_checkpoint(force=True)
+    checkpoint = log.publish() if wait_for_witnesses else log.published_checkpoint()
+    found = [r for r in index.by_sha256(sha256) if agency is None or r.agency == agency]
+    if checkpoint is None or not found:
+        raise NotFoundError(f"no gateway receipt of sha256 {sha256}"
+                            + (f" for {agency}" if agency else ""))
+    receipts = []
+    for n in log.store.notifications_of([(str(r.aggregate_id), 1) for r in found]):
+        leaf = log.store.leaf_index_of(notification_id=n.id)
+        if leaf >= checkpoint.size:
+            continue
+        receipts.append({
+            "leaf_index": leaf, "notification_id": n.id, "aggregate_id": str(n.originator_id),
+            "version": n.originator_version, "topic": n.topic,
+            "state": base64.b64encode(n.state).decode(),
+            "proof": [h.hex() for h in log.inclusion_proof(leaf, checkpoint.size)]})
+    if not receipts:
+        raise NotFoundError(f"the receipts of sha256 {sha256} are not yet covered by a "
+                            f"published checkpoint (size {checkpoint.size}): ask again once "
+                            "the witnesses have cosigned a newer one")
+    proof: dict[str, Any] = {"format": PROOF_FORMAT, "checkpoint": checkpoint.note,
+                             "receipts": sorted(receipts, key=lambda r: r["leaf_index"])}
+    if data is not None:
+        proof["data"] = base64.b64encode(data).decode()
+    return proof

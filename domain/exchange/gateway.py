@@ -17,16 +17,14 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, get_args
 from uuid import UUID
 
-from lxml import etree
-
 from domain import topics
 from domain.errors import InvalidInputError
-from domain.exchange.edxml.elements import Element, text_of
-from domain.exchange.edxml.errors import EdxmlError
-from domain.exchange.edxml.model import EDXML_NS, DocumentMessage, Message
-from domain.exchange.edxml.parse import parse_edxml
 from domain.exchange.ids import gateway_receipt_id
 from domain.exchange.records import Record
+
+if TYPE_CHECKING:
+    from domain.exchange.edxml.elements import Element
+    from domain.exchange.edxml.model import Message
 
 Direction = Literal["in", "out"]
 ServiceType = Literal["eDoc", "status"]
@@ -93,6 +91,11 @@ def message_facts(data: bytes) -> dict[str, Any]:
     ``document_id``, ``from``, ``to`` (a list) and, for a status message,
     ``response_for`` (``{"organ_id", "document_id"}``). Bytes the parser refuses
     are receipted too (the axis did deliver them): unreadable, no facts."""
+    # imported here: the parser (lxml) and the model are start-up time every process
+    # of the tool would pay, and only the gateway's receipts and checks read messages
+    from domain.exchange.edxml.errors import EdxmlError
+    from domain.exchange.edxml.parse import parse_edxml
+
     try:
         message = parse_edxml(data)
     except EdxmlError:
@@ -102,6 +105,8 @@ def message_facts(data: bytes) -> dict[str, Any]:
 
 
 def _addressing(message: Message) -> dict[str, Any]:
+    from domain.exchange.edxml.model import DocumentMessage
+
     if isinstance(message, DocumentMessage):
         return {"document_id": message.document_id, "from": message.sender.organ_id,
                 "to": [o.organ_id for o in message.recipients], "response_for": None}
@@ -115,6 +120,10 @@ def _trace_texts(data: bytes) -> list[dict[str, str | None]]:
     """The trace headers' text. Called only on bytes ``parse_edxml`` accepted (no
     DTD, no entity, within its bounds), read again with the same hardening: the
     model keeps the timestamps as times, a receipt keeps them as written."""
+    from lxml import etree
+
+    from domain.exchange.edxml.model import EDXML_NS
+
     parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False,
                              load_dtd=False, remove_comments=True, remove_pis=True)
     root = etree.fromstring(data, parser)
@@ -132,5 +141,8 @@ def _trace_texts(data: bytes) -> list[dict[str, str | None]]:
 
 
 def _text(parent: Element, name: str) -> str | None:
+    from domain.exchange.edxml.elements import text_of
+    from domain.exchange.edxml.model import EDXML_NS
+
     child = parent.find(f"{{{EDXML_NS}}}{name}")
     return None if child is None else text_of(child)

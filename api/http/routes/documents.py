@@ -70,12 +70,14 @@ def bundle(document: DocumentPath, caller: CallerDep, c: ContainerDep) -> dict[s
     (docs/bundle.md), after signing one now; with a witness policy, published once
     its witnesses cosign it: a document newer than that is 404 until then.
 
-    Every event of the document, its deliveries and the agencies involved, with
-    inclusion proofs; `docledger verify-bundle` checks it offline.
+    Every event of the document, its deliveries and the agencies involved, and the
+    gateway receipts of the messages about it, with inclusion proofs;
+    `docledger verify-bundle` checks it offline.
     """
     party_document(c, caller, document, auditors=True)
     # the server's publisher asks the witnesses: a request never waits on them
-    return build_bundle(c.service.app, c.service.log, document, wait_for_witnesses=False)
+    return build_bundle(c.service.app, c.service.log, document, wait_for_witnesses=False,
+                        gateway=c.service.gateway_index(), blobs=c.service.folder.blobs)
 
 
 EDXML = "application/xml"
