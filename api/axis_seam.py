@@ -34,7 +34,7 @@ from domain.errors import (
     StoreUnavailableError,
     VerificationError,
 )
-from domain.exchange.edxml.mapping import ledger_code, plan_import
+from domain.exchange.edxml.mapping import Codes, plan_import
 from domain.exchange.edxml.model import Message
 from domain.exchange.edxml.parse import parse_edxml
 from infrastructure.axis_export import LedgerExporter
@@ -69,10 +69,13 @@ class LedgerImporter:
     def __init__(self, service: LedgerService, agencies: Agencies) -> None:
         self.service = service
         self.agencies = agencies
+        # OrganIds of the wild that are not 13-character codes (docs/edxml.md)
+        self.organ_ids = service.settings.edxml_organ_ids
 
     def import_message(self, data: bytes, as_agency: str) -> ImportResult:
         message = _refusing(lambda: parse_edxml(data))
-        sender = _refusing(lambda: ledger_code(message.sender.organ_id, "From/OrganId"))
+        sender = _refusing(lambda: Codes(self.organ_ids).ledger(message.sender.organ_id,
+                                                                 "From/OrganId"))
         kind = self.agencies.kind(sender)
         if kind is None:
             raise MessageDeferred(
@@ -86,7 +89,8 @@ class LedgerImporter:
     def _external(self, data: bytes, sender: str, as_agency: str) -> ImportResult:
         try:
             done = import_edxml(LocalSession(self.service), data, sender,
-                                key=self.service.folder.gateway_key, addressee=as_agency)
+                                key=self.service.folder.gateway_key, organ_ids=self.organ_ids,
+                                addressee=as_agency)
         except StoreUnavailableError:
             raise  # the run stops; the next one takes the message up again
         except (ConcurrencyError, VerificationError) as exc:
@@ -102,7 +106,7 @@ class LedgerImporter:
             + " (the gateway's key)")
 
     def _members(self, message: Message, sender: str) -> ImportResult:
-        plan = _refusing(lambda: plan_import(message, sender))
+        plan = _refusing(lambda: plan_import(message, sender, organ_ids=self.organ_ids))
         missing = [c for c in plan.commands if not self._recorded(c.command_id)]
         if not missing:
             return ImportResult(repeated=True, note=plan.note or f"recorded by {sender} itself")

@@ -13,6 +13,7 @@ with nothing written, and reported here as recorded before.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,14 +43,19 @@ class Imported:
 
 
 def import_edxml(session: LedgerSession, data: bytes, agency: str, *,
-                 key: Path | None = None, addressee: str | None = None) -> Imported:
+                 key: Path | None = None,
+                 organ_ids: Mapping[str, str] | None = None,
+                 addressee: str | None = None) -> Imported:
     """Parse ``data``, plan its commands as ``agency``, and give each one, signed.
+
+    ``organ_ids`` names the agency each OrganId of the message that is not a
+    13-character code stands for (``28.22.H17``: docs/edxml.md, "Agency codes").
     With ``addressee``, the copy the axis delivered to it: the acts towards it only
     (``for_addressee``)."""
     message = parse_edxml(data)
     if addressee is not None:
-        message = for_addressee(message, addressee)
-    plan: Plan = plan_import(message, agency)
+        message = for_addressee(message, addressee, organ_ids)
+    plan: Plan = plan_import(message, agency, organ_ids=organ_ids)
     # judged on the bytes as received, before anything is kept: a message the
     # ledger's signature policy refuses leaves nothing behind
     signature = session.xml_signature(agency, data)

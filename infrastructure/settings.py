@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     # a signer's certificate should chain to (none: chain_trusted is not judged)
     edxml_signature: SignaturePolicy = "record"
     edxml_trust: Path | None = None
+    # OrganIds of the wild that are not 13-character agency codes (28.22.H17), each
+    # with the code of the agency it names (JSON object; docs/edxml.md, "Agency codes")
+    edxml_organ_ids: dict[str, str] = {}
 
     def edxml_trust_anchors(self) -> list[bytes]:
         """The contents of the ``edxml_trust`` PEM file; none when it is not set."""

@@ -344,6 +344,8 @@ class DocumentReviseV2(DocumentRef):
     reason: Text
     add_recipients: list[AgencyCode] = Field(default_factory=list, max_length=1000)
     remove_recipients: list[AgencyCode] = Field(default_factory=list, max_length=1000)
+    # the header as revised (edXML DocumentInfo 1: the metadata changed); null: as it is
+    header: Header | None = None
     source: Source | None = None
 
     @model_validator(mode="after")
@@ -353,10 +355,10 @@ class DocumentReviseV2(DocumentRef):
         both = sorted(set(self.add_recipients) & set(self.remove_recipients))
         if both:
             raise ValueError(f"{', '.join(both)} both added and removed")
-        if self.attachments == [] or (self.attachments is None and not (
-                self.add_recipients or self.remove_recipients)):
-            raise ValueError("a revision changes the attachments (at least one) or the "
-                             "recipients")
+        if self.attachments == [] or (self.attachments is None and self.header is None
+                                      and not (self.add_recipients or self.remove_recipients)):
+            raise ValueError("a revision changes the header, the attachments (at least one) "
+                             "or the recipients")
         return self
 
 

@@ -271,6 +271,9 @@ def document_revise_v2(ctx: Context) -> Result:
                    else check_attachments(ctx, f.attachments))
     before = list(doc.recipients)
     doc.revise(f.business_type, attachments, f.reason, envelope=ctx.envelope, at=ctx.at)
+    header = None if f.header is None else f.header.model_dump(mode="json")
+    if header is not None and header != doc.header:
+        doc.revise_header(header, envelope=ctx.envelope, at=ctx.at)
     if f.add_recipients:
         doc.send(list(f.add_recipients), envelope=ctx.envelope, at=ctx.at)
     changed: list[Record] = [doc]

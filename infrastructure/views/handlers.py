@@ -165,6 +165,19 @@ def document_revised(n: Notification, s: dict[str, Any]) -> list[Op]:
             *document_source(n, s)]
 
 
+def document_header_revised(n: Notification, s: dict[str, Any]) -> list[Op]:
+    """An update's new header: what the views show of it (a delivery keeps the
+    deadline its recipient may have set; the registers keep what was entered)."""
+    h, doc = s["header"], str(n.originator_id)
+    return [("UPDATE {t:v_documents} SET subject = %s, type_name = %s, priority = %s, "
+             "due_date = %s WHERE document_id = %s",
+             (h["subject"], h["document_type"]["type_name"], h["priority"], h["due_date"],
+              doc)),
+            ("UPDATE {t:v_deliveries} SET subject = %s, type_name = %s, priority = %s "
+             "WHERE document_id = %s",
+             (h["subject"], h["document_type"]["type_name"], h["priority"], doc))]
+
+
 # ---- deliveries --------------------------------------------------------------------------
 
 
@@ -280,6 +293,7 @@ HANDLERS: dict[str, Handler] = {
     E(DOCUMENT, "Issued"): document_issued,
     E(DOCUMENT, "Sent"): document_sent,
     E(DOCUMENT, "Revised"): document_revised,
+    E(DOCUMENT, "HeaderRevised"): document_header_revised,
     E(DELIVERY, "Dispatched"): delivery_dispatched,
     E(DELIVERY, "Arrived"): status_change(lambda s: {"arrived_on": on(s)}),
     E(DELIVERY, "Accepted"): delivery_accepted,

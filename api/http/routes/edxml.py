@@ -65,8 +65,9 @@ async def plan(request: Request, c: ContainerDep) -> dict[str, Any]:
     def planned() -> dict[str, Any]:
         from domain.exchange.edxml_signature import check_xml_signature
 
-        found: Plan = plan_import(parse_edxml(data), head.caller.name)
         settings = c.service.settings
+        found: Plan = plan_import(parse_edxml(data), head.caller.name,
+                                  organ_ids=settings.edxml_organ_ids)
         evidence = check_xml_signature(data, settings.edxml_trust_anchors())
         check_policy(evidence, settings.edxml_signature)  # refused: nothing kept
         blobs = c.service.folder.blobs
