@@ -38,7 +38,7 @@ from domain.exchange.edxml.mapping import Codes, plan_import
 from domain.exchange.edxml.model import Message
 from domain.exchange.edxml.parse import parse_edxml
 from infrastructure.axis_export import LedgerExporter
-from infrastructure.axis_gateway import Agencies, gateway_key
+from infrastructure.axis_gateway import Agencies
 from infrastructure.axis_sync import (
     Exporter,
     Importer,
@@ -54,7 +54,7 @@ T = TypeVar("T")
 
 def seam(service: LedgerService, agency: str) -> tuple[Importer, Exporter]:
     """The ledger's importer and exporter for the member ``agency``."""
-    agencies = Agencies(service.app, gateway_key(service.folder))
+    agencies = Agencies(service.app, service.folder)
     if agencies.kind(agency) != "member":
         raise InvalidInputError(
             f"{agency} is not a member agency of the ledger (registered with keys of its "
@@ -73,6 +73,7 @@ class LedgerImporter:
         self.organ_ids = service.settings.edxml_organ_ids
 
     def import_message(self, data: bytes, as_agency: str) -> ImportResult:
+        self.agencies.refresh()
         message = _refusing(lambda: parse_edxml(data))
         sender = _refusing(lambda: Codes(self.organ_ids).ledger(message.sender.organ_id,
                                                                  "From/OrganId"))

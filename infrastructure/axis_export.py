@@ -61,6 +61,7 @@ class LedgerExporter:
         self.agencies = agencies
 
     def outgoing(self, as_agency: str, since: int) -> list[Outgoing]:
+        self.agencies.refresh()
         found: dict[str, Outgoing] = {}
         start = since + 1
         while True:

@@ -41,12 +41,20 @@ def gateway_key(folder: DataFolder, *, create: bool = False) -> PublicKey | None
 
 class Agencies:
     """Which agencies of the ledger are external (they hold the gateway's key) and
-    which are members; answers are kept for the object's life (one run)."""
+    which are members. Answers are kept until ``refresh``, which the importer and
+    the exporter call at each message and each listing: a connector that follows
+    sees an agency the registrar registers meanwhile."""
 
-    def __init__(self, app: DocLedger, gateway: PublicKey | None) -> None:
+    def __init__(self, app: DocLedger, folder: DataFolder) -> None:
         self.app = app
-        self.gateway = gateway
+        self.folder = folder
+        self.gateway: PublicKey | None = None
         self._kinds: dict[str, Kind | None] = {}
+        self.refresh()
+
+    def refresh(self) -> None:
+        self.gateway = gateway_key(self.folder)
+        self._kinds.clear()
 
     def kind(self, code: str) -> Kind | None:
         """``external``, ``member``, or None for an agency the ledger does not know."""
@@ -73,7 +81,7 @@ def register_external(service: LedgerService, code: str, name: str, *,
     code = check_agency_code(code)
     key = gateway_key(service.folder, create=True)
     assert key is not None
-    kind = Agencies(service.app, key).kind(code)
+    kind = Agencies(service.app, service.folder).kind(code)
     if kind == "external":
         return None
     if kind == "member":

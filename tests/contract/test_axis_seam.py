@@ -27,7 +27,7 @@ from domain.exchange.edxml.write import write_edxml
 from infrastructure.axis_client import AxisClient
 from infrastructure.axis_gateway import Agencies, gateway_key, register_external
 from infrastructure.axis_state import AxisState
-from infrastructure.axis_sync import AxisSync, Summary
+from infrastructure.axis_sync import AxisSync, Exporter, Importer, Summary
 from infrastructure.service import LedgerService, bootstrap
 from infrastructure.settings import Settings
 from infrastructure.views import queries
@@ -71,8 +71,10 @@ def send_as_external(axis: AxisServer, message: bytes, sender: str = EXTERNAL,
         sender, message, service_type, idempotency_key=key)  # type: ignore[arg-type]
 
 
-def sync(axis: AxisServer, ledger: LedgerService, agency: str = RECIPIENT) -> Summary:
-    importer, exporter = seam(ledger, agency)
+def sync(axis: AxisServer, ledger: LedgerService, agency: str = RECIPIENT,
+         made: tuple[Importer, Exporter] | None = None) -> Summary:
+    """One run; ``made``: the seam of an earlier run (a connector that follows)."""
+    importer, exporter = made or seam(ledger, agency)
     lines: list[str] = []
     runner = AxisSync(client=client(axis, "vxp.h41", "secret-h41"),
                       state=AxisState.beside(ledger.app), importer=importer, exporter=exporter,
@@ -184,14 +186,15 @@ def test_a_sender_not_on_the_ledger_is_deferred_until_registered_not_lost(
         axis: AxisServer, ledger: LedgerService) -> None:
     doc_id = send_as_external(axis, full_document(OUTSIDE, [RECIPIENT], 9), sender=OUTSIDE)
 
-    deferred = sync(axis, ledger)
+    following = seam(ledger, RECIPIENT)  # one connector, running again and again
+    deferred = sync(axis, ledger, made=following)
     assert (deferred.pulled, deferred.imported, deferred.skipped) == (1, 0, 1)
     assert axis.axis.messages[doc_id].statuses[RECIPIENT] == "processing"
     assert any(f"docledger axis register {OUTSIDE}" in line
                for line in deferred.lines)  # type: ignore[attr-defined]
 
     register_external(ledger, OUTSIDE, "Cơ quan ngoài")
-    taken = sync(axis, ledger)
+    taken = sync(axis, ledger, made=following)
     assert (taken.pulled, taken.imported, taken.acknowledged) == (1, 1, 1)
     assert axis.axis.messages[doc_id].statuses[RECIPIENT] == "done"
 
@@ -241,7 +244,7 @@ def test_a_copy_delivered_to_another_agency_is_refused(ledger: LedgerService) ->
 
 
 def test_external_agencies_are_those_holding_the_gateway_key(ledger: LedgerService) -> None:
-    agencies = Agencies(ledger.app, gateway_key(ledger.folder))
+    agencies = Agencies(ledger.app, ledger.folder)
     assert agencies.kind(EXTERNAL) == "external"
     assert agencies.kind(RECIPIENT) == "member"
     assert agencies.kind(OUTSIDE) is None
