@@ -20,6 +20,7 @@ from typing import Any
 
 from api.session import LedgerSession
 from domain.errors import CommandIdConflictError, DocLedgerError
+from domain.exchange.edxml.addressee import for_addressee
 from domain.exchange.edxml.mapping import Plan, plan_import
 from domain.exchange.edxml.parse import parse_edxml
 
@@ -43,12 +44,18 @@ class Imported:
 
 def import_edxml(session: LedgerSession, data: bytes, agency: str, *,
                  key: Path | None = None,
-                 organ_ids: Mapping[str, str] | None = None) -> Imported:
+                 organ_ids: Mapping[str, str] | None = None,
+                 addressee: str | None = None) -> Imported:
     """Parse ``data``, plan its commands as ``agency``, and give each one, signed.
 
     ``organ_ids`` names the agency each OrganId of the message that is not a
-    13-character code stands for (``28.22.H17``: docs/edxml.md, "Agency codes")."""
-    plan: Plan = plan_import(parse_edxml(data), agency, organ_ids=organ_ids)
+    13-character code stands for (``28.22.H17``: docs/edxml.md, "Agency codes").
+    With ``addressee``, the copy the axis delivered to it: the acts towards it only
+    (``for_addressee``)."""
+    message = parse_edxml(data)
+    if addressee is not None:
+        message = for_addressee(message, addressee, organ_ids)
+    plan: Plan = plan_import(message, agency, organ_ids=organ_ids)
     # judged on the bytes as received, before anything is kept: a message the
     # ledger's signature policy refuses leaves nothing behind
     signature = session.xml_signature(agency, data)

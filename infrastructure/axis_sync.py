@@ -51,6 +51,16 @@ class MessageRefused(Exception):
         self.reason = reason
 
 
+class MessageDeferred(Exception):
+    """The importer cannot take this message now, through no fault of the message
+    (its sender is not registered yet, say): it stays unacknowledged, the axis
+    offers it again, and the run goes on with the next."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 @dataclass(frozen=True, kw_only=True)
 class ImportResult:
     """What the importer made of a message: ``repeated`` when it had imported the
@@ -65,7 +75,8 @@ class Importer(Protocol):
         """Record the message (edXML bytes as the axis delivered them) in the ledger,
         acting as ``as_agency``, once per message identity: the same message again
         returns ``repeated``. Raises ``MessageRefused`` for a message it will never
-        accept; any other exception means "not imported, try again later"."""
+        accept, ``MessageDeferred`` for one it cannot take yet; any other exception
+        means "not imported, try again later" and ends the run."""
         ...
 
 
@@ -193,6 +204,10 @@ class AxisSync:
             self.progress(f"refused {item.doc_id} from {item.sender}: {exc.reason}")
             self.hook("after-refuse")
             self._refuse(item, exc.reason, summary)
+            return
+        except MessageDeferred as exc:  # not acknowledged: the axis offers it again
+            summary.skipped += 1
+            self.progress(f"deferred {item.doc_id} from {item.sender}: {exc.reason}")
             return
         self.hook("after-import")
         self._notarise("in", item.doc_id, item.service_type, data)

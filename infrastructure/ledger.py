@@ -56,6 +56,12 @@ class DataFolder:
         return self.root / "keys" / "agencies" / f"{code}.key"
 
     @property
+    def gateway_key(self) -> Path:
+        """The axis connector's key: the key of the agencies reached only through
+        the axis (docs/axis.md, "Agencies reached through the axis")."""
+        return self.root / "keys" / "axis-gateway.key"
+
+    @property
     def blobs(self) -> BlobStore:
         return BlobStore(self.root / "blobs")
 

@@ -450,6 +450,17 @@ class DocLedger(Application[UUID]):
         self._follow_log()
         return self.lookup(cls, aggregate_id)
 
+    def find_version(self, cls: type[A], aggregate_id: UUID, version: int) -> A | None:
+        """The aggregate as it was after its event ``version`` (from the stored events,
+        not the cache), or None if it was never created."""
+        try:
+            found: object = self.repository.get(aggregate_id, version=version)
+        except AggregateNotFoundError:
+            return None
+        if not isinstance(found, cls):
+            raise NotFoundError(f"{aggregate_id} is not a {cls.__name__}")
+        return found
+
     def lookup(self, cls: type[A], aggregate_id: UUID, *, to_change: bool = True) -> A | None:
         """``find`` within a command, whose cache was brought up to date at its start.
 

@@ -51,11 +51,16 @@ from domain.ledger.application import DocLedger
 Content = Callable[[str], bytes | None]  # an attachment's bytes by sha256, if held
 
 
-def document_message(app: DocLedger, document: UUID, content: Content) -> DocumentMessage:
-    """``document`` as the edXML message of its sender's latest act."""
+def document_message(app: DocLedger, document: UUID, content: Content, *,
+                     until: datetime | None = None) -> DocumentMessage:
+    """``document`` as the edXML message of its sender's latest act (with ``until``:
+    its latest act recorded at or before that time, the document as it was then)."""
     doc = _document(app, document)
-    events = app.events_of(doc.id)
-    deliveries = {code: app.events_of(Delivery.id_for(doc.id, code)) for code in doc.recipients}
+    events = _until(app.events_of(doc.id), until)
+    if until is not None:
+        doc = _document(app, document, version=events[-1].originator_version)
+    deliveries = {code: _until(app.events_of(Delivery.id_for(doc.id, code)), until)
+                  for code in doc.recipients}
     recalls = [e for evs in deliveries.values() for e in evs
                if isinstance(e, Delivery.RecallRequested)]
     acts: list[Any] = [e for e in events if isinstance(e, Document.Sent | Document.Revised)]
@@ -166,13 +171,15 @@ def _message(app: DocLedger, doc: Document, to: list[str], business: Business,
     )
 
 
-def status_message(app: DocLedger, document: UUID, recipient: str) -> StatusMessage:
+def status_message(app: DocLedger, document: UUID, recipient: str, *,
+                   until: datetime | None = None) -> StatusMessage:
     """The status message of the delivery of ``document`` to ``recipient``: its latest
-    status code, from the recipient (from the sender for 13)."""
+    status code (with ``until``: the latest recorded at or before that time), from the
+    recipient (from the sender for 13)."""
     doc = _document(app, document)
     if recipient not in doc.recipients:
         raise NotFoundError(f"document {document} was not sent to {recipient}")
-    events = [e for e in app.events_of(Delivery.id_for(doc.id, recipient))
+    events = [e for e in _until(app.events_of(Delivery.id_for(doc.id, recipient)), until)
               if hasattr(e, "status")]
     last = events[-1]
     code = last.status
@@ -197,11 +204,16 @@ def status_message(app: DocLedger, document: UUID, recipient: str) -> StatusMess
 # ---- parts ----------------------------------------------------------------------------
 
 
-def _document(app: DocLedger, document: UUID) -> Document:
-    doc = app.find(Document, document)
+def _document(app: DocLedger, document: UUID, version: int | None = None) -> Document:
+    doc = app.find(Document, document) if version is None else app.find_version(
+        Document, document, version)
     if doc is None or not (doc.recipients or doc.number is not None):
         raise NotFoundError(f"document {document} does not exist or was not issued")
     return doc
+
+
+def _until(events: list[Any], until: datetime | None) -> list[Any]:
+    return events if until is None else [e for e in events if e.timestamp <= until]
 
 
 def _organization(app: DocLedger, code: str) -> Organization:

@@ -26,6 +26,7 @@ from infrastructure.settings import Settings
 from tests.axis_server import AxisServer
 from tests.axis_standin import command_id_for, seam
 from tests.axis_support import (
+    OUTSIDE,
     STRANGER,
     document,
     ledger_with_keys,
@@ -136,7 +137,7 @@ def test_received_messages_are_imported_once_acknowledged_or_refused_and_kept(
     [kept] = state.refused(RECIPIENT)
     assert kept.state == REFUSAL_SENT and kept.data == messages[bad].data
     assert kept.error is not None and STRANGER in kept.error
-    assert [e.code for e in state.directory()] == sorted([SENDER, RECIPIENT, STRANGER])
+    assert [e.code for e in state.directory()] == sorted([SENDER, RECIPIENT, STRANGER, OUTSIDE])
     # one receipt each of the bytes delivered, the refused message's too
     receipts = ledger.gateway_index().by_agency(RECIPIENT)
     assert [(r.direction, r.axis_id, r.sha256) for r in receipts] == [
