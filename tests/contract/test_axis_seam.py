@@ -19,7 +19,10 @@ from domain.exchange.document import Document
 from domain.exchange.edxml.model import (
     Business,
     BusinessDocType,
+    BusinessDocumentInfo,
     DocumentMessage,
+    Receiver,
+    ReceiverType,
     StatusMessage,
 )
 from domain.exchange.edxml.parse import parse_edxml
@@ -314,3 +317,25 @@ def test_a_recall_from_an_external_agency_is_its_recall_of_the_addressees_copy(
     delivery = ledger.app.find(Delivery, Delivery.id_for(document, RECIPIENT))
     assert delivery is not None and delivery.state_before_recall is not None
     assert importer.import_message(recall, RECIPIENT).repeated
+
+
+def test_an_update_whose_copy_changes_only_other_agencies_records_nothing_and_is_done(
+        ledger: LedgerService) -> None:
+    importer, _ = seam(ledger, RECIPIENT)
+    original = full_document(EXTERNAL, [RECIPIENT, OUTSIDE], 15)
+    importer.import_message(original, RECIPIENT)
+    parsed = parse_edxml(original)
+    assert isinstance(parsed, DocumentMessage)
+    update = write_edxml(replace(parsed, business=Business(
+        doc_type=BusinessDocType.UPDATE, reason="Bỏ nơi nhận",
+        document_info=BusinessDocumentInfo(document_receiver="1", receivers=(
+            Receiver(organ_id=OUTSIDE, receiver_type=ReceiverType.REMOVED),)))))
+    before = events(ledger)
+
+    done = importer.import_message(update, RECIPIENT)  # refused would be told 'fail'
+
+    assert "changes nothing of this copy" in done.note
+    assert events(ledger) == before
+    document = Document.id_for(EXTERNAL, parsed.document_id)
+    delivery = ledger.app.find(Delivery, Delivery.id_for(document, RECIPIENT))
+    assert delivery is not None and delivery.state != "removed"

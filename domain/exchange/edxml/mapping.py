@@ -165,6 +165,12 @@ def _document_plan(m: DocumentMessage, agency: str, codes: Codes) -> Plan:
         info = m.business.document_info if m.business else None
         # DocumentInfo 1: the metadata changed (the header as the message has it)
         revised = header(m, codes) if info and info.document_info == "1" else None
+        if not (files or added or removed or revised):
+            # e.g. the copy of an update that adds or removes only other agencies: the
+            # addressee was told, and nothing it holds changes (the bytes are the record)
+            return Plan(agency=agency, document=own, commands=(), note=(
+                "the update changes nothing of this copy (no files, header or recipients "
+                "of it): nothing to record"))
         return Plan(agency=agency, document=own, blobs=blobs, commands=(_planned(
             agency, "document.revise",
             {"document": str(own), "business_type": 2, "attachments": files or None,
