@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     # where `docledger trust add` says the anchor's certificates hold the agency code,
     # unless --code-attribute says otherwise (docs/trust.md)
     certificate_code_attribute: Literal["UID", "serialNumber", "OU"] = "UID"
+    # OrganIds of the wild that are not 13-character agency codes (28.22.H17), each
+    # with the code of the agency it names (JSON object; docs/edxml.md, "Agency codes")
+    edxml_organ_ids: dict[str, str] = {}
 
     def edxml_trust_anchors(self) -> list[bytes]:
         """The contents of the ``edxml_trust`` PEM file; none when it is not set."""

@@ -11,7 +11,7 @@ from uuid import UUID
 from domain.errors import NotFoundError
 from domain.evidence.keys import Signer
 from domain.evidence.statements import sign_statement
-from domain.exchange.commands import Command
+from domain.exchange.commands import Command, Source
 from domain.exchange.records import Record
 
 A = TypeVar("A", bound=Record)
@@ -23,12 +23,20 @@ class BlobChecker(Protocol):
     def check(self, sha256: str, size: int) -> None: ...
 
 
+class SourceChecker(Protocol):
+    """Confirms that what a command says of its source's XML signature is what the
+    ledger finds in the bytes it holds, and that the ledger's policy accepts it."""
+
+    def check(self, source: Source, at: datetime) -> None: ...
+
+
 class Ledger(Protocol):
     """What a command's handler may use of the application (domain.ledger.application.DocLedger):
     named here so that the handlers do not import the application that calls them."""
 
     ledger_signer: Signer
     blobs: BlobChecker | None
+    sources: SourceChecker | None
 
     def lookup(self, cls: type[A], aggregate_id: UUID, *, to_change: bool = True
                ) -> A | None: ...

@@ -34,6 +34,9 @@ class HistoryEntry:
     staff: str
     signed_by: str  # agency code, "registrar" or "ledger"
     keyid: str
+    # the message the command was made from (schema 2 ``source``: its digest and
+    # what its XML signature said), as the signed command records it
+    source: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -78,7 +81,14 @@ def _entry(app: DocLedger, label: str, event: Any) -> HistoryEntry:
         staff=staff,
         signed_by=signed_by,
         keyid=key.keyid,
+        source=_source(envelope),
     )
+
+
+def _source(envelope: Envelope) -> dict[str, Any] | None:
+    fields = json.loads(envelope.payload).get("fields")
+    source = fields.get("source") if isinstance(fields, dict) else None
+    return source if isinstance(source, dict) else None
 
 
 def _signer(

@@ -24,7 +24,7 @@ def test_bundle_of_the_demo_document_verifies_offline_and_a_flipped_byte_fails(
     ok = docledger("verify-bundle", str(out), "--ledger-key", str(tmp_path / "ledger.vkey"))
     assert ok.returncode == 0, ok.stderr
     lines = [line for line in ok.stdout.splitlines() if line.startswith("step ")]
-    assert [line.split(":")[0] for line in lines] == [f"step {n}" for n in range(1, 10)]
+    assert [line.split(":")[0] for line in lines] == [f"step {n}" for n in range(1, 11)]
     assert "inclusion proofs verified against checkpoint of size" in lines[2]
     as_json = json.loads(docledger("verify-bundle", str(out), "--ledger-key", vkey,
                                    "--json").stdout)
