@@ -85,6 +85,17 @@ def test_the_sending_form_sends_with_an_attachment_uploaded_by_digest(
     page.locator("#send button[type=submit]").click()
     page.wait_for_selector("#send-status.error")
     assert page.locator("#s-subject[aria-invalid=true]").count() == 1  # the API named it
+    assert page.locator("#send-status").inner_text() == (
+        "Dữ liệu nhập chưa đúng: «Trích yếu» chưa điền.")
+    page.click("a.lang")  # the same refusal in English
+    page.fill("#s-notation", "UBND-VP")
+    page.fill("#s-place", "Huế")
+    page.fill("#s-signer", "Trần Thị B")
+    page.check(f"input[name=recipients][value='{B}']")
+    page.locator("#send button[type=submit]").click()
+    page.wait_for_selector("#send-status.error")
+    assert page.locator("#send-status").inner_text() == (
+        "Some input is not right: «Subject» is empty.")
     screenshot(page, "send-error")
 
     page.fill("#s-subject", "Về việc gửi báo cáo quý IV")

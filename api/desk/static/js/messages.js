@@ -54,3 +54,28 @@ export function explain(error) {
   const key = error && error.message;
   return words[key] || `${words.unknown}: ${key}`;
 }
+
+// pydantic's messages about one field, as a clerk would say them
+const FIELD_WORDS = [
+  [/at least 1 character|Field required/, { vi: 'chưa điền', en: 'is empty' }],
+  [/at most (\d+) character/, { vi: 'dài quá $1 ký tự', en: 'is longer than $1 characters' }],
+  [/valid date|date_from_datetime|date in the format/, { vi: 'không phải ngày hợp lệ', en: 'is not a valid date' }],
+  [/less than or equal to (\d+)/, { vi: 'tối đa là $1', en: 'is at most $1' }],
+  [/greater than or equal to (\d+)/, { vi: 'tối thiểu là $1', en: 'is at least $1' }],
+  [/should match pattern/, { vi: 'không đúng định dạng', en: 'is not in the expected form' }],
+  [/at least 1 item/, { vi: 'chưa chọn', en: 'none chosen' }],
+];
+
+// "fields.header.subject: String should have…; fields.x: …" -> [{path, text}]
+export function fieldProblems(detail) {
+  const out = [];
+  for (const part of String(detail || '').split('; ')) {
+    const match = /^(?:fields\.)?([\w.]+): (.*)$/.exec(part);
+    if (!match) continue;
+    const known = FIELD_WORDS.find(([pattern]) => pattern.test(match[2]));
+    const found = known ? known[0].exec(match[2]) : null;
+    const text = known ? known[1][lang()].replace('$1', found[1] || '') : match[2];
+    out.push({ path: match[1], text });
+  }
+  return out;
+}

@@ -2,7 +2,7 @@
 // the CLI takes (create, sign, issue, send), each built and signed here.
 import { submit, ProblemError } from './commands.js';
 import { sha256Hex } from './dsse.js';
-import { explain } from './messages.js';
+import { explain, fieldProblems, word } from './messages.js';
 
 const form = document.getElementById('send');
 const out = document.getElementById('send-status');
@@ -44,16 +44,18 @@ function randomHex(n) {
   return Array.from(crypto.getRandomValues(new Uint8Array(n)), (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
-// mark the inputs a problem's detail names (its field paths), their labels listed
+// mark the inputs a problem's detail names; each as "«label»: what is wrong"
 function markInvalid(problem) {
-  const detail = String(problem.detail || '');
+  const problems = fieldProblems(problem.detail);
   const named = [];
   for (const input of form.querySelectorAll('[data-field]')) {
-    const hit = detail.includes(input.dataset.field);
+    const hit = problems.find((p) => p.path === input.dataset.field
+                                     || p.path.startsWith(`${input.dataset.field}.`));
     input.setAttribute('aria-invalid', hit ? 'true' : 'false');
     if (hit) {
-      const label = form.querySelector(`label[for="${input.id}"]`) || input.closest('fieldset')?.querySelector('legend');
-      if (label) named.push(label.textContent.trim());
+      const label = form.querySelector(`label[for="${input.id}"]`)
+        || input.closest('fieldset')?.querySelector('legend');
+      named.push(`«${label ? label.textContent.trim() : hit.path}» ${hit.text}`);
     }
   }
   return named;
@@ -102,7 +104,8 @@ if (form) {
       out.append(link);
     } catch (error) {
       const named = error.problem ? markInvalid(error.problem) : [];
-      say(explain(error) + (named.length ? ` — ${named.join(', ')}` : ''), 'error');
+      say(named.length ? `${word('invalid-input')}: ${named.join('; ')}.` : explain(error),
+          'error');
       if (!error.problem) console.error(error);
     } finally {
       button.disabled = false;
