@@ -15,6 +15,7 @@ from api.desk import clerk, clerk_words  # noqa: F401 - clerk_words adds the pag
 from api.desk.deps import PageSession, caller_of
 from api.desk.templating import render, today_vn
 from api.http.deps import ContainerDep, WaitFor, party_document
+from domain.errors import NotFoundError
 from infrastructure.views import queries
 
 router = APIRouter(prefix="/desk", include_in_schema=False)
@@ -94,7 +95,10 @@ async def document(request: Request, document: UUID, session: PageSession,
         doc = party_document(c, caller_of(session), document, auditors=False)
         return clerk.document_view(c, session.agency, document, doc, wait_for)
 
-    view = await run_in_threadpool(read)
+    try:
+        view = await run_in_threadpool(read)
+    except NotFoundError:
+        return render(request, "notfound.html", status=404, agency=session.agency)
     return render(request, "document.html", agency=session.agency, view=view,
                   doc=view.document, header=view.document.header,
                   step_signature=clerk.step_signature)

@@ -64,3 +64,4 @@ def test_a_third_agency_cannot_open_the_document_page(desk: Desk, new_page: Any)
     answer = page.goto(f"{desk.url}/desk/documents/{doc}")
     assert answer.status == 404  # as for a document that does not exist
     assert "between A and B" not in page.content()
+    assert page.locator("#not-found").count() == 1
