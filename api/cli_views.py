@@ -136,6 +136,8 @@ def status(doc: DocArg, wait_for: WaitOpt = None, data: DataOpt = None,
         table.add_row(t["recipient"], t["status_code"] or "", t["event"],
                       t["at"][:19].replace("T", " "), by, render.shown(t["detail"]))
     render.out.print(table)
+    render.print_pdf_reports([line for r in found.get("attachment_reports", [])
+                              for line in r["lines"]])
 
 
 @commands.command("register")

@@ -63,6 +63,15 @@ def print_history(entries: list[HistoryEntry], *, as_json: bool) -> None:
         table.add_row(e.at[:19].replace("T", " "), e.aggregate, e.event, e.status or "",
                       by, f"{e.signed_by} {e.keyid[:8]}")
     out.print(table)
+    print_pdf_reports([line for e in entries for line in e.detail or []])
+
+
+def print_pdf_reports(lines: list[str]) -> None:
+    """The ledger's reports on PDF attachments' signatures, a line per signature."""
+    if lines:
+        out.print("PDF signatures, as the ledger found them when the files came in:")
+    for line in lines:
+        out.print(f"  {shown(line)}", highlight=False)
 
 
 def print_audit(report: AuditReport) -> None:

@@ -29,7 +29,7 @@ STORED_EVENTS: Final[dict[str, tuple[str, ...]]] = {
     ROOT: ("Initialised",),
     AGENCY: ("Registered", "KeyAdded", "KeyRevoked"),
     AUDITOR: ("Registered", "KeyRevoked"),
-    DOCUMENT: ("Created", "Signed", "Issued", "Sent", "Revised"),
+    DOCUMENT: ("Created", "Signed", "Issued", "Sent", "Revised", "AttachmentValidated"),
     DELIVERY: ("Dispatched", "Arrived", "Accepted", "Refused", "Assigned", "ProgressReported",
                "Completed", "RecallRequested", "RecallAgreed", "RecallRefused", "Revised",
                "Removed"),

@@ -10,6 +10,7 @@ from uuid import UUID
 
 from domain.errors import NotFoundError
 from domain.evidence.keys import Signer
+from domain.evidence.pdf_report import AttachmentValidator, PdfSignaturePolicy
 from domain.evidence.statements import sign_statement
 from domain.exchange.commands import Command
 from domain.exchange.records import Record
@@ -29,6 +30,8 @@ class Ledger(Protocol):
 
     ledger_signer: Signer
     blobs: BlobChecker | None
+    attachment_validator: AttachmentValidator | None  # None: attachments are not read
+    pdf_policy: PdfSignaturePolicy
 
     def lookup(self, cls: type[A], aggregate_id: UUID, *, to_change: bool = True
                ) -> A | None: ...

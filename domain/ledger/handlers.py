@@ -23,6 +23,7 @@ from domain.errors import (
     NotFoundError,
 )
 from domain.evidence.keys import PublicKey
+from domain.evidence.pdf_report import Findings, validated_statement
 from domain.evidence.statements import arrived_statement
 from domain.exchange import commands as c
 from domain.exchange.agency import Agency
@@ -86,6 +87,36 @@ def check_attachments(ctx: Context, attachments: list[c.Attachment]) -> list[dic
         for a in attachments:
             ctx.app.blobs.check(a.sha256, a.size)
     return [a.model_dump(mode="json") for a in attachments]
+
+
+def read_signatures(ctx: Context, document_type: int, attachments: list[dict[str, Any]],
+                    already: dict[str, str] | None = None
+                    ) -> list[tuple[dict[str, Any], Findings]]:
+    """The findings on each PDF attachment's signatures (once per digest, none for
+    one reported on before), checked against the policy before anything is written."""
+    validator = ctx.app.attachment_validator
+    if validator is None:
+        return []
+    found: dict[str, tuple[dict[str, Any], Findings]] = {}
+    for a in attachments:
+        if a["sha256"] in found or a["sha256"] in (already or {}):
+            continue
+        findings = validator.validate(a["sha256"], ctx.at)
+        if findings is not None:
+            ctx.app.pdf_policy.check(document_type, a, findings)
+            found[a["sha256"]] = (a, findings)
+    return list(found.values())
+
+
+def record_reports(ctx: Context, doc: Document,
+                   reports: list[tuple[dict[str, Any], Findings]]) -> None:
+    """Each report as the ledger's signed statement, an event of the document."""
+    for attachment, findings in reports:
+        statement = validated_statement(
+            command_id=ctx.command.command_id, document=str(doc.id), attachment=attachment,
+            at=ctx.at, findings=findings)
+        doc.record_validation(attachment["sha256"], findings.verdict,
+                              envelope=ctx.ledger_envelope(statement), at=ctx.at)
 
 
 def take_number(
@@ -177,11 +208,13 @@ def document_create(ctx: Context) -> Result:
             f"document {f.document_id!r} of {ctx.actor} already exists ({doc_id})"
         )
     attachments = check_attachments(ctx, f.attachments)
+    reports = read_signatures(ctx, f.header.document_type.type, attachments)
     doc = Document._create(
         Document.Created, id=doc_id, envelope=ctx.envelope, timestamp=ctx.at,
         sender=ctx.actor, document_id=f.document_id,
         header=f.header.model_dump(mode="json"), attachments=attachments,
     )
+    record_reports(ctx, doc, reports)
     return [doc], {"document": str(doc_id)}
 
 
@@ -240,7 +273,10 @@ def document_revise(ctx: Context) -> Result:
     f: c.DocumentRevise = ctx.fields
     doc = senders_document(ctx, f.document)
     attachments = check_attachments(ctx, f.attachments)
+    reports = read_signatures(ctx, doc.header["document_type"]["type"], attachments,
+                              doc.validated)
     doc.revise(f.business_type, attachments, f.reason, envelope=ctx.envelope, at=ctx.at)
+    record_reports(ctx, doc, reports)
     changed: list[Record] = [doc]
     for code in doc.recipients:
         delivery = ctx.get(Delivery, Delivery.id_for(doc.id, code), "delivery")
@@ -269,8 +305,11 @@ def document_revise_v2(ctx: Context) -> Result:
     check_recipients(ctx, doc, f.add_recipients)
     attachments = (doc.attachments if f.attachments is None
                    else check_attachments(ctx, f.attachments))
+    reports = [] if f.attachments is None else read_signatures(
+        ctx, doc.header["document_type"]["type"], attachments, doc.validated)
     before = list(doc.recipients)
     doc.revise(f.business_type, attachments, f.reason, envelope=ctx.envelope, at=ctx.at)
+    record_reports(ctx, doc, reports)
     if f.add_recipients:
         doc.send(list(f.add_recipients), envelope=ctx.envelope, at=ctx.at)
     changed: list[Record] = [doc]

@@ -46,6 +46,7 @@ STEPS = {
     7: "signatures",
     8: "commands",
     9: "summary",
+    10: "PDF signatures",
 }
 
 

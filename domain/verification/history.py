@@ -10,6 +10,7 @@ from uuid import UUID
 from domain.errors import KeyRevokedError, NotFoundError, UnknownKeyError, VerificationError
 from domain.evidence.envelope import Envelope
 from domain.evidence.keys import PublicKey
+from domain.evidence.pdf_report import report_lines
 from domain.exchange.agency import Agency
 from domain.exchange.delivery import Delivery
 from domain.exchange.document import Document
@@ -33,6 +34,8 @@ class HistoryEntry:
     staff: str
     signed_by: str  # agency code, "registrar" or "ledger"
     keyid: str
+    # the ledger's report on a PDF attachment (attachment.validated), in lines for people
+    detail: list[str] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -77,7 +80,12 @@ def _entry(app: DocLedger, label: str, event: Any) -> HistoryEntry:
         staff=staff,
         signed_by=signed_by,
         keyid=key.keyid,
+        detail=_report(envelope) if isinstance(event, Document.AttachmentValidated) else None,
     )
+
+
+def _report(envelope: Envelope) -> list[str]:
+    return report_lines(json.loads(envelope.payload))
 
 
 def _signer(

@@ -150,6 +150,19 @@ def document_revised(n: Notification, s: dict[str, Any]) -> list[Op]:
             *document_source(n, s)]
 
 
+def attachment_validated(n: Notification, s: dict[str, Any]) -> list[Op]:
+    """The ledger's report on a PDF attachment, kept whole (without the certificates
+    and tokens it keeps for verifiers) for the document's readers."""
+    report = signed_payload(s)
+    shown = {**report, "signatures": [{k: v for k, v in sig.items() if k != "evidence"}
+                                      for sig in report["signatures"]]}
+    return [("INSERT INTO {t:v_pdf_reports} (document_id, version, sha256, name, verdict, at, "
+             "report) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+             (str(n.originator_id), n.originator_version, s["sha256"],
+              report["attachment"]["name"], s["verdict"], at(s),
+              json.dumps(shown, ensure_ascii=False, sort_keys=True)))]
+
+
 # ---- deliveries --------------------------------------------------------------------------
 
 
@@ -263,6 +276,7 @@ HANDLERS: dict[str, Handler] = {
     E(DOCUMENT, "Issued"): document_issued,
     E(DOCUMENT, "Sent"): document_sent,
     E(DOCUMENT, "Revised"): document_revised,
+    E(DOCUMENT, "AttachmentValidated"): attachment_validated,
     E(DELIVERY, "Dispatched"): delivery_dispatched,
     E(DELIVERY, "Arrived"): status_change(lambda s: {"arrived_on": on(s)}),
     E(DELIVERY, "Accepted"): delivery_accepted,
