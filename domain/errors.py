@@ -179,3 +179,39 @@ class ReceiptPendingError(StoreUnavailableError):
     def __init__(self, command_id: str, message: str) -> None:
         self.command_id = command_id
         super().__init__(message)
+
+
+class CertificateError(InvalidInputError):
+    """A certificate (a trust anchor, or one backing an agency's key) is refused."""
+
+    code = "certificate-refused"
+
+
+class UntrustedCertificateError(CertificateError):
+    """The certificate does not chain to a trust anchor in force at the time."""
+
+    code = "untrusted-certificate"
+
+
+class CertificateNotValidError(CertificateError):
+    """The certificate is expired or not yet valid at the time."""
+
+    code = "certificate-not-valid"
+
+
+class CertificateUsageError(CertificateError):
+    """The certificate's key usage does not allow signing (digitalSignature)."""
+
+    code = "certificate-usage"
+
+
+class CertificateNameError(CertificateError):
+    """The certificate does not name the agency it is registered for."""
+
+    code = "certificate-name-mismatch"
+
+
+class KeyExpiredError(KeyNotActiveError):
+    """The key's certificate had expired (or was not yet valid) at the ledger's time."""
+
+    code = "key-expired"

@@ -23,11 +23,12 @@ DOCUMENT: Final = "domain.document:Document"
 DELIVERY: Final = "domain.delivery:Delivery"
 REGISTER: Final = "domain.register:NumberRegister"
 COMMAND_RECORD: Final = "domain.command_log:CommandRecord"
+TRUST: Final = "domain.trust:TrustAnchors"
 
 # aggregate -> the events it stores
 STORED_EVENTS: Final[dict[str, tuple[str, ...]]] = {
     ROOT: ("Initialised",),
-    AGENCY: ("Registered", "KeyAdded", "KeyRevoked"),
+    AGENCY: ("Registered", "KeyAdded", "KeyRevoked", "CertificateAdded"),
     AUDITOR: ("Registered", "KeyRevoked"),
     DOCUMENT: ("Created", "Signed", "Issued", "Sent", "Revised", "AttachmentValidated"),
     DELIVERY: ("Dispatched", "Arrived", "Accepted", "Refused", "Assigned", "ProgressReported",
@@ -35,6 +36,7 @@ STORED_EVENTS: Final[dict[str, tuple[str, ...]]] = {
                "Removed"),
     REGISTER: ("Opened", "NumberTaken"),
     COMMAND_RECORD: ("Accepted",),
+    TRUST: ("Opened", "AnchorAdded", "AnchorRemoved"),
 }
 
 # Base classes that are never stored: the library asks every event class of an
@@ -46,6 +48,7 @@ UNSTORED_EVENTS: Final[dict[str, tuple[str, ...]]] = {
     DELIVERY: ("Created", "StatusEvent"),
     REGISTER: ("Created",),
     COMMAND_RECORD: ("Created",),
+    TRUST: ("Created",),
 }
 
 

@@ -3,7 +3,9 @@
 The bundle (docs/bundle.md) holds, each with its leaf index and inclusion proof
 against one signed checkpoint: the genesis, every event of the agencies
 involved (sender and recipients), of the document and of each of its
-deliveries, and the command record of every command that wrote any of them.
+deliveries, the trust anchors' events when one of those agencies holds a
+certificate-backed key (docs/trust.md), and the command record of every command
+that wrote any of them.
 ``domain.verification.bundle.verify_bundle`` checks it offline.
 """
 
@@ -19,7 +21,7 @@ from domain.evidence.envelope import STATEMENT_TYPE, Envelope
 from domain.exchange.agency import Agency
 from domain.exchange.delivery import Delivery
 from domain.exchange.document import Document
-from domain.exchange.ids import ROOT_ID
+from domain.exchange.ids import ROOT_ID, TRUST_ID
 from domain.ledger.application import DocLedger
 from domain.ledger.command_log import CommandRecord
 from domain.verification.bundle_parse import FORMAT
@@ -38,8 +40,14 @@ def select_events(app: DocLedger, document: UUID) -> list[tuple[str, int]]:
         *(Delivery.id_for(doc.id, code) for code in doc.recipients)]
     chosen: dict[tuple[str, int], None] = {}
     commands: dict[str, None] = {}
+    certified = False  # a key an X.509 certificate vouches for is in the bundle
     for aggregate in aggregates:
         for event in app.events_of(aggregate):
+            chosen[(str(event.originator_id), event.originator_version)] = None
+            commands[_command_of(event.envelope)] = None
+            certified = certified or isinstance(event, Agency.CertificateAdded)
+    if certified:  # the anchors its certificate is validated against, offline
+        for event in app.events_of(TRUST_ID):
             chosen[(str(event.originator_id), event.originator_version)] = None
             commands[_command_of(event.envelope)] = None
     for command_id in commands:

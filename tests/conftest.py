@@ -19,6 +19,7 @@ import pytest
 from infrastructure.service import LedgerService, bootstrap
 from infrastructure.settings import Settings
 from tests.factories import ManualClock, World
+from tests.pki import TestPKI, running_pki
 
 TEST_PG_DB = os.environ.get("DOCLEDGER_TEST_PG_DB", "test")
 PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "dbname": TEST_PG_DB}
@@ -68,6 +69,14 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
     if request.param == "sqlite":
         return sqlite_settings(tmp_path)
     return pg_settings(tmp_path, request.getfixturevalue("pg_schema"))
+
+
+@pytest.fixture(scope="session")
+def pki() -> Iterator[TestPKI]:
+    """The test PKI (tests/pki.py), made once per session, its CRL and OCSP
+    responder served on 127.0.0.1 until the session ends."""
+    with running_pki() as started:
+        yield started
 
 
 @pytest.fixture

@@ -19,13 +19,14 @@ from domain.exchange.document import Document
 from domain.exchange.records import Record
 from domain.exchange.register import NumberRegister
 from domain.exchange.root import LedgerRoot
+from domain.exchange.trust import TrustAnchors
 from domain.ledger.command_log import CommandRecord
 from infrastructure.views.handlers import HANDLERS
 
 AGGREGATES: dict[type[Record], str] = {
     LedgerRoot: topics.ROOT, Agency: topics.AGENCY, Auditor: topics.AUDITOR,
     Document: topics.DOCUMENT, Delivery: topics.DELIVERY, NumberRegister: topics.REGISTER,
-    CommandRecord: topics.COMMAND_RECORD,
+    CommandRecord: topics.COMMAND_RECORD, TrustAnchors: topics.TRUST,
 }
 GOLDEN_DB = Path(__file__).parent / "assets" / "golden" / "ledger.sqlite"
 

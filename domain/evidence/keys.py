@@ -1,8 +1,17 @@
 """Public keys, key ids and signers.
 
-A key is recorded as its algorithm name and its DER SubjectPublicKeyInfo, so
-RSA or ECDSA keys from X.509 certificates can join later without changing how
-history is recorded. The key id is derived from those bytes and checked.
+A key is recorded as its algorithm name and its DER SubjectPublicKeyInfo; the key
+id is derived from those bytes and checked. The algorithm names one signature
+scheme exactly (docs/trust.md, "Algorithms"):
+
+- ``ed25519``: Ed25519 (RFC 8032), 64-byte signatures;
+- ``rsa-pkcs1-sha256``: RSASSA-PKCS1-v1_5 with SHA-256;
+- ``rsa-pss-sha256``: RSASSA-PSS with SHA-256, MGF1-SHA-256, a 32-byte salt;
+- ``ecdsa-p256-sha256``, ``ecdsa-p384-sha384``: ECDSA on that curve with that
+  hash, the signature DER-encoded (``Ecdsa-Sig-Value``).
+
+RSA keys have 2048 to 8192 bits. Only the ``ed25519`` signatures have a fixed
+length; every verifier takes the signature's own length.
 """
 
 from __future__ import annotations
@@ -14,8 +23,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Protocol
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
     Ed25519PublicKey,
@@ -24,7 +34,21 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 from domain.errors import InvalidInputError, InvalidSignatureError
 
 ED25519 = "ed25519"
-SUPPORTED_ALGORITHMS = frozenset({ED25519})
+RSA_PKCS1_SHA256 = "rsa-pkcs1-sha256"
+RSA_PSS_SHA256 = "rsa-pss-sha256"
+ECDSA_P256_SHA256 = "ecdsa-p256-sha256"
+ECDSA_P384_SHA384 = "ecdsa-p384-sha384"
+SUPPORTED_ALGORITHMS = frozenset({ED25519, RSA_PKCS1_SHA256, RSA_PSS_SHA256,
+                                  ECDSA_P256_SHA256, ECDSA_P384_SHA384})
+RSA_BITS = (2048, 8192)
+PSS_SALT_LENGTH = 32  # the digest's length (RFC 8017 9.1 recommends it)
+_CURVES: dict[str, tuple[type[ec.EllipticCurve], type[hashes.HashAlgorithm]]] = {
+    ECDSA_P256_SHA256: (ec.SECP256R1, hashes.SHA256),
+    ECDSA_P384_SHA384: (ec.SECP384R1, hashes.SHA384),
+}
+
+LoadedKey = Ed25519PublicKey | rsa.RSAPublicKey | ec.EllipticCurvePublicKey
+PrivateKey = Ed25519PrivateKey | rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 
 
 def key_id_for(spki_der: bytes) -> str:
@@ -64,13 +88,20 @@ class PublicKey:
             "public_key": base64.b64encode(self.spki_der).decode(),
         }
 
-    def _load(self) -> Ed25519PublicKey:
-        return _load_ed25519(self.spki_der, self.algorithm)
+    def _load(self) -> LoadedKey:
+        return _load_key(self.spki_der, self.algorithm)
 
     def verify(self, signature: bytes, message: bytes) -> None:
-        """Raise InvalidSignatureError unless ``signature`` signs ``message``."""
+        """Raise InvalidSignatureError unless ``signature`` signs ``message``
+        under this key's algorithm (and no other scheme of the same key)."""
+        key = self._load()
         try:
-            self._load().verify(signature, message)
+            if isinstance(key, Ed25519PublicKey):
+                key.verify(signature, message)
+            elif isinstance(key, rsa.RSAPublicKey):
+                key.verify(signature, message, _rsa_padding(self.algorithm), hashes.SHA256())
+            else:
+                key.verify(signature, message, ec.ECDSA(_CURVES[self.algorithm][1]()))
         except InvalidSignature:
             raise InvalidSignatureError(
                 f"signature does not verify with key {self.keyid}"
@@ -116,25 +147,78 @@ class Ed25519Signer:
         return self._private.sign(message)
 
 
+class KeySigner:
+    """Signs with an RSA, ECDSA or Ed25519 private key under one algorithm."""
+
+    def __init__(self, private_key: PrivateKey, algorithm: str | None = None) -> None:
+        self._private = private_key
+        self.algorithm = algorithm or default_algorithm(private_key.public_key())
+        self.public_key = public_key_for(private_key.public_key(), self.algorithm)
+        self.keyid = self.public_key.keyid
+
+    @classmethod
+    def from_pem(cls, pem: bytes, algorithm: str | None = None) -> KeySigner:
+        """A signer from a PEM private key (PKCS#8 or traditional, unencrypted);
+        ``algorithm`` chooses PSS over PKCS#1 v1.5 for an RSA key."""
+        try:
+            key = serialization.load_pem_private_key(pem, password=None)
+        except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+            raise InvalidInputError(f"not an unencrypted PEM private key: {exc}") from None
+        if not isinstance(key, Ed25519PrivateKey | rsa.RSAPrivateKey
+                          | ec.EllipticCurvePrivateKey):
+            raise InvalidInputError(f"unsupported private key type {type(key).__name__}")
+        return cls(key, algorithm)
+
+    def sign(self, message: bytes) -> bytes:
+        key = self._private
+        if isinstance(key, Ed25519PrivateKey):
+            return key.sign(message)
+        if isinstance(key, rsa.RSAPrivateKey):
+            return key.sign(message, _rsa_padding(self.algorithm), hashes.SHA256())
+        return key.sign(message, ec.ECDSA(_CURVES[self.algorithm][1]()))
+
+
+def default_algorithm(key: object) -> str:
+    """The scheme a key signs with unless told otherwise: RSA keys PKCS#1 v1.5
+    (what the state CAs' tokens make), ECDSA keys their curve's."""
+    if isinstance(key, Ed25519PublicKey):
+        return ED25519
+    if isinstance(key, rsa.RSAPublicKey):
+        return RSA_PKCS1_SHA256
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        for name, (curve, _) in _CURVES.items():
+            if isinstance(key.curve, curve):
+                return name
+        raise InvalidInputError(f"unsupported curve {key.curve.name}")
+    raise InvalidInputError(f"unsupported key type {type(key).__name__}")
+
+
+def public_key_for(key: object, algorithm: str | None = None) -> PublicKey:
+    """The ledger's record of a ``cryptography`` public key, checked for ``algorithm``
+    (by default the key type's ``default_algorithm``)."""
+    algorithm = algorithm or default_algorithm(key)
+    if algorithm not in SUPPORTED_ALGORITHMS:
+        raise InvalidInputError(f"unsupported key algorithm {algorithm!r}")
+    try:
+        der = key.public_bytes(  # type: ignore[attr-defined]
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    except AttributeError:
+        raise InvalidInputError(f"not a public key: {type(key).__name__}") from None
+    _load_key(der, algorithm)  # size, curve and type checks
+    return PublicKey(keyid=key_id_for(der), algorithm=algorithm, spki_der=der)
+
+
 def public_key_of(private_key: Ed25519PrivateKey) -> PublicKey:
-    der = private_key.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    return PublicKey(keyid=key_id_for(der), algorithm=ED25519, spki_der=der)
+    return public_key_for(private_key.public_key(), ED25519)
 
 
-def public_key_from_pem(pem: bytes) -> PublicKey:
+def public_key_from_pem(pem: bytes, algorithm: str | None = None) -> PublicKey:
     """Load a PEM SubjectPublicKeyInfo file's key."""
     try:
         key = serialization.load_pem_public_key(pem)
-    except ValueError as exc:
+    except (ValueError, UnsupportedAlgorithm) as exc:
         raise InvalidInputError(f"not a PEM public key: {exc}") from None
-    if not isinstance(key, Ed25519PublicKey):
-        raise InvalidInputError("public key is not Ed25519")
-    der = key.public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    return PublicKey(keyid=key_id_for(der), algorithm=ED25519, spki_der=der)
+    return public_key_for(key, algorithm)
 
 
 def public_key_pem(key: PublicKey) -> bytes:
@@ -144,13 +228,34 @@ def public_key_pem(key: PublicKey) -> bytes:
     )
 
 
+def _rsa_padding(algorithm: str) -> padding.AsymmetricPadding:
+    if algorithm == RSA_PSS_SHA256:
+        return padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=PSS_SALT_LENGTH)
+    return padding.PKCS1v15()
+
+
 @lru_cache(maxsize=4096)
-def _load_ed25519(spki_der: bytes, algorithm: str) -> Ed25519PublicKey:
-    """Parse a key once: every command and statement verification needs one."""
+def _load_key(spki_der: bytes, algorithm: str) -> LoadedKey:
+    """Parse a key once: every command and statement verification needs one.
+    Refuses a key that is not of ``algorithm``'s type, curve or size."""
     try:
         loaded = serialization.load_der_public_key(spki_der)
-    except ValueError as exc:
+    except (ValueError, UnsupportedAlgorithm) as exc:
         raise InvalidInputError(f"not a public key: {exc}") from None
-    if not isinstance(loaded, Ed25519PublicKey):
-        raise InvalidInputError(f"key is not {algorithm}")
-    return loaded
+    if algorithm == ED25519:
+        if isinstance(loaded, Ed25519PublicKey):
+            return loaded
+    elif algorithm in (RSA_PKCS1_SHA256, RSA_PSS_SHA256):
+        if isinstance(loaded, rsa.RSAPublicKey):
+            low, high = RSA_BITS
+            if not low <= loaded.key_size <= high:
+                raise InvalidInputError(
+                    f"RSA key of {loaded.key_size} bits: {algorithm} needs {low} to {high}")
+            return loaded
+    elif algorithm in _CURVES:
+        if (isinstance(loaded, ec.EllipticCurvePublicKey)
+                and isinstance(loaded.curve, _CURVES[algorithm][0])):
+            return loaded
+    else:
+        raise InvalidInputError(f"unsupported key algorithm {algorithm!r}")
+    raise InvalidInputError(f"key is not {algorithm}")

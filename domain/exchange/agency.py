@@ -10,12 +10,14 @@ from uuid import UUID
 from domain import topics
 from domain.errors import (
     DuplicateError,
+    KeyExpiredError,
     KeyNotActiveError,
     KeyRevokedError,
     NotFoundError,
     UnknownKeyError,
 )
-from domain.evidence.key_validity import key_valid_at
+from domain.evidence.certificates import CertifiedKey
+from domain.evidence.key_validity import certificate_covers, key_valid_at
 from domain.evidence.keys import PublicKey
 from domain.exchange.ids import agency_id
 from domain.exchange.records import Record
@@ -28,11 +30,19 @@ class KeyEntry:
     key: PublicKey
     effective_from: datetime
     revoked_at: datetime | None = None
+    # the validity period of the certificate that vouches for the key, if one does
+    not_before: datetime | None = None
+    not_after: datetime | None = None
 
     def valid_at(self, at: datetime) -> bool:
         """Whether an event recorded at ``at`` may carry this key's signature
-        (``key_valid_at``: not at the revocation instant itself)."""
-        return key_valid_at(at, effective_from=self.effective_from, revoked_at=self.revoked_at)
+        (``key_valid_at``: not at the revocation instant itself, and within its
+        certificate's validity period)."""
+        return key_valid_at(at, effective_from=self.effective_from, revoked_at=self.revoked_at,
+                            not_before=self.not_before, not_after=self.not_after)
+
+    def certificate_covers(self, at: datetime) -> bool:
+        return certificate_covers(at, not_before=self.not_before, not_after=self.not_after)
 
 
 class KeyHolder:
@@ -64,6 +74,11 @@ class KeyHolder:
             raise KeyRevokedError(
                 f"key {keyid} of {self.owner} was revoked at {entry.revoked_at.isoformat()}")
         for instant, what in ((at, "the issue time"), (recorded_at, "the ledger's time")):
+            if instant is not None and not entry.certificate_covers(instant):
+                raise KeyExpiredError(
+                    f"key {keyid} of {self.owner}: its certificate is valid from "
+                    f"{_iso(entry.not_before)} to {_iso(entry.not_after)}, not at {what} "
+                    f"{instant.isoformat()}")
             if instant is not None and not entry.valid_at(instant):
                 raise KeyNotActiveError(
                     f"key {keyid} of {self.owner} takes effect at "
@@ -81,6 +96,10 @@ class KeyHolder:
             self.KeyRevoked, envelope=envelope, timestamp=at, keyid=keyid, reason=reason)
 
 
+def _iso(moment: datetime | None) -> str:
+    return "-" if moment is None else moment.isoformat()
+
+
 def keys_from(specs: list[dict[str, str]], at: datetime) -> dict[str, KeyEntry]:
     return {spec["keyid"]: KeyEntry(key=PublicKey.from_spec(spec), effective_from=at)
             for spec in specs}
@@ -89,7 +108,8 @@ def keys_from(specs: list[dict[str, str]], at: datetime) -> dict[str, KeyEntry]:
 def revoked(keys: dict[str, KeyEntry], keyid: str, at: datetime) -> dict[str, KeyEntry]:
     entry = keys[keyid]
     return {**keys, keyid: KeyEntry(key=entry.key, effective_from=entry.effective_from,
-                                    revoked_at=at)}
+                                    revoked_at=at, not_before=entry.not_before,
+                                    not_after=entry.not_after)}
 
 
 class Agency(KeyHolder, Record):
@@ -126,6 +146,26 @@ class Agency(KeyHolder, Record):
                 key=PublicKey.from_spec(self.key), effective_from=self.timestamp
             )
 
+    class CertificateAdded(Record.Event):
+        """A key an X.509 certificate vouches for, with the certificate and the chain
+        it was validated with (docs/trust.md)."""
+
+        TOPIC = topics.event(topics.AGENCY, "CertificateAdded")
+
+        key: dict[str, str]
+        certificate: str  # base64 DER
+        chain: list[str]  # base64 DER, as given
+        anchor: str  # SHA-256 of the trust anchor's DER
+        binding: str  # the subject attribute naming the agency, or "registrar"
+        not_before: str  # the certificate's validity period, ISO 8601 UTC
+        not_after: str
+
+        def apply(self, agency: Any) -> None:
+            agency.keys[self.key["keyid"]] = KeyEntry(
+                key=PublicKey.from_spec(self.key), effective_from=self.timestamp,
+                not_before=datetime.fromisoformat(self.not_before),
+                not_after=datetime.fromisoformat(self.not_after))
+
     class KeyRevoked(Record.Event):
         TOPIC = topics.event(topics.AGENCY, "KeyRevoked")
 
@@ -150,3 +190,14 @@ class Agency(KeyHolder, Record):
         self.trigger_event(
             self.KeyAdded, envelope=envelope, timestamp=at, key=key.to_spec()
         )
+
+    def add_certificate(self, certified: CertifiedKey, *, certificate: str, chain: list[str],
+                        envelope: dict[str, Any], at: datetime) -> None:
+        if certified.key.keyid in self.keys:
+            raise DuplicateError(f"agency {self.code} already has key {certified.key.keyid}")
+        self.trigger_event(
+            self.CertificateAdded, envelope=envelope, timestamp=at,
+            key=certified.key.to_spec(), certificate=certificate, chain=chain,
+            anchor=certified.anchor, binding=certified.binding,
+            not_before=certified.not_before.isoformat(),
+            not_after=certified.not_after.isoformat())

@@ -88,6 +88,10 @@ MediaType = Annotated[str, StringConstraints(min_length=3, max_length=127), _COD
 Note = Annotated[str, StringConstraints(min_length=0, max_length=2000), _MULTILINE]
 Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 KeyId = Annotated[str, StringConstraints(min_length=1, max_length=64), _CODE]
+# a DER X.509 certificate, base64 (RFC 4648 4, padded): at most 12 KiB of DER
+CertificateText = Annotated[str, StringConstraints(
+    min_length=4, max_length=16384, pattern=r"^[A-Za-z0-9+/]+={0,2}$")]
+CodeAttribute = Literal["UID", "serialNumber", "OU"]
 
 
 class Model(BaseModel):
@@ -98,7 +102,9 @@ class Model(BaseModel):
 
 class KeySpec(Model):
     keyid: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
-    algorithm: Literal["ed25519"]
+    # docs/trust.md, "Algorithms" (every key in history before RSA and ECDSA is ed25519)
+    algorithm: Literal["ed25519", "rsa-pkcs1-sha256", "rsa-pss-sha256", "ecdsa-p256-sha256",
+                       "ecdsa-p384-sha384"]
     public_key: PublicKeyText
 
 
@@ -149,6 +155,27 @@ class AuditorRevokeKey(Model):
     auditor_id: Annotated[str, StringConstraints(pattern=AUDITOR_ID_PATTERN)]
     keyid: KeyId
     reason: Text
+
+
+class TrustAddAnchor(Model):
+    certificate: CertificateText
+    code_attribute: CodeAttribute
+
+
+class TrustRemoveAnchor(Model):
+    sha256: Sha256
+    reason: Text
+
+
+class AgencyAddCert(Model):
+    code: AgencyCode
+    certificate: CertificateText
+    chain: list[CertificateText] = Field(default_factory=list, max_length=8)
+    # the scheme the key signs with; null: the key type's default (RSA: PKCS#1 v1.5)
+    algorithm: Literal["ed25519", "rsa-pkcs1-sha256", "rsa-pss-sha256", "ecdsa-p256-sha256",
+                       "ecdsa-p384-sha384"] | None = None
+    # the registrar vouches that the certificate is the agency's, whatever its subject
+    registrar_binding: bool = False
 
 
 class SignerInfo(Model):
@@ -258,6 +285,9 @@ FIELDS: dict[str, type[Model]] = {
     "agency.revoke_key": AgencyRevokeKey,
     "auditor.register": AuditorRegister,
     "auditor.revoke_key": AuditorRevokeKey,
+    "trust.add_anchor": TrustAddAnchor,
+    "trust.remove_anchor": TrustRemoveAnchor,
+    "agency.add_cert": AgencyAddCert,
     "document.create": DocumentCreate,
     "document.sign": DocumentSign,
     "document.issue": DocumentRef,

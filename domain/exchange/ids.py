@@ -31,6 +31,7 @@ def stable_id(*parts: str) -> UUID:
 
 
 ROOT_ID = stable_id("ledger-root")
+TRUST_ID = stable_id("trust-anchors")
 
 
 def agency_id(code: str) -> UUID:

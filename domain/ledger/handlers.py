@@ -15,12 +15,21 @@ from functools import partial
 from typing import Any
 from uuid import UUID
 
+from cryptography.hazmat.primitives import serialization
+
 from domain.errors import (
     DuplicateError,
     ForbiddenError,
     IllegalTransitionError,
     InvalidCommandError,
     NotFoundError,
+)
+from domain.evidence.certificates import (
+    b64,
+    certificate_from_b64,
+    check_anchor,
+    fingerprint,
+    validate_agency_certificate,
 )
 from domain.evidence.keys import PublicKey
 from domain.evidence.pdf_report import Findings, validated_statement
@@ -36,6 +45,7 @@ from domain.exchange.ids import REGISTRAR, ROOT_ID
 from domain.exchange.records import Record
 from domain.exchange.register import Direction, NumberRegister
 from domain.exchange.root import LedgerRoot
+from domain.exchange.trust import TrustAnchors
 from domain.ledger.context import Context, Handler
 
 Result = tuple[list[Record], dict[str, Any]]
@@ -180,6 +190,47 @@ def agency_revoke_key(ctx: Context) -> Result:
     agency = ctx.get(Agency, Agency.id_for(f.code), f"agency {f.code}")
     agency.revoke_key(f.keyid, f.reason, envelope=ctx.envelope, at=ctx.at)
     return [agency], {"agency": f.code, "keyid": f.keyid}
+
+
+def agency_add_cert(ctx: Context) -> Result:
+    """A key an X.509 certificate vouches for, validated against the trust anchors
+    in force at the ledger's time (domain/evidence/certificates.py)."""
+    f: c.AgencyAddCert = ctx.fields
+    if f.registrar_binding and ctx.actor != REGISTRAR:
+        raise ForbiddenError("only the registrar may bind a certificate to an agency its "
+                             "subject does not name")
+    agency = ctx.get(Agency, Agency.id_for(f.code), f"agency {f.code}")
+    trust = ctx.read(TrustAnchors, TrustAnchors.id_for())
+    cert = certificate_from_b64(f.certificate)
+    chain = [certificate_from_b64(text, f"chain[{i}]") for i, text in enumerate(f.chain)]
+    certified = validate_agency_certificate(
+        cert, chain, anchors=[] if trust is None else trust.in_force(ctx.at), at=ctx.at,
+        code=f.code, algorithm=f.algorithm, registrar_binding=f.registrar_binding)
+    agency.add_certificate(certified, certificate=f.certificate, chain=list(f.chain),
+                           envelope=ctx.envelope, at=ctx.at)
+    return [agency], {"agency": f.code, "keyid": certified.key.keyid,
+                      "algorithm": certified.key.algorithm, "binding": certified.binding,
+                      "not_after": certified.not_after.isoformat()}
+
+
+def trust_add_anchor(ctx: Context) -> Result:
+    f: c.TrustAddAnchor = ctx.fields
+    cert = certificate_from_b64(f.certificate, "trust anchor")
+    check_anchor(cert, f.code_attribute)
+    trust = ctx.find(TrustAnchors, TrustAnchors.id_for())
+    if trust is None:
+        trust = TrustAnchors.open(envelope=ctx.envelope, at=ctx.at)
+    der = cert.public_bytes(serialization.Encoding.DER)  # the bytes given: canonical DER
+    trust.add(sha256=fingerprint(der), certificate=b64(der), code_attribute=f.code_attribute,
+              subject=cert.subject.rfc4514_string(), envelope=ctx.envelope, at=ctx.at)
+    return [trust], {"anchor": fingerprint(der), "subject": cert.subject.rfc4514_string()}
+
+
+def trust_remove_anchor(ctx: Context) -> Result:
+    f: c.TrustRemoveAnchor = ctx.fields
+    trust = ctx.get(TrustAnchors, TrustAnchors.id_for(), "the trust anchors")
+    trust.remove(f.sha256, f.reason, envelope=ctx.envelope, at=ctx.at)
+    return [trust], {"anchor": f.sha256}
 
 
 def auditor_register(ctx: Context) -> Result:
@@ -420,6 +471,9 @@ HANDLERS: dict[str, Handler] = {
     "agency.revoke_key": agency_revoke_key,
     "auditor.register": auditor_register,
     "auditor.revoke_key": auditor_revoke_key,
+    "trust.add_anchor": trust_add_anchor,
+    "trust.remove_anchor": trust_remove_anchor,
+    "agency.add_cert": agency_add_cert,
     "document.create": document_create,
     "document.sign": document_sign,
     "document.issue": document_issue,

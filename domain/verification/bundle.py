@@ -30,11 +30,20 @@ from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
 
+from cryptography.hazmat.primitives.serialization import Encoding
+
 from domain import topics
 from domain.errors import DocLedgerError, VerificationError
+from domain.evidence.certificates import (
+    REGISTRAR_BINDING,
+    Anchor,
+    certificate_from_b64,
+    fingerprint,
+    validate_agency_certificate,
+)
 from domain.evidence.checkpoint import Checkpoint, NoteKey, open_checkpoint
 from domain.evidence.envelope import COMMAND_TYPE, STATEMENT_TYPE, Envelope
-from domain.evidence.key_validity import key_valid_at
+from domain.evidence.key_validity import certificate_covers, key_valid_at
 from domain.evidence.keys import PublicKey
 from domain.evidence.leaf import event_leaf_hash
 from domain.evidence.merkle import verify_inclusion
@@ -52,6 +61,7 @@ from domain.exchange.catalogue import CATALOGUE, Role, record_topic_of, writing
 from domain.exchange.ids import (
     REGISTRAR,
     ROOT_ID,
+    TRUST_ID,
     agency_id,
     command_record_id,
     delivery_id,
@@ -69,6 +79,7 @@ from domain.verification.bundle_parse import (
 # Topics of the records a bundle may hold (their stable names: domain/topics.py).
 ROOT_TOPIC = topics.ROOT + "."
 AGENCY_TOPIC = topics.AGENCY + "."
+TRUST_TOPIC = topics.TRUST + "."
 DOCUMENT_TOPIC = topics.DOCUMENT + "."
 DELIVERY_TOPIC = topics.DELIVERY + "."
 RECORD_TOPIC = topics.COMMAND_RECORD + "."
@@ -86,6 +97,9 @@ class KeyPeriod:
     added_by: str  # command id
     revoked_at: datetime | None = None
     revoked_by: str | None = None
+    # the validity period of the certificate vouching for the key, if one does
+    not_before: datetime | None = None
+    not_after: datetime | None = None
 
     def valid_for(self, at: datetime, command_id: str) -> bool:
         """Valid for an event of ``command_id`` at ``at``.
@@ -96,7 +110,16 @@ class KeyPeriod:
         if self.added_by == command_id:
             return False
         revoked_at = None if self.revoked_by == command_id else self.revoked_at
-        return key_valid_at(at, effective_from=self.effective_from, revoked_at=revoked_at)
+        return key_valid_at(at, effective_from=self.effective_from, revoked_at=revoked_at,
+                            not_before=self.not_before, not_after=self.not_after)
+
+    def why_not(self, at: datetime) -> str:
+        if self.revoked_at is not None and at >= self.revoked_at:
+            return f"revoked at {self.revoked_at.isoformat()}"
+        if not certificate_covers(at, not_before=self.not_before, not_after=self.not_after):
+            return (f"its certificate is valid from {_iso(self.not_before)} to "
+                    f"{_iso(self.not_after)}")
+        return f"effective from {self.effective_from.isoformat()}"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -360,8 +383,65 @@ class _Verifier:
 
     # ---- 6 ---------------------------------------------------------------------------
 
+    def trust_anchors(self) -> list[tuple[Anchor, datetime, datetime | None]]:
+        """The trust anchors' history from the bundle: (anchor, added, removed)."""
+        stream = self.streams.get(TRUST_ID, [])
+        if stream and stream[0].topic != TRUST_TOPIC + "Opened":
+            raise self.fail("the trust anchors' first event is not Opened", stream[0])
+        for aggregate, other in self.streams.items():
+            if other[0].topic.startswith(TRUST_TOPIC) and aggregate != TRUST_ID:
+                raise self.fail("a trust anchors record that is not the ledger's", other[0])
+        history: dict[str, tuple[Anchor, datetime, datetime | None]] = {}
+        for e in stream[1:]:
+            sha256 = e.data["sha256"]
+            if e.topic == TRUST_TOPIC + "AnchorAdded" and sha256 not in history:
+                cert = certificate_from_b64(e.data["certificate"], "trust anchor")
+                anchor = Anchor(certificate=cert, sha256=sha256,
+                                code_attribute=e.data["code_attribute"])
+                if fingerprint(cert.public_bytes(Encoding.DER)) != sha256:
+                    raise self.fail("the anchor's fingerprint is not its certificate's", e)
+                history[sha256] = (anchor, e.timestamp, None)
+            elif (e.topic == TRUST_TOPIC + "AnchorRemoved" and sha256 in history
+                  and history[sha256][2] is None):
+                history[sha256] = (history[sha256][0], history[sha256][1], e.timestamp)
+            else:
+                raise self.fail(f"unexpected trust anchors event {e.topic}", e)
+        return list(history.values())
+
+    def _certified(self, keys: dict[str, KeyPeriod], e: BundleEvent, code: str,
+                   command_id: str) -> None:
+        """A certificate-backed key: its certificate is validated again, offline, at
+        the event's time against the anchors then in force, and must give exactly
+        the key, anchor, binding and validity period the event records."""
+        anchors = [anchor for anchor, added, removed in self.anchors
+                   if key_valid_at(e.timestamp, effective_from=added, revoked_at=removed)]
+        spec = e.data["key"]
+        try:
+            certified = validate_agency_certificate(
+                certificate_from_b64(e.data["certificate"]),
+                [certificate_from_b64(c, "chain") for c in e.data["chain"]],
+                anchors=anchors, at=e.timestamp, code=code, algorithm=spec["algorithm"],
+                registrar_binding=e.data["binding"] == REGISTRAR_BINDING)
+        except DocLedgerError as exc:
+            raise self.fail(f"its certificate does not hold: {exc}", e) from None
+        if e.data["binding"] == REGISTRAR_BINDING and self._actor(e) != REGISTRAR:
+            raise self.fail("a certificate bound to the agency by someone other than the "
+                            "registrar", e)
+        recorded = (spec, e.data["anchor"], e.data["binding"], e.data["not_before"],
+                    e.data["not_after"])
+        derived = (certified.key.to_spec(), certified.anchor, certified.binding,
+                   certified.not_before.isoformat(), certified.not_after.isoformat())
+        if recorded != derived:
+            raise self.fail("the key the certificate vouches for is not the one recorded", e)
+        self._add_key(keys, spec, e, command_id)
+        period = keys[certified.key.keyid]
+        keys[certified.key.keyid] = KeyPeriod(
+            key=period.key, effective_from=period.effective_from, added_by=period.added_by,
+            not_before=certified.not_before, not_after=certified.not_after)
+
     def key_histories(self) -> str:
         described = []
+        self.anchors = self.trust_anchors()
         for aggregate, stream in self.streams.items():
             if not stream[0].topic.startswith(AGENCY_TOPIC):
                 continue
@@ -381,6 +461,8 @@ class _Verifier:
                         self._add_key(keys, spec, e, command_id)
                 elif e.topic == AGENCY_TOPIC + "KeyAdded":
                     self._add_key(keys, e.data["key"], e, command_id)
+                elif e.topic == AGENCY_TOPIC + "CertificateAdded":
+                    self._certified(keys, e, code, command_id)
                 elif e.topic == AGENCY_TOPIC + "KeyRevoked":
                     period = keys.get(e.data["keyid"])
                     if period is None or period.revoked_at is not None:
@@ -389,7 +471,8 @@ class _Verifier:
                     keys[e.data["keyid"]] = KeyPeriod(
                         key=period.key, effective_from=period.effective_from,
                         added_by=period.added_by, revoked_at=e.timestamp,
-                        revoked_by=command_id)
+                        revoked_by=command_id, not_before=period.not_before,
+                        not_after=period.not_after)
                 else:
                     raise self.fail(f"unexpected agency event {e.topic}", e)
             self.agencies[code] = keys
@@ -473,9 +556,7 @@ class _Verifier:
             if period is None:
                 continue
             if not period.valid_for(e.timestamp, command_id):
-                when = (f"revoked at {period.revoked_at.isoformat()}"
-                        if period.revoked_at is not None and e.timestamp >= period.revoked_at
-                        else f"effective from {period.effective_from.isoformat()}")
+                when = period.why_not(e.timestamp)
                 raise self.fail(f"key {signature.keyid} of {actor} was not valid at "
                                 f"{e.timestamp.isoformat()} ({when})", e)
             return period.key
@@ -538,6 +619,11 @@ class _Verifier:
         if e.topic.startswith(ROOT_TOPIC):
             if p.get("type") not in writing(topics.ROOT) or self._actor(e) != REGISTRAR:
                 raise self.fail("the genesis was not written by the registrar's ledger.init", e)
+            return
+        if e.topic.startswith(TRUST_TOPIC):
+            if p.get("type") not in writing(topics.TRUST) or self._actor(e) != REGISTRAR:
+                raise self.fail("the trust anchors were changed by something other than the "
+                                "registrar's trust commands", e)
             return
         if e.topic.startswith(AGENCY_TOPIC):
             code = self.streams[e.aggregate_id][0].data["code"]
@@ -647,6 +733,10 @@ class _Verifier:
             checkpoint_time=self.checkpoint_time,
             timestamp_unchecked=self.timestamp_token is not None and not self.tsa_certs,
         )
+
+
+def _iso(moment: datetime | None) -> str:
+    return "-" if moment is None else moment.isoformat()
 
 
 def verify_all(checks: list[tuple[Envelope, PublicKey]],

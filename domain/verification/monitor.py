@@ -46,6 +46,7 @@ DELIVERY = "delivery"  # an event of a delivery to it
 COMMAND_RECORD = "command record"  # the ledger's record of such a command
 
 KEY_EVENTS = frozenset({topics.event(topics.AGENCY, "KeyAdded"),
+                        topics.event(topics.AGENCY, "CertificateAdded"),
                         topics.event(topics.AGENCY, "KeyRevoked")})
 
 # finding kinds
@@ -311,7 +312,7 @@ def findings(sightings: Iterable[Sighting], code: str,
                  f"with key {', '.join(s.keyids)} of {code} at {s.at}, and {code}'s own "
                  "system did not record it")
         if s.topic in KEY_EVENTS and s.aggregate_id == str(agency_id(code)) and not listed:
-            what = "added to" if s.event.endswith("KeyAdded") else "revoked for"
+            what = "revoked for" if s.event.endswith("KeyRevoked") else "added to"
             flag(KEY_CHANGE, s, f"a key was {what} {code} at {s.at} by {s.actor} "
                  f"(command {s.command_id})")
     return found

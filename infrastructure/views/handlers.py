@@ -26,6 +26,7 @@ from domain.topics import (
     DOCUMENT,
     REGISTER,
     ROOT,
+    TRUST,
     event,
 )
 
@@ -265,6 +266,10 @@ HANDLERS: dict[str, Handler] = {
     E(AGENCY, "Registered"): agency_registered,
     E(AGENCY, "KeyAdded"): ignored,
     E(AGENCY, "KeyRevoked"): ignored,
+    E(AGENCY, "CertificateAdded"): ignored,
+    E(TRUST, "Opened"): ignored,
+    E(TRUST, "AnchorAdded"): ignored,
+    E(TRUST, "AnchorRemoved"): ignored,
     E(AUDITOR, "Registered"): ignored,
     E(AUDITOR, "KeyRevoked"): ignored,
     E(ROOT, "Initialised"): ignored,
