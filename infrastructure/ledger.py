@@ -22,7 +22,7 @@ from infrastructure.cache_guard import CacheGuard
 from infrastructure.keyfiles import load_public_key, load_signer, write_key_pair
 from infrastructure.log_store import LogStore
 from infrastructure.parallel_audit import KEEP_AT_MOST, log_pages, run_parallel_audit
-from infrastructure.pdf_attachments import PdfAttachmentReader, configured_anchors
+from infrastructure.pdf_attachments import PdfAttachmentReader
 from infrastructure.pg_recorder import RECORDER_ENV
 from infrastructure.remembered import RememberedCheckpoint
 from infrastructure.replay_recorder import REPLAY
@@ -76,9 +76,8 @@ def open_ledger(settings: Settings, *, clock: Callable[[], datetime] = utc_now) 
         blobs=folder.blobs,
         clock=clock,
         cache_guard=CacheGuard,
-        attachment_validator=(PdfAttachmentReader(folder.blobs,
-                                                  configured_anchors(settings.trust_anchors))
-                              if settings.pdf_signatures else None),
+        attachment_validator=PdfAttachmentReader(folder.blobs) if settings.pdf_signatures
+        else None,
         pdf_policy=settings.pdf_policy(),
     )
 

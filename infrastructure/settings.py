@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import SecretStr, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.errors import InvalidInputError
 from domain.evidence.pdf_report import PdfSignaturePolicy, Requirement
@@ -68,20 +67,11 @@ class Settings(BaseSettings):
     # a signer's certificate should chain to (none: chain_trusted is not judged)
     edxml_signature: SignaturePolicy = "record"
     edxml_trust: Path | None = None
-    # Signed PDF attachments (docs/signed-pdf.md): whether the ledger reads them,
-    # the files (PEM or DER, separated by the path separator ':') of the trust
-    # anchors their signers' chains must lead to, and per document type code
-    # (JSON, e.g. {"1": "require-valid", "*": "record"}) which reports refuse one
+    # Signed PDF attachments (docs/signed-pdf.md): whether the ledger reads them
+    # (against the trust anchors the registrar put in force), and per document type
+    # code (JSON, e.g. {"1": "require-valid", "*": "record"}) which reports refuse one
     pdf_signatures: bool = True
-    trust_anchors: Annotated[list[Path], NoDecode] = []
     pdf_signature_policy: dict[str, Requirement] = {}
-
-    @field_validator("trust_anchors", mode="before")
-    @classmethod
-    def _split_paths(cls, value: object) -> object:
-        if isinstance(value, str):
-            return [Path(p) for p in value.split(os.pathsep) if p]
-        return value
 
     def pdf_policy(self) -> PdfSignaturePolicy:
         return PdfSignaturePolicy(by_type=dict(self.pdf_signature_policy))

@@ -11,7 +11,7 @@ statement, judges it, and applies the policy. It imports no PDF library.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
@@ -54,20 +54,24 @@ class Findings:
 
 class AttachmentValidator(Protocol):
     """Reads an attachment the ledger holds and, if it is a PDF, checks its signatures
-    at ``at``; None for any other file."""
+    at ``at`` against ``anchors`` (DER certificates); None for any other file."""
 
-    def validate(self, sha256: str, at: datetime) -> Findings | None: ...
+    def validate(self, sha256: str, at: datetime, anchors: Sequence[bytes]
+                 ) -> Findings | None: ...
 
 
 def validated_statement(*, command_id: str, document: str, attachment: Mapping[str, Any],
-                        at: datetime, findings: Findings) -> dict[str, Any]:
-    """The ledger's report on one PDF attachment (serialised by ``statement_bytes``)."""
+                        at: datetime, anchors: Sequence[str],
+                        findings: Findings) -> dict[str, Any]:
+    """The ledger's report on one PDF attachment (serialised by ``statement_bytes``);
+    ``anchors``: the SHA-256 fingerprints of the trust anchors in force at ``at``."""
     return {
         "type": STATEMENT,
         "cause": command_id,
         "document": document,
         "attachment": {k: attachment[k] for k in ("name", "media_type", "size", "sha256")},
         "at": timestamp_text(at),
+        "anchors": sorted(anchors),
         "verdict": findings.verdict,
         "problem": findings.problem,
         "signatures": findings.signatures,

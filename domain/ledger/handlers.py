@@ -25,6 +25,7 @@ from domain.errors import (
     NotFoundError,
 )
 from domain.evidence.certificates import (
+    Anchor,
     b64,
     certificate_from_b64,
     check_anchor,
@@ -107,24 +108,33 @@ def read_signatures(ctx: Context, document_type: int, attachments: list[dict[str
     validator = ctx.app.attachment_validator
     if validator is None:
         return []
+    anchors = [a.certificate.public_bytes(serialization.Encoding.DER)
+               for a in anchors_in_force(ctx)]
     found: dict[str, tuple[dict[str, Any], Findings]] = {}
     for a in attachments:
         if a["sha256"] in found or a["sha256"] in (already or {}):
             continue
-        findings = validator.validate(a["sha256"], ctx.at)
+        findings = validator.validate(a["sha256"], ctx.at, anchors)
         if findings is not None:
             ctx.app.pdf_policy.check(document_type, a, findings)
             found[a["sha256"]] = (a, findings)
     return list(found.values())
 
 
+def anchors_in_force(ctx: Context) -> list[Anchor]:
+    """The trust anchors the registrar's commands put in force at this command's time."""
+    trust = ctx.read(TrustAnchors, TrustAnchors.id_for())
+    return [] if trust is None else trust.in_force(ctx.at)
+
+
 def record_reports(ctx: Context, doc: Document,
                    reports: list[tuple[dict[str, Any], Findings]]) -> None:
     """Each report as the ledger's signed statement, an event of the document."""
+    anchors = [a.sha256 for a in anchors_in_force(ctx)] if reports else []
     for attachment, findings in reports:
         statement = validated_statement(
             command_id=ctx.command.command_id, document=str(doc.id), attachment=attachment,
-            at=ctx.at, findings=findings)
+            at=ctx.at, anchors=anchors, findings=findings)
         doc.record_validation(attachment["sha256"], findings.verdict,
                               envelope=ctx.ledger_envelope(statement), at=ctx.at)
 

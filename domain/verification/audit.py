@@ -114,7 +114,7 @@ class StoredReports:
             except (ValueError, KeyError, TypeError, AttributeError):
                 continue  # not a report: the replay then produces none, and differs
 
-    def validate(self, sha256: str, at: datetime) -> Findings | None:
+    def validate(self, sha256: str, at: datetime, anchors: Sequence[bytes]) -> Findings | None:
         return self._stored.get(sha256)
 
 

@@ -13,12 +13,12 @@ import json
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 import pytest
 
+from domain.evidence.certificates import fingerprint
 from domain.evidence.envelope import STATEMENT_TYPE, Envelope
 from domain.evidence.pdf_report import PdfSignaturePolicy, PdfSignatureRefused
 from domain.exchange.document import Document
@@ -30,7 +30,9 @@ from infrastructure.pdf_signatures import read_signatures, recheck
 from infrastructure.settings import Settings
 from infrastructure.views import queries
 from tests import pdf_support as pdfs
+from tests.certs_support import trust
 from tests.factories import SENDER, ManualClock, World, header
+from tests.pki import TestPKI
 from tests.views_support import caught_up
 
 REQUIRE_VALID = PdfSignaturePolicy(by_type={"1": "require-valid"})
@@ -44,10 +46,10 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-def world(settings: Settings, clock: ManualClock, tmp_path: Path) -> Iterator[World]:
-    root = tmp_path / "root.pem"
-    root.write_bytes(pdfs.anchors_pem())
-    w = World.create(settings.model_copy(update={"trust_anchors": [root]}), clock=clock)
+def world(settings: Settings, clock: ManualClock, pki: TestPKI) -> Iterator[World]:
+    """A ledger whose registrar put the test PKI's root in force as a trust anchor."""
+    w = World.create(settings, clock=clock)
+    trust(w, pki.root)
     yield w
     w.app.close()
 
@@ -84,17 +86,19 @@ def only_signature(world: World, doc: str) -> dict[str, Any]:
     return signature
 
 
-def test_a_valid_signed_pdf_is_reported_valid_by_the_ledger(world: World) -> None:
-    pdf = attachment(world, pdfs.signed_pdf())
+def test_a_valid_signed_pdf_is_reported_valid_by_the_ledger(
+        world: World, pki: TestPKI) -> None:
+    pdf = attachment(world, pdfs.signed_pdf(pki))
     doc = create(world, pdf)
     (report,) = reports(world, doc)
     assert report["type"] == "attachment.validated"
     assert report["document"] == doc and report["attachment"] == pdf
     assert report["verdict"] == "valid"
+    assert report["anchors"] == [fingerprint(pki.root.der)]  # what the ledger trusted
     assert report["at"] == world.app.events_of(UUID(doc))[0].timestamp.isoformat()
     (signature,) = report["signatures"]
-    assert signature["signer"]["subject"].startswith("CN=UBND tỉnh")
-    assert signature["signer"]["serial"] == str(pdfs.pki().signer.cert.serial_number)
+    assert "CN=UBND tỉnh — văn thư" in signature["signer"]["subject"]
+    assert signature["signer"]["serial"] == str(pdfs.signers_of(pki).signer.cert.serial_number)
     assert (signature["intact"], signature["trusted"], signature["valid"]) == (True, True, True)
     assert signature["coverage"] == "entire-file" and signature["modification"] == "none"
     assert [r[0] for r in signature["byte_ranges"]][0] == 0
@@ -102,33 +106,44 @@ def test_a_valid_signed_pdf_is_reported_valid_by_the_ledger(world: World) -> Non
     assert len(chain) == 3  # signer, intermediate, root: what a verifier needs years later
 
 
-def test_pdf_tampered_after_signing_is_recorded_invalid(world: World) -> None:
-    signature = only_signature(world, create(world, attachment(world, pdfs.tampered_pdf())))
+def test_pdf_tampered_after_signing_is_recorded_invalid(
+        world: World, pki: TestPKI) -> None:
+    signature = only_signature(world, create(world, attachment(world, pdfs.tampered_pdf(pki))))
     assert signature["intact"] is False and signature["valid"] is False
 
 
-def test_pdf_tampered_after_signing_is_refused_by_policy(world: World) -> None:
+def test_pdf_tampered_after_signing_is_refused_by_policy(
+        world: World, pki: TestPKI) -> None:
     world.app.pdf_policy = REQUIRE_VALID
     before = world.event_count()
-    pdf = attachment(world, pdfs.tampered_pdf())
+    pdf = attachment(world, pdfs.tampered_pdf(pki))
     with pytest.raises(PdfSignatureRefused, match="not intact"):
         create(world, pdf)
     assert world.event_count() == before  # nothing written
 
 
-def test_content_changed_by_an_update_after_signing_is_reported(world: World) -> None:
+def test_content_changed_by_an_update_after_signing_is_reported(
+        world: World, pki: TestPKI) -> None:
     signature = only_signature(world, create(world, attachment(
-        world, pdfs.updated_after_signing_pdf())))
+        world, pdfs.updated_after_signing_pdf(pki))))
     assert signature["intact"] is True  # the signed revision is untouched …
     assert signature["coverage"] == "entire-revision"  # … but it is not the whole file
     assert signature["modification"] == "other" and signature["valid"] is False
 
 
-def test_pdf_signed_with_an_expired_certificate_is_invalid(world: World) -> None:
+def test_pdf_signed_with_an_expired_certificate_is_invalid(
+        world: World, pki: TestPKI) -> None:
     signature = only_signature(world, create(world, attachment(
-        world, pdfs.expired_signer_pdf())))
+        world, pdfs.expired_signer_pdf(pki))))
     assert signature["intact"] is True and signature["trusted"] is False
     assert signature["trust_problem"] == "out-of-bounds-no-poe"
+
+
+def test_pdf_signed_by_a_certificate_of_no_trusted_ca_is_untrusted(
+        world: World, pki: TestPKI) -> None:
+    signature = only_signature(world, create(world, attachment(world, pdfs.stranger_pdf(pki))))
+    assert signature["intact"] is True and signature["trusted"] is False
+    assert signature["valid"] is False
 
 
 def test_unsigned_pdf_is_absent_and_refused_where_a_valid_one_is_required(
@@ -148,68 +163,75 @@ def test_a_file_that_is_not_a_pdf_is_not_read(world: World) -> None:
     assert reports(world, doc) == []
 
 
-def test_a_revision_reports_on_its_new_pdf(world: World) -> None:
+def test_a_revision_reports_on_its_new_pdf(
+        world: World, pki: TestPKI) -> None:
     doc = world.sent()
     world.act(SENDER, "document.revise", {
         "document": doc, "business_type": 2, "reason": "bổ sung bản ký số",
-        "attachments": [attachment(world, pdfs.signed_pdf())],
+        "attachments": [attachment(world, pdfs.signed_pdf(pki))],
         "add_recipients": [], "remove_recipients": []})
     assert [r["verdict"] for r in reports(world, doc)] == ["valid"]
 
 
-def test_the_audit_replays_the_reports(world: World) -> None:
-    create(world, attachment(world, pdfs.signed_pdf()), attachment(world, pdfs.unsigned_pdf()))
+def test_the_audit_replays_the_reports(
+        world: World, pki: TestPKI) -> None:
+    create(world, attachment(world, pdfs.signed_pdf(pki)), attachment(world, pdfs.unsigned_pdf()))
     registrar, ledger = trust_anchors(world.settings)
     report = run_audit(world.app, registrar_key=registrar, ledger_key=ledger, workers=1)
     assert report.events == world.event_count()
 
 
-def test_status_and_history_show_a_line_per_signature(world: World) -> None:
-    doc = create(world, attachment(world, pdfs.signed_pdf()),
-                 attachment(world, pdfs.tampered_pdf(), "forged.pdf"))
+def test_status_and_history_show_a_line_per_signature(
+        world: World, pki: TestPKI) -> None:
+    doc = create(world, attachment(world, pdfs.signed_pdf(pki)),
+                 attachment(world, pdfs.tampered_pdf(pki), "forged.pdf"))
     status = queries.status(caught_up(world), doc)
     assert status is not None
     lines = [line for r in status["attachment_reports"] for line in r["lines"]]
-    assert lines[0].startswith("qd.pdf: signed by CN=UBND tỉnh") and ", valid," in lines[0]
+    assert lines[0].startswith("qd.pdf: signed by UID=000.00.00.G22,CN=UBND tỉnh")
+    assert ", valid," in lines[0]
     assert "coverage entire-file" in lines[0]
     assert lines[1].startswith("forged.pdf:") and "invalid: not intact" in lines[1]
     details = [e.detail for e in document_history(world.app, UUID(doc)) if e.detail]
     assert details == [[lines[0]], [lines[1]]]
 
 
-def test_bundle_rechecks_the_pdf_after_its_certificates_expired(world: World) -> None:
-    data = pdfs.timestamped_pdf()
+def test_bundle_rechecks_the_pdf_after_its_certificates_expired(
+        world: World, pki: TestPKI) -> None:
+    data = pdfs.timestamped_pdf(pki)
     doc = create(world, attachment(world, data))
     log = open_log(world.settings, world.app)
     bundle = build_bundle(world.app, log, UUID(doc))
     lines: list[str] = []
     summary = verify_bundle(bundle, log.note_key.vkey(), lambda n, t: lines.append(t),
                             attachments={DataFolder(world.settings.data).blobs.put(data): data},
-                            pdf_recheck=lambda r, d: recheck(r, d, anchors=[pdfs.pki().root.der]))
+                            pdf_recheck=lambda r, d: recheck(r, d, anchors=[pki.root.der]))
     # the certificates have expired since: checked as of now, the signature fails …
     assert pdfs.VALID_UNTIL < datetime.now(UTC)
-    now = read_signatures(data, anchors=[pdfs.pki().root.der], at=datetime.now(UTC))
+    now = read_signatures(data, anchors=[pki.root.der], at=datetime.now(UTC))
     assert now.verdict == "invalid"
     # … and the bundle's re-check, as of the ledger's report, passes
     assert summary.attachments[0]["rechecked"] is True
     assert summary.attachments[0]["verdict"] == "valid"
-    assert "re-checked as of 2026-03-02" in lines[-1]
+    assert f"re-checked as of {pdfs.SIGNED_AT.date().isoformat()}" in lines[-1]
 
 
-def test_pdf_swapped_beside_the_bundle_is_refused(world: World) -> None:
-    doc = create(world, attachment(world, pdfs.signed_pdf()))
+def test_pdf_swapped_beside_the_bundle_is_refused(
+        world: World, pki: TestPKI) -> None:
+    doc = create(world, attachment(world, pdfs.signed_pdf(pki)))
     log = open_log(world.settings, world.app)
     bundle = build_bundle(world.app, log, UUID(doc))
-    sha = DataFolder(world.settings.data).blobs.put(pdfs.signed_pdf())
+    sha = DataFolder(world.settings.data).blobs.put(pdfs.signed_pdf(pki))
     with pytest.raises(BundleError, match="does not re-check") as caught:
-        verify_bundle(bundle, log.note_key.vkey(), attachments={sha: pdfs.tampered_pdf()},
+        verify_bundle(bundle, log.note_key.vkey(), attachments={sha: pdfs.tampered_pdf(pki)},
                       pdf_recheck=lambda r, d: recheck(r, d))
     assert caught.value.step == 10
 
 
-def test_report_rewritten_in_a_bundle_is_refused(world: World) -> None:
+def test_report_rewritten_in_a_bundle_is_refused(
+        world: World, pki: TestPKI) -> None:
     """An invalid report turned into a valid one: the bytes are no longer the log's."""
-    doc = create(world, attachment(world, pdfs.tampered_pdf()))
+    doc = create(world, attachment(world, pdfs.tampered_pdf(pki)))
     log = open_log(world.settings, world.app)
     bundle = build_bundle(world.app, log, UUID(doc))
     (event,) = [e for e in bundle["events"] if e["topic"].endswith("AttachmentValidated")]
