@@ -178,7 +178,8 @@ def recheck(report: Mapping[str, Any], data: bytes, *, anchors: Sequence[bytes] 
     whose = ("the trust anchors given" if anchors else
              "the trust anchors the ledger recorded (give --trust-anchor to choose your own)")
     if not recorded:
-        return f"no signature, as the ledger reported at {report['at']}"
+        what = f"unreadable ({again.problem})" if again.problem else "no signature"
+        return f"{what}, as the ledger reported at {report['at']}"
     signed = "; ".join(summary(s) for s in again.signatures)
     return (f"{len(recorded)} signature(s) re-checked as of {report['at']} against {whose}: "
             f"{signed}")

@@ -255,6 +255,9 @@ class _Verifier:
                 raise self.fail(f"the PDF {what} does not re-check as the ledger reported: "
                                 f"{exc}") from None
             self.rechecked.add(attachment["sha256"])
+        reported = {p["attachment"]["sha256"] for p in self.pdf_reports}
+        lines += [f"a file given (sha256 {sha256[:16]}…) is no PDF the ledger reported on: "
+                  f"not checked" for sha256 in self.attachments if sha256 not in reported]
         return lines
 
     # ---- 1 ---------------------------------------------------------------------------
