@@ -166,15 +166,17 @@ def recheck(report: Mapping[str, Any], data: bytes, *, anchors: Sequence[bytes] 
     chosen = list(anchors) or [base64.b64decode(s["evidence"]["certificates"][-1])
                                for s in recorded if (s.get("evidence") or {}).get("certificates")]
     again = read_signatures(data, anchors=chosen, at=at, evidence=evidence)
-    if again.verdict != report["verdict"] or len(again.signatures) != len(recorded):
-        raise VerificationError(f"it re-checks {again.verdict} with {len(again.signatures)} "
-                                f"signature(s); the ledger reported {report['verdict']} with "
-                                f"{len(recorded)}")
+    if len(again.signatures) != len(recorded):
+        raise VerificationError(f"it has {len(again.signatures)} signature(s); the ledger "
+                                f"reported {len(recorded)}")
     for mine, theirs in zip(again.signatures, recorded, strict=True):
         differ = [k for k in COMPARED if mine.get(k) != theirs.get(k)]
         if differ or mine["signer"]["sha256"] != theirs["signer"]["sha256"]:
             shown = ", ".join(f"{k} {mine.get(k)} (reported {theirs.get(k)})" for k in differ)
             raise VerificationError(f"signature {theirs.get('field')}: {shown or 'another signer'}")
+    if again.verdict != report["verdict"]:
+        raise VerificationError(f"it re-checks {again.verdict}; the ledger reported "
+                                f"{report['verdict']}")
     whose = ("the trust anchors given" if anchors else
              "the trust anchors the ledger recorded (give --trust-anchor to choose your own)")
     if not recorded:
