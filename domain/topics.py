@@ -33,7 +33,7 @@ STORED_EVENTS: Final[dict[str, tuple[str, ...]]] = {
     DOCUMENT: ("Created", "Signed", "Issued", "Sent", "Revised", "AttachmentValidated"),
     DELIVERY: ("Dispatched", "Arrived", "Accepted", "Refused", "Assigned", "ProgressReported",
                "Completed", "RecallRequested", "RecallAgreed", "RecallRefused", "Revised",
-               "Removed"),
+               "Removed", "IncomingStamped"),
     REGISTER: ("Opened", "NumberTaken"),
     COMMAND_RECORD: ("Accepted",),
     TRUST: ("Opened", "AnchorAdded", "AnchorRemoved"),

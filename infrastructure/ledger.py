@@ -23,6 +23,7 @@ from infrastructure.keyfiles import load_public_key, load_signer, write_key_pair
 from infrastructure.log_store import LogStore
 from infrastructure.parallel_audit import KEEP_AT_MOST, log_pages, run_parallel_audit
 from infrastructure.pdf_attachments import PdfAttachmentReader
+from infrastructure.pdf_stamp import PdfIncomingStamper
 from infrastructure.pg_recorder import RECORDER_ENV
 from infrastructure.remembered import RememberedCheckpoint
 from infrastructure.replay_recorder import REPLAY
@@ -77,6 +78,8 @@ def open_ledger(settings: Settings, *, clock: Callable[[], datetime] = utc_now) 
         clock=clock,
         cache_guard=CacheGuard,
         attachment_validator=PdfAttachmentReader(folder.blobs) if settings.pdf_signatures
+        else None,
+        incoming_stamper=PdfIncomingStamper(folder.blobs) if settings.pdf_stamp_incoming
         else None,
         pdf_policy=settings.pdf_policy(),
     )

@@ -71,6 +71,8 @@ class Settings(BaseSettings):
     # (against the trust anchors the registrar put in force), and per document type
     # code (JSON, e.g. {"1": "require-valid", "*": "record"}) which reports refuse one
     pdf_signatures: bool = True
+    # stamp the incoming number and date on a copy of each PDF a recipient accepts
+    pdf_stamp_incoming: bool = True
     pdf_signature_policy: dict[str, Requirement] = {}
 
     def pdf_policy(self) -> PdfSignaturePolicy:

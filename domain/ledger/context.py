@@ -9,6 +9,7 @@ from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
 from domain.errors import NotFoundError
+from domain.evidence.incoming_stamp import IncomingStamper
 from domain.evidence.keys import Signer
 from domain.evidence.pdf_report import AttachmentValidator, PdfSignaturePolicy
 from domain.evidence.statements import sign_statement
@@ -31,6 +32,7 @@ class Ledger(Protocol):
     ledger_signer: Signer
     blobs: BlobChecker | None
     attachment_validator: AttachmentValidator | None  # None: attachments are not read
+    incoming_stamper: IncomingStamper | None  # None: no stamped copies on acceptance
     pdf_policy: PdfSignaturePolicy
 
     def lookup(self, cls: type[A], aggregate_id: UUID, *, to_change: bool = True

@@ -32,6 +32,7 @@ from domain.evidence.certificates import (
     fingerprint,
     validate_agency_certificate,
 )
+from domain.evidence.incoming_stamp import copy_name, stamp_text, stamped_statement
 from domain.evidence.keys import PublicKey
 from domain.evidence.pdf_report import Findings, validated_statement
 from domain.evidence.statements import arrived_statement
@@ -39,7 +40,7 @@ from domain.exchange import commands as c
 from domain.exchange.agency import Agency
 from domain.exchange.auditor import Auditor
 from domain.exchange.catalogue import CATALOGUE, Role
-from domain.exchange.codes import register_year
+from domain.exchange.codes import VIETNAM_TIME, register_year
 from domain.exchange.delivery import Delivery
 from domain.exchange.document import Document, DocumentState
 from domain.exchange.ids import REGISTRAR, ROOT_ID
@@ -414,8 +415,32 @@ def delivery_accept(ctx: Context) -> Result:
     delivery.check_can("accept")
     registers, number, year = take_number(ctx, ctx.actor, "incoming", str(delivery.id))
     delivery.accept(number, year, envelope=ctx.envelope, at=ctx.at)
+    stamp_copies(ctx, delivery, number, year)
     return [delivery, *registers], {"delivery": str(delivery.id), "incoming_number": number,
                                     "year": year}
+
+
+def stamp_copies(ctx: Context, delivery: Delivery, number: int, year: int) -> None:
+    """The incoming number and date ("dấu đến") on a copy of each PDF of the document,
+    kept as a file of the delivery on the ledger's word; the originals stay as sent."""
+    stamper = ctx.app.incoming_stamper
+    if stamper is None:
+        return
+    doc = ctx.read(Document, UUID(delivery.document))
+    assert doc is not None  # a delivery exists only for a sent document
+    on = ctx.at.astimezone(VIETNAM_TIME).date()
+    text = stamp_text(recipient=ctx.actor, number=number, on=on)
+    for original in {a["sha256"]: a for a in doc.attachments}.values():
+        copy = stamper.stamp(original["sha256"], name=copy_name(original["name"], number),
+                             text=text)
+        if copy is None:
+            continue
+        statement = stamped_statement(
+            command_id=ctx.command.command_id, document=delivery.document,
+            recipient=ctx.actor, number=number, year=year, on=on, original=original,
+            copy=copy, at=ctx.at)
+        delivery.record_stamp(original["sha256"], statement["copy"],
+                              envelope=ctx.ledger_envelope(statement), at=ctx.at)
 
 
 def delivery_refuse(ctx: Context) -> Result:

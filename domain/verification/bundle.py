@@ -43,6 +43,7 @@ from domain.evidence.certificates import (
 )
 from domain.evidence.checkpoint import Checkpoint, NoteKey, open_checkpoint
 from domain.evidence.envelope import COMMAND_TYPE, STATEMENT_TYPE, Envelope
+from domain.evidence.incoming_stamp import STATEMENT as STAMPED
 from domain.evidence.key_validity import certificate_covers, key_valid_at
 from domain.evidence.keys import PublicKey
 from domain.evidence.leaf import event_leaf_hash
@@ -642,10 +643,14 @@ class _Verifier:
             self._report_belongs(e)
             return
         if e.is_statement:
-            if p.get("type") != "delivery.arrived" or not e.topic.startswith(DELIVERY_TOPIC):
+            topic_of = {"delivery.arrived": "Arrived", STAMPED: "IncomingStamped"}
+            if e.topic != DELIVERY_TOPIC + topic_of.get(str(p.get("type")), "?"):
                 raise self.fail(f"unexpected ledger statement {p.get('type')!r}", e)
             if _time(p.get("at")) != e.timestamp or p.get("status") != e.data.get("status"):
-                raise self.fail("the arrival statement's time or status is not the event's", e)
+                raise self.fail("the ledger statement's time or status is not the event's", e)
+            if p.get("type") == STAMPED and (e.data.get("original"), e.data.get("copy")) != (
+                    (p.get("original") or {}).get("sha256"), p.get("copy")):
+                raise self.fail("the stamped copy is not the one its statement names", e)
             target, actor_role = p.get("document"), None
         else:
             kind = p.get("type")
@@ -676,7 +681,7 @@ class _Verifier:
             raise self.fail(f"a delivery of another document, not {self.document}", e)
         if e.is_statement:
             if p.get("recipient") != recipient:
-                raise self.fail(f"the arrival statement names {p.get('recipient')}, not the "
+                raise self.fail(f"the ledger statement names {p.get('recipient')}, not the "
                                 f"recipient {recipient}", e)
             return
         fields = p.get("fields", {})

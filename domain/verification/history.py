@@ -80,12 +80,19 @@ def _entry(app: DocLedger, label: str, event: Any) -> HistoryEntry:
         staff=staff,
         signed_by=signed_by,
         keyid=key.keyid,
-        detail=_report(envelope) if isinstance(event, Document.AttachmentValidated) else None,
+        detail=_detail(event, envelope),
     )
 
 
-def _report(envelope: Envelope) -> list[str]:
-    return report_lines(json.loads(envelope.payload))
+def _detail(event: Any, envelope: Envelope) -> list[str] | None:
+    """Lines for the ledger's statements on files: a PDF's signatures, a stamped copy."""
+    if isinstance(event, Document.AttachmentValidated):
+        return report_lines(json.loads(envelope.payload))
+    if isinstance(event, Delivery.IncomingStamped):
+        stamp = json.loads(envelope.payload)
+        return [f"{stamp['copy']['name']}: copy of {stamp['original']['name']} stamped with "
+                f"incoming no. {stamp['incoming_number']} of {stamp['registered_on']}"]
+    return None
 
 
 def _signer(

@@ -167,6 +167,14 @@ def attachment_validated(n: Notification, s: dict[str, Any]) -> list[Op]:
 # ---- deliveries --------------------------------------------------------------------------
 
 
+def incoming_stamped(n: Notification, s: dict[str, Any]) -> list[Op]:
+    """A stamped copy: a line of the timeline, and readable as the document's files are."""
+    stamp = signed_payload(s)
+    detail = (f"{stamp['copy']['name']}: stamped copy, incoming no. {stamp['incoming_number']} "
+              f"of {stamp['registered_on']}")
+    return [*timeline(n, s, detail), link(s["copy"]["sha256"], stamp["document"])]
+
+
 def delivery_dispatched(n: Notification, s: dict[str, Any]) -> list[Op]:
     return [("INSERT INTO {t:v_deliveries} (delivery_id, document_id, sender, recipient, "
              "reference, subject, type_name, priority, due_date, due_key, state, "
@@ -300,6 +308,7 @@ HANDLERS: dict[str, Handler] = {
     E(DELIVERY, "RecallRefused"): status_change(detail=lambda s: s["reason"]),
     E(DELIVERY, "Revised"): delivery_revised,
     E(DELIVERY, "Removed"): delivery_removed,
+    E(DELIVERY, "IncomingStamped"): incoming_stamped,
 }
 
 

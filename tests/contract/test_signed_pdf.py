@@ -9,6 +9,7 @@ valid (they have expired since).
 from __future__ import annotations
 
 import base64
+import io
 import json
 import uuid
 from collections.abc import Iterator
@@ -17,10 +18,12 @@ from typing import Any
 from uuid import UUID
 
 import pytest
+from pyhanko.pdf_utils.reader import PdfFileReader
 
 from domain.evidence.certificates import fingerprint
 from domain.evidence.envelope import STATEMENT_TYPE, Envelope
 from domain.evidence.pdf_report import PdfSignaturePolicy, PdfSignatureRefused
+from domain.exchange.delivery import Delivery
 from domain.exchange.document import Document
 from domain.verification.bundle import BundleError, verify_bundle
 from domain.verification.history import document_history
@@ -31,7 +34,7 @@ from infrastructure.settings import Settings
 from infrastructure.views import queries
 from tests import pdf_support as pdfs
 from tests.certs_support import trust
-from tests.factories import SENDER, ManualClock, World, header
+from tests.factories import RECIPIENT, SENDER, ManualClock, World, header
 from tests.pki import TestPKI
 from tests.views_support import caught_up
 
@@ -242,3 +245,61 @@ def test_report_rewritten_in_a_bundle_is_refused(
     with pytest.raises(BundleError) as caught:
         verify_bundle(bundle, log.note_key.vkey())
     assert caught.value.step == 3
+
+
+# ---- the incoming registration stamp ("dấu đến") -------------------------------------
+
+
+def sent_with(world: World, *files: dict[str, Any]) -> str:
+    doc = create(world, *files)
+    world.act(SENDER, "document.sign", {"document": doc, "signer": {"full_name": "Nguyễn Văn B"}})
+    world.act(SENDER, "document.issue", {"document": doc})
+    world.act(SENDER, "document.send", {"document": doc, "recipients": [RECIPIENT]})
+    return doc
+
+
+def stamps(world: World, doc: str) -> list[dict[str, Any]]:
+    found = []
+    for event in world.app.events_of(Delivery.id_for(UUID(doc), RECIPIENT)):
+        if isinstance(event, Delivery.IncomingStamped):
+            envelope = Envelope.from_dict(event.envelope)
+            envelope.verify_with(world.app.root().ledger_key)
+            found.append(json.loads(envelope.payload))
+    return found
+
+
+def test_acceptance_stamps_a_copy_and_leaves_the_signed_original(
+        world: World, pki: TestPKI) -> None:
+    original = pdfs.signed_pdf(pki)
+    pdf = attachment(world, original)
+    doc = sent_with(world, pdf)
+    number = world.act(RECIPIENT, "delivery.accept", {"document": doc}).result["incoming_number"]
+    (stamp,) = stamps(world, doc)
+    assert stamp["type"] == "delivery.stamped" and stamp["original"] == pdf
+    assert stamp["incoming_number"] == number and stamp["recipient"] == RECIPIENT
+    assert stamp["copy"]["name"] == f"qd-den-{number}.pdf"
+    blobs = DataFolder(world.settings.data).blobs
+    copy = blobs.verified_path(stamp["copy"]["sha256"]).read_bytes()
+    assert copy.startswith(original)  # an update appended: the signed bytes as they were
+    assert blobs.verified_path(pdf["sha256"]).read_bytes() == original
+    page = PdfFileReader(io.BytesIO(copy)).root["/Pages"]["/Kids"][0].get_object()
+    (annotation,) = [a.get_object() for a in page["/Annots"]
+                     if a.get_object()["/Subtype"] == "/Stamp"]
+    assert f"So: {number}\nNgay: " in str(annotation["/Contents"])
+    (signature,) = read_signatures(copy, anchors=[pki.root.der], at=pdfs.SIGNED_AT).signatures
+    assert signature["intact"] is True and signature["coverage"] == "entire-revision"
+    # the stamp is history: the audit replays it, the bundle carries it, history shows it
+    registrar, ledger = trust_anchors(world.settings)
+    run_audit(world.app, registrar_key=registrar, ledger_key=ledger, workers=1)
+    log = open_log(world.settings, world.app)
+    verify_bundle(build_bundle(world.app, log, UUID(doc)), log.note_key.vkey())
+    details = [line for e in document_history(world.app, UUID(doc)) for line in e.detail or []]
+    assert f"qd-den-{number}.pdf: copy of qd.pdf stamped with incoming no. {number}" in \
+        details[-1]
+
+
+def test_acceptance_of_a_file_that_is_no_readable_pdf_stamps_nothing(world: World) -> None:
+    doc = sent_with(world, attachment(world, b"%PDF-1.4\n%%EOF\n"),
+                    attachment(world, b"PK\x03\x04", "qd.docx", "application/msword"))
+    world.act(RECIPIENT, "delivery.accept", {"document": doc})
+    assert stamps(world, doc) == []
