@@ -33,6 +33,8 @@ from infrastructure.pdf_signatures import read_signatures, recheck
 from infrastructure.settings import Settings
 from infrastructure.views import queries
 from tests import pdf_support as pdfs
+from tests.api.http_support import client_for
+from tests.api.test_http_reads import api
 from tests.certs_support import trust
 from tests.factories import RECIPIENT, SENDER, ManualClock, World, header
 from tests.pki import TestPKI
@@ -303,3 +305,15 @@ def test_acceptance_of_a_file_that_is_no_readable_pdf_stamps_nothing(world: Worl
                     attachment(world, b"PK\x03\x04", "qd.docx", "application/msword"))
     world.act(RECIPIENT, "delivery.accept", {"document": doc})
     assert stamps(world, doc) == []
+
+
+def test_http_reads_of_a_document_show_its_pdf_reports(world: World, pki: TestPKI) -> None:
+    doc = sent_with(world, attachment(world, pdfs.tampered_pdf(pki)))
+    with api(world) as http:
+        sender = client_for(http, world, SENDER)
+        status = sender.get(f"/v1/documents/{doc}/status")
+        history = client_for(http, world, RECIPIENT).get(f"/v1/documents/{doc}/history")
+    (report,) = status["attachment_reports"]
+    assert report["verdict"] == "invalid" and "evidence" not in report["signatures"][0]
+    assert "invalid: not intact" in report["lines"][0]
+    assert [e["detail"] for e in history["entries"] if e["detail"]] == [report["lines"]]
