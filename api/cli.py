@@ -44,6 +44,8 @@ for module in (cli_setup, cli_exchange, cli_audit, cli_monitor, cli_run, cli_bun
     app.add_typer(module.commands)
 app.add_typer(cli_setup.agency_app, name="agency")
 app.add_typer(cli_setup.auditor_app, name="auditor")
+app.add_typer(cli_setup.trust_app, name="trust")
+app.add_typer(cli_setup.revocation_app, name="revocation")
 app.add_typer(cli_tiles.tiles_app, name="tiles")
 app.add_typer(cli_witness.witness_app, name="witness")
 app.add_typer(cli_axis.axis_app, name="axis")

@@ -23,8 +23,10 @@ import httpx
 from api.client import LedgerClient, ProblemError, raise_for_problem
 from api.session import local_only_error
 from domain import errors
+from domain.evidence.keys import Ed25519Signer
+from domain.exchange.signing import sign_command
 from domain.verification.history import HistoryEntry
-from infrastructure.keyfiles import load_signer
+from infrastructure.keyfiles import load_command_signer, load_signer
 
 # Server problem statuses → the domain errors (and so the CLI's exit codes).
 STATUS_ERRORS: dict[int, type[errors.DocLedgerError]] = {
@@ -112,10 +114,21 @@ class RemoteSession:
     def act(self, agency: str, type: str, fields: dict[str, Any], *,
             key: Path | None = None, staff: str = "văn thư",
             command_id: str | None = None) -> RemoteOutcome:
-        """Sign ``type`` as ``agency`` and submit it; the outcome carries the receipt."""
+        """Sign ``type`` as ``agency`` and submit it; the outcome carries the receipt.
+        A command needs no request signature, so it may be signed with a
+        certificate's RSA or ECDSA key as well as with an Ed25519 one."""
         try:
-            answer = self.client(agency, key, staff).command(type, fields,
-                                                             command_id=command_id)
+            path = key or self.key
+            signer = None if path is None else load_command_signer(path)
+            if signer is None or isinstance(signer, Ed25519Signer):
+                answer = self.client(agency, key, staff).command(type, fields,
+                                                                 command_id=command_id)
+            else:
+                raw = sign_command(signer, type, fields, agency=agency, staff=staff,
+                                   command_id=command_id)
+                answer = raise_for_problem(self.http.post(
+                    "/v1/commands", content=raw,
+                    headers={"content-type": "application/json"})).json()
         except ProblemError as exc:
             raise domain_error(exc) from None
         except httpx.HTTPError as exc:
@@ -194,6 +207,9 @@ class RemoteSession:
 
     def agency_name(self, code: str) -> str:
         return str(self.public(f"/v1/agencies/{code}")["name"])
+
+    def trust_anchors(self) -> list[dict[str, Any]]:
+        return list(self.public("/v1/trust/anchors")["anchors"])
 
     def statistics(self, agency: str, first: date, last: date,
                    wait_for: int | None) -> dict[str, Any]:

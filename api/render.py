@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from domain.exchange.trust import TrustAnchors
 from domain.ledger.application import Outcome
 from domain.text import display
 from domain.verification.audit import AuditReport
@@ -87,3 +88,23 @@ def print_audit(report: AuditReport) -> None:
     elif report.uncovered:
         out.print(f"[yellow]{report.uncovered} event(s) after the latest checkpoint "
                   f"(size {report.latest_checkpoint})[/] are not yet covered by a signed root")
+
+
+def anchor_rows(trust: TrustAnchors | None) -> list[dict[str, Any]]:
+    """The trust anchors as plain rows: fingerprint, subject, code attribute, the
+    times in force, and the certificate (base64 DER)."""
+    if trust is None:
+        return []
+    return [{"sha256": e.sha256, "subject": e.subject, "code_attribute": e.code_attribute,
+             "added_at": e.added_at.isoformat(),
+             "removed_at": None if e.removed_at is None else e.removed_at.isoformat(),
+             "certificate": e.certificate}
+            for e in trust.anchors.values()]
+
+
+def print_anchors(rows: list[dict[str, Any]]) -> None:
+    table = Table("sha256", "subject", "code in", "added", "removed")
+    for r in rows:
+        table.add_row(r["sha256"][:16] + "…", shown(r["subject"]), r["code_attribute"],
+                      r["added_at"], r["removed_at"] or "")
+    out.print(table)

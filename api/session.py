@@ -15,9 +15,11 @@ from pathlib import Path
 from typing import Any, Protocol
 from uuid import UUID
 
+from api.render import anchor_rows
 from domain.errors import InvalidInputError, NotFoundError
 from domain.evidence.keys import Ed25519Signer
 from domain.exchange.codes import VIETNAM_TIME
+from domain.exchange.trust import TrustAnchors
 from domain.ledger.application import Outcome
 from domain.verification.history import HistoryEntry, document_history
 from infrastructure.bundle import build_bundle
@@ -92,6 +94,10 @@ class LedgerSession(Protocol):
                  wait_for: int | None) -> list[dict[str, Any]]: ...
 
     def agency_name(self, code: str) -> str: ...
+
+    def trust_anchors(self) -> list[dict[str, Any]]:
+        """Every trust anchor ever added (``render.anchor_rows``)."""
+        ...
 
     def statistics(self, agency: str, first: date, last: date,
                    wait_for: int | None) -> dict[str, Any]: ...
@@ -193,6 +199,9 @@ class LocalSession:
         names = self.service.views.query("SELECT name FROM {t:v_agencies} WHERE code = %s",
                                          [code])
         return str(names[0]["name"]) if names else code
+
+    def trust_anchors(self) -> list[dict[str, Any]]:
+        return anchor_rows(self.service.app.find(TrustAnchors, TrustAnchors.id_for()))
 
     def statistics(self, agency: str, first: date, last: date,
                    wait_for: int | None) -> dict[str, Any]:

@@ -215,3 +215,16 @@ class KeyExpiredError(KeyNotActiveError):
     """The key's certificate had expired (or was not yet valid) at the ledger's time."""
 
     code = "key-expired"
+
+
+class RevocationEvidenceError(CertificateError):
+    """A CRL or OCSP response not signed by the issuer it claims, or not about it."""
+
+    code = "invalid-revocation-evidence"
+
+
+class CertificateRevokedError(KeyRevokedError):
+    """The key's certificate was revoked, by the evidence the ledger held, before
+    the time of the signature."""
+
+    code = "certificate-revoked"

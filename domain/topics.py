@@ -24,6 +24,7 @@ DELIVERY: Final = "domain.delivery:Delivery"
 REGISTER: Final = "domain.register:NumberRegister"
 COMMAND_RECORD: Final = "domain.command_log:CommandRecord"
 TRUST: Final = "domain.trust:TrustAnchors"
+REVOCATION: Final = "domain.revocation:RevocationEvidence"
 
 # aggregate -> the events it stores
 STORED_EVENTS: Final[dict[str, tuple[str, ...]]] = {
@@ -37,6 +38,7 @@ STORED_EVENTS: Final[dict[str, tuple[str, ...]]] = {
     REGISTER: ("Opened", "NumberTaken"),
     COMMAND_RECORD: ("Accepted",),
     TRUST: ("Opened", "AnchorAdded", "AnchorRemoved"),
+    REVOCATION: ("Opened", "Recorded"),
 }
 
 # Base classes that are never stored: the library asks every event class of an
@@ -49,6 +51,7 @@ UNSTORED_EVENTS: Final[dict[str, tuple[str, ...]]] = {
     REGISTER: ("Created",),
     COMMAND_RECORD: ("Created",),
     TRUST: ("Created",),
+    REVOCATION: ("Created",),
 }
 
 

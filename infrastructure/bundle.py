@@ -3,9 +3,9 @@
 The bundle (docs/bundle.md) holds, each with its leaf index and inclusion proof
 against one signed checkpoint: the genesis, every event of the agencies
 involved (sender and recipients), of the document and of each of its
-deliveries, the trust anchors' events when one of those agencies holds a
-certificate-backed key (docs/trust.md), and the command record of every command
-that wrote any of them.
+deliveries, the trust anchors' and the revocation evidence's events when one of
+those agencies holds a certificate-backed key (docs/trust.md), and the command
+record of every command that wrote any of them.
 ``domain.verification.bundle.verify_bundle`` checks it offline.
 """
 
@@ -21,7 +21,7 @@ from domain.evidence.envelope import STATEMENT_TYPE, Envelope
 from domain.exchange.agency import Agency
 from domain.exchange.delivery import Delivery
 from domain.exchange.document import Document
-from domain.exchange.ids import ROOT_ID, TRUST_ID
+from domain.exchange.ids import REVOCATION_ID, ROOT_ID, TRUST_ID
 from domain.ledger.application import DocLedger
 from domain.ledger.command_log import CommandRecord
 from domain.verification.bundle_parse import FORMAT
@@ -46,8 +46,9 @@ def select_events(app: DocLedger, document: UUID) -> list[tuple[str, int]]:
             chosen[(str(event.originator_id), event.originator_version)] = None
             commands[_command_of(event.envelope)] = None
             certified = certified or isinstance(event, Agency.CertificateAdded)
-    if certified:  # the anchors its certificate is validated against, offline
-        for event in app.events_of(TRUST_ID):
+    if certified:  # the anchors its certificate is validated against, offline, and the
+        # revocation evidence its signatures are judged against
+        for event in [*app.events_of(TRUST_ID), *app.events_of(REVOCATION_ID)]:
             chosen[(str(event.originator_id), event.originator_version)] = None
             commands[_command_of(event.envelope)] = None
     for command_id in commands:

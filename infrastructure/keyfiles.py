@@ -6,7 +6,14 @@ import os
 from pathlib import Path
 
 from domain.errors import InvalidInputError, NotFoundError
-from domain.evidence.keys import Ed25519Signer, PublicKey, public_key_from_pem, public_key_pem
+from domain.evidence.keys import (
+    Ed25519Signer,
+    KeySigner,
+    PublicKey,
+    Signer,
+    public_key_from_pem,
+    public_key_pem,
+)
 
 
 def write_key_pair(signer: Ed25519Signer, path: Path) -> Path:
@@ -23,7 +30,7 @@ def public_path(path: Path) -> Path:
     return path.with_name(path.name + ".pub") if path.suffix != ".pub" else path
 
 
-def load_signer(path: Path) -> Ed25519Signer:
+def _private_pem(path: Path) -> bytes:
     try:
         pem = path.read_bytes()
     except FileNotFoundError:
@@ -33,7 +40,22 @@ def load_signer(path: Path) -> Ed25519Signer:
         raise InvalidInputError(
             f"private key {path} is readable by others (mode {mode:o}); chmod 600 it"
         )
-    return Ed25519Signer.from_pem(pem)
+    return pem
+
+
+def load_signer(path: Path) -> Ed25519Signer:
+    """An Ed25519 key: the ledger's, the registrar's, a witness's, an agency's own."""
+    return Ed25519Signer.from_pem(_private_pem(path))
+
+
+def load_command_signer(path: Path, algorithm: str | None = None) -> Signer:
+    """A key that signs commands: Ed25519, or the RSA or ECDSA key of an agency's
+    certificate (``algorithm`` chooses PSS for RSA; docs/trust.md)."""
+    pem = _private_pem(path)
+    try:
+        return Ed25519Signer.from_pem(pem)
+    except InvalidInputError:
+        return KeySigner.from_pem(pem, algorithm)
 
 
 def load_public_key(path: Path) -> PublicKey:

@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from domain.errors import ForkRefusedError, LogRollbackError, ReceiptPendingError
-from domain.evidence.keys import Ed25519Signer
+from domain.evidence.keys import Signer
 from domain.exchange.ids import REGISTRAR
 from domain.exchange.signing import sign_command
 from domain.ledger.application import DocLedger, Outcome
 from infrastructure.group_commit import GroupCommitter
-from infrastructure.keyfiles import load_signer
+from infrastructure.keyfiles import load_command_signer, load_signer
 from infrastructure.ledger import DataFolder, open_ledger, open_log
 from infrastructure.settings import Settings
 from infrastructure.store_faults import store_fault
@@ -89,10 +89,11 @@ class LedgerService:
         self._sequencer = CatchUp(self._sequence)
         self._projector = CatchUp(self._project)
 
-    def signer_for(self, agency: str, key: Path | None = None) -> Ed25519Signer:
-        """The key file given, else the agency's key kept in the data folder."""
+    def signer_for(self, agency: str, key: Path | None = None) -> Signer:
+        """The key file given (Ed25519, or a certificate's RSA or ECDSA key), else the
+        agency's key kept in the data folder."""
         if key is not None:
-            return load_signer(key)
+            return load_command_signer(key)
         if agency == REGISTRAR:
             return load_signer(self.folder.registrar_key)
         return load_signer(self.folder.agency_key(agency))

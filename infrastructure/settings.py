@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     # a signer's certificate should chain to (none: chain_trusted is not judged)
     edxml_signature: SignaturePolicy = "record"
     edxml_trust: Path | None = None
+    # where `docledger trust add` says the anchor's certificates hold the agency code,
+    # unless --code-attribute says otherwise (docs/trust.md)
+    certificate_code_attribute: Literal["UID", "serialNumber", "OU"] = "UID"
     # Signed PDF attachments (docs/signed-pdf.md): whether the ledger reads them
     # (against the trust anchors the registrar put in force), and per document type
     # code (JSON, e.g. {"1": "require-valid", "*": "record"}) which reports refuse one

@@ -18,6 +18,7 @@ from domain.exchange.delivery import Delivery
 from domain.exchange.document import Document
 from domain.exchange.records import Record
 from domain.exchange.register import NumberRegister
+from domain.exchange.revocations import RevocationEvidence
 from domain.exchange.root import LedgerRoot
 from domain.exchange.trust import TrustAnchors
 from domain.ledger.command_log import CommandRecord
@@ -27,6 +28,7 @@ AGGREGATES: dict[type[Record], str] = {
     LedgerRoot: topics.ROOT, Agency: topics.AGENCY, Auditor: topics.AUDITOR,
     Document: topics.DOCUMENT, Delivery: topics.DELIVERY, NumberRegister: topics.REGISTER,
     CommandRecord: topics.COMMAND_RECORD, TrustAnchors: topics.TRUST,
+    RevocationEvidence: topics.REVOCATION,
 }
 GOLDEN_DB = Path(__file__).parent / "assets" / "golden" / "ledger.sqlite"
 

@@ -25,6 +25,7 @@ from api.http.routes import (
     metrics,
     stream,
     tiles,
+    trust,
     views,
 )
 from domain.errors import DocLedgerError
@@ -67,6 +68,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_exception_handler(store_error, problems.unexpected_error)
     app.add_exception_handler(Exception, problems.unexpected_error)
     for module in (health, metrics, commands, directory, log, log_events, views, documents,
-                   attachments, stream, tiles, edxml):
+                   attachments, stream, tiles, edxml, trust):
         app.include_router(module.router)
     return app

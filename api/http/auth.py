@@ -33,6 +33,7 @@ from http_message_signatures.exceptions import HTTPMessageSignaturesException
 from api.http.content_digest import BodyDigest
 from api.http.problems import Unauthenticated
 from domain.errors import DocLedgerError, InvalidInputError, StoreUnavailableError
+from domain.evidence.keys import ED25519 as ED25519_KEY
 from domain.evidence.keys import PublicKey
 from domain.exchange.agency import Agency
 from domain.exchange.auditor import Auditor
@@ -112,6 +113,9 @@ class _Resolver(HTTPSignatureKeyResolver):
     def resolve_public_key(self, key_id: str) -> Any:
         kind, name, keyid = parse_keyid(key_id)
         key = party_key(self.app, kind, name, keyid, self.now)
+        if key.algorithm != ED25519_KEY:  # a certificate's RSA or ECDSA key signs commands only
+            raise Unauthenticated(f"key {keyid} is {key.algorithm}: requests are signed with "
+                                  "an Ed25519 key")
         self.caller = Caller(kind, name, keyid)
         return serialization.load_der_public_key(key.spki_der)
 

@@ -7,8 +7,8 @@ certificate is accepted at instant ``T`` (the ledger's time of the command that
 registers it) when, in this order (docs/trust.md):
 
 1. it is within its validity period at ``T`` (``CertificateNotValidError``);
-2. its keyUsage extension is present and allows digitalSignature
-   (``CertificateUsageError``);
+2. its keyUsage extension is present and allows digitalSignature, and it is not a
+   CA certificate (``CertificateUsageError``);
 3. its key is one the ledger verifies (``keys.public_key_for``: RSA ≥ 2048,
    P-256, P-384, Ed25519);
 4. a path leads from it, through the chain given, to an anchor in force at
@@ -110,13 +110,16 @@ def check_anchor(cert: x509.Certificate, code_attribute: str) -> None:
     if code_attribute not in CODE_ATTRIBUTES:
         raise InvalidInputError(
             f"code attribute {code_attribute!r} is not one of {', '.join(CODE_ATTRIBUTES)}")
-    try:
-        constraints = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
-    except x509.ExtensionNotFound:
-        constraints = None
-    if constraints is None or not constraints.ca:
+    if not _is_ca(cert):
         raise CertificateError("a trust anchor must be a CA certificate (basicConstraints "
                                "cA true)")
+
+
+def _is_ca(cert: x509.Certificate) -> bool:
+    try:
+        return cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    except x509.ExtensionNotFound:
+        return False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -148,6 +151,9 @@ def validate_agency_certificate(
     if not usage.digital_signature:
         raise CertificateUsageError(f"certificate {subject}'s keyUsage does not allow "
                                     "digitalSignature")
+    if _is_ca(cert):
+        raise CertificateUsageError(f"certificate {subject} is a CA certificate, not an "
+                                    "agency's signing certificate")
     key = public_key_for(cert.public_key(), algorithm)
     anchor = _path(cert, chain, anchors, at)
     if registrar_binding:
@@ -183,3 +189,14 @@ def _path(cert: x509.Certificate, chain: Sequence[x509.Certificate],
             f"in force at {at.isoformat()}: {exc}") from None
     root = verified.chain[-1].public_bytes(serialization.Encoding.DER)
     return by_der[root]
+
+
+def check_issuer(cert: x509.Certificate, anchors: Sequence[Anchor], at: datetime) -> None:
+    """Refuse a CA certificate (the issuer of revocation evidence) that is not an
+    anchor in force at ``at`` and does not chain directly to one."""
+    der = cert.public_bytes(serialization.Encoding.DER)
+    if any(a.sha256 == fingerprint(der) for a in anchors):
+        return
+    if not _is_ca(cert):
+        raise CertificateError(f"{cert.subject.rfc4514_string()} is not a CA certificate")
+    _path(cert, [], anchors, at)

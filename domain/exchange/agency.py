@@ -16,9 +16,10 @@ from domain.errors import (
     NotFoundError,
     UnknownKeyError,
 )
-from domain.evidence.certificates import CertifiedKey
+from domain.evidence.certificates import CertifiedKey, certificate_from_b64
 from domain.evidence.key_validity import certificate_covers, key_valid_at
 from domain.evidence.keys import PublicKey
+from domain.evidence.revocation import certificate_ref
 from domain.exchange.ids import agency_id
 from domain.exchange.records import Record
 
@@ -33,6 +34,9 @@ class KeyEntry:
     # the validity period of the certificate that vouches for the key, if one does
     not_before: datetime | None = None
     not_after: datetime | None = None
+    certificate: str | None = None  # base64 DER
+    # (issuer name hash, serial hex): what revocation evidence names the certificate by
+    ref: tuple[str, str] | None = None
 
     def valid_at(self, at: datetime) -> bool:
         """Whether an event recorded at ``at`` may carry this key's signature
@@ -109,7 +113,8 @@ def revoked(keys: dict[str, KeyEntry], keyid: str, at: datetime) -> dict[str, Ke
     entry = keys[keyid]
     return {**keys, keyid: KeyEntry(key=entry.key, effective_from=entry.effective_from,
                                     revoked_at=at, not_before=entry.not_before,
-                                    not_after=entry.not_after)}
+                                    not_after=entry.not_after,
+                                    certificate=entry.certificate, ref=entry.ref)}
 
 
 class Agency(KeyHolder, Record):
@@ -164,7 +169,8 @@ class Agency(KeyHolder, Record):
             agency.keys[self.key["keyid"]] = KeyEntry(
                 key=PublicKey.from_spec(self.key), effective_from=self.timestamp,
                 not_before=datetime.fromisoformat(self.not_before),
-                not_after=datetime.fromisoformat(self.not_after))
+                not_after=datetime.fromisoformat(self.not_after), certificate=self.certificate,
+                ref=certificate_ref(certificate_from_b64(self.certificate)))
 
     class KeyRevoked(Record.Event):
         TOPIC = topics.event(topics.AGENCY, "KeyRevoked")

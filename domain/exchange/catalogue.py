@@ -48,6 +48,7 @@ CATALOGUE: dict[str, CommandEntry] = {
     "trust.add_anchor": _entry(R.REGISTRAR, topics.TRUST),
     "trust.remove_anchor": _entry(R.REGISTRAR, topics.TRUST),
     "agency.add_cert": _entry(R.KEY_HOLDER, topics.AGENCY),
+    "revocation.record": _entry(R.REGISTRAR, topics.REVOCATION),
     "document.create": _entry(R.SENDER, topics.DOCUMENT),
     "document.sign": _entry(R.SENDER, topics.DOCUMENT),
     "document.issue": _entry(R.SENDER, topics.DOCUMENT, topics.REGISTER),

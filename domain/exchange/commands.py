@@ -178,6 +178,17 @@ class AgencyAddCert(Model):
     registrar_binding: bool = False
 
 
+class EvidenceItem(Model):
+    kind: Literal["crl", "ocsp"]
+    data: Annotated[str, StringConstraints(min_length=4, max_length=2**20,
+                                           pattern=r"^[A-Za-z0-9+/]+={0,2}$")]
+    issuer: CertificateText
+
+
+class RevocationRecord(Model):
+    evidence: list[EvidenceItem] = Field(min_length=1, max_length=32)
+
+
 class SignerInfo(Model):
     competence: Competence = ""
     position: Position = ""
@@ -288,6 +299,7 @@ FIELDS: dict[str, type[Model]] = {
     "trust.add_anchor": TrustAddAnchor,
     "trust.remove_anchor": TrustRemoveAnchor,
     "agency.add_cert": AgencyAddCert,
+    "revocation.record": RevocationRecord,
     "document.create": DocumentCreate,
     "document.sign": DocumentSign,
     "document.issue": DocumentRef,

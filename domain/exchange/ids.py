@@ -32,6 +32,7 @@ def stable_id(*parts: str) -> UUID:
 
 ROOT_ID = stable_id("ledger-root")
 TRUST_ID = stable_id("trust-anchors")
+REVOCATION_ID = stable_id("revocation-evidence")
 
 
 def agency_id(code: str) -> UUID:

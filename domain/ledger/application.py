@@ -43,6 +43,7 @@ from domain.exchange.commands import Command, LedgerInit, parse_command
 from domain.exchange.ids import REGISTRAR
 from domain.exchange.records import Record
 from domain.exchange.register import NumberRegister
+from domain.exchange.revocations import RevocationEvidence, check_not_revoked
 from domain.exchange.root import ROOT_ID, LedgerRoot
 from domain.ledger.cache import AggregateCacheGuard, CacheGuardFactory
 from domain.ledger.command_log import CommandRecord
@@ -419,8 +420,13 @@ class DocLedger(Application[UUID]):
             raise UnknownKeyError(f"agency {command.actor.agency} is not registered")
         for signature in envelope.signatures:
             if signature.keyid in agency.keys:
-                return agency.key_for_signing(signature.keyid, command.issued_at,
-                                              recorded_at=ctx.at)
+                key = agency.key_for_signing(signature.keyid, command.issued_at,
+                                             recorded_at=ctx.at)
+                ref = agency.keys[signature.keyid].ref
+                if ref is not None:  # a certificate's key: the revocation evidence held
+                    check_not_revoked(ref, key.keyid, agency.owner, ctx.read(
+                        RevocationEvidence, RevocationEvidence.id_for()), ctx.at)
+                return key
         keyids = ", ".join(s.keyid for s in envelope.signatures)
         raise UnknownKeyError(f"key {keyids} is not a key of agency {agency.code}")
 

@@ -11,6 +11,8 @@ result for the caller.
 
 from __future__ import annotations
 
+import base64
+import binascii
 from functools import partial
 from typing import Any
 from uuid import UUID
@@ -29,12 +31,14 @@ from domain.evidence.certificates import (
     b64,
     certificate_from_b64,
     check_anchor,
+    check_issuer,
     fingerprint,
     validate_agency_certificate,
 )
 from domain.evidence.incoming_stamp import copy_name, stamp_text, stamped_statement
 from domain.evidence.keys import PublicKey
 from domain.evidence.pdf_report import Findings, validated_statement
+from domain.evidence.revocation import read_crl, read_ocsp
 from domain.evidence.statements import arrived_statement
 from domain.exchange import commands as c
 from domain.exchange.agency import Agency
@@ -46,6 +50,7 @@ from domain.exchange.document import Document, DocumentState
 from domain.exchange.ids import REGISTRAR, ROOT_ID
 from domain.exchange.records import Record
 from domain.exchange.register import Direction, NumberRegister
+from domain.exchange.revocations import RevocationEvidence
 from domain.exchange.root import LedgerRoot
 from domain.exchange.trust import TrustAnchors
 from domain.ledger.context import Context, Handler
@@ -242,6 +247,30 @@ def trust_remove_anchor(ctx: Context) -> Result:
     trust = ctx.get(TrustAnchors, TrustAnchors.id_for(), "the trust anchors")
     trust.remove(f.sha256, f.reason, envelope=ctx.envelope, at=ctx.at)
     return [trust], {"anchor": f.sha256}
+
+
+def revocation_record(ctx: Context) -> Result:
+    """CRLs and OCSP responses, each checked against its issuer (a CA certificate that
+    is, or chains directly to, a trust anchor in force), recorded with what they say."""
+    f: c.RevocationRecord = ctx.fields
+    trust = ctx.read(TrustAnchors, TrustAnchors.id_for())
+    anchors = [] if trust is None else trust.in_force(ctx.at)
+    evidence = ctx.find(RevocationEvidence, RevocationEvidence.id_for())
+    if evidence is None:
+        evidence = RevocationEvidence.open(envelope=ctx.envelope, at=ctx.at)
+    revoked = 0
+    for i, item in enumerate(f.evidence):
+        issuer = certificate_from_b64(item.issuer, f"evidence[{i}].issuer")
+        check_issuer(issuer, anchors, ctx.at)
+        try:
+            der = base64.b64decode(item.data, validate=True)
+        except (binascii.Error, ValueError):
+            raise InvalidCommandError(f"evidence[{i}].data is not base64") from None
+        facts = (read_crl if item.kind == "crl" else read_ocsp)(der, issuer)
+        evidence.record(facts, evidence=item.data, issuer_certificate=item.issuer,
+                        envelope=ctx.envelope, at=ctx.at)
+        revoked += len(facts.revoked)
+    return [evidence], {"recorded": len(f.evidence), "revocations": revoked}
 
 
 def auditor_register(ctx: Context) -> Result:
@@ -509,6 +538,7 @@ HANDLERS: dict[str, Handler] = {
     "trust.add_anchor": trust_add_anchor,
     "trust.remove_anchor": trust_remove_anchor,
     "agency.add_cert": agency_add_cert,
+    "revocation.record": revocation_record,
     "document.create": document_create,
     "document.sign": document_sign,
     "document.issue": document_issue,

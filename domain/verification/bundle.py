@@ -21,6 +21,7 @@ step 2 checks it against the TSA certificates the caller trusts
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -38,6 +39,7 @@ from domain.evidence.certificates import (
     REGISTRAR_BINDING,
     Anchor,
     certificate_from_b64,
+    check_issuer,
     fingerprint,
     validate_agency_certificate,
 )
@@ -51,6 +53,7 @@ from domain.evidence.merkle import verify_inclusion
 from domain.evidence.pdf_report import STATEMENT as PDF_REPORT
 from domain.evidence.pdf_report import report_lines
 from domain.evidence.policy import Policy
+from domain.evidence.revocation import certificate_ref, read_crl, read_ocsp
 from domain.evidence.timestamp import (
     TimestampError,
     TimeVerdict,
@@ -61,6 +64,7 @@ from domain.evidence.timestamp import (
 from domain.exchange.catalogue import CATALOGUE, Role, record_topic_of, writing
 from domain.exchange.ids import (
     REGISTRAR,
+    REVOCATION_ID,
     ROOT_ID,
     TRUST_ID,
     agency_id,
@@ -68,6 +72,7 @@ from domain.exchange.ids import (
     delivery_id,
     document_id,
 )
+from domain.exchange.revocations import KnownRevocation, revoked_before
 from domain.stored_state import decode_state
 from domain.verification.bundle_parse import (
     FORMAT,
@@ -81,6 +86,7 @@ from domain.verification.bundle_parse import (
 ROOT_TOPIC = topics.ROOT + "."
 AGENCY_TOPIC = topics.AGENCY + "."
 TRUST_TOPIC = topics.TRUST + "."
+REVOCATION_TOPIC = topics.REVOCATION + "."
 DOCUMENT_TOPIC = topics.DOCUMENT + "."
 DELIVERY_TOPIC = topics.DELIVERY + "."
 RECORD_TOPIC = topics.COMMAND_RECORD + "."
@@ -101,6 +107,7 @@ class KeyPeriod:
     # the validity period of the certificate vouching for the key, if one does
     not_before: datetime | None = None
     not_after: datetime | None = None
+    ref: tuple[str, str] | None = None  # what revocation evidence names its certificate by
 
     def valid_for(self, at: datetime, command_id: str) -> bool:
         """Valid for an event of ``command_id`` at ``at``.
@@ -441,11 +448,45 @@ class _Verifier:
         period = keys[certified.key.keyid]
         keys[certified.key.keyid] = KeyPeriod(
             key=period.key, effective_from=period.effective_from, added_by=period.added_by,
-            not_before=certified.not_before, not_after=certified.not_after)
+            not_before=certified.not_before, not_after=certified.not_after,
+            ref=certificate_ref(certificate_from_b64(e.data["certificate"])))
+
+    def revocation_evidence(self) -> dict[tuple[str, str], list[KnownRevocation]]:
+        """The revocation evidence the bundle carries, every piece checked again,
+        offline, against its issuer and the anchors in force when it was recorded."""
+        stream = self.streams.get(REVOCATION_ID, [])
+        if stream and stream[0].topic != REVOCATION_TOPIC + "Opened":
+            raise self.fail("the revocation evidence's first event is not Opened", stream[0])
+        for aggregate, other in self.streams.items():
+            if other[0].topic.startswith(REVOCATION_TOPIC) and aggregate != REVOCATION_ID:
+                raise self.fail("a revocation evidence record that is not the ledger's",
+                                other[0])
+        known: dict[tuple[str, str], list[KnownRevocation]] = {}
+        for e in stream[1:]:
+            if e.topic != REVOCATION_TOPIC + "Recorded":
+                raise self.fail(f"unexpected revocation evidence event {e.topic}", e)
+            anchors = [anchor for anchor, added, removed in self.anchors
+                       if key_valid_at(e.timestamp, effective_from=added, revoked_at=removed)]
+            try:
+                issuer = certificate_from_b64(e.data["issuer_certificate"], "issuer")
+                check_issuer(issuer, anchors, e.timestamp)
+                der = base64.b64decode(e.data["evidence"], validate=True)
+                facts = (read_crl if e.data["kind"] == "crl" else read_ocsp)(der, issuer)
+            except (DocLedgerError, ValueError) as exc:
+                raise self.fail(f"its revocation evidence does not hold: {exc}", e) from None
+            said = [[r.serial, r.at.isoformat(), r.reason] for r in facts.revoked]
+            if (facts.kind, facts.issuer, said) != (e.data["kind"], e.data["issuer"],
+                                                     e.data["revoked"]):
+                raise self.fail("the revocations recorded are not what the evidence says", e)
+            for r in facts.revoked:
+                known.setdefault((facts.issuer, r.serial), []).append(
+                    KnownRevocation(at=r.at, reason=r.reason, recorded_at=e.timestamp))
+        return known
 
     def key_histories(self) -> str:
         described = []
         self.anchors = self.trust_anchors()
+        self.revocations = self.revocation_evidence()
         for aggregate, stream in self.streams.items():
             if not stream[0].topic.startswith(AGENCY_TOPIC):
                 continue
@@ -476,7 +517,7 @@ class _Verifier:
                         key=period.key, effective_from=period.effective_from,
                         added_by=period.added_by, revoked_at=e.timestamp,
                         revoked_by=command_id, not_before=period.not_before,
-                        not_after=period.not_after)
+                        not_after=period.not_after, ref=period.ref)
                 else:
                     raise self.fail(f"unexpected agency event {e.topic}", e)
             self.agencies[code] = keys
@@ -563,6 +604,12 @@ class _Verifier:
                 when = period.why_not(e.timestamp)
                 raise self.fail(f"key {signature.keyid} of {actor} was not valid at "
                                 f"{e.timestamp.isoformat()} ({when})", e)
+            known = (None if period.ref is None else
+                     revoked_before(self.revocations.get(period.ref, []), e.timestamp))
+            if known is not None:
+                raise self.fail(f"key {signature.keyid} of {actor}: its certificate was revoked "
+                                f"at {known.at.isoformat()} ({known.reason}), by evidence "
+                                f"recorded at {known.recorded_at.isoformat()}", e)
             return period.key
         keyids = ", ".join(s.keyid for s in e.envelope.signatures)
         raise self.fail(f"signed with {keyids}, not a key of agency {actor}", e)
@@ -623,6 +670,11 @@ class _Verifier:
         if e.topic.startswith(ROOT_TOPIC):
             if p.get("type") not in writing(topics.ROOT) or self._actor(e) != REGISTRAR:
                 raise self.fail("the genesis was not written by the registrar's ledger.init", e)
+            return
+        if e.topic.startswith(REVOCATION_TOPIC):
+            if p.get("type") not in writing(topics.REVOCATION) or self._actor(e) != REGISTRAR:
+                raise self.fail("the revocation evidence was recorded by something other than "
+                                "the registrar's revocation.record", e)
             return
         if e.topic.startswith(TRUST_TOPIC):
             if p.get("type") not in writing(topics.TRUST) or self._actor(e) != REGISTRAR:

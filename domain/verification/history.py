@@ -16,6 +16,7 @@ from domain.exchange.delivery import Delivery
 from domain.exchange.document import Document
 from domain.exchange.ids import REGISTRAR
 from domain.exchange.records import Record
+from domain.exchange.revocations import RevocationEvidence, check_not_revoked
 from domain.ledger.application import DocLedger
 
 
@@ -115,5 +116,9 @@ def _signer(
             continue
         if not entry.valid_at(event.timestamp):
             raise KeyRevokedError(f"key {sig.keyid} was not valid at {event.timestamp}")
+        if entry.ref is not None:
+            check_not_revoked(entry.ref, sig.keyid, agency.owner,
+                              app.find(RevocationEvidence, RevocationEvidence.id_for()),
+                              event.timestamp)
         return actor, entry.key, payload["type"], actor, staff
     raise UnknownKeyError(f"no signature by a key of agency {actor}")

@@ -19,7 +19,11 @@ CodePath = Annotated[str, Path(pattern=AGENCY_CODE.pattern, examples=["000.00.00
 def agency_entry(agency: Agency) -> dict[str, Any]:
     return {"code": agency.code, "name": agency.name, "keys": [
         {**entry.key.to_spec(), "effective_from": entry.effective_from.isoformat(),
-         "revoked_at": None if entry.revoked_at is None else entry.revoked_at.isoformat()}
+         "revoked_at": None if entry.revoked_at is None else entry.revoked_at.isoformat(),
+         **({} if entry.certificate is None else {
+             "certificate": entry.certificate,
+             "not_before": entry.not_before.isoformat() if entry.not_before else None,
+             "not_after": entry.not_after.isoformat() if entry.not_after else None})}
         for entry in agency.keys.values()]}
 
 
