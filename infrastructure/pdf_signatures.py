@@ -169,19 +169,23 @@ def recheck(report: Mapping[str, Any], data: bytes, *, anchors: Sequence[bytes] 
     if len(again.signatures) != len(recorded):
         raise VerificationError(f"it has {len(again.signatures)} signature(s); the ledger "
                                 f"reported {len(recorded)}")
-    for mine, theirs in zip(again.signatures, recorded, strict=True):
+    # a revocation is the ledger's recorded evidence (docs/trust.md), not the file's
+    adjusted = [{**fresh, "valid": False} if theirs.get("revoked") else fresh
+                for fresh, theirs in zip(again.signatures, recorded, strict=True)]
+    for mine, theirs in zip(adjusted, recorded, strict=True):
         differ = [k for k in COMPARED if mine.get(k) != theirs.get(k)]
         if differ or mine["signer"]["sha256"] != theirs["signer"]["sha256"]:
             shown = ", ".join(f"{k} {mine.get(k)} (reported {theirs.get(k)})" for k in differ)
             raise VerificationError(f"signature {theirs.get('field')}: {shown or 'another signer'}")
-    if again.verdict != report["verdict"]:
-        raise VerificationError(f"it re-checks {again.verdict}; the ledger reported "
+    verdict = Findings(signatures=adjusted, problem=again.problem).verdict
+    if verdict != report["verdict"]:
+        raise VerificationError(f"it re-checks {verdict}; the ledger reported "
                                 f"{report['verdict']}")
     whose = ("the trust anchors given" if anchors else
              "the trust anchors the ledger recorded (give --trust-anchor to choose your own)")
     if not recorded:
         what = f"unreadable ({again.problem})" if again.problem else "no signature"
         return f"{what}, as the ledger reported at {report['at']}"
-    signed = "; ".join(summary(s) for s in again.signatures)
+    signed = "; ".join(summary(s) for s in recorded)
     return (f"{len(recorded)} signature(s) re-checked as of {report['at']} against {whose}: "
             f"{signed}")

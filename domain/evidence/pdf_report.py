@@ -78,6 +78,29 @@ def validated_statement(*, command_id: str, document: str, attachment: Mapping[s
     }
 
 
+class Revocation(Protocol):
+    """A revocation of a certificate, as the ledger's recorded evidence says."""
+
+    @property
+    def at(self) -> datetime: ...
+
+    @property
+    def reason(self) -> str: ...
+
+    @property
+    def recorded_at(self) -> datetime: ...
+
+
+def with_revocation(signature: Mapping[str, Any], known: Revocation | None) -> dict[str, Any]:
+    """The signature's entry with its ``revoked`` field: null, or when, why and since
+    when the ledger knew; a revoked signer's signature is not valid."""
+    if known is None:
+        return {**signature, "revoked": None}
+    return {**signature, "valid": False, "revoked": {
+        "at": timestamp_text(known.at), "reason": known.reason,
+        "recorded_at": timestamp_text(known.recorded_at)}}
+
+
 def findings_of(statement: Mapping[str, Any]) -> Findings:
     """The findings a stored report holds (the audit's replay hands them back)."""
     return Findings(signatures=list(statement["signatures"]), problem=statement["problem"])
@@ -115,6 +138,8 @@ def summary(signature: Mapping[str, Any]) -> str:
         None if signature.get("trusted") else f"untrusted ({signature.get('trust_problem')})",
         None if signature.get("modification") in ("none", "lta-updates", None)
         else f"modified after signing ({signature.get('modification')})",
+        None if not signature.get("revoked")
+        else f"revoked at {signature['revoked']['at']} ({signature['revoked']['reason']})",
     ) if p]
     verdict = "valid" if signature.get("valid") else "invalid"
     detail = f": {', '.join(problems)}" if problems and verdict == "invalid" else ""

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+from dataclasses import replace
+from datetime import datetime
 from functools import partial
 from typing import Any
 from uuid import UUID
@@ -37,8 +39,8 @@ from domain.evidence.certificates import (
 )
 from domain.evidence.incoming_stamp import copy_name, stamp_text, stamped_statement
 from domain.evidence.keys import PublicKey
-from domain.evidence.pdf_report import Findings, validated_statement
-from domain.evidence.revocation import read_crl, read_ocsp
+from domain.evidence.pdf_report import Findings, validated_statement, with_revocation
+from domain.evidence.revocation import certificate_ref, read_crl, read_ocsp
 from domain.evidence.statements import arrived_statement
 from domain.exchange import commands as c
 from domain.exchange.agency import Agency
@@ -50,7 +52,7 @@ from domain.exchange.document import Document, DocumentState
 from domain.exchange.ids import REGISTRAR, ROOT_ID
 from domain.exchange.records import Record
 from domain.exchange.register import Direction, NumberRegister
-from domain.exchange.revocations import RevocationEvidence
+from domain.exchange.revocations import KnownRevocation, RevocationEvidence
 from domain.exchange.root import LedgerRoot
 from domain.exchange.trust import TrustAnchors
 from domain.ledger.context import Context, Handler
@@ -122,9 +124,32 @@ def read_signatures(ctx: Context, document_type: int, attachments: list[dict[str
             continue
         findings = validator.validate(a["sha256"], ctx.at, anchors)
         if findings is not None:
+            findings = judge_revocations(ctx, findings)
             ctx.app.pdf_policy.check(document_type, a, findings)
             found[a["sha256"]] = (a, findings)
     return list(found.values())
+
+
+def judge_revocations(ctx: Context, findings: Findings) -> Findings:
+    """Each signer judged by the revocation evidence the ledger held at this command's
+    time (``revocation.record``, docs/trust.md): a signer revoked at or before it
+    makes its signature invalid, one revoked later does not."""
+    evidence = ctx.read(RevocationEvidence, RevocationEvidence.id_for())
+    return replace(findings, signatures=[
+        with_revocation(s, signer_revocation(s, evidence, ctx.at))
+        for s in findings.signatures])
+
+
+def signer_revocation(signature: dict[str, Any], evidence: RevocationEvidence | None,
+                      at: datetime) -> KnownRevocation | None:
+    certificates = (signature.get("evidence") or {}).get("certificates") or []
+    signer = (signature.get("signer") or {}).get("sha256")
+    for text in certificates if evidence is not None else []:
+        cert = certificate_from_b64(text)
+        if fingerprint(cert.public_bytes(serialization.Encoding.DER)) == signer:
+            assert evidence is not None
+            return evidence.revoked_at(certificate_ref(cert), at)
+    return None
 
 
 def anchors_in_force(ctx: Context) -> list[Anchor]:

@@ -9,6 +9,7 @@ valid (they have expired since).
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import json
 import uuid
@@ -317,3 +318,40 @@ def test_http_reads_of_a_document_show_its_pdf_reports(world: World, pki: TestPK
     assert report["verdict"] == "invalid" and "evidence" not in report["signatures"][0]
     assert "invalid: not intact" in report["lines"][0]
     assert [e["detail"] for e in history["entries"] if e["detail"]] == [report["lines"]]
+
+
+def test_pdf_signed_by_a_revoked_certificate_is_invalid_from_the_revocation_on(
+        world: World, pki: TestPKI, clock: ManualClock) -> None:
+    """Signed and sent before the revocation: valid, and stays so; sent again once the
+    ledger holds the CRL that says the signer was revoked: invalid, refused by policy."""
+    leaf = pki.issue("Văn thư bị thu hồi", kind="rsa", key_label="pdf-revoked",
+                     not_before=pdfs.VALID_FROM, not_after=pdfs.VALID_UNTIL)
+    data = pdfs.sign(pki, pdfs.unsigned_pdf(), leaf)
+    before = create(world, attachment(world, data))
+    clock.advance(minutes=5)
+    pki.revoke(leaf, at=clock.now)
+    clock.advance(minutes=1)
+    world.act("registrar", "revocation.record", {"evidence": [
+        {"kind": "crl", "data": base64.b64encode(pki.crl(this_update=clock.now)).decode(),
+         "issuer": base64.b64encode(pki.intermediate.der).decode()}]})
+    after = create(world, attachment(world, data, "again.pdf"))
+    assert only_signature(world, before)["valid"] is True
+    assert only_signature(world, before)["revoked"] is None
+    revoked = only_signature(world, after)
+    assert revoked["valid"] is False and revoked["revoked"]["reason"] == "key_compromise"
+    world.app.pdf_policy = REQUIRE_VALID
+    with pytest.raises(PdfSignatureRefused, match="revoked at"):
+        create(world, attachment(world, data, "third.pdf"))
+    # the audit replays both judgements; the bundle re-checks the later one as reported
+    registrar, ledger = trust_anchors(world.settings)
+    run_audit(world.app, registrar_key=registrar, ledger_key=ledger, workers=1)
+    log = open_log(world.settings, world.app)
+    lines: list[str] = []
+    verify_bundle(build_bundle(world.app, log, UUID(after)), log.note_key.vkey(),
+                  lambda n, t: lines.append(t), attachments={pdfs_sha(data): data},
+                  pdf_recheck=lambda r, d: recheck(r, d, anchors=[pki.root.der]))
+    assert "invalid: revoked at" in lines[-1]
+
+
+def pdfs_sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
