@@ -119,7 +119,8 @@ def _evidence(embedded: EmbeddedPdfSignature, status: PdfSignatureStatus | None,
     one, else the certificates the signature carries), the time-stamp token, and the
     revocation evidence used."""
     path = status.validation_path if status is not None else None
-    certs = (list(path.iter_certs(include_root=True)) if path is not None
+    # from the signer to the anchor (the path itself runs from the anchor down)
+    certs = (list(path.iter_certs(include_root=True))[::-1] if path is not None
              else [embedded.signer_cert, *embedded.other_embedded_certs])
     token = _timestamp_token(embedded)
     return {"certificates": list(dict.fromkeys(base64.b64encode(c.dump()).decode()
@@ -148,6 +149,14 @@ def _time(value: datetime | None) -> str | None:
 
 # ---- the offline verifier's second look --------------------------------------------
 
+
+def recorded_anchors(report: Mapping[str, Any]) -> list[bytes]:
+    """The certificates the report's evidence holds of the anchors it names."""
+    named = set(report.get("anchors") or [])
+    found = {hashlib.sha256(der).hexdigest(): der for s in report["signatures"]
+             for der in map(base64.b64decode, (s.get("evidence") or {}).get("certificates", []))}
+    return [der for sha256, der in found.items() if sha256 in named]
+
 COMPARED = ("intact", "trusted", "coverage", "modification", "valid")
 
 
@@ -155,16 +164,15 @@ def recheck(report: Mapping[str, Any], data: bytes, *, anchors: Sequence[bytes] 
     """Validate ``data`` again as of the report's time ``at`` (when the ledger held the
     file: its certificates may have expired since), with the evidence the report
     kept; every signature must come out as the report says. ``anchors``: the trust
-    anchors the verifier trusts; none: the last certificate of each chain the
-    report recorded (the anchor the ledger trusted), and the line says so."""
+    anchors the verifier trusts; none: those of the anchors the report names whose
+    certificates its evidence holds (what the ledger trusted), and the line says so."""
     at = datetime.fromisoformat(report["at"])
     recorded = list(report["signatures"])
     evidence: dict[str, list[str]] = {"certificates": [], "crls": [], "ocsp": []}
     for s in recorded:
         for kind in evidence:
             evidence[kind] += (s.get("evidence") or {}).get(kind, [])
-    chosen = list(anchors) or [base64.b64decode(s["evidence"]["certificates"][-1])
-                               for s in recorded if (s.get("evidence") or {}).get("certificates")]
+    chosen = list(anchors) or recorded_anchors(report)
     again = read_signatures(data, anchors=chosen, at=at, evidence=evidence)
     if len(again.signatures) != len(recorded):
         raise VerificationError(f"it has {len(again.signatures)} signature(s); the ledger "

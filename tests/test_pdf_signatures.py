@@ -4,6 +4,7 @@ report's verdicts and policy (domain/evidence/pdf_report.py), without a ledger."
 from __future__ import annotations
 
 import base64
+import hashlib
 from datetime import UTC, datetime
 
 import pytest
@@ -23,8 +24,10 @@ from tests.pki import TestPKI
 ATTACHMENT = {"name": "qd.pdf", "media_type": "application/pdf", "size": 1, "sha256": "ab"}
 
 
-def report_of(findings: Findings, at: datetime = pdfs.SIGNED_AT) -> dict[str, object]:
+def report_of(findings: Findings, at: datetime = pdfs.SIGNED_AT,
+              anchors: tuple[bytes, ...] = ()) -> dict[str, object]:
     return {"type": "attachment.validated", "attachment": ATTACHMENT, "at": at.isoformat(),
+            "anchors": [hashlib.sha256(a).hexdigest() for a in anchors],
             "verdict": findings.verdict, "problem": findings.problem,
             "signatures": findings.signatures}
 
@@ -57,12 +60,19 @@ def test_no_anchor_no_trust(pki: TestPKI) -> None:
 
 def test_recheck_with_another_verifiers_anchor_is_refused(pki: TestPKI) -> None:
     data = pdfs.signed_pdf(pki)
-    report = report_of(read_signatures(data, anchors=[pki.root.der], at=pdfs.SIGNED_AT))
+    report = report_of(read_signatures(data, anchors=[pki.root.der], at=pdfs.SIGNED_AT),
+                       anchors=(pki.root.der,))
+    chain = report["signatures"][0]["evidence"]["certificates"]  # type: ignore[index]
+    assert base64.b64decode(chain[0]) == pdfs.signers_of(pki).signer.der
+    assert base64.b64decode(chain[-1]) == pki.root.der  # from the signer to the anchor
     stranger = pdfs.signers_of(pki).stranger.der
     with pytest.raises(VerificationError, match="trusted False"):
         recheck(report, data, anchors=[stranger])
     assert "against the trust anchors given" in recheck(report, data, anchors=[pki.root.der])
     assert "the ledger recorded" in recheck(report, data)
+    # a report naming no anchor trusts nothing on re-check, not the signer itself
+    with pytest.raises(VerificationError, match="trusted False"):
+        recheck({**report, "anchors": []}, data)
 
 
 def test_recheck_of_a_report_made_at_another_time_is_refused(pki: TestPKI) -> None:
