@@ -21,6 +21,7 @@ from api import (
     cli_bundle,
     cli_edxml,
     cli_exchange,
+    cli_gateway,
     cli_monitor,
     cli_run,
     cli_setup,
@@ -50,6 +51,7 @@ app.add_typer(cli_tiles.tiles_app, name="tiles")
 app.add_typer(cli_witness.witness_app, name="witness")
 app.add_typer(cli_axis.axis_app, name="axis")
 app.add_typer(cli_edxml.edxml_app, name="edxml")
+app.add_typer(cli_gateway.gateway_app, name="gateway")
 
 
 def _print_version(value: bool) -> None:

@@ -8,10 +8,15 @@ directory; ``--follow`` does so every ``--interval`` seconds until stopped.
 The interface the axis must offer, the state kept and why a run killed at any
 point is finished by the next without doubling anything: docs/axis.md.
 
+``axis gateway-key`` makes (once) and shows the connector's own key, and ``axis
+register CODE…`` registers agencies reached only through the axis with it
+(infrastructure/axis_gateway.py).
+
 What a message means to the ledger is the seam's business (``Importer`` and
-``Exporter`` in infrastructure/axis_sync.py): ``--seam MODULE:FACTORY`` (or
-``DOCLEDGER_AXIS_SEAM``) names a callable ``(LedgerService, agency) -> (importer,
-exporter)``. ``DOCLEDGER_AXIS_CRASH_AT=POINT`` makes the process kill itself
+``Exporter`` in infrastructure/axis_sync.py): the ledger's edXML mapping
+(api/axis_seam.py) unless ``--seam MODULE:FACTORY`` (or ``DOCLEDGER_AXIS_SEAM``)
+names another callable ``(LedgerService, agency) -> (importer, exporter)``.
+``DOCLEDGER_AXIS_CRASH_AT=POINT`` makes the process kill itself
 (SIGKILL) at that point of a run, for the crash tests (docs/axis.md lists them).
 """
 
@@ -29,17 +34,21 @@ import typer
 from rich.markup import escape
 
 from api import render
-from api.cli_options import DataOpt, JsonOpt, open_service
-from domain.errors import InvalidInputError, StoreUnavailableError
+from api.cli_options import DataOpt, JsonOpt, RegistrarKeyOpt, open_service, settings_for
+from domain.errors import InvalidInputError, NotInitialisedError, StoreUnavailableError
 from domain.exchange.codes import check_agency_code
 from infrastructure.axis_client import AxisClient
+from infrastructure.axis_gateway import gateway_key, register_external
 from infrastructure.axis_state import AxisState
 from infrastructure.axis_sync import AxisSync, Exporter, Hook, Importer, Summary
+from infrastructure.keyfiles import public_path
+from infrastructure.ledger import DataFolder
 from infrastructure.service import LedgerService
 
 SECRET_ENV = "DOCLEDGER_AXIS_SECRET"
 SEAM_ENV = "DOCLEDGER_AXIS_SEAM"
 CRASH_ENV = "DOCLEDGER_AXIS_CRASH_AT"
+DEFAULT_SEAM = "api.axis_seam:seam"  # imported when a sync runs: the edXML stack is heavy
 
 axis_app = typer.Typer(help="Exchange edXML messages with the national document exchange "
                             "axis.", no_args_is_help=True)
@@ -78,7 +87,8 @@ def sync(
         importer, exporter = make_seam(service, code)
         runner = AxisSync(client=client, state=AxisState.beside(service.app), importer=importer,
                           exporter=exporter, agency=code, hook=crash_hook(),
-                          progress=lambda line: render.err.print(escape(line), highlight=False))
+                          progress=lambda line: render.err.print(escape(line), highlight=False),
+                          notary=service)
         if follow:
             keep_following(runner, interval, as_json)
         else:
@@ -116,6 +126,57 @@ def refused(
     for r in rows:
         render.out.print(f"{r.updated_at}  {r.doc_id}  from {r.sender}  ({r.state}): "
                          f"{escape(r.error or '')}", highlight=False)
+
+
+@axis_app.command("gateway-key")
+def show_gateway_key(data: DataOpt = None, as_json: JsonOpt = False) -> None:
+    """Make the gateway's key if there is none, and show it: the key the agencies
+    reached only through the axis are registered with."""
+    folder = DataFolder(settings_for(data).data)
+    if not folder.ledger_key.exists():
+        raise NotInitialisedError(f"no ledger in {folder.root}: the gateway's key is kept "
+                                  "beside a ledger's")
+    key = gateway_key(folder, create=True)
+    assert key is not None
+    path = public_path(folder.gateway_key)
+    if as_json:
+        render.print_json({"keyid": key.keyid, "public_key": str(path)})
+        return
+    render.out.print(f"gateway key {key.keyid} ({path})", highlight=False)
+
+
+@axis_app.command("register")
+def register(
+    codes: Annotated[list[str], typer.Argument(help="Agency codes reached only through the axis.")],
+    name: Annotated[str | None, typer.Option(
+        "--name", help="The agency's name (one code only; else the directory's).")] = None,
+    key: RegistrarKeyOpt = None,
+    data: DataOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Register agencies reached only through the axis, with the gateway's key (signed by
+    the registrar); their names from --name or the axis directory as last fetched."""
+    if name is not None and len(codes) != 1:
+        raise InvalidInputError("--name names one agency: give one code with it")
+    service = open_service(data)
+    try:
+        names = {e.code: e.name for e in AxisState.beside(service.app).directory()}
+        done = []
+        for code in codes:
+            found = name or names.get(code)
+            if not found:
+                raise InvalidInputError(
+                    f"{code} is not in the axis directory as last fetched: run 'docledger "
+                    "axis sync' first, or give --name")
+            outcome = register_external(service, code, found, registrar_key=key)
+            done.append({"code": code, "name": found, "registered": outcome is not None})
+            render.err.print(f"{code} {escape(found)}: " + (
+                "registered, reached through the axis" if outcome else
+                "already registered, reached through the axis"), highlight=False)
+    finally:
+        service.close()
+    if as_json:
+        render.print_json(done)
 
 
 @axis_app.command("directory")
@@ -179,12 +240,9 @@ def read_secret(path: Path | None) -> str:
 
 
 def load_seam(name: str | None) -> Seam:
-    """The factory of the importer and exporter, ``MODULE:FACTORY``."""
-    if not name:
-        raise InvalidInputError(
-            "no edXML importer and exporter are wired into the connector: give --seam "
-            f"MODULE:FACTORY (or ${SEAM_ENV})")
-    module, _, attribute = name.partition(":")
+    """The factory of the importer and exporter, ``MODULE:FACTORY``; by default the
+    ledger's edXML mapping (``api.axis_seam:seam``)."""
+    module, _, attribute = (name or DEFAULT_SEAM).partition(":")
     try:
         found: Any = getattr(importlib.import_module(module), attribute)
     except (ImportError, AttributeError, ValueError) as exc:

@@ -55,8 +55,10 @@ def bundle_cmd(
     # over the API an agency party to it, or an auditor, may ask for it
     bundle = open_session(data, server, key).bundle(party, UUID(document_ref(doc)))
     out.write_text(json.dumps(bundle, ensure_ascii=False, indent=1) + "\n")
-    render.out.print(f"wrote {out}: {len(bundle['events'])} events with inclusion proofs "
-                     f"against the signed checkpoint of size "
+    receipts = len(bundle.get("gateway", []))
+    render.out.print(f"wrote {out}: {len(bundle['events'])} events"
+                     + (f" and {receipts} gateway receipts" if receipts else "")
+                     + " with inclusion proofs against the signed checkpoint of size "
                      f"{bundle['checkpoint'].split(chr(10))[1]}")
 
 
@@ -106,6 +108,8 @@ def verify_bundle_cmd(
                f"{time.tsa}" if time else
                " (its time-stamp not checked: no --tsa-cert)" if summary.timestamp_unchecked
                else "")
-    render.out.print(f"[green]bundle verified[/]: {summary.events} events of document "
-                     f"{summary.reference} against checkpoint of size "
+    receipts = (f" and {summary.gateway_receipts} gateway receipts"
+                if summary.gateway_receipts else "")
+    render.out.print(f"[green]bundle verified[/]: {summary.events} events{receipts} of "
+                     f"document {summary.reference} against checkpoint of size "
                      f"{summary.checkpoint_size}{stamped}", highlight=False)

@@ -129,12 +129,15 @@ def status(doc: DocArg, wait_for: WaitOpt = None, data: DataOpt = None,
         render.print_json(found)
         return
     table = Table(title=f"{found['reference']} — {render.shown(found['subject'][:70])}")
-    for column in ("recipient", "code", "event", "time (UTC)", "by", "detail"):
+    signed = any(t.get("signature") for t in found["timeline"])
+    for column in ("recipient", "code", "event", "time (UTC)", "by", "detail",
+                   *(("message's XML signature",) if signed else ())):
         table.add_column(column)
     for t in found["timeline"]:
         by = t["actor"] + (f" ({render.shown(t['staff'])})" if t["staff"] else "")
         table.add_row(t["recipient"], t["status_code"] or "", t["event"],
-                      t["at"][:19].replace("T", " "), by, render.shown(t["detail"]))
+                      t["at"][:19].replace("T", " "), by, render.shown(t["detail"]),
+                      *((render.shown(t.get("signature") or ""),) if signed else ()))
     render.out.print(table)
     render.print_pdf_reports([line for r in found.get("attachment_reports", [])
                               for line in r["lines"]])

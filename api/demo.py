@@ -1,6 +1,8 @@
 """``docledger demo``: a provincial department exchanges documents with districts
 and communes; they accept, refuse, assign and complete; one recall, one
-duplicate refused; then the whole ledger is audited.
+duplicate refused; an edXML document from a ministry reached through the axis
+comes in and its statuses go back out (api/demo_axis.py); then the whole ledger
+is audited.
 
 Makes a new ledger with development keys. On a folder that already holds a
 ledger it refuses, unless that ledger was made by the demo and ``--again`` asks for
@@ -69,6 +71,9 @@ def run_demo(settings: Settings, *, again: bool = False) -> None:
     handle_plan(service, plan)
     recall_round(service, round_id)
     refuse_duplicate(service, plan["document_id"])
+    from api.demo_axis import axis_round  # the edXML stack, loaded when the demo needs it
+
+    axis_round(service, COMMUNE_BINH_MINH, AGENCIES[COMMUNE_BINH_MINH], round_id)
     show_statuses(service, [plan["document"]])
     show_views(service)
     checkpoint = service.log.issue_checkpoint(force=True)

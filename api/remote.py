@@ -144,6 +144,16 @@ class RemoteSession:
             headers={"content-type": "application/octet-stream"}))
         return sha256
 
+    def xml_signature(self, party: str, data: bytes) -> dict[str, Any]:
+        """The server's judgement, from its answer to the message (``POST /v1/edxml``,
+        signed by ``party``), which also keeps the bytes and records nothing."""
+        client = self.client(party)
+        answer = self._call(lambda: self.http.post(
+            "/v1/edxml", content=data, auth=client.auth,
+            headers={"content-type": "application/xml"}))
+        signature: dict[str, Any] = answer.json()["source"]["signature"]
+        return signature
+
     def receipt(self, outcome: RemoteOutcome) -> dict[str, Any] | None:
         """The receipt the server answered the command with."""
         return outcome.receipt

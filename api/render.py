@@ -57,12 +57,15 @@ def print_history(entries: list[HistoryEntry], *, as_json: bool) -> None:
         print_json([e.as_dict() for e in entries])
         return
     table = Table(title="History (every signature verified)")
-    for column in ("time (UTC)", "record", "event", "status", "by", "signed by"):
-        table.add_column(column, no_wrap=column != "by")
+    sourced = any(e.source for e in entries)
+    for column in ("time (UTC)", "record", "event", "status", "by", "signed by",
+                   *(("from message (its XML signature)",) if sourced else ())):
+        table.add_column(column, no_wrap=column not in ("by", "from message (its XML signature)"))
     for e in entries:
         by = e.actor if not e.staff else f"{e.actor} ({shown(e.staff)})"
         table.add_row(e.at[:19].replace("T", " "), e.aggregate, e.event, e.status or "",
-                      by, f"{e.signed_by} {e.keyid[:8]}")
+                      by, f"{e.signed_by} {e.keyid[:8]}",
+                      *((source_line(e.source),) if sourced else ()))
     out.print(table)
     print_pdf_reports([line for e in entries for line in e.detail or []])
 
@@ -73,6 +76,19 @@ def print_pdf_reports(lines: list[str]) -> None:
         out.print("PDF signatures, as the ledger found them when the files came in:")
     for line in lines:
         out.print(f"  {shown(line)}", highlight=False)
+
+
+def source_line(source: dict[str, Any] | None) -> str:
+    """A command's source in a line: the message's digest and its XML signature."""
+    if source is None:
+        return ""
+    found = source.get("signature")
+    said = ("signature not recorded" if not isinstance(found, dict)
+            else f"signature valid: {found['certificate']['subject']}"
+            if found["status"] == "valid"
+            else f"signature invalid: {found['reason']}" if found["status"] == "invalid"
+            else "no signature")
+    return shown(f"{str(source['sha256'])[:12]}… {said}")
 
 
 def print_audit(report: AuditReport) -> None:

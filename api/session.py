@@ -19,6 +19,7 @@ from api.render import anchor_rows
 from domain.errors import InvalidInputError, NotFoundError
 from domain.evidence.keys import Ed25519Signer
 from domain.exchange.codes import VIETNAM_TIME
+from domain.exchange.edxml_signature_policy import check_policy
 from domain.exchange.trust import TrustAnchors
 from domain.ledger.application import Outcome
 from domain.verification.history import HistoryEntry, document_history
@@ -68,6 +69,11 @@ class LedgerSession(Protocol):
 
     def upload(self, party: str, content: bytes) -> str:
         """Store an attachment's bytes where the ledger finds them; its sha256."""
+
+    def xml_signature(self, party: str, data: bytes) -> dict[str, Any]:
+        """What the XML signature of the edXML message ``data`` says, as the ledger
+        judges it (its trust anchors) and records it (``source.signature``); raises
+        ``EdxmlSignatureRefused`` if the ledger's policy refuses the message."""
 
     def new_agency_key(self, code: str) -> Path:
         """Make an agency's key pair where the ledger keeps its agencies' keys."""
@@ -156,6 +162,16 @@ class LocalSession:
     def upload(self, party: str, content: bytes) -> str:
         return self.service.folder.blobs.put(content)
 
+    def xml_signature(self, party: str, data: bytes) -> dict[str, Any]:
+        # imported here: the checker (lxml, signxml) is start-up time every other
+        # command of the tool would pay
+        from domain.exchange.edxml_signature import check_xml_signature
+
+        settings = self.service.settings
+        evidence = check_xml_signature(data, settings.edxml_trust_anchors())
+        check_policy(evidence, settings.edxml_signature)
+        return evidence.recorded()
+
     def new_agency_key(self, code: str) -> Path:
         target = self.service.folder.agency_key(code)
         write_key_pair(Ed25519Signer.generate(), target)
@@ -165,7 +181,9 @@ class LocalSession:
         return document_history(self.service.app, document)
 
     def bundle(self, party: str | None, document: UUID) -> dict[str, Any]:
-        return build_bundle(self.service.app, self.service.log, document)
+        return build_bundle(self.service.app, self.service.log, document,
+                            gateway=self.service.gateway_index(),
+                            blobs=self.service.folder.blobs)
 
     def edxml(self, party: str | None, document: UUID, recipient: str | None) -> bytes:
         # imported here: the edXML writer (lxml and its model) is start-up time that

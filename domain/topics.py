@@ -25,13 +25,15 @@ REGISTER: Final = "domain.register:NumberRegister"
 COMMAND_RECORD: Final = "domain.command_log:CommandRecord"
 TRUST: Final = "domain.trust:TrustAnchors"
 REVOCATION: Final = "domain.revocation:RevocationEvidence"
+GATEWAY_RECEIPT: Final = "domain.gateway:GatewayReceipt"
 
 # aggregate -> the events it stores
 STORED_EVENTS: Final[dict[str, tuple[str, ...]]] = {
     ROOT: ("Initialised",),
     AGENCY: ("Registered", "KeyAdded", "KeyRevoked", "CertificateAdded"),
     AUDITOR: ("Registered", "KeyRevoked"),
-    DOCUMENT: ("Created", "Signed", "Issued", "Sent", "Revised", "AttachmentValidated"),
+    DOCUMENT: ("Created", "Signed", "Issued", "Sent", "Revised", "AttachmentValidated",
+               "HeaderRevised"),
     DELIVERY: ("Dispatched", "Arrived", "Accepted", "Refused", "Assigned", "ProgressReported",
                "Completed", "RecallRequested", "RecallAgreed", "RecallRefused", "Revised",
                "Removed", "IncomingStamped"),
@@ -39,6 +41,7 @@ STORED_EVENTS: Final[dict[str, tuple[str, ...]]] = {
     COMMAND_RECORD: ("Accepted",),
     TRUST: ("Opened", "AnchorAdded", "AnchorRemoved"),
     REVOCATION: ("Opened", "Recorded"),
+    GATEWAY_RECEIPT: ("Recorded",),
 }
 
 # Base classes that are never stored: the library asks every event class of an
@@ -52,6 +55,7 @@ UNSTORED_EVENTS: Final[dict[str, tuple[str, ...]]] = {
     COMMAND_RECORD: ("Created",),
     TRUST: ("Created",),
     REVOCATION: ("Created",),
+    GATEWAY_RECEIPT: ("Created",),
 }
 
 
@@ -68,3 +72,6 @@ STORED: Final[frozenset[str]] = frozenset(
 
 GENESIS: Final = event(ROOT, "Initialised")
 RECORD_ACCEPTED: Final = event(COMMAND_RECORD, "Accepted")
+# A ledger statement of its own, outside any command: what the axis handed over
+# or took (docs/gateway.md).
+GATEWAY_RECORDED: Final = event(GATEWAY_RECEIPT, "Recorded")

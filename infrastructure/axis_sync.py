@@ -2,10 +2,11 @@
 
 1. fetch the agency directory into ``axis_directory``;
 2. pull: list the received messages (documents, then status messages); for each,
-   mark it ``processing`` on the axis, get its bytes, import them, acknowledge it
-   ``done`` — or ``fail`` with the reason, when the importer refuses it for good;
+   mark it ``processing`` on the axis, get its bytes, import them, have the ledger
+   receipt them (the notarised gateway), acknowledge it ``done`` — or ``fail``
+   with the reason, when the importer refuses it for good;
 3. push: send what the exporter lists since the cursor, each under its stable id
-   as the idempotency key, and remember the axis's id for it.
+   as the idempotency key, receipt what the axis took, and remember its id.
 
 The connector knows edXML only as bytes: what a message means to the ledger is
 the seam's business. ``Importer`` and ``Exporter`` are that seam; the ledger's
@@ -50,6 +51,16 @@ class MessageRefused(Exception):
         self.reason = reason
 
 
+class MessageDeferred(Exception):
+    """The importer cannot take this message now, through no fault of the message
+    (its sender is not registered yet, say): it stays unacknowledged, the axis
+    offers it again, and the run goes on with the next."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 @dataclass(frozen=True, kw_only=True)
 class ImportResult:
     """What the importer made of a message: ``repeated`` when it had imported the
@@ -64,7 +75,8 @@ class Importer(Protocol):
         """Record the message (edXML bytes as the axis delivered them) in the ledger,
         acting as ``as_agency``, once per message identity: the same message again
         returns ``repeated``. Raises ``MessageRefused`` for a message it will never
-        accept; any other exception means "not imported, try again later"."""
+        accept, ``MessageDeferred`` for one it cannot take yet; any other exception
+        means "not imported, try again later" and ends the run."""
         ...
 
 
@@ -82,6 +94,15 @@ class Exporter(Protocol):
     def outgoing(self, as_agency: str, since: int) -> list[Outgoing]:
         """The messages ``as_agency`` has to send whose position is after ``since``,
         in position order."""
+        ...
+
+
+class Notary(Protocol):
+    def record_gateway_receipt(self, direction: str, agency: str, axis_id: str,
+                               service_type: str, data: bytes) -> object:
+        """The ledger's receipt of bytes the axis delivered (``in``) or took
+        (``out``); idempotent by (direction, agency, axis id, the bytes' digest).
+        ``LedgerService`` is one (docs/gateway.md)."""
         ...
 
 
@@ -115,8 +136,12 @@ class AxisSync:
 
     def __init__(self, *, client: AxisClient, state: AxisState, importer: Importer,
                  exporter: Exporter, agency: str, hook: Hook = _nothing,
-                 progress: Callable[[str], None] = _nothing) -> None:
+                 progress: Callable[[str], None] = _nothing,
+                 notary: Notary | None = None) -> None:
+        """``notary`` receipts every message pulled or pushed (the notarised gateway,
+        docs/gateway.md); without one nothing is receipted."""
         self.client = client
+        self.notary = notary
         self.state = state
         self.importer = importer
         self.exporter = exporter
@@ -172,13 +197,21 @@ class AxisSync:
         try:
             result = self.importer.import_message(data, self.agency)
         except MessageRefused as exc:
+            # refused, but delivered all the same: receipted before the state says so
+            self._notarise("in", item.doc_id, item.service_type, data)
             self._mark(item, REFUSED, error=exc.reason, data=data)
             summary.refused += 1
             self.progress(f"refused {item.doc_id} from {item.sender}: {exc.reason}")
             self.hook("after-refuse")
             self._refuse(item, exc.reason, summary)
             return
+        except MessageDeferred as exc:  # not acknowledged: the axis offers it again
+            summary.skipped += 1
+            self.progress(f"deferred {item.doc_id} from {item.sender}: {exc.reason}")
+            return
         self.hook("after-import")
+        self._notarise("in", item.doc_id, item.service_type, data)
+        self.hook("after-receipt")
         self._mark(item, IMPORTED)
         if not result.repeated:
             summary.imported += 1
@@ -203,6 +236,13 @@ class AxisSync:
                                  sender=item.sender, state=state, sha256=sha256, error=error,
                                  data=data)
 
+    def _notarise(self, direction: str, axis_id: str, service_type: str, data: bytes) -> None:
+        """The gateway receipt; idempotent, so a step re-run after a crash re-records
+        nothing (the same id with other bytes is receipted too: docs/gateway.md)."""
+        if self.notary is not None:
+            self.notary.record_gateway_receipt(direction, self.agency, axis_id, service_type,
+                                               data)
+
     # ---- push --------------------------------------------------------------------
 
     def push(self, summary: Summary) -> None:
@@ -225,6 +265,8 @@ class AxisSync:
             self.progress(f"the axis refused {message.id}: {exc}")
             return
         self.hook("after-send")
+        self._notarise("out", axis_id, message.service_type, message.data)
+        self.hook("after-send-receipt")
         self.state.mark_sent(self.agency, message.id, axis_id)
         summary.pushed += 1
         self.progress(f"pushed {message.id} as {axis_id}")

@@ -16,7 +16,7 @@ import json
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from domain.errors import NotFoundError
+from domain.errors import DigestMismatchError, NotFoundError
 from domain.evidence.envelope import STATEMENT_TYPE, Envelope
 from domain.exchange.agency import Agency
 from domain.exchange.delivery import Delivery
@@ -24,7 +24,11 @@ from domain.exchange.document import Document
 from domain.exchange.ids import REVOCATION_ID, ROOT_ID, TRUST_ID
 from domain.ledger.application import DocLedger
 from domain.ledger.command_log import CommandRecord
+from domain.stored_state import state_field
 from domain.verification.bundle_parse import FORMAT
+from domain.verification.gateway import about_document, command_source
+from infrastructure.blobs import BlobStore
+from infrastructure.gateway import GatewayIndex
 
 if TYPE_CHECKING:
     from infrastructure.transparency import LedgerLog
@@ -65,7 +69,8 @@ def _command_of(envelope: dict[str, Any]) -> str:
 
 
 def build_bundle(app: DocLedger, log: LedgerLog, document: UUID, *,
-                 wait_for_witnesses: bool = True) -> dict[str, Any]:
+                 wait_for_witnesses: bool = True, gateway: GatewayIndex | None = None,
+                 blobs: BlobStore | None = None) -> dict[str, Any]:
     """The audit bundle of ``document`` against the latest published checkpoint,
     after signing one now and (``wait_for_witnesses``) offering it to the witnesses
     of the policy, if it has any, and waiting for their answers.
@@ -73,6 +78,10 @@ def build_bundle(app: DocLedger, log: LedgerLog, document: UUID, *,
     Events the checkpoint does not cover (written after it, by commands running
     concurrently, or not yet cosigned by a quorum of witnesses) are left out, so
     the bundle shows the document as of the checkpoint.
+
+    Given the ``gateway`` index, the bundle also holds the gateway receipts of the
+    messages the document's evidence names (``gateway_receipts``), with their
+    bytes where ``blobs`` holds them.
     """
     log.issue_checkpoint(force=True)
     checkpoint = log.publish() if wait_for_witnesses else log.published_checkpoint()
@@ -102,6 +111,66 @@ def build_bundle(app: DocLedger, log: LedgerLog, document: UUID, *,
     events.sort(key=lambda e: e["leaf_index"])
     bundle = {"format": FORMAT, "document": str(document), "checkpoint": checkpoint.note,
               "events": events}
+    if gateway is not None:
+        receipts = gateway_receipts(app, log, gateway, blobs, document, events, checkpoint.size)
+        if receipts:
+            bundle["gateway"] = receipts
     if checkpoint.timestamp_token is not None:
         bundle["checkpoint_timestamp"] = base64.b64encode(checkpoint.timestamp_token).decode()
     return bundle
+
+
+def gateway_receipts(app: DocLedger, log: LedgerLog, gateway: GatewayIndex,
+                     blobs: BlobStore | None, document: UUID, events: list[dict[str, Any]],
+                     size: int) -> list[dict[str, Any]]:
+    """The receipts about ``document`` (``about_document``) the checkpoint of ``size``
+    covers, as bundle entries: the stored event, its proof, and the bytes if kept."""
+    doc = app.find(Document, document)
+    assert doc is not None
+    sources = {s for e in events if (s := command_source(_payload(e["state"]))) is not None}
+    parties = {doc.sender, *doc.recipients}
+    found = {r.aggregate_id: r for r in [*gateway.of_hashes(sources),
+                                         *gateway.by_document_id(doc.document_id)]}
+    entries = []
+    for n in log.store.notifications_of([(str(r.aggregate_id), 1) for r in found.values()]):
+        statement = _statement(n.state)
+        if not about_document(statement, sources=sources, document_id=doc.document_id,
+                              parties=parties):
+            continue
+        try:
+            index = log.store.leaf_index_of(notification_id=n.id)
+        except NotFoundError:
+            continue
+        if index >= size:
+            continue
+        entry: dict[str, Any] = {
+            "leaf_index": index, "notification_id": n.id,
+            "aggregate_id": str(n.originator_id), "version": n.originator_version,
+            "topic": n.topic, "state": base64.b64encode(n.state).decode(),
+            "proof": [h.hex() for h in log.inclusion_proof(index, size)]}
+        data = _bytes(blobs, statement["sha256"])
+        if data is not None:
+            entry["data"] = base64.b64encode(data).decode()
+        entries.append(entry)
+    return sorted(entries, key=lambda e: e["leaf_index"])
+
+
+def _payload(state: str) -> dict[str, Any]:
+    envelope = state_field(base64.b64decode(state), "envelope")
+    payload = json.loads(Envelope.from_dict(envelope).payload)
+    return payload if isinstance(payload, dict) else {}
+
+
+def _statement(state: bytes) -> dict[str, Any]:
+    statement = json.loads(Envelope.from_dict(state_field(state, "envelope")).payload)
+    assert isinstance(statement, dict)
+    return statement
+
+
+def _bytes(blobs: BlobStore | None, sha256: str) -> bytes | None:
+    if blobs is None:
+        return None
+    try:
+        return blobs.verified_path(sha256).read_bytes()
+    except (NotFoundError, DigestMismatchError):
+        return None  # the receipt still proves the digest; the bytes are the blob store's

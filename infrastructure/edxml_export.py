@@ -8,7 +8,7 @@ from uuid import UUID
 from domain.errors import NotFoundError
 from domain.exchange.edxml.write import write_edxml
 from domain.ledger.application import DocLedger
-from domain.ledger.edxml_export import document_message, status_message
+from domain.ledger.edxml_export import Content, document_message, status_message
 from infrastructure.blobs import BlobStore
 
 
@@ -18,6 +18,11 @@ def export_edxml(app: DocLedger, blobs: BlobStore, document: UUID,
     ``recipient`` the status message of its delivery to that agency."""
     if recipient is not None:
         return write_edxml(status_message(app, document, recipient))
+    return write_edxml(document_message(app, document, content_of(blobs)))
+
+
+def content_of(blobs: BlobStore) -> Content:
+    """An attachment's bytes from the blob store, checked, or None if it lacks them."""
 
     def content(sha256: str) -> bytes | None:
         try:
@@ -25,4 +30,4 @@ def export_edxml(app: DocLedger, blobs: BlobStore, document: UUID,
         except NotFoundError:
             return None  # listed with its digest only
 
-    return write_edxml(document_message(app, document, content))
+    return content

@@ -28,6 +28,7 @@ from infrastructure.pg_recorder import RECORDER_ENV
 from infrastructure.remembered import RememberedCheckpoint
 from infrastructure.replay_recorder import REPLAY
 from infrastructure.settings import Settings
+from infrastructure.source_check import SourceSignatures
 from infrastructure.transparency import LedgerLog
 from infrastructure.witnessing import Stamp, read_policy
 
@@ -57,6 +58,12 @@ class DataFolder:
         return self.root / "keys" / "agencies" / f"{code}.key"
 
     @property
+    def gateway_key(self) -> Path:
+        """The axis connector's key: the key of the agencies reached only through
+        the axis (docs/axis.md, "Agencies reached through the axis")."""
+        return self.root / "keys" / "axis-gateway.key"
+
+    @property
     def blobs(self) -> BlobStore:
         return BlobStore(self.root / "blobs")
 
@@ -75,6 +82,7 @@ def open_ledger(settings: Settings, *, clock: Callable[[], datetime] = utc_now) 
         env,
         ledger_signer=load_signer(folder.ledger_key),
         blobs=folder.blobs,
+        sources=SourceSignatures(folder.blobs, settings),
         clock=clock,
         cache_guard=CacheGuard,
         attachment_validator=PdfAttachmentReader(folder.blobs) if settings.pdf_signatures

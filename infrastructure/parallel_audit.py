@@ -38,7 +38,7 @@ from domain.errors import AuditFailure, AuditIncompleteError
 from domain.evidence.keys import PublicKey, key_id_for
 from domain.ledger.application import DocLedger
 from domain.verification.audit import (
-    RECORD_TOPIC,
+    GROUP_HEADS,
     AuditReport,
     CommandReplay,
     RangeReport,
@@ -177,12 +177,13 @@ def audit_range(job: RangeJob) -> RangeResult:
 
 def _first_record(pages: Iterator[list[Notification]]
                   ) -> tuple[int, Iterator[list[Notification]]] | None:
-    """Where a range really starts: at its first command record (the events
+    """Where a range really starts: at its first group's head, a command record or a
+    gateway receipt (the events
     before it end the previous range's last group). Returns that position and
     the pages from it on, or None if the range holds no record."""
     for page in pages:
         for k, n in enumerate(page):
-            if n.topic == RECORD_TOPIC:
+            if n.topic in GROUP_HEADS:
                 return n.id, itertools.chain([page[k:]], pages)
     return None
 

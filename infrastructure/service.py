@@ -20,6 +20,7 @@ from domain.evidence.keys import Signer
 from domain.exchange.ids import REGISTRAR
 from domain.exchange.signing import sign_command
 from domain.ledger.application import DocLedger, Outcome
+from infrastructure.gateway import GatewayIndex, GatewayReceipt, record_receipt
 from infrastructure.group_commit import GroupCommitter
 from infrastructure.keyfiles import load_command_signer, load_signer
 from infrastructure.ledger import DataFolder, open_ledger, open_log
@@ -88,6 +89,7 @@ class LedgerService:
         self.committer = committer
         self._sequencer = CatchUp(self._sequence)
         self._projector = CatchUp(self._project)
+        self._gateway: GatewayIndex | None = None
 
     def signer_for(self, agency: str, key: Path | None = None) -> Signer:
         """The key file given (Ed25519, or a certificate's RSA or ECDSA key), else the
@@ -129,6 +131,31 @@ class LedgerService:
             self._project_after_commit(last)
         return outcome
 
+    def record_gateway_receipt(self, direction: str, agency: str, axis_id: str,
+                               service_type: str, data: bytes) -> GatewayReceipt:
+        """The ledger's signed receipt of edXML bytes the axis carried for ``agency``
+        (``in``: delivered to it; ``out``: taken from it, ``axis_id`` the axis's
+        answer), a leaf of the Merkle log (docs/gateway.md). Idempotent by
+        (direction, agency, axis_id, the bytes' SHA-256): a second call returns the
+        first receipt (``repeated``) and writes nothing; the same message id with
+        other bytes gets a receipt of its own, since that is what the axis did."""
+        receipt = record_receipt(self.app, self.folder.blobs, direction=direction,
+                                 agency=agency, axis_id=axis_id, service_type=service_type,
+                                 data=data)
+        last = receipt.notification_id
+        self.after_commit_of(f"gateway receipt {receipt.aggregate_id}",
+                             lambda: self._sequencer.past(last),
+                             again="ask for the same receipt again")
+        if self.settings.follow_views_in_process:
+            self._project_after_commit(last)
+        return receipt
+
+    def gateway_index(self) -> GatewayIndex:
+        """Receipts by digest and agency, caught up with the log on every read."""
+        if self._gateway is None:
+            self._gateway = GatewayIndex.beside(self.app)
+        return self._gateway
+
     def receipt(self, outcome: Outcome) -> dict[str, object]:
         """The ledger-signed receipt of a committed (or repeated) command."""
         return self.after_commit(outcome, lambda: self.log.receipt(outcome))
@@ -136,6 +163,12 @@ class LedgerService:
     def after_commit(self, outcome: Outcome, step: Callable[[], T]) -> T:
         """Run ``step`` for a committed command: retried for a moment (a store that
         blinked, a second sequencer on the same store), then ReceiptPendingError."""
+        return self.after_commit_of(f"command {outcome.command_id}", step,
+                                    command_id=outcome.command_id)
+
+    def after_commit_of(self, what: str, step: Callable[[], T], *, command_id: str = "",
+                        again: str = "send the same command again to get its receipt") -> T:
+        """``after_commit`` for anything committed, named ``what``."""
         deadline, wait = time.monotonic() + AFTER_COMMIT_RETRY_SECONDS, 0.1
         while True:
             try:
@@ -144,12 +177,11 @@ class LedgerService:
                 raise  # the ledger refuses to go on until its operator acts: no retry helps
             except Exception as exc:  # whatever failed, the command stays committed
                 if time.monotonic() + wait > deadline:
-                    log.warning("command %s is committed; its receipt is pending: %s",
-                                outcome.command_id, exc, exc_info=exc)
-                    raise ReceiptPendingError(outcome.command_id, (
-                        f"command {outcome.command_id} is committed, but its receipt could "
-                        f"not be made yet ({store_fault(exc) or type(exc).__name__}); send the "
-                        "same command again to get its receipt")) from exc
+                    log.warning("%s is committed; its receipt is pending: %s",
+                                what, exc, exc_info=exc)
+                    raise ReceiptPendingError(command_id, (
+                        f"{what} is committed, but its receipt could not be made yet "
+                        f"({store_fault(exc) or type(exc).__name__}); {again}")) from exc
             time.sleep(wait)
             wait *= 2
 

@@ -80,6 +80,9 @@ class Settings(BaseSettings):
 
     def pdf_policy(self) -> PdfSignaturePolicy:
         return PdfSignaturePolicy(by_type=dict(self.pdf_signature_policy))
+    # OrganIds of the wild that are not 13-character agency codes (28.22.H17), each
+    # with the code of the agency it names (JSON object; docs/edxml.md, "Agency codes")
+    edxml_organ_ids: dict[str, str] = {}
 
     def edxml_trust_anchors(self) -> list[bytes]:
         """The contents of the ``edxml_trust`` PEM file; none when it is not set."""

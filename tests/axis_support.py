@@ -3,8 +3,21 @@ a ledger whose agencies' keys are in its data folder, and a local axis."""
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from pathlib import Path
 
+from domain.exchange.codes import VIETNAM_TIME
+from domain.exchange.edxml.model import (
+    Business,
+    BusinessDocType,
+    Code,
+    DocumentMessage,
+    Organization,
+    PromulgationInfo,
+    SignerInfo,
+    TraceHeader,
+)
+from domain.exchange.edxml.write import write_edxml
 from infrastructure.keyfiles import write_key_pair
 from infrastructure.ledger import DataFolder
 from infrastructure.settings import Settings
@@ -13,6 +26,7 @@ from tests.factories import RECIPIENT, SENDER, World
 
 NS = "http://www.mic.gov.vn/TBT/QCVN_102_2016"
 STRANGER = "000.00.99.X01"  # on the axis, unknown to the ledger
+OUTSIDE = "000.00.98.X02"  # on the axis only, in the tests that register STRANGER
 
 
 def document(sender: str, to: list[str], number: int) -> bytes:
@@ -36,6 +50,23 @@ def document(sender: str, to: list[str], number: int) -> bytes:
     ).encode()
 
 
+def full_document(sender: str, to: list[str], number: int) -> bytes:
+    """A complete document message (everything the ledger's mapping needs), in the
+    canonical form."""
+    return write_edxml(DocumentMessage(
+        sender=Organization(organ_id=sender, organ_name=f"Agency {sender}"),
+        recipients=tuple(Organization(organ_id=code) for code in to),
+        document_id=f"{sender},2026/11/27,{number}/BNG-VP",
+        code=Code(number=str(number), notation="BNG-VP"),
+        promulgation=PromulgationInfo(date=date(2026, 11, 27), place="Hà Nội"),
+        subject="Về việc phối hợp trao đổi văn bản qua trục",
+        signer=SignerInfo(position="Chánh Văn phòng", full_name="Phạm Văn E"),
+        traces=(TraceHeader(organ_id=sender,
+                            timestamp=datetime(2026, 11, 27, 8, 0, tzinfo=VIETNAM_TIME)),),
+        business=Business(doc_type=BusinessDocType.NEW),
+    ))
+
+
 def status(sender: str, to: str, code: str) -> bytes:
     """A status message (no TraceHeaderList), routed to ``ResponseFor/OrganId``."""
     return (
@@ -43,6 +74,7 @@ def status(sender: str, to: str, code: str) -> bytes:
         f'<edXML:edXMLEnvelope xmlns:edXML="{NS}"><edXML:edXMLHeader><edXML:MessageHeader>'
         f"<edXML:From><edXML:OrganId>{sender}</edXML:OrganId></edXML:From>"
         f"<edXML:ResponseFor><edXML:OrganId>{to}</edXML:OrganId>"
+        "<edXML:Code>1/VPCP-TTĐT</edXML:Code>"
         f"<edXML:DocumentId>{to},2026/11/27,1/VPCP-TTĐT</edXML:DocumentId></edXML:ResponseFor>"
         f"<edXML:StatusCode>{code}</edXML:StatusCode>"
         "<edXML:Timestamp>2026/11/27 09:00:00</edXML:Timestamp>"
@@ -52,11 +84,11 @@ def status(sender: str, to: str, code: str) -> bytes:
 
 def local_axis() -> Axis:
     axis = Axis()
-    for code in (SENDER, RECIPIENT, STRANGER):
+    for code in (SENDER, RECIPIENT, STRANGER, OUTSIDE):
         axis.add_agency(code, f"Agency {code}")
     axis.add_system("vxp.g22", "secret-g22", {SENDER})
     axis.add_system("vxp.h41", "secret-h41", {RECIPIENT})
-    axis.add_system("vxp.other", "secret-other", {STRANGER})
+    axis.add_system("vxp.other", "secret-other", {STRANGER, OUTSIDE})
     return axis
 
 

@@ -87,6 +87,24 @@ def test_golden_bundle_verifies_with_the_ledger_key(data: Path, manifest: dict[s
     assert str(summary.document) == manifest["bundle_document"]
 
 
+def test_golden_edxml_commands_keep_their_source_and_its_signature_result() -> None:
+    data = ASSETS / "golden-v2"  # the first format with schema-2 commands; read only
+    assert json.loads((data / "manifest.json").read_text())["format"] == 2
+    bundle = json.loads((data / "bundle.json").read_text())
+    sources = []
+    for event in bundle["events"]:
+        state = json.loads(base64.b64decode(event["state"]))
+        payload = json.loads(base64.b64decode(state["envelope"]["payload"]))
+        source = (payload.get("fields") or {}).get("source")
+        if source is not None:
+            assert payload["schema_version"] == 2
+            sources.append(source)
+    assert {s["signature"]["status"] for s in sources} == {"valid", "invalid", "absent"}
+    for source in sources:  # the messages as received are still the ledger's
+        held = data / "blobs" / "sha256" / source["sha256"][:2] / source["sha256"][2:]
+        assert held.stat().st_size == source["size"]
+
+
 def test_golden_ledger_views_rebuild_and_check(data: Path) -> None:
     rebuilt = docledger(data, "rebuild")
     assert rebuilt.returncode == 0, rebuilt.stderr
@@ -99,8 +117,9 @@ def test_golden_ledger_takes_new_commands_and_still_audits(
         data: Path, manifest: dict[str, Any]) -> None:
     settings = settings_of(data)
     service = bootstrap(settings)
-    document = UUID(manifest["bundle_document"])
-    outcome = service.act(DISTRICT_WEST, "delivery.progress",
+    # a delivery still open: the bundle's document's (format 1), or the one named
+    document = UUID(manifest.get("live_document", manifest["bundle_document"]))
+    outcome = service.act(manifest.get("live_recipient", DISTRICT_WEST), "delivery.progress",
                           {"document": str(document), "note": "Tiếp tục xử lý"})
     assert outcome.events and not outcome.repeated
     service.log.issue_checkpoint(force=True)

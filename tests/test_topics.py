@@ -16,6 +16,7 @@ from domain.exchange.agency import Agency
 from domain.exchange.auditor import Auditor
 from domain.exchange.delivery import Delivery
 from domain.exchange.document import Document
+from domain.exchange.gateway import GatewayReceiptRecord
 from domain.exchange.records import Record
 from domain.exchange.register import NumberRegister
 from domain.exchange.revocations import RevocationEvidence
@@ -27,8 +28,8 @@ from infrastructure.views.handlers import HANDLERS
 AGGREGATES: dict[type[Record], str] = {
     LedgerRoot: topics.ROOT, Agency: topics.AGENCY, Auditor: topics.AUDITOR,
     Document: topics.DOCUMENT, Delivery: topics.DELIVERY, NumberRegister: topics.REGISTER,
-    CommandRecord: topics.COMMAND_RECORD, TrustAnchors: topics.TRUST,
-    RevocationEvidence: topics.REVOCATION,
+    CommandRecord: topics.COMMAND_RECORD, GatewayReceiptRecord: topics.GATEWAY_RECEIPT,
+    TrustAnchors: topics.TRUST, RevocationEvidence: topics.REVOCATION,
 }
 GOLDEN_DB = Path(__file__).parent / "assets" / "golden" / "ledger.sqlite"
 

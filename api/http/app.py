@@ -19,6 +19,7 @@ from api.http.routes import (
     directory,
     documents,
     edxml,
+    gateway,
     health,
     log,
     log_events,
@@ -68,6 +69,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_exception_handler(store_error, problems.unexpected_error)
     app.add_exception_handler(Exception, problems.unexpected_error)
     for module in (health, metrics, commands, directory, log, log_events, views, documents,
-                   attachments, stream, tiles, edxml, trust):
+                   attachments, stream, tiles, edxml, gateway, trust):
         app.include_router(module.router)
     return app

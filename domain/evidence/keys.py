@@ -212,6 +212,18 @@ def public_key_of(private_key: Ed25519PrivateKey) -> PublicKey:
     return public_key_for(private_key.public_key(), ED25519)
 
 
+def public_key_from_raw(raw: bytes) -> PublicKey:
+    """An Ed25519 key from its 32 raw bytes (as a C2SP verifier key holds it)."""
+    try:
+        key = Ed25519PublicKey.from_public_bytes(raw)
+    except ValueError as exc:
+        raise InvalidInputError(f"not an Ed25519 public key: {exc}") from None
+    der = key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return PublicKey(keyid=key_id_for(der), algorithm=ED25519, spki_der=der)
+
+
 def public_key_from_pem(pem: bytes, algorithm: str | None = None) -> PublicKey:
     """Load a PEM SubjectPublicKeyInfo file's key."""
     try:

@@ -58,5 +58,33 @@ def arrived_statement(
     }
 
 
+def gateway_statement(
+    *,
+    direction: str,
+    agency: str,
+    axis_id: str,
+    service_type: str,
+    sha256: str,
+    size: int,
+    facts: dict[str, Any],
+    at: datetime,
+) -> dict[str, Any]:
+    """The ledger was handed (``in``) or handed the axis (``out``) these exact bytes
+    for ``agency`` under the axis's id ``axis_id`` at ``at``. ``facts`` are what
+    the bytes say, read from them (``domain.exchange.gateway.message_facts``):
+    ``readable``, ``trace``, ``document_id``, ``from``, ``to``, ``response_for``."""
+    return {
+        "type": "gateway.receipt",
+        "direction": direction,
+        "agency": agency,
+        "axis_id": axis_id,
+        "service_type": service_type,
+        "sha256": sha256,
+        "size": size,
+        **facts,
+        "at": timestamp_text(at),
+    }
+
+
 def sign_statement(content: dict[str, Any], signer: Signer) -> Envelope:
     return Envelope.sign(STATEMENT_TYPE, statement_bytes(content), signer)

@@ -318,6 +318,58 @@ FIELDS: dict[str, type[Model]] = {
 # ---- schema version 2 --------------------------------------------------------------
 
 
+# What the XML signature of a message said when the ledger was handed it
+# (docs/edxml.md, "What is recorded"): every key always present. Its texts come
+# from the message and its certificate, so they are recorded with control and
+# bidirectional characters written as <U+XXXX> and cut at 1,000 characters
+# (domain/exchange/edxml_signature.py ``SignatureEvidence.recorded``).
+EvidenceText = Annotated[str, StringConstraints(max_length=1000), _CODE]
+EvidenceTime = Annotated[str, StringConstraints(
+    pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{6})?Z$")]
+
+
+class SigningCertificate(Model):
+    subject: EvidenceText
+    issuer: EvidenceText
+    serial: Annotated[str, StringConstraints(pattern=r"^-?[0-9]{1,200}$")]
+    sha256: Sha256
+    not_before: EvidenceTime
+    not_after: EvidenceTime
+
+
+class SignedReference(Model):
+    uri: EvidenceText
+    transforms: list[EvidenceText] = Field(max_length=16)
+    digest_method: EvidenceText
+
+
+class XmlSignature(Model):
+    """The XML signature of a message: valid under ``certificate``, invalid (with
+    ``reason``), or absent, judged at ``checked_at`` on the bytes as received."""
+
+    status: Literal["valid", "invalid", "absent"]
+    reason: EvidenceText | None
+    checked_at: EvidenceTime
+    namespace_restored: bool
+    certificate: SigningCertificate | None
+    canonicalization: EvidenceText | None
+    signature_method: EvidenceText | None
+    references: list[SignedReference] = Field(max_length=100)
+    covers: Literal["document", "parts"] | None
+    sha1: bool
+    chain_trusted: bool | None
+    trust_reason: EvidenceText | None
+    signed_sha256: Sha256 | None
+
+
+class Source(Attachment):
+    """The message a command was made from, as received (its bytes in the blob
+    store), and what its XML signature said: absent from commands signed before
+    the ledger recorded it, which mean no more than they did."""
+
+    signature: XmlSignature | None = None
+
+
 def _no_repeats(value: list[str], what: str) -> list[str]:
     if len(set(value)) != len(value):
         raise ValueError(f"{what}: a recipient may appear only once")
@@ -334,7 +386,9 @@ class DocumentReviseV2(DocumentRef):
     reason: Text
     add_recipients: list[AgencyCode] = Field(default_factory=list, max_length=1000)
     remove_recipients: list[AgencyCode] = Field(default_factory=list, max_length=1000)
-    source: Attachment | None = None
+    # the header as revised (edXML DocumentInfo 1: the metadata changed); null: as it is
+    header: Header | None = None
+    source: Source | None = None
 
     @model_validator(mode="after")
     def _changes(self) -> DocumentReviseV2:
@@ -343,10 +397,10 @@ class DocumentReviseV2(DocumentRef):
         both = sorted(set(self.add_recipients) & set(self.remove_recipients))
         if both:
             raise ValueError(f"{', '.join(both)} both added and removed")
-        if self.attachments == [] or (self.attachments is None and not (
-                self.add_recipients or self.remove_recipients)):
-            raise ValueError("a revision changes the attachments (at least one) or the "
-                             "recipients")
+        if self.attachments == [] or (self.attachments is None and self.header is None
+                                      and not (self.add_recipients or self.remove_recipients)):
+            raise ValueError("a revision changes the header, the attachments (at least one) "
+                             "or the recipients")
         return self
 
 
@@ -360,7 +414,7 @@ SOURCED = ("document.create", "document.send", "delivery.accept", "delivery.refu
 
 def _with_source(model: type[Model]) -> type[Model]:
     return cast(type[Model], create_model(
-        f"{model.__name__}Sourced", __base__=model, source=(Attachment | None, None)))
+        f"{model.__name__}Sourced", __base__=model, source=(Source | None, None)))
 
 
 FIRST_SCHEMA = 1  # what a payload without "schema_version" is: all early history

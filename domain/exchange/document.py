@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from domain import topics
-from domain.errors import DuplicateError, IllegalTransitionError
+from domain.errors import DuplicateError, IllegalTransitionError, InvalidCommandError
 from domain.exchange.ids import document_id as document_record_id
 from domain.exchange.records import Record
 
@@ -102,6 +102,17 @@ class Document(Record):
 
         def apply(self, doc: Any) -> None:
             doc.validated = {**doc.validated, self.sha256: self.verdict}
+    class HeaderRevised(Record.Event):
+        """An update changed the header's fields (edXML ``DocumentInfo``): ``header``
+        is the whole header as revised, ``revision`` the revision that changed it."""
+
+        TOPIC = topics.event(topics.DOCUMENT, "HeaderRevised")
+
+        revision: int
+        header: dict[str, Any]
+
+        def apply(self, doc: Any) -> None:
+            doc.header = self.header
 
     if TYPE_CHECKING:  # set by the events' apply(), not by __init__
         sender: str
@@ -174,3 +185,14 @@ class Document(Record):
             attachments=attachments,
             reason=reason,
         )
+
+    def revise_header(self, header: dict[str, Any], *, envelope: dict[str, Any],
+                      at: datetime) -> None:
+        """The header as revised by the revision just made (after ``revise``); the
+        notation stays: with the number it names the document."""
+        if header["code_notation"] != self.code_notation:
+            raise InvalidCommandError(
+                f"header.code_notation: a revision keeps the notation {self.code_notation!r} "
+                "(with the number it names the document; a new one is a new document)")
+        self.trigger_event(self.HeaderRevised, envelope=envelope, timestamp=at,
+                           revision=self.revision, header=header)

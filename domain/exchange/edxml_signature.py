@@ -37,6 +37,7 @@ is not signed; a reader must take the message from these bytes.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -159,6 +160,40 @@ class SignatureEvidence:
             "signed_sha256": (hashlib.sha256(self.signed_data).hexdigest()
                               if self.signed_data is not None else None),
         }
+
+    def recorded(self) -> dict[str, Any]:
+        """``as_dict`` as the commands' ``source.signature`` holds it: texts from the
+        message and its certificate with control and bidirectional characters
+        written ``<U+XXXX>``, each cut at 1,000 characters (the last one ``…``), and
+        at most 100 references of 16 transforms each."""
+        found: dict[str, Any] = _recorded(self.as_dict())
+        return found
+
+
+# What may be recorded of texts taken from the message and its certificate
+# (domain/exchange/commands.py ``XmlSignature``): no control or bidirectional
+# character as such, at most this many characters, references and transforms
+RECORDED_TEXT = 1000
+RECORDED_REFERENCES = 100
+RECORDED_TRANSFORMS = 16
+_UNRECORDABLE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def _recorded(value: Any) -> Any:
+    """``value`` (from ``as_dict``) as the ledger can hold it in a signed command."""
+    if isinstance(value, str):
+        shown = _UNRECORDABLE.sub(lambda m: f"<U+{ord(m.group()):04X}>", value)
+        return shown if len(shown) <= RECORDED_TEXT else shown[:RECORDED_TEXT - 1] + "…"
+    if isinstance(value, dict):
+        found = {k: _recorded(v) for k, v in value.items()}
+        if "transforms" in found:
+            found["transforms"] = found["transforms"][:RECORDED_TRANSFORMS]
+        if "references" in found:
+            found["references"] = found["references"][:RECORDED_REFERENCES]
+        return found
+    if isinstance(value, list):
+        return [_recorded(v) for v in value]
+    return value
 
 
 def check_xml_signature(data: bytes, trusted: Sequence[bytes] = (), *,

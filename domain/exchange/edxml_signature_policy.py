@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Literal
 
-from domain.errors import InvalidInputError
+from domain.errors import InvalidCommandError, InvalidInputError
 
 if TYPE_CHECKING:
     from domain.exchange.edxml_signature import SignatureEvidence
@@ -20,6 +20,13 @@ class EdxmlSignatureRefused(InvalidInputError):  # noqa: N818 - a refusal, not a
     """The signature policy refuses an edXML message whose signature is invalid or absent."""
 
     code = "edxml-signature-refused"
+
+
+class SignatureEvidenceMismatch(InvalidCommandError):  # noqa: N818 - a refusal
+    """A command records of its source's XML signature something other than what the
+    ledger finds in the source's bytes."""
+
+    code = "signature-evidence-mismatch"
 
 
 def check_policy(evidence: SignatureEvidence, policy: SignaturePolicy) -> None:

@@ -57,3 +57,9 @@ def register_id(agency: str, direction: str, year: int) -> UUID:
 
 def command_record_id(command_id: str) -> UUID:
     return stable_id("command", command_id)
+
+
+def gateway_receipt_id(direction: str, agency: str, axis_id: str, sha256: str) -> UUID:
+    """A gateway receipt's record: one per message bytes the axis carried, by
+    direction, agency and the axis's id (docs/gateway.md)."""
+    return stable_id("gateway-receipt", direction, agency, axis_id, sha256)

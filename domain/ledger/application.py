@@ -47,7 +47,7 @@ from domain.exchange.revocations import RevocationEvidence, check_not_revoked
 from domain.exchange.root import ROOT_ID, LedgerRoot
 from domain.ledger.cache import AggregateCacheGuard, CacheGuardFactory
 from domain.ledger.command_log import CommandRecord
-from domain.ledger.context import BlobChecker, Context
+from domain.ledger.context import BlobChecker, Context, SourceChecker
 from domain.ledger.handlers import handler_for
 
 A = TypeVar("A", bound=Record)
@@ -138,6 +138,7 @@ class DocLedger(Application[UUID]):
         ledger_signer: Signer,
         clock: Callable[[], datetime] = utc_now,
         blobs: BlobChecker | None = None,
+        sources: SourceChecker | None = None,
         cache_guard: CacheGuardFactory | None = None,
         attachment_validator: AttachmentValidator | None = None,
         pdf_policy: PdfSignaturePolicy | None = None,
@@ -156,6 +157,7 @@ class DocLedger(Application[UUID]):
         self.attachment_validator = attachment_validator
         self.pdf_policy = pdf_policy or PdfSignaturePolicy()
         self.incoming_stamper = incoming_stamper
+        self.sources = sources
         recorded = self.env.get(self.RECORDED_TIMES, "n").lower() in ("y", "yes", "1", "true")
         self._strict_times = not recorded
         self._last_received: datetime | None = None
@@ -293,6 +295,28 @@ class DocLedger(Application[UUID]):
         for e in events:
             if isinstance(e, NumberRegister.Event) and e.originator_version % interval == 0:
                 self.take_snapshot(e.originator_id, version=e.originator_version)
+
+    # ---- statements of the ledger's own, outside any command ------------------
+
+    def record_statement(self, record: Record) -> int | None:
+        """Save a record the ledger creates on its own word (one created event whose
+        envelope is a ledger statement, e.g. a gateway receipt): its notification
+        id, or None if a record with its id exists already (the caller then reads
+        that one). Such a record is a group of the log by itself (docs/gateway.md)."""
+        self._follow_log()
+        events = list(record.collect_events())
+        try:
+            recordings = self._save_events(events)
+        except IntegrityError as exc:
+            self._forget([record])
+            if POSITION_COVERED in str(exc):
+                raise LogRollbackError(
+                    "the event store would number this statement with a position the "
+                    "Merkle log covers already; writing stopped") from None
+            return None
+        ids = tuple(r.notification.id for r in recordings)
+        self._committed(ids, [record])
+        return ids[0]
 
     # ---- keeping the aggregate cache true to the log ---------------------------
 
@@ -443,6 +467,17 @@ class DocLedger(Application[UUID]):
         """The aggregate as stored now, or None if it was never created."""
         self._follow_log()
         return self.lookup(cls, aggregate_id)
+
+    def find_version(self, cls: type[A], aggregate_id: UUID, version: int) -> A | None:
+        """The aggregate as it was after its event ``version`` (from the stored events,
+        not the cache), or None if it was never created."""
+        try:
+            found: object = self.repository.get(aggregate_id, version=version)
+        except AggregateNotFoundError:
+            return None
+        if not isinstance(found, cls):
+            raise NotFoundError(f"{aggregate_id} is not a {cls.__name__}")
+        return found
 
     def lookup(self, cls: type[A], aggregate_id: UUID, *, to_change: bool = True) -> A | None:
         """``find`` within a command, whose cache was brought up to date at its start.

@@ -13,7 +13,7 @@ from domain.evidence.incoming_stamp import IncomingStamper
 from domain.evidence.keys import Signer
 from domain.evidence.pdf_report import AttachmentValidator, PdfSignaturePolicy
 from domain.evidence.statements import sign_statement
-from domain.exchange.commands import Command
+from domain.exchange.commands import Command, Source
 from domain.exchange.records import Record
 
 A = TypeVar("A", bound=Record)
@@ -25,6 +25,13 @@ class BlobChecker(Protocol):
     def check(self, sha256: str, size: int) -> None: ...
 
 
+class SourceChecker(Protocol):
+    """Confirms that what a command says of its source's XML signature is what the
+    ledger finds in the bytes it holds, and that the ledger's policy accepts it."""
+
+    def check(self, source: Source, at: datetime) -> None: ...
+
+
 class Ledger(Protocol):
     """What a command's handler may use of the application (domain.ledger.application.DocLedger):
     named here so that the handlers do not import the application that calls them."""
@@ -34,6 +41,7 @@ class Ledger(Protocol):
     attachment_validator: AttachmentValidator | None  # None: attachments are not read
     incoming_stamper: IncomingStamper | None  # None: no stamped copies on acceptance
     pdf_policy: PdfSignaturePolicy
+    sources: SourceChecker | None
 
     def lookup(self, cls: type[A], aggregate_id: UUID, *, to_change: bool = True
                ) -> A | None: ...

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 from uuid import UUID
@@ -44,20 +45,29 @@ from domain.exchange.edxml.model import (
     TraceHeader,
     vietnam_time,
 )
+from domain.exchange.edxml.parse import parse_edxml
 from domain.ledger.application import DocLedger
 
 Content = Callable[[str], bytes | None]  # an attachment's bytes by sha256, if held
 
 
-def document_message(app: DocLedger, document: UUID, content: Content) -> DocumentMessage:
-    """``document`` as the edXML message of its sender's latest act."""
+def document_message(app: DocLedger, document: UUID, content: Content, *,
+                     until: datetime | None = None) -> DocumentMessage:
+    """``document`` as the edXML message of its sender's latest act (with ``until``:
+    its latest act recorded at or before that time, the document as it was then)."""
     doc = _document(app, document)
-    events = app.events_of(doc.id)
-    deliveries = {code: app.events_of(Delivery.id_for(doc.id, code)) for code in doc.recipients}
+    events = _until(app.events_of(doc.id), until)
+    if until is not None:
+        doc = _document(app, document, version=events[-1].originator_version)
+    deliveries = {code: _until(app.events_of(Delivery.id_for(doc.id, code)), until)
+                  for code in doc.recipients}
     recalls = [e for evs in deliveries.values() for e in evs
                if isinstance(e, Delivery.RecallRequested)]
-    acts = [e for e in events if isinstance(e, Document.Sent | Document.Revised)] + recalls
-    latest = max(acts, key=lambda e: e.timestamp)
+    acts: list[Any] = [e for e in events if isinstance(e, Document.Sent | Document.Revised)]
+    acts += recalls
+    # a document its sender addressed only to itself is issued, never sent
+    latest = max(acts or [e for e in events if isinstance(e, Document.Issued)],
+                 key=lambda e: e.timestamp)
     at = latest.timestamp
     removed = sorted(code for code, evs in deliveries.items()
                      if any(isinstance(e, Delivery.Removed) for e in evs))
@@ -74,8 +84,17 @@ def document_message(app: DocLedger, document: UUID, content: Content) -> Docume
     else:
         business = Business(doc_type=BusinessDocType.NEW, document_id=doc.document_id,
                             staff=_staff(latest))
-        to = [code for code in doc.recipients if code not in removed]
-    return _message(app, doc, to, business, at, content)
+        to = [code for code in doc.recipients if code not in removed] or [doc.sender]
+    message = _message(app, doc, to, business, at, content, _own_number(events, content))
+    if business.doc_type is BusinessDocType.UPDATE and _said(latest, "attachments") is None:
+        return replace(message, attachments=())  # the update left the files as they were
+    return message
+
+
+def _said(event: Any, name: str) -> Any:
+    """The field ``name`` of the command that wrote ``event``, as it was signed."""
+    payload = json.loads(base64.b64decode(event.envelope["payload"]))
+    return (payload.get("fields") or {}).get(name)
 
 
 def _revision(doc: Document, events: list[Any], deliveries: dict[str, list[Any]],
@@ -93,24 +112,40 @@ def _revision(doc: Document, events: list[Any], deliveries: dict[str, list[Any]]
     receivers = tuple([Receiver(organ_id=c, receiver_type=ReceiverType.REMOVED)
                        for c in removed_now]
                       + [Receiver(organ_id=c, receiver_type=ReceiverType.ADDED) for c in added])
+    # the update named the header as revised (DocumentInfo 1): the message's header
+    # is the document's, which is that header now
+    metadata = "1" if _said(revised, "header") is not None else None
     return Business(
         doc_type=kind, document_id=doc.document_id, reason=revised.reason,
-        document_info=BusinessDocumentInfo(document_receiver="1", receivers=receivers)
-        if receivers else None,
+        document_info=BusinessDocumentInfo(
+            document_info=metadata, document_receiver="1" if receivers else None,
+            receivers=receivers) if receivers or metadata else None,
         replacements=(ReplacementInfo(document_id=doc.document_id, organ_ids=tuple(to)),)
         if kind is BusinessDocType.REPLACE else (),
         staff=_staff(revised)), to
 
 
+def _own_number(events: list[Any], content: Content) -> str | None:
+    """The document's own number as issued (``CodeNumber``) in the message it was
+    imported from, if it was and the ledger holds that message's bytes."""
+    payload = json.loads(base64.b64decode(events[0].envelope["payload"]))
+    source = (payload.get("fields") or {}).get("source")
+    data = content(source["sha256"]) if isinstance(source, dict) else None
+    if data is None:
+        return None
+    message = parse_edxml(data)
+    return message.code.number if isinstance(message, DocumentMessage) else None
+
+
 def _message(app: DocLedger, doc: Document, to: list[str], business: Business,
-             at: datetime, content: Content) -> DocumentMessage:
+             at: datetime, content: Content, number: str | None) -> DocumentMessage:
     h = doc.header
     signer = h["signer"]
     return DocumentMessage(
         sender=_organization(app, doc.sender),
         recipients=tuple(_organization(app, code) for code in to),
         document_id=doc.document_id,
-        code=Code(number="?" if doc.number is None else str(doc.number),
+        code=Code(number=number or ("?" if doc.number is None else str(doc.number)),
                   notation=h["code_notation"]),
         promulgation=PromulgationInfo(
             date=date.fromisoformat(h["promulgation_date"]),
@@ -136,13 +171,15 @@ def _message(app: DocLedger, doc: Document, to: list[str], business: Business,
     )
 
 
-def status_message(app: DocLedger, document: UUID, recipient: str) -> StatusMessage:
+def status_message(app: DocLedger, document: UUID, recipient: str, *,
+                   until: datetime | None = None) -> StatusMessage:
     """The status message of the delivery of ``document`` to ``recipient``: its latest
-    status code, from the recipient (from the sender for 13)."""
+    status code (with ``until``: the latest recorded at or before that time), from the
+    recipient (from the sender for 13)."""
     doc = _document(app, document)
     if recipient not in doc.recipients:
         raise NotFoundError(f"document {document} was not sent to {recipient}")
-    events = [e for e in app.events_of(Delivery.id_for(doc.id, recipient))
+    events = [e for e in _until(app.events_of(Delivery.id_for(doc.id, recipient)), until)
               if hasattr(e, "status")]
     last = events[-1]
     code = last.status
@@ -167,11 +204,16 @@ def status_message(app: DocLedger, document: UUID, recipient: str) -> StatusMess
 # ---- parts ----------------------------------------------------------------------------
 
 
-def _document(app: DocLedger, document: UUID) -> Document:
-    doc = app.find(Document, document)
-    if doc is None or not doc.recipients:
-        raise NotFoundError(f"document {document} does not exist or was not sent")
+def _document(app: DocLedger, document: UUID, version: int | None = None) -> Document:
+    doc = app.find(Document, document) if version is None else app.find_version(
+        Document, document, version)
+    if doc is None or not (doc.recipients or doc.number is not None):
+        raise NotFoundError(f"document {document} does not exist or was not issued")
     return doc
+
+
+def _until(events: list[Any], until: datetime | None) -> list[Any]:
+    return events if until is None else [e for e in events if e.timestamp <= until]
 
 
 def _organization(app: DocLedger, code: str) -> Organization:

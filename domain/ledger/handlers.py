@@ -421,11 +421,16 @@ def document_revise_v2(ctx: Context) -> Result:
     check_recipients(ctx, doc, f.add_recipients)
     attachments = (doc.attachments if f.attachments is None
                    else check_attachments(ctx, f.attachments))
+    document_type = (doc.header["document_type"]["type"] if f.header is None
+                     else f.header.document_type.type)  # the type as revised
     reports = [] if f.attachments is None else read_signatures(
-        ctx, doc.header["document_type"]["type"], attachments, doc.validated)
+        ctx, document_type, attachments, doc.validated)
     before = list(doc.recipients)
     doc.revise(f.business_type, attachments, f.reason, envelope=ctx.envelope, at=ctx.at)
     record_reports(ctx, doc, reports)
+    header = None if f.header is None else f.header.model_dump(mode="json")
+    if header is not None and header != doc.header:
+        doc.revise_header(header, envelope=ctx.envelope, at=ctx.at)
     if f.add_recipients:
         doc.send(list(f.add_recipients), envelope=ctx.envelope, at=ctx.at)
     changed: list[Record] = [doc]
@@ -456,9 +461,16 @@ def sourced(rules: Handler) -> Handler:
 
 
 def check_source(ctx: Context) -> None:
-    source: c.Attachment | None = getattr(ctx.fields, "source", None)
-    if source is not None and ctx.app.blobs is not None:
+    """The source's bytes are the ledger's, and its XML signature says what the
+    command records of it (when the ledger is handed the command: a replay has
+    neither the bytes nor the policy of the day, and re-checks neither)."""
+    source: c.Source | None = getattr(ctx.fields, "source", None)
+    if source is None:
+        return
+    if ctx.app.blobs is not None:
         ctx.app.blobs.check(source.sha256, source.size)
+    if ctx.app.sources is not None:
+        ctx.app.sources.check(source, ctx.at)
 
 
 # ---- deliveries --------------------------------------------------------------

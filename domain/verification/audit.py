@@ -2,7 +2,9 @@
 
 The stored log is read in notification order. It must consist of groups, each
 opening with a ledger-signed ``ledger.accepted`` command record followed by
-exactly the events that record lists. For every group the auditor
+exactly the events that record lists — or a gateway receipt, the ledger's own
+statement and a group by itself, whose signature, canonical bytes and record id
+are checked (domain/verification/gateway.py). For every command's group the auditor
 
 1. decodes the command record and verifies the ledger's signature on it;
 2. takes the agency's signed command from the group's first event;
@@ -51,8 +53,13 @@ from domain.exchange.root import ROOT_ID, LedgerRoot
 from domain.ledger.application import DocLedger
 from domain.ledger.cache import AggregateCacheGuard
 from domain.verification.audit_tree import TreeAudit, open_checkpoints
+from domain.verification.gateway import open_receipt_event
 
 RECORD_TOPIC = topics.RECORD_ACCEPTED
+GATEWAY_TOPIC = topics.GATEWAY_RECORDED
+# the events a group of the log opens with: a command record, or a ledger
+# statement that is a group by itself
+GROUP_HEADS = frozenset({RECORD_TOPIC, GATEWAY_TOPIC})
 # The replay is the only writer of its in-memory store, so it may cache every
 # aggregate without copies or fast-forwarding: a refused command ends the audit.
 IN_MEMORY = {
@@ -362,6 +369,10 @@ class CommandReplay:
                 self.recorder.rebase(self.prior_at(head.id))
                 # only a cache of checks passed: kept, it would grow with the log
                 self.verified.clear()
+            if head.topic == GATEWAY_TOPIC:
+                self._gateway_receipt(head)
+                yield [head]
+                continue
             record, statement, rest = _take_group(head, stream, self.mapper,
                                                   self.ledger_key, self.verified)
             group = [head, *rest]
@@ -376,6 +387,30 @@ class CommandReplay:
             self.events += len(group)
             self.last = group[-1].id
             yield group
+
+    def _gateway_receipt(self, head: Notification) -> None:
+        """A gateway receipt is a group by itself: the ledger's statement, checked
+        (domain/verification/gateway.py) but not replayed, since it changes no
+        other record."""
+        if self.genesis_due:
+            raise AuditFailure(head.id, "the log does not start with the ledger's genesis")
+
+        def verify(envelope: Envelope, key: PublicKey) -> None:
+            signature = envelope.signature_by(key.keyid)
+            assert signature is not None  # checked by open_receipt_event first
+            check_signature(key, pae(envelope.payload_type, envelope.payload),
+                            signature.sig, self.verified)
+
+        try:
+            open_receipt_event(aggregate_id=head.originator_id,
+                               version=head.originator_version, topic=head.topic,
+                               state=head.state, ledger_key=self.ledger_key, verify=verify)
+        except DocLedgerError as exc:
+            raise AuditFailure(head.id, f"gateway receipt: {exc}") from None
+        if self.first is None:
+            self.first = head.id
+        self.events += 1
+        self.last = head.id
 
     def report(self) -> RangeReport:
         return RangeReport(first=self.first, last=self.last, commands=self.commands,

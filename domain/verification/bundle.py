@@ -79,7 +79,14 @@ from domain.verification.bundle_parse import (
     RECORD_ACCEPTED_TOPIC,
     BundleError,
     BundleEvent,
+    GatewayEntry,
     parse_bundle,
+)
+from domain.verification.gateway import (
+    about_document,
+    check_receipt_bytes,
+    command_source,
+    open_receipt_event,
 )
 
 # Topics of the records a bundle may hold (their stable names: domain/topics.py).
@@ -146,6 +153,7 @@ class BundleSummary:
     timestamp_unchecked: bool = False
     # the ledger's PDF reports: name, sha256, verdict, signers, re-checked or not
     attachments: tuple[dict[str, Any], ...] = ()
+    gateway_receipts: int = 0  # verified by step 9
 
     def as_dict(self) -> dict[str, Any]:
         timestamp = ({"checked": True, **self.checkpoint_time.as_dict()}
@@ -155,6 +163,7 @@ class BundleSummary:
                 "sender": self.sender, "statuses": dict(self.statuses),
                 "events": self.events, "checkpoint_size": self.checkpoint_size,
                 "origin": self.origin, "checkpoint_timestamp": timestamp,
+                "gateway_receipts": self.gateway_receipts,
                 "attachments": [dict(a) for a in self.attachments]}
 
 
@@ -208,6 +217,8 @@ class _Verifier:
         self.attachments: dict[str, bytes] = {}
         self.pdf_recheck: PdfRecheck | None = None
         self.rechecked: set[str] = set()
+        self.gateway_entries: list[GatewayEntry] = []
+        self.receipts = 0
         self.step = 0
 
     def fail(self, message: str, event: BundleEvent | None = None) -> BundleError:
@@ -216,7 +227,8 @@ class _Verifier:
     def run(self) -> BundleSummary:
         for step, check in enumerate((self.format, self.checkpoint, self.inclusion,
                                       self.completeness, self.genesis, self.key_histories,
-                                      self.signatures, self.commands), start=1):
+                                      self.signatures, self.commands, self.gateway),
+                                     start=1):
             self.step = step
             try:
                 texts = check()
@@ -226,14 +238,14 @@ class _Verifier:
                 raise self.fail(f"{type(exc).__name__}: {exc}") from None
             for text in (texts,) if isinstance(texts, str) else texts:
                 self.report(step, text)
-        self.step = 9
+        self.step = 10
         summary = self.summary()
         statuses = ", ".join(f"{code} {status}" for code, status in summary.statuses.items())
-        self.report(9, f"document {summary.reference} from {summary.sender}: "
+        self.report(10, f"document {summary.reference} from {summary.sender}: "
                        f"{statuses or 'not sent'}")
-        self.step = 10
+        self.step = 11
         for text in self.pdf_signatures():
-            self.report(10, text)
+            self.report(11, text)
         return replace(summary, attachments=tuple(
             {"name": p["attachment"]["name"], "sha256": p["attachment"]["sha256"],
              "at": p["at"], "verdict": p["verdict"],
@@ -241,7 +253,7 @@ class _Verifier:
              "rechecked": p["attachment"]["sha256"] in self.rechecked}
             for p in self.pdf_reports))
 
-    # ---- 10 --------------------------------------------------------------------------
+    # ---- 11 --------------------------------------------------------------------------
 
     def pdf_signatures(self) -> list[str]:
         """Each PDF report the ledger signed; a PDF given beside the bundle is
@@ -275,6 +287,7 @@ class _Verifier:
         self.document, self.checkpoint_note = parsed.document, parsed.checkpoint
         self.timestamp_token = parsed.checkpoint_timestamp
         self.events = parsed.events
+        self.gateway_entries = parsed.gateway
         self.by_key = {(e.aggregate_id, e.version): e for e in parsed.events}
         return f"{FORMAT}: {len(self.events)} events for document {self.document}"
 
@@ -770,6 +783,47 @@ class _Verifier:
 
     # ---- 9 ---------------------------------------------------------------------------
 
+    def gateway(self) -> tuple[str, ...]:
+        """Each gateway receipt: in the checkpointed log, the ledger's statement
+        (domain/verification/gateway.py), about this document, and, with the
+        message's bytes, exactly those bytes and what they say."""
+        if not self.gateway_entries:
+            return ("no gateway receipts in the bundle",)
+        events_at = {e.leaf_index for e in self.events}
+        created = self.streams[self.document][0].data
+        sources = {s for e in self.events if (s := command_source(e.payload)) is not None}
+        parties = {created["sender"], *self.recipients}
+        with_bytes = 0
+        for entry in self.gateway_entries:
+            e = entry.event
+            if e.leaf_index >= self.tree.size or e.leaf_index in events_at:
+                raise self.fail("leaf index is not below the checkpoint's size or is an "
+                                "event's", e)
+            leaf = event_leaf_hash(e.aggregate_id, e.version, e.topic, e.state)
+            try:
+                verify_inclusion(e.leaf_index, self.tree.size, leaf, e.proof, self.tree.root)
+            except VerificationError as exc:
+                raise self.fail(f"receipt not in the checkpointed log: {exc}", e) from None
+            try:
+                statement = open_receipt_event(
+                    aggregate_id=e.aggregate_id, version=e.version, topic=e.topic,
+                    state=e.state, ledger_key=self.ledger_key)
+                if entry.data is not None:
+                    check_receipt_bytes(statement, entry.data)
+                    with_bytes += 1
+            except VerificationError as exc:
+                raise self.fail(str(exc), e) from None
+            if not about_document(statement, sources=sources,
+                                  document_id=created["document_id"], parties=parties):
+                raise self.fail(f"the receipt of {statement['sha256']} is not about document "
+                                f"{self.document}", e)
+        self.receipts = len(self.gateway_entries)
+        return (f"{self.receipts} gateway receipts verified: signed by the ledger, in the "
+                f"checkpointed log, about this document; {with_bytes} with the message's "
+                f"bytes, whose digest, size and trace headers are the receipt's",)
+
+    # ---- 10 --------------------------------------------------------------------------
+
     def summary(self) -> BundleSummary:
         doc_events = self.streams[self.document]
         created = doc_events[0].data
@@ -792,6 +846,7 @@ class _Verifier:
             origin=self.origin,
             checkpoint_time=self.checkpoint_time,
             timestamp_unchecked=self.timestamp_token is not None and not self.tsa_certs,
+            gateway_receipts=self.receipts,
         )
 
 

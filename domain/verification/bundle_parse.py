@@ -31,9 +31,10 @@ HEX_HASH = re.compile(r"^[0-9a-f]{64}$")
 # The only fields a bundle and its events have: anything else is refused, so a
 # bundle cannot carry text a reader might take for verified.
 BUNDLE_FIELDS = frozenset({"format", "document", "checkpoint", "events",
-                           "checkpoint_timestamp"})
+                           "checkpoint_timestamp", "gateway"})
 EVENT_FIELDS = frozenset({"leaf_index", "notification_id", "aggregate_id", "version", "topic",
                           "state", "proof"})
+GATEWAY_FIELDS = EVENT_FIELDS | {"data"}  # a gateway receipt's event, and its message's bytes
 
 # The numbered steps of ``verify_bundle`` (docs/bundle.md), named in every BundleError.
 STEPS = {
@@ -45,8 +46,9 @@ STEPS = {
     6: "key histories",
     7: "signatures",
     8: "commands",
-    9: "summary",
-    10: "PDF signatures",
+    9: "gateway receipts",
+    10: "summary",
+    11: "PDF signatures",
 }
 
 
@@ -109,6 +111,14 @@ class BundleEvent:
 
 
 @dataclass(frozen=True, kw_only=True)
+class GatewayEntry:
+    """A gateway receipt's stored event, with the message's bytes if the bundle has them."""
+
+    event: BundleEvent
+    data: bytes | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class Bundle:
     """A bundle as read in step 1: well formed, nothing verified yet."""
 
@@ -116,6 +126,7 @@ class Bundle:
     checkpoint: str
     events: list[BundleEvent]
     checkpoint_timestamp: bytes | None = None  # DER RFC 3161 token over the body
+    gateway: list[GatewayEntry] = field(default_factory=list)
 
 
 def parse_bundle(bundle: Any) -> Bundle:
@@ -154,14 +165,37 @@ def parse_bundle(bundle: Any) -> Bundle:
         events.append(event)
         seen.add((event.aggregate_id, event.version))
     return Bundle(document=document, checkpoint=bundle["checkpoint"], events=events,
-                  checkpoint_timestamp=timestamp)
+                  checkpoint_timestamp=timestamp, gateway=_parse_gateway(bundle))
 
 
-def _parse_event(position: int, entry: Any) -> BundleEvent:
-    where = f"events[{position}]"
+def _parse_gateway(bundle: dict[str, Any]) -> list[GatewayEntry]:
+    if "gateway" not in bundle:
+        return []
+    raw = bundle["gateway"]
+    if not isinstance(raw, list) or not raw:
+        raise _fail("gateway is not a non-empty list")
+    entries: list[GatewayEntry] = []
+    for position, entry in enumerate(raw):
+        event = _parse_event(position, entry, "gateway", GATEWAY_FIELDS)
+        if entries and event.leaf_index <= entries[-1].event.leaf_index:
+            raise _fail("gateway receipts are not sorted by strictly increasing leaf index",
+                        event)
+        data = None
+        if "data" in entry:
+            try:
+                data = base64.b64decode(entry["data"], validate=True)
+            except (TypeError, binascii.Error, ValueError):
+                raise _fail(f"gateway[{position}].data is not base64") from None
+        entries.append(GatewayEntry(event=event, data=data))
+    return entries
+
+
+def _parse_event(position: int, entry: Any, list_name: str = "events",
+                 fields: frozenset[str] = EVENT_FIELDS) -> BundleEvent:
+    where = f"{list_name}[{position}]"
     if not isinstance(entry, dict):
         raise _fail(f"{where} is not an object")
-    _known_fields(entry, EVENT_FIELDS, where)
+    _known_fields(entry, fields, where)
 
     def integer(name: str, least: int) -> int:
         value = entry.get(name)

@@ -37,6 +37,9 @@ class HistoryEntry:
     keyid: str
     # the ledger's report on a PDF attachment (attachment.validated), in lines for people
     detail: list[str] | None = None
+    # the message the command was made from (schema 2 ``source``: its digest and
+    # what its XML signature said), as the signed command records it
+    source: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -82,6 +85,7 @@ def _entry(app: DocLedger, label: str, event: Any) -> HistoryEntry:
         signed_by=signed_by,
         keyid=key.keyid,
         detail=_detail(event, envelope),
+        source=_source(envelope),
     )
 
 
@@ -94,6 +98,12 @@ def _detail(event: Any, envelope: Envelope) -> list[str] | None:
         return [f"{stamp['copy']['name']}: copy of {stamp['original']['name']} stamped with "
                 f"incoming no. {stamp['incoming_number']} of {stamp['registered_on']}"]
     return None
+
+
+def _source(envelope: Envelope) -> dict[str, Any] | None:
+    fields = json.loads(envelope.payload).get("fields")
+    source = fields.get("source") if isinstance(fields, dict) else None
+    return source if isinstance(source, dict) else None
 
 
 def _signer(

@@ -12,7 +12,8 @@ signed tree first, so nothing here trusts whoever served the events:
   accepted it only under one of the agency's keys);
 - it is an event of a delivery whose id is ``Delivery.id_for(document, agency)``
   for the document its envelope names (so a delivery to the agency);
-- it is a command record (``ledger.accepted``) listing one of the above.
+- it is a command record (``ledger.accepted``) listing one of the above;
+- it is a gateway receipt (docs/gateway.md) of a message carried for the agency.
 
 A command record is followed in the log by exactly the events it lists, so a
 page of the log that ends at a whole command (``commands_end``) can be judged
@@ -44,6 +45,7 @@ OWN_RECORD = "agency"  # an event of its Agency record
 SIGNED = "signed"  # a command signed in its name
 DELIVERY = "delivery"  # an event of a delivery to it
 COMMAND_RECORD = "command record"  # the ledger's record of such a command
+GATEWAY = "gateway"  # the ledger's receipt of a message the axis carried for it
 
 KEY_EVENTS = frozenset({topics.event(topics.AGENCY, "KeyAdded"),
                         topics.event(topics.AGENCY, "CertificateAdded"),
@@ -158,13 +160,15 @@ def said(event: LogEvent) -> Said:
 
 
 def why_named(event: LogEvent, code: str) -> str | None:
-    """Why ``event`` names agency ``code`` (OWN_RECORD, SIGNED, DELIVERY), or None.
-    Command records are judged with the events they list (``naming``)."""
+    """Why ``event`` names agency ``code`` (OWN_RECORD, SIGNED, DELIVERY, GATEWAY), or
+    None. Command records are judged with the events they list (``naming``)."""
     if event.aggregate_id == agency_id(code):
         return OWN_RECORD
     if event.topic == topics.RECORD_ACCEPTED:
         return None
     envelope = said(event)
+    if event.topic == topics.GATEWAY_RECORDED:
+        return GATEWAY if envelope.payload.get("agency") == code else None
     if envelope.is_command and envelope.actor == code:
         return SIGNED
     if event.topic.startswith(topics.DELIVERY + ".") and envelope.document is not None:

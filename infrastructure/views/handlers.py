@@ -24,6 +24,7 @@ from domain.topics import (
     COMMAND_RECORD,
     DELIVERY,
     DOCUMENT,
+    GATEWAY_RECEIPT,
     REGISTER,
     REVOCATION,
     ROOT,
@@ -73,6 +74,20 @@ def source_of(payload: dict[str, Any]) -> str | None:
     """The digest of the message a command was made from (``source``, schema 2)."""
     source = (payload.get("fields") or {}).get("source") if "actor" in payload else None
     return str(source["sha256"]) if isinstance(source, dict) else None
+
+
+def signature_of(payload: dict[str, Any]) -> str | None:
+    """What the XML signature of that message said, in a word and the signer:
+    ``valid: <certificate subject>``, ``invalid: <reason>``, ``absent``; None
+    for a command without a source or one signed before the result was recorded."""
+    source = (payload.get("fields") or {}).get("source") if "actor" in payload else None
+    found = source.get("signature") if isinstance(source, dict) else None
+    if not isinstance(found, dict):
+        return None
+    status = str(found["status"])
+    if status == "valid":
+        return f"valid: {found['certificate']['subject']}"
+    return f"invalid: {found['reason']}" if status == "invalid" else status
 
 
 def link(sha256: str, document: str) -> Op:
@@ -163,6 +178,17 @@ def attachment_validated(n: Notification, s: dict[str, Any]) -> list[Op]:
              (str(n.originator_id), n.originator_version, s["sha256"],
               report["attachment"]["name"], s["verdict"], at(s),
               json.dumps(shown, ensure_ascii=False, sort_keys=True)))]
+def document_header_revised(n: Notification, s: dict[str, Any]) -> list[Op]:
+    """An update's new header: what the views show of it (a delivery keeps the
+    deadline its recipient may have set; the registers keep what was entered)."""
+    h, doc = s["header"], str(n.originator_id)
+    return [("UPDATE {t:v_documents} SET subject = %s, type_name = %s, priority = %s, "
+             "due_date = %s WHERE document_id = %s",
+             (h["subject"], h["document_type"]["type_name"], h["priority"], h["due_date"],
+              doc)),
+            ("UPDATE {t:v_deliveries} SET subject = %s, type_name = %s, priority = %s "
+             "WHERE document_id = %s",
+             (h["subject"], h["document_type"]["type_name"], h["priority"], doc))]
 
 
 # ---- deliveries --------------------------------------------------------------------------
@@ -202,10 +228,11 @@ def timeline(n: Notification, s: dict[str, Any], detail: str) -> list[Op]:
     event = n.topic.rsplit(".", 1)[-1]
     ops: list[Op] = [(
         "INSERT INTO {t:v_timeline} (delivery_id, version, document_id, recipient, "
-        "status_code, event, at, actor, staff, detail) SELECT delivery_id, %s, document_id, "
-        "recipient, %s, %s, %s, %s, %s, %s FROM {t:v_deliveries} WHERE delivery_id = %s",
+        "status_code, event, at, actor, staff, detail, source, signature) SELECT "
+        "delivery_id, %s, document_id, recipient, %s, %s, %s, %s, %s, %s, %s, %s "
+        "FROM {t:v_deliveries} WHERE delivery_id = %s",
         (n.originator_version, s.get("status"), event, at(s), who, staff, detail,
-         str(n.originator_id)))]
+         source_of(payload), signature_of(payload), str(n.originator_id)))]
     sha = source_of(payload)
     if sha is not None:
         ops.append(("INSERT INTO {t:v_attachments} (sha256, document_id) "
@@ -285,6 +312,7 @@ HANDLERS: dict[str, Handler] = {
     E(AUDITOR, "KeyRevoked"): ignored,
     E(ROOT, "Initialised"): ignored,
     E(COMMAND_RECORD, "Accepted"): ignored,
+    E(GATEWAY_RECEIPT, "Recorded"): ignored,  # infrastructure/gateway.py indexes them
     E(REGISTER, "Opened"): ignored,  # numbers come with the acts
     E(REGISTER, "NumberTaken"): ignored,
     E(DOCUMENT, "Created"): document_created,
@@ -293,6 +321,7 @@ HANDLERS: dict[str, Handler] = {
     E(DOCUMENT, "Sent"): document_sent,
     E(DOCUMENT, "Revised"): document_revised,
     E(DOCUMENT, "AttachmentValidated"): attachment_validated,
+    E(DOCUMENT, "HeaderRevised"): document_header_revised,
     E(DELIVERY, "Dispatched"): delivery_dispatched,
     E(DELIVERY, "Arrived"): status_change(lambda s: {"arrived_on": on(s)}),
     E(DELIVERY, "Accepted"): delivery_accepted,

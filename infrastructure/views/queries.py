@@ -92,7 +92,8 @@ def status(views: ViewStore, document: str) -> dict[str, Any] | None:
         return None
     doc = found[0]
     doc["timeline"] = views.query(
-        "SELECT recipient, status_code, event, at, actor, staff, detail FROM {t:v_timeline} "
+        "SELECT recipient, status_code, event, at, actor, staff, detail, source, signature "
+        "FROM {t:v_timeline} "
         "WHERE document_id = %s ORDER BY recipient, version", [document])
     doc["attachment_reports"] = pdf_reports(views, document)
     return doc

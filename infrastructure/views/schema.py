@@ -29,6 +29,8 @@ TABLES: dict[str, tuple[list[tuple[str, str]], tuple[str, ...]]] = {
         ("delivery_id", "TEXT"), ("version", "INT"), ("document_id", "TEXT"),
         ("recipient", "TEXT"), ("status_code", "TEXT"), ("event", "TEXT"), ("at", "TEXT"),
         ("actor", "TEXT"), ("staff", "TEXT"), ("detail", "TEXT"),
+        # the message the command was made from, and what its XML signature said
+        ("source", "TEXT"), ("signature", "TEXT"),
     ], ("delivery_id", "version")),
     "v_register": ([
         ("agency", "TEXT"), ("direction", "TEXT"), ("year", "INT"), ("number", "INT"),

@@ -16,9 +16,11 @@ from pathlib import Path
 import pytest
 
 from api.cli import main
+from domain.exchange.agency import Agency
 from infrastructure.axis_client import AxisClient
+from infrastructure.ledger import open_ledger
 from tests.axis_server import AxisServer
-from tests.axis_support import STRANGER, document, ledger_with_keys, local_axis
+from tests.axis_support import OUTSIDE, STRANGER, document, ledger_with_keys, local_axis
 from tests.conftest import sqlite_settings
 from tests.factories import RECIPIENT
 
@@ -54,11 +56,49 @@ def test_sync_without_a_secret_says_how_to_give_one(
     assert code == 2 and "--secret-file" in err
 
 
-def test_sync_without_an_importer_says_none_is_wired(
+def test_sync_with_a_seam_that_does_not_exist_says_so(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, data: Path) -> None:
+    monkeypatch.setenv("DOCLEDGER_AXIS_SEAM", "tests.axis_standin:nothing")
+    code, _, err = run(capsys, monkeypatch, *sync_args("http://127.0.0.1:9", data))
+    assert code == 2 and "tests.axis_standin:nothing" in err
+
+
+def test_sync_by_default_acts_for_a_member_agency_only(
         capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, data: Path) -> None:
     monkeypatch.delenv("DOCLEDGER_AXIS_SEAM", raising=False)
-    code, _, err = run(capsys, monkeypatch, *sync_args("http://127.0.0.1:9", data))
-    assert code == 2 and "no edXML importer" in err
+    monkeypatch.setenv("DOCLEDGER_AXIS_SECRET", "secret-h41")
+    args = sync_args("http://127.0.0.1:9", data)
+    args[args.index(RECIPIENT)] = "000.00.77.Z77"
+    code, _, err = run(capsys, monkeypatch, *args)
+    assert code == 2 and "not a member agency" in err
+
+
+def test_register_gives_agencies_reached_through_the_axis_the_gateway_key(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        tmp_path: Path) -> None:
+    settings = sqlite_settings(tmp_path)
+    ledger_with_keys(settings).app.close()
+    folder = ["--data", str(settings.data)]
+    code, out, _ = run(capsys, monkeypatch, "gateway-key", *folder, "--json")
+    keyid = json.loads(out)["keyid"]
+    assert code == 0 and (settings.data / "keys" / "axis-gateway.key").exists()
+    code, out, err = run(capsys, monkeypatch, "register", OUTSIDE, "--name", "Cơ quan ngoài",
+                         *folder, "--json")
+    assert code == 0, err
+    assert json.loads(out) == [{"code": OUTSIDE, "name": "Cơ quan ngoài", "registered": True}]
+    code, out, _ = run(capsys, monkeypatch, "register", OUTSIDE, "--name", "x", *folder,
+                       "--json")
+    assert code == 0 and json.loads(out)[0]["registered"] is False  # already so
+    app = open_ledger(settings)
+    try:
+        agency = app.find(Agency, Agency.id_for(OUTSIDE))
+        assert agency is not None and list(agency.keys) == [keyid]
+    finally:
+        app.close()
+    code, _, err = run(capsys, monkeypatch, "register", RECIPIENT, "--name", "x", *folder)
+    assert code != 0 and "keys of its own" in err  # a member stays a member
+    code, _, err = run(capsys, monkeypatch, "register", STRANGER, *folder)
+    assert code == 2 and "not in the axis directory" in err
 
 
 def test_sync_with_the_axis_down_exits_9(capsys: pytest.CaptureFixture[str],

@@ -10,6 +10,11 @@ One story per backend, each run dying one step further:
    is acknowledged without a second import, the refused one is failed with its
    reason, the push is retried under the same idempotency key and taken once.
 
+The story is told twice: through the stand-in seam (tests/axis_standin.py, a
+refused message among them), and through the ledger's own edXML seam (the
+default, api/axis_seam.py: a document from an agency reached through the axis in,
+its status 01 out).
+
 Each process costs the tool's start (1.5 s and more), so the other points
 (``after-get``, ``after-import``, ``after-refuse``) are stopped in-process, where a
 run ends at them exactly as here: tests/contract/test_axis_sync.py.
@@ -26,8 +31,13 @@ from pathlib import Path
 import pytest
 
 from api.cli import main
+from domain.exchange.delivery import Delivery
+from domain.exchange.document import Document
 from infrastructure.axis_client import AxisClient
+from infrastructure.axis_gateway import register_external
+from infrastructure.gateway import GatewayIndex
 from infrastructure.ledger import open_ledger
+from infrastructure.service import bootstrap
 from infrastructure.settings import Settings
 from tests.api.conftest import Cli
 from tests.axis_server import AxisServer
@@ -35,6 +45,7 @@ from tests.axis_standin import command_id_for
 from tests.axis_support import (
     STRANGER,
     document,
+    full_document,
     ledger_with_keys,
     local_axis,
     put_outgoing,
@@ -115,7 +126,9 @@ def test_a_sync_killed_at_each_point_and_run_again_doubles_nothing_and_loses_not
 
     summary = json.loads(output[output.index("{"):output.rindex("}") + 1])
     assert summary["pulled"] == 0 and summary["pushed"] == 1
-    assert events(settings) == imported  # imported once, though pulled twice
+    # imported once, though pulled twice; and two receipts more: the refused
+    # message's, and the push's (killed after the send, receipted by the rerun)
+    assert events(settings) == imported + 2
     messages = axis.axis.messages
     assert messages[good].statuses == {RECIPIENT: "done"}
     assert messages[bad].statuses == {RECIPIENT: "fail"}
@@ -125,5 +138,65 @@ def test_a_sync_killed_at_each_point_and_run_again_doubles_nothing_and_loses_not
     app = open_ledger(settings)
     try:
         assert app.outcome_of(command_id_for(messages[good].data))
+        receipts = GatewayIndex.beside(app).by_agency(RECIPIENT)  # one per message
+        assert [(r.direction, r.axis_id) for r in receipts] == [
+            ("in", good), ("in", bad), ("out", pushed.doc_id)]
+    finally:
+        app.close()
+
+
+def test_the_ledgers_own_seam_killed_at_each_point_and_run_again_doubles_nothing(
+        tmp_path: Path, cli: Cli, backend_env: dict[str, str], axis: AxisServer,
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same story through the default seam (api/axis_seam.py): a document from an
+    agency reached through the axis is imported once though pulled twice, and the
+    status 01 going back is taken once though sent twice."""
+    data = tmp_path / "D"
+    settings = settings_for(data, backend_env)
+    world = ledger_with_keys(settings)
+    service = bootstrap(settings, app=world.app)
+    register_external(service, STRANGER, "Bộ Ngoại giao")
+    service.close()
+    doc_id = AxisClient(axis.url, system_id="vxp.other", secret="secret-other").send_edoc(
+        STRANGER, full_document(STRANGER, [RECIPIENT], 1), "eDoc", idempotency_key="x01-1")
+    secret = tmp_path / "h41.secret"
+    secret.write_text("secret-h41\n")
+    before = events(settings)
+    args = ["axis", "sync", "--as", RECIPIENT, "--axis", axis.url, "--system-id", "vxp.h41",
+            "--secret-file", str(secret), "--data", str(data), "--json"]
+
+    killed = cli(*args, env={"DOCLEDGER_AXIS_CRASH_AT": "before-ack"})
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    imported = events(settings)
+    assert imported > before
+    assert axis.axis.messages[doc_id].statuses == {RECIPIENT: "processing"}
+    killed = cli(*args, env={"DOCLEDGER_AXIS_CRASH_AT": "after-send"})
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert axis.axis.messages[doc_id].statuses == {RECIPIENT: "done"}
+    assert len(axis.axis.inbox(STRANGER)) == 1  # the 01 taken; its id not recorded
+
+    for name, value in backend_env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("DOCLEDGER_AXIS_CRASH_AT", raising=False)
+    monkeypatch.delenv("DOCLEDGER_AXIS_SEAM", raising=False)
+    monkeypatch.setattr(sys, "argv", ["docledger", *args])
+    with pytest.raises(SystemExit) as ended:
+        main()
+    output = capsys.readouterr().out
+    assert ended.value.code in (0, None), output
+    summary = json.loads(output[output.index("{"):output.rindex("}") + 1])
+    assert (summary["pulled"], summary["imported"], summary["pushed"]) == (0, 0, 1)
+    # imported once, though pulled twice; one receipt more: the push's (killed after
+    # the send, receipted by the rerun)
+    assert events(settings) == imported + 1
+    [status_01] = axis.axis.inbox(STRANGER)  # sent twice, taken once
+    assert status_01.sender == RECIPIENT and b"<edXML:StatusCode>01<" in status_01.data
+    app = open_ledger(settings)
+    try:
+        document = Document.id_for(STRANGER, f"{STRANGER},2026/11/27,1/BNG-VP")
+        assert app.find(Delivery, Delivery.id_for(document, RECIPIENT)) is not None
+        receipts = GatewayIndex.beside(app).by_agency(RECIPIENT)  # one per message
+        assert [(r.direction, r.axis_id) for r in receipts] == [
+            ("in", doc_id), ("out", status_01.doc_id)]
     finally:
         app.close()

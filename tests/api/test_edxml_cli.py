@@ -11,9 +11,10 @@ from typer.testing import CliRunner
 
 from api.cli_edxml import edxml_app
 from domain.errors import ForbiddenError
+from domain.exchange.edxml.errors import EdxmlInvalidValueError
 from domain.exchange.edxml.model import StatusMessage
 from domain.exchange.edxml.parse import parse_edxml
-from tests.contract.test_edxml_import import G22, H41, ROUND_TRIPS, Ledger, sample
+from tests.contract.test_edxml_import import A80, G22, H41, ROUND_TRIPS, SHORT, Ledger, sample
 
 runner = CliRunner()
 
@@ -47,3 +48,23 @@ def test_import_files_then_export_a_document_and_a_status(tmp_path: Path) -> Non
     assert status.exit_code == 0, status.output
     message = parse_edxml(status.stdout_bytes)
     assert isinstance(message, StatusMessage) and message.status_code == "03"
+
+
+def test_import_names_the_agency_a_short_organ_id_stands_for(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "l")
+    data = str(ledger.world.settings.data)
+    ledger.close()
+    message = tmp_path / "new.edxml"
+    message.write_bytes(sample("document-new-with-attachment.edxml"))
+    refused = runner.invoke(edxml_app, ["import", str(message), "--as", A80, "--data", data])
+    assert isinstance(refused.exception, EdxmlInvalidValueError)
+    bad = runner.invoke(edxml_app, ["import", str(message), "--as", A80, "--data", data,
+                                    "--organ-id", "28.22.H17"])
+    assert "ORGANID=CODE" in str(bad.exception)
+    done = runner.invoke(edxml_app, ["import", str(message), "--as", A80, "--data", data,
+                                     "--organ-id", f"28.22.H17={SHORT['28.22.H17']}",
+                                     "--json"])
+    assert done.exit_code == 0, done.output
+    (result,) = json.loads(done.stdout)
+    assert [c["type"] for c in result["commands"]][-1] == "document.send"
+    assert result["signature"]["status"] == "invalid"  # the sample's, copied from another

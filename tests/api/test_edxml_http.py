@@ -4,6 +4,7 @@ delivery's status, as edXML; anyone else gets 404."""
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -21,6 +22,7 @@ from infrastructure.ledger import DataFolder
 from tests.api.http_support import api_for, client_for
 from tests.conftest import sqlite_settings
 from tests.contract.test_edxml_import import ALL, G22, H41, ROUND_TRIPS, sample
+from tests.edxml_signing import pki, sign
 from tests.factories import ManualClock, World
 
 OUTSIDER = "000.00.15.H51"
@@ -108,3 +110,32 @@ def test_post_edxml_answers_the_plan_the_agency_signs_and_records_nothing(
         unsigned = http.post("/v1/edxml", content=message,
                              headers={"content-type": "application/xml"})
         assert unsigned.status_code == 401
+
+
+def test_post_edxml_answers_the_servers_signature_judgement_and_its_policy(
+        tmp_path: Path) -> None:
+    settings = sqlite_settings(tmp_path).model_copy(
+        update={"edxml_signature": "refuse-invalid"})
+    world = World.create(settings, clock=ManualClock(), agencies=(G22, *ALL))
+    with api_for(world) as http:
+        client = client_for(http, world, G22)
+
+        def post(body: bytes) -> Any:
+            return http.post("/v1/edxml", content=body, auth=client.auth,
+                             headers={"content-type": "application/xml"})
+
+        signed = sign(ROUND_TRIPS["status-03-accepted.edxml"], pki().rsa)
+        answer = post(signed)
+        assert answer.status_code == 200, answer.text
+        signature = answer.json()["source"]["signature"]
+        assert (signature["status"], signature["certificate"]["subject"]) == (
+            "valid", "CN=Nguyễn Văn B (RSA),C=VN")
+        assert all(c["fields"]["source"]["signature"] == signature
+                   for c in answer.json()["commands"] if "source" in c["fields"])
+        tampered = signed.replace(b"<edXML:Subject>", b"<edXML:Subject>X")
+        blobs = DataFolder(world.settings.data).blobs
+        refused = post(tampered)
+        assert refused.status_code == 422
+        assert refused.json()["type"].endswith("edxml-signature-refused")
+        with pytest.raises(NotFoundError):  # nothing kept
+            blobs.verified_path(hashlib.sha256(tampered).hexdigest())

@@ -1,7 +1,8 @@
 """Who may read what: every read endpoint × every kind of caller, one test id per cell.
 
 Parties: the document's sender, its recipient, a third agency, an auditor, an
-unsigned request, and the recipient signing with a key the registrar revoked.
+unsigned request, and the recipient signing with a key the registrar revoked. The
+recipient also holds a gateway receipt of a message the axis delivered to it.
 One ledger per backend serves the whole matrix (no cell writes anything but
 fresh attachment bytes).
 """
@@ -21,6 +22,8 @@ from fastapi.testclient import TestClient
 
 from api.client import LedgerClient
 from domain.evidence.keys import Ed25519Signer
+from infrastructure.gateway import record_receipt
+from infrastructure.ledger import DataFolder
 from infrastructure.settings import Settings
 from tests.api.test_http_reads import api, attachment, auditor_client, register_auditor
 from tests.conftest import PG
@@ -63,6 +66,10 @@ MATRIX: dict[str, tuple[str, str, dict[str, int]]] = {
     # every agency reads the events naming it (possibly none), an auditor all of them
     "log-events": ("GET", "/v1/log/events",
                    {"sender": 200, "recipient": 200, "third": 200, "auditor": 200, **ALL_401}),
+    # the receipt's agency and auditors read a gateway receipt; to anyone else it is unknown
+    "gateway-receipt": ("GET", "/v1/gateway/receipts/{receipt}",
+                        {"sender": 404, "recipient": 200, "third": 404, "auditor": 200,
+                         **ALL_401}),
     "attachment-put": ("PUT", "/v1/attachments/{new}",
                        {"sender": 201, "recipient": 201, "third": 201, "auditor": 403,
                         **ALL_401}),
@@ -117,6 +124,10 @@ def matrix(request: pytest.FixtureRequest,
             world.act(SENDER, "document.issue", {"document": doc})
             world.act(SENDER, "document.send", {"document": doc, "recipients": [RECIPIENT]})
             world.act(RECIPIENT, "delivery.accept", {"document": doc})
+            message = b"<edXML>the axis delivered this to the recipient</edXML>"
+            record_receipt(world.app, DataFolder(world.settings.data).blobs, direction="in",
+                           agency=RECIPIENT, axis_id="axis-matrix", service_type="eDoc",
+                           data=message)
             revoked = Ed25519Signer.generate()
             world.act("registrar", "agency.add_key",
                       {"code": RECIPIENT, "key": revoked.public_key.to_spec()})
@@ -133,7 +144,8 @@ def matrix(request: pytest.FixtureRequest,
                 "anonymous": None, "revoked": agency(RECIPIENT, revoked)}
             values = {"sender": SENDER, "recipient": RECIPIENT, "doc": doc,
                       "missing": str(uuid.uuid4()), "sha256": hashlib.sha256(data).hexdigest(),
-                      "year": str(vn_today(world).year)}
+                      "year": str(vn_today(world).year),
+                      "receipt": hashlib.sha256(message).hexdigest()}
             yield Matrix(world, http, callers, values)
     finally:
         world.app.close()

@@ -6,6 +6,7 @@ tests/api/test_axis_crash.py.)"""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -25,6 +26,7 @@ from infrastructure.settings import Settings
 from tests.axis_server import AxisServer
 from tests.axis_standin import command_id_for, seam
 from tests.axis_support import (
+    OUTSIDE,
     STRANGER,
     document,
     ledger_with_keys,
@@ -33,6 +35,10 @@ from tests.axis_support import (
     status,
 )
 from tests.factories import RECIPIENT, SENDER
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 class Killed(BaseException):
@@ -86,7 +92,7 @@ def sync(axis: AxisServer, ledger: LedgerService, kill_at: str | None = None,
     counting = Counting(importer)
     runner = AxisSync(client=client(axis, "vxp.h41", "secret-h41", **kw),
                       state=AxisState.beside(ledger.app), importer=counting, exporter=exporter,
-                      agency=RECIPIENT, hook=hook)
+                      agency=RECIPIENT, hook=hook, notary=ledger)
     if imports is not None:
         counting.senders = imports
     try:
@@ -103,7 +109,7 @@ def test_received_messages_are_imported_once_acknowledged_or_refused_and_kept(
         STRANGER, document(STRANGER, [RECIPIENT], 2), "eDoc", idempotency_key="x01-1")
 
     handed: dict[str, list[str]] = {}
-    for point in ("after-get", "after-import", "before-ack", "after-refuse"):
+    for point in ("after-get", "after-import", "after-receipt", "before-ack", "after-refuse"):
         assert sync(axis, ledger, kill_at=point, imports=handed.setdefault(point, [])) is None
     events = ledger.app.recorder.max_notification_id()
     last = sync(axis, ledger, imports=handed.setdefault("last", []))
@@ -112,6 +118,7 @@ def test_received_messages_are_imported_once_acknowledged_or_refused_and_kept(
     assert handed == {
         "after-get": [],  # stopped before the import
         "after-import": [SENDER],  # imported, not recorded: handed over again
+        "after-receipt": [SENDER],  # imported (a repeat) and receipted, not recorded
         "before-ack": [SENDER],  # imported (a repeat) and recorded, not acknowledged
         "after-refuse": [STRANGER],  # the first only acknowledged; the second refused
         "last": [],  # the refusal told to the axis from what was kept
@@ -130,7 +137,11 @@ def test_received_messages_are_imported_once_acknowledged_or_refused_and_kept(
     [kept] = state.refused(RECIPIENT)
     assert kept.state == REFUSAL_SENT and kept.data == messages[bad].data
     assert kept.error is not None and STRANGER in kept.error
-    assert [e.code for e in state.directory()] == sorted([SENDER, RECIPIENT, STRANGER])
+    assert [e.code for e in state.directory()] == sorted([SENDER, RECIPIENT, STRANGER, OUTSIDE])
+    # one receipt each of the bytes delivered, the refused message's too
+    receipts = ledger.gateway_index().by_agency(RECIPIENT)
+    assert [(r.direction, r.axis_id, r.sha256) for r in receipts] == [
+        ("in", good, sha256(messages[good].data)), ("in", bad, sha256(messages[bad].data))]
 
 
 def test_outgoing_messages_are_pushed_once_and_a_refused_push_is_kept(
@@ -142,7 +153,8 @@ def test_outgoing_messages_are_pushed_once_and_a_refused_push_is_kept(
     put_outgoing(data, RECIPIENT, 2, "to-nobody", "status",
                  status(RECIPIENT, "000.00.98.Z99", "03"))
 
-    assert sync(axis, ledger, kill_at="after-send") is None
+    assert sync(axis, ledger, kill_at="after-send") is None  # sent, not receipted
+    assert sync(axis, ledger, kill_at="after-send-receipt") is None  # receipted, not recorded
     first = sync(axis, ledger)
     again = sync(axis, ledger)
 
@@ -155,6 +167,10 @@ def test_outgoing_messages_are_pushed_once_and_a_refused_push_is_kept(
     assert state.sent(RECIPIENT, "to-nobody") == (SEND_REFUSED, None)
     assert state.cursor(RECIPIENT) == 2
     assert axis.axis.messages[recall].statuses == {RECIPIENT: "done"}  # status messages pulled too
+    # what the axis took, receipted once (the refused push was not taken: no receipt)
+    outs = [r for r in ledger.gateway_index().by_agency(RECIPIENT) if r.direction == "out"]
+    assert [(r.axis_id, r.sha256) for r in outs] == [
+        (message.doc_id, sha256(status(RECIPIENT, SENDER, "03")))]
 
 
 def test_the_axis_reserialises_in_transit_and_appends_its_trace_header(
@@ -196,3 +212,20 @@ def test_a_message_too_large_to_read_is_failed_for_good_not_offered_forever(
     assert (first.pulled, first.refused, again.pulled) == (1, 1, 0)
     assert axis.axis.messages[doc_id].statuses == {RECIPIENT: "fail"}
     assert "larger than 512 bytes" in axis.axis.messages[doc_id].reasons[RECIPIENT]
+
+
+def test_other_bytes_served_under_the_same_id_after_a_crash_get_a_receipt_of_their_own(
+        axis: AxisServer, ledger: LedgerService) -> None:
+    doc_id = client(axis, "vxp.g22", "secret-g22").send_edoc(
+        SENDER, document(SENDER, [RECIPIENT], 6), "eDoc", idempotency_key="g22-6")
+    assert sync(axis, ledger, kill_at="after-receipt") is None
+    first = axis.axis.messages[doc_id].data
+    # the axis serves the message again with another hop in its trace
+    hop = (b"<edXML:TraceHeader><edXML:OrganId>001.00.20.TT2</edXML:OrganId>"
+           b"<edXML:Timestamp>2026/11/27 08:09:00</edXML:Timestamp></edXML:TraceHeader>")
+    at = first.rindex(b"</edXML:TraceHeader>") + len(b"</edXML:TraceHeader>")
+    axis.axis.messages[doc_id].data = first[:at] + hop + first[at:]
+    assert sync(axis, ledger) is not None
+    receipts = ledger.gateway_index().by_agency(RECIPIENT)
+    assert [(r.axis_id, r.sha256) for r in receipts] == [
+        (doc_id, sha256(first)), (doc_id, sha256(axis.axis.messages[doc_id].data))]

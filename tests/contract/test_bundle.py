@@ -62,7 +62,7 @@ def test_bundle_of_a_document_with_a_key_rotation_verifies(
     steps: list[tuple[int, str]] = []
     summary = verify_bundle(json.loads(json.dumps(bundle)), vkey,
                             lambda n, text: steps.append((n, text)))
-    assert [n for n, _ in steps] == list(range(1, 10))
+    assert [n for n, _ in steps] == list(range(1, 11))
     assert summary.statuses == {RECIPIENT: "06", OTHER: "02"}
     assert summary.sender == SENDER and summary.document == UUID(told.document)
     latest = log.store.latest_checkpoint()

@@ -238,7 +238,7 @@ def test_bundle_of_a_certificate_signed_document_verifies_offline(
     assert any(e["aggregate_id"] == str(TRUST_ID) for e in bundle["events"])
     steps: list[tuple[int, str]] = []
     verify_bundle(json.loads(json.dumps(bundle)), vkey, lambda n, t: steps.append((n, t)))
-    assert [n for n, _ in steps] == list(range(1, 10))
+    assert [n for n, _ in steps] == list(range(1, 11))
 
 
 def test_bundle_without_the_trust_anchors_is_refused(world: World, pki: TestPKI) -> None:

@@ -64,7 +64,7 @@ def test_update_removes_and_adds_recipients_visible_everywhere(world: World) -> 
     removed = [t for t in timeline if t["event"] == "Removed"]
     assert removed == [{"recipient": RECIPIENT, "status_code": None, "event": "Removed",
                         "at": removed[0]["at"], "actor": SENDER, "staff": "Trần Thị C",
-                        "detail": "Cập nhật nơi nhận"}]
+                        "detail": "Cập nhật nơi nhận", "source": None, "signature": None}]
     assert [t["status_code"] for t in timeline if t["recipient"] == THIRD] == ["01"]
     assert check(world.app)[1] == []  # the live views equal a rebuild
     history = document_history(world.app, UUID(doc))

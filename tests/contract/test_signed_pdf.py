@@ -231,7 +231,7 @@ def test_pdf_swapped_beside_the_bundle_is_refused(
     with pytest.raises(BundleError, match="does not re-check") as caught:
         verify_bundle(bundle, log.note_key.vkey(), attachments={sha: pdfs.tampered_pdf(pki)},
                       pdf_recheck=lambda r, d: recheck(r, d))
-    assert caught.value.step == 10
+    assert caught.value.step == 11
 
 
 def test_report_rewritten_in_a_bundle_is_refused(

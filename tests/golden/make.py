@@ -6,6 +6,14 @@ remembered ``keys/ledger.checkpoint`` and the DEVELOPMENT marker), a saved
 ``checkpoint.note``, the audit bundle of one document (``bundle.json``) and
 ``manifest.json`` with the figures an audit of it must report.
 
+From format 2 on, after the demo (so the first golden's recipe is unchanged), the
+schema-2 commands of edXML messages imported by their senders
+(tests/golden/edxml_history.py): each names its message as ``source`` with what
+its XML signature said (valid, invalid, absent); their messages' bytes stay in
+``blobs/``; ``bundle.json`` is the bundle of the document they act on, and the
+manifest names a delivery of the demo still open to new commands
+(``live_document``, ``live_recipient``).
+
 A golden ledger is made once, committed under tests/assets/golden/ and never made
 again: it stands for history written by older code, which every later version must
 still audit (tests/test_golden_ledger.py; docs/changing-commands.md).
@@ -28,8 +36,10 @@ from infrastructure.bundle import build_bundle
 from infrastructure.ledger import run_audit, trust_anchors
 from infrastructure.service import LedgerService, bootstrap
 from infrastructure.settings import Settings
+from tests.golden.edxml_history import edxml_history
 
-FORMAT = 1  # the golden ledger's format version: a new one gets a folder of its own
+FORMAT = 2  # the golden ledger's format version: a new one gets a folder of its own
+# 1: tests/assets/golden (the demo); 2: tests/assets/golden-v2 (and edXML imports)
 
 
 def make(target: Path) -> dict[str, Any]:
@@ -38,12 +48,17 @@ def make(target: Path) -> dict[str, Any]:
     subprocess.run([sys.executable, "-m", "api", "demo", "--data", str(target)], check=True,
                    env={**os.environ, "DOCLEDGER_BACKEND": "sqlite"})
     service = bootstrap(settings)
-    checkpoint = service.log.store.latest_checkpoint()
-    assert checkpoint is not None  # the demo signs one at its end
-    (target / "checkpoint.note").write_text(checkpoint.note)
-    document = first_document(service)
+    extra: dict[str, Any] = {}
+    if FORMAT >= 2:
+        extra = edxml_history(service)
+        service.log.issue_checkpoint(force=True)
+    # from format 2 the bundle is of the document the edXML messages act on
+    document = UUID(extra.pop("bundle_document", None) or first_document(service))
     bundle = build_bundle(service.app, service.log, document)
     (target / "bundle.json").write_text(json.dumps(bundle, ensure_ascii=False) + "\n")
+    checkpoint = service.log.store.latest_checkpoint()  # the demo's, or the bundles'
+    assert checkpoint is not None
+    (target / "checkpoint.note").write_text(checkpoint.note)
     registrar, ledger = trust_anchors(settings)
     report = run_audit(service.app, registrar_key=registrar, ledger_key=ledger,
                        trusted_checkpoints=[checkpoint.note])
@@ -54,10 +69,12 @@ def make(target: Path) -> dict[str, Any]:
         "documents": documents_of(service),
         "bundle_document": str(document),
         "checkpoint": {"size": checkpoint.size, "root": checkpoint.root.hex()},
+        **extra,
     }
     service.app.close()
     shutil.rmtree(target / "demo-attachments", ignore_errors=True)
     (target / "keys" / "ledger.checkpoint.lock").unlink(missing_ok=True)
+    (target / "ledger.sqlite.schema-lock").unlink(missing_ok=True)
     compact(target / "ledger.sqlite")
     (target / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
     return manifest
@@ -73,9 +90,8 @@ def documents_of(service: LedgerService) -> int:
 
 def created_documents(service: LedgerService) -> list[str]:
     """Ids of the documents created, in log order."""
-    created = f"{Document.Created.__module__}:{Document.Created.__qualname__}"
     found = service.app.recorder.select_notifications(start=1, limit=100_000,
-                                                       topics=[created])
+                                                       topics=[Document.Created.TOPIC])
     return [str(n.originator_id) for n in found]
 
 

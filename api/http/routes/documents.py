@@ -15,7 +15,14 @@ from uuid import UUID
 from fastapi import APIRouter, Path
 from fastapi.responses import Response
 
-from api.http.deps import CallerDep, ContainerDep, WaitFor, fresh_views, party_document
+from api.http.deps import (
+    CallerDep,
+    ContainerDep,
+    WaitFor,
+    fresh_views,
+    is_party,
+    party_document,
+)
 from api.http.problems import PROBLEM_RESPONSES
 from domain.errors import AuditFailure, NotFoundError, VerificationError
 from domain.verification.history import document_history
@@ -36,7 +43,7 @@ DocumentPath = Annotated[UUID, Path(
     "subject": "Về việc …", "state": "sent", "revision": 0,
     "timeline": [{"recipient": "000.00.00.H41", "status_code": "01", "event": "Arrived",
                   "at": "2026-11-27T02:15:00+00:00", "actor": "ledger", "staff": "",
-                  "detail": ""}],
+                  "detail": "", "source": None, "signature": None}],
     "attachment_reports": [{"type": "attachment.validated", "verdict": "valid",
                             "attachment": {"name": "qd.pdf", "sha256": "9f2c…"},
                             "lines": ["qd.pdf: signed by CN=…, valid, coverage entire-file"]}],
@@ -75,12 +82,17 @@ def bundle(document: DocumentPath, caller: CallerDep, c: ContainerDep) -> dict[s
     (docs/bundle.md), after signing one now; with a witness policy, published once
     its witnesses cosign it: a document newer than that is 404 until then.
 
-    Every event of the document, its deliveries and the agencies involved, with
-    inclusion proofs; `docledger verify-bundle` checks it offline.
+    Every event of the document, its deliveries and the agencies involved, and the
+    gateway receipts of the messages about it, with inclusion proofs;
+    `docledger verify-bundle` checks it offline. The messages' bytes come with the
+    receipts for the document's parties only: an auditor, who reads no attachment,
+    gets the receipts (digests and trace headers) without them.
     """
-    party_document(c, caller, document, auditors=True)
+    doc = party_document(c, caller, document, auditors=True)
+    blobs = c.service.folder.blobs if is_party(caller, doc) else None
     # the server's publisher asks the witnesses: a request never waits on them
-    return build_bundle(c.service.app, c.service.log, document, wait_for_witnesses=False)
+    return build_bundle(c.service.app, c.service.log, document, wait_for_witnesses=False,
+                        gateway=c.service.gateway_index(), blobs=blobs)
 
 
 EDXML = "application/xml"

@@ -24,6 +24,7 @@ from domain.errors import ForbiddenError
 from domain.exchange.commands import latest_schema
 from domain.exchange.edxml.mapping import Plan, plan_import
 from domain.exchange.edxml.parse import parse_edxml
+from domain.exchange.edxml_signature_policy import check_policy
 
 router = APIRouter(prefix="/v1", tags=["edxml"], responses=PROBLEM_RESPONSES)
 
@@ -41,8 +42,10 @@ async def plan(request: Request, c: ContainerDep) -> dict[str, Any]:
     body covered by Content-Digest; else 401, 403 for another party). Nothing is
     recorded: the bytes are kept in the blob store and the answer lists each
     command (`type`, `command_id`, `staff`, `schema_version`, `fields` with
-    `source`) for the agency to sign and post to `/v1/commands`. A message the
-    parser or the mapping refuses is 422 naming the element; a message of another
+    `source`, whose `signature` is the message's XML signature as this ledger
+    judges it) for the agency to sign and post to `/v1/commands`. A message the
+    parser or the mapping refuses is 422 naming the element, and so is one whose
+    signature the ledger's policy refuses (nothing kept); a message of another
     agency is 403.
     """
     if "signature-input" not in request.headers or "signature" not in request.headers:
@@ -60,10 +63,16 @@ async def plan(request: Request, c: ContainerDep) -> dict[str, Any]:
     signed.check()
 
     def planned() -> dict[str, Any]:
-        found: Plan = plan_import(parse_edxml(data), head.caller.name)
+        from domain.exchange.edxml_signature import check_xml_signature
+
+        settings = c.service.settings
+        found: Plan = plan_import(parse_edxml(data), head.caller.name,
+                                  organ_ids=settings.edxml_organ_ids)
+        evidence = check_xml_signature(data, settings.edxml_trust_anchors())
+        check_policy(evidence, settings.edxml_signature)  # refused: nothing kept
         blobs = c.service.folder.blobs
         source = {"name": SOURCE_NAME, "media_type": XML, "size": len(data),
-                  "sha256": blobs.put(data)}
+                  "sha256": blobs.put(data), "signature": evidence.recorded()}
         for blob in found.blobs:
             blobs.put(blob)
         return {"document": str(found.document), "source": source, "note": found.note,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -74,17 +75,23 @@ class Plan:
     note: str = ""
 
 
-def plan_import(message: Message, agency: str) -> Plan:
-    """The commands ``agency`` signs to record ``message``, or raise."""
-    if message.sender.organ_id != agency:
+def plan_import(message: Message, agency: str, *,
+                organ_ids: Mapping[str, str] | None = None) -> Plan:
+    """The commands ``agency`` signs to record ``message``, or raise.
+
+    ``organ_ids`` translates the OrganIds of the wild that are not the ledger's
+    13-character codes (``28.22.H17``) into the codes of the agencies they name,
+    as the importing agency knows them (docs/edxml.md, "Agency codes")."""
+    codes = Codes(organ_ids or {})
+    sender = codes.ledger(message.sender.organ_id, "From/OrganId")
+    if sender != agency:
         raise ForbiddenError(
             f"a {'status' if isinstance(message, StatusMessage) else 'document'} message is "
             f"recorded by the agency that sends it (From/OrganId {message.sender.organ_id}), "
             f"not by {agency}")
-    ledger_code(agency, "From/OrganId")
     if isinstance(message, StatusMessage):
-        return _status_plan(message, agency)
-    return _document_plan(message, agency)
+        return _status_plan(message, agency, codes)
+    return _document_plan(message, agency, codes)
 
 
 def command_id(agency: str, type_: str, fields: dict[str, Any]) -> str:
@@ -95,13 +102,23 @@ def command_id(agency: str, type_: str, fields: dict[str, Any]) -> str:
     return "edxml-" + hashlib.sha256(said.encode()).hexdigest()[:40]
 
 
-def ledger_code(organ_id: str, element: str) -> str:
-    """An OrganId the ledger can name an agency by (13 characters), else raise."""
-    try:
-        return check_agency_code(organ_id)
-    except InvalidInputError as exc:
-        raise EdxmlInvalidValueError(f"{exc}; the ledger knows agencies by their "
-                                     "13-character code", element=element) from None
+@dataclass(frozen=True)
+class Codes:
+    """The ledger's agency code of each OrganId a message names: the OrganId itself
+    when it is one, else its translation (``organ_ids``), else a refusal naming it."""
+
+    organ_ids: Mapping[str, str]
+
+    def ledger(self, organ_id: str, element: str) -> str:
+        code = self.organ_ids.get(organ_id, organ_id)
+        try:
+            return check_agency_code(code)
+        except InvalidInputError as exc:
+            hint = ("" if organ_id in self.organ_ids else
+                    f"; name the agency {organ_id} stands for with --organ-id "
+                    f"{organ_id}=<code> (DOCLEDGER_EDXML_ORGAN_IDS)")
+            raise EdxmlInvalidValueError(f"{exc}; the ledger knows agencies by their "
+                                         f"13-character code{hint}", element=element) from None
 
 
 def _planned(agency: str, type_: str, fields: dict[str, Any], staff: str) -> PlannedCommand:
@@ -112,36 +129,53 @@ def _planned(agency: str, type_: str, fields: dict[str, Any], staff: str) -> Pla
 # ---- document messages -----------------------------------------------------------------
 
 
-def _document_plan(m: DocumentMessage, agency: str) -> Plan:
+def _document_plan(m: DocumentMessage, agency: str, codes: Codes) -> Plan:
     staff = (m.business.staff.staff if m.business and m.business.staff
              and m.business.staff.staff else STAFF)
     reason = (m.business.reason if m.business and m.business.reason
               else REASONS.get(m.doc_type, ""))
     files, blobs = attachments(m.attachments)
     own = Document.id_for(agency, m.document_id)
-    to = [ledger_code(o.organ_id, "To/OrganId") for o in m.recipients]
+    to = [codes.ledger(o.organ_id, "To/OrganId") for o in m.recipients]
     kind = m.doc_type
     if kind is BusinessDocType.NEW:
-        h = header(m)
+        h = header(m, codes)
         doc = str(own)
+        # a copy an agency addresses to itself (the axis's own test messages) is
+        # its document, issued; the ledger delivers only to other agencies
+        others = [code for code in to if code != agency]
+        send = (_planned(agency, "document.send", {"document": doc, "recipients": others},
+                         staff),) if others else ()
         return Plan(agency=agency, document=own, blobs=blobs, commands=(
             _planned(agency, "document.create",
                      {"document_id": m.document_id, "header": h, "attachments": files}, staff),
             _planned(agency, "document.sign", {"document": doc, "signer": h["signer"]},
                      h["signer"]["full_name"]),
             _planned(agency, "document.issue", {"document": doc}, staff),
-            _planned(agency, "document.send", {"document": doc, "recipients": to}, staff),
-        ))
+            *send,
+        ), note="" if others else (
+            f"addressed only to its own sender {agency}: recorded as issued, not sent "
+            "(the ledger delivers to other agencies)"))
     if kind is BusinessDocType.RECALL:
         return Plan(agency=agency, document=own, commands=(_planned(
             agency, "delivery.recall",
             {"document": str(own), "recipients": sorted(to), "reason": reason}, staff),))
     if kind is BusinessDocType.UPDATE:
-        added, removed = receiver_changes(m)
+        added, removed = receiver_changes(m, codes)
+        info = m.business.document_info if m.business else None
+        # DocumentInfo 1: the metadata changed (the header as the message has it)
+        revised = header(m, codes) if info and info.document_info == "1" else None
+        if not (files or added or removed or revised):
+            # e.g. the copy of an update that adds or removes only other agencies: the
+            # addressee was told, and nothing it holds changes (the bytes are the record)
+            return Plan(agency=agency, document=own, commands=(), note=(
+                "the update changes nothing of this copy (no files, header or recipients "
+                "of it): nothing to record"))
         return Plan(agency=agency, document=own, blobs=blobs, commands=(_planned(
             agency, "document.revise",
             {"document": str(own), "business_type": 2, "attachments": files or None,
-             "reason": reason, "add_recipients": added, "remove_recipients": removed},
+             "reason": reason, "add_recipients": added, "remove_recipients": removed,
+             **({"header": revised} if revised is not None else {})},
             staff),))
     replaced = [r.document_id for r in m.business.replacements] if m.business else []
     # each replaced document once (the sample lists one twice)
@@ -153,13 +187,13 @@ def _document_plan(m: DocumentMessage, agency: str) -> Plan:
         for target in targets))
 
 
-def receiver_changes(m: DocumentMessage) -> tuple[list[str], list[str]]:
+def receiver_changes(m: DocumentMessage, codes: Codes) -> tuple[list[str], list[str]]:
     """An update's ``ReceiverList``: the agencies added and removed, each sorted."""
     info = m.business.document_info if m.business else None
     receivers = info.receivers if info else ()
-    added = sorted(ledger_code(r.organ_id, "Receiver/OrganId") for r in receivers
+    added = sorted(codes.ledger(r.organ_id, "Receiver/OrganId") for r in receivers
                    if r.receiver_type is ReceiverType.ADDED)
-    removed = sorted(ledger_code(r.organ_id, "Receiver/OrganId") for r in receivers
+    removed = sorted(codes.ledger(r.organ_id, "Receiver/OrganId") for r in receivers
                      if r.receiver_type is ReceiverType.REMOVED)
     return added, removed
 
@@ -181,7 +215,7 @@ def attachments(found: tuple[Attachment, ...]) -> tuple[list[dict[str, Any]], tu
     return files, tuple(blobs)
 
 
-def header(m: DocumentMessage) -> dict[str, Any]:
+def header(m: DocumentMessage, codes: Codes | None = None) -> dict[str, Any]:
     """The ledger's header fields (commands.Header) of a document message."""
     t = m.document_type
     signer = m.signer
@@ -203,22 +237,22 @@ def header(m: DocumentMessage) -> dict[str, Any]:
         "steering_type": STEERING_IN.get(m.steering_type or "0", 0),
         "due_date": None if m.due_date is None else m.due_date.isoformat(),
         "to_places": list(m.to_places),
-        "response_for": response_for(m),
+        "response_for": response_for(m, codes or Codes({})),
     }
 
 
-def response_for(m: DocumentMessage) -> dict[str, Any] | None:
+def response_for(m: DocumentMessage, codes: Codes) -> dict[str, Any] | None:
     """The first complete ``ResponseFor`` naming a ledger agency; the others are kept
     only in the message (the evidence)."""
     for r in m.response_for:
         if None in (r.organ_id, r.code, r.promulgation_date, r.document_id):
             continue
         try:
-            check_agency_code(str(r.organ_id))
+            organ_id = codes.ledger(str(r.organ_id), "ResponseFor/OrganId")
         except InvalidInputError:
             continue
         assert r.promulgation_date is not None
-        return {"organ_id": r.organ_id, "code": r.code,
+        return {"organ_id": organ_id, "code": r.code,
                 "promulgation_date": r.promulgation_date.isoformat(),
                 "document_id": r.document_id}
     return None
@@ -227,10 +261,10 @@ def response_for(m: DocumentMessage) -> dict[str, Any] | None:
 # ---- status messages --------------------------------------------------------------------
 
 
-def _status_plan(m: StatusMessage, agency: str) -> Plan:
+def _status_plan(m: StatusMessage, agency: str, codes: Codes) -> Plan:
     code, r = m.status_code, m.response_for
     assert r.organ_id is not None and r.document_id is not None  # the model requires them
-    addressee = ledger_code(r.organ_id, "ResponseFor/OrganId")
+    addressee = codes.ledger(r.organ_id, "ResponseFor/OrganId")
     # 13 goes from the document's sender to a recipient; every other code back
     sender = agency if code == Status.RECALL_REQUESTED else addressee
     doc = Document.id_for(sender, r.document_id)

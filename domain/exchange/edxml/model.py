@@ -496,6 +496,7 @@ class StatusMessage(_Checked):
     description: str | None = None  # free text, often "role - department: text"
     recipients: tuple[Organization, ...] = ()  # To: absent in every sample
     traces: tuple[TraceHeader, ...] = ()
+    signature: RawElement | None = None  # the XML-DSig Signature as found
     extra: Extra = ()  # unknown children of MessageHeader
     header_extra: Extra = ()  # unknown elements outside MessageHeader
 

@@ -88,10 +88,6 @@ class Reader:
         message_header = header.need("MessageHeader")
         traces, business = self.trace_list(header.one("TraceHeaderList"))
         if message_header.find(f"{{{EDXML_NS}}}StatusCode") is not None:
-            if header.signatures:
-                raise EdxmlInvalidValueError("a status message carries no Signature",
-                                             element="Signature",
-                                             line=header.signatures[0].sourceline)
             if business is not None:
                 trace_list = header.need("TraceHeaderList")
                 found = trace_list.find(f"{{{EDXML_NS}}}Bussiness")
@@ -102,7 +98,7 @@ class Reader:
             body = envelope.one("edXMLBody")
             self.header_extra.extend(raw_element(e) for e in (
                 ([] if body is None else [body]) + top.many("AttachmentEncoded")))
-            return self.status(message_header, traces)
+            return self.status(message_header, traces, signature)
         attachments = self.attachments(envelope.one("edXMLBody"),
                                        top.many("AttachmentEncoded"))
         return self.document(message_header, traces, business, signature, attachments)
@@ -144,7 +140,8 @@ class Reader:
             header_extra=tuple(self.header_extra),
         ))
 
-    def status(self, header: Element, traces: tuple[TraceHeader, ...]) -> StatusMessage:
+    def status(self, header: Element, traces: tuple[TraceHeader, ...],
+               signature: RawElement | None) -> StatusMessage:
         kids = self.kids(header, "From", "To", "ResponseFor", "StaffInfo", "StatusCode",
                          "Description", "Timestamp")
         response_for = self.response_for(kids.need("ResponseFor"))
@@ -165,6 +162,7 @@ class Reader:
             staff=kids.convert("StaffInfo", self.staff),
             description=kids.text("Description"),
             traces=traces,
+            signature=signature,
             extra=tuple(kids.extra),
             header_extra=tuple(self.header_extra),
         ))

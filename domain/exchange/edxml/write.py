@@ -56,6 +56,8 @@ def write_edxml(message: Message) -> bytes:
     else:
         _status_header(out, message)
         _trace_list(out, message.traces, None)
+        if message.signature is not None:
+            out.raw((message.signature,))
     out.raw(message.header_extra)
     out.close("edXML:edXMLHeader")
     if isinstance(message, DocumentMessage):

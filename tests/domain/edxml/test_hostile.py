@@ -54,7 +54,6 @@ CASES: list[tuple[str, type[EdxmlError], str, str | tuple[str, int]]] = [
      "<edXML:ContentTransferEncoded"),
     ("repeated-document-id", EdxmlInvalidValueError, "DocumentId",
      ("<edXML:DocumentId>", 2)),
-    ("status-with-signature", EdxmlInvalidValueError, "Signature", "<Signature>"),
     ("attachment-without-payload", EdxmlMissingElementError,
      "Attachment/ContentTransferEncoded", "<Attachment>"),
     ("duplicate-content-id", EdxmlInvalidValueError, "ContentId",

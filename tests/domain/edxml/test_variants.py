@@ -65,6 +65,17 @@ def test_signature_in_the_xmldsig_namespace_is_kept_as_found() -> None:
     assert parse_edxml(write_edxml(variant)) == variant
 
 
+def test_signature_of_a_status_message_is_kept_as_found() -> None:
+    # the SDK's status samples carry none; the wild signs status messages too
+    variant = parse_edxml(read(VARIANTS / "status-01-with-signature.edxml"))
+    clean = parse_edxml(read(SAMPLES / "status-01-arrived.edxml"))
+    assert isinstance(variant, StatusMessage) and variant.signature is not None
+    assert variant.signature.xml == (f'<Signature xmlns="{EDXML_NS}"><SignatureValue>AAAA'
+                                     "</SignatureValue></Signature>")
+    assert replace(variant, signature=None) == clean
+    assert parse_edxml(write_edxml(variant)) == variant
+
+
 def test_zipped_attachment_holding_a_whole_other_edxml() -> None:
     m = parse_edxml(read(VARIANTS / "new-zipped-edxml-attachment.edxml"))
     assert isinstance(m, DocumentMessage)
