@@ -5,11 +5,13 @@ from __future__ import annotations
 import csv
 import html
 import io
+import json
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from domain.errors import InvalidInputError
+from domain.evidence.pdf_report import report_lines
 from domain.exchange.codes import OPEN_STATES, DeliveryState
 from domain.text import display
 from infrastructure.views.store import ViewStore
@@ -93,7 +95,17 @@ def status(views: ViewStore, document: str) -> dict[str, Any] | None:
         "SELECT recipient, status_code, event, at, actor, staff, detail, source, signature "
         "FROM {t:v_timeline} "
         "WHERE document_id = %s ORDER BY recipient, version", [document])
+    doc["attachment_reports"] = pdf_reports(views, document)
     return doc
+
+
+def pdf_reports(views: ViewStore, document: str) -> list[dict[str, Any]]:
+    """The ledger's reports on the document's PDF attachments, oldest first: each with
+    its lines for people (signed by whom, valid, invalid or absent, coverage)."""
+    rows = views.query("SELECT report FROM {t:v_pdf_reports} WHERE document_id = %s "
+                       "ORDER BY version", [document])
+    reports = [json.loads(row["report"]) for row in rows]
+    return [{**r, "lines": report_lines(r)} for r in reports]
 
 
 def register(views: ViewStore, agency: str, direction: str, year: int) -> list[dict[str, Any]]:
