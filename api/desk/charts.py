@@ -54,7 +54,7 @@ def nice_ceiling(value: float) -> float:
     """The smallest of 1, 2, 5 × 10^k at or above ``value`` (at least 1)."""
     if value <= 1:
         return 1
-    power = 10 ** math.floor(math.log10(value))
+    power = 10.0 ** math.floor(math.log10(value))
     return next(step * power for step in (1, 2, 5, 10) if step * power >= value)
 
 

@@ -16,13 +16,15 @@ from tests.desk.conftest import A, B, Desk, screenshot, sign_in
 
 AXE = (Path(__file__).parent / "vendor" / "axe.min.js").read_text(encoding="utf-8")
 PAGES = ("inbox", "outbox", "send", "search", "registers", "statistics", "audit")
+DOCUMENT_LINK = "main a[href^='/desk/doc']"  # a document's own page, from the inbox
 TABLET = 768
 
 SERIOUS_VIOLATIONS = """async () => {
   const result = await axe.run(document, {resultTypes: ["violations"]});
   return result.violations
     .filter(v => v.impact === "serious" || v.impact === "critical")
-    .map(v => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map(n => n.target.join(" ")).slice(0, 3).join(", ")}`);
+    .map(v => `${v.id} (${v.impact}): ${v.help} at `
+      + v.nodes.slice(0, 3).map(n => n.target.join(" ")).join(", "));
 }"""
 
 # every element a keyboard user must be able to reach, numbered in document order
@@ -92,9 +94,15 @@ def test_every_desk_page_passes_axe_and_the_keyboard(desk: Desk, new_page: Any) 
     page.goto(f"{desk.url}/desk/signin")
     problems = check_page(page, "signin")
     sign_in(page, desk, B)
-    for name in PAGES:
+    # every page the navigation offers (a page added later is checked too), and these
+    offered = page.eval_on_selector_all("header nav a", "links => links.map(a => a.pathname)")
+    names = dict.fromkeys([*PAGES, *(path.removeprefix("/desk/") for path in offered)])
+    for name in names:
         page.goto(f"{desk.url}/desk/{name}")
         problems += check_page(page, name)
+        if name == "inbox" and page.locator(DOCUMENT_LINK).count():
+            page.goto(desk.url + page.locator(DOCUMENT_LINK).first.get_attribute("href"))
+            problems += check_page(page, "document")
 
     tablet = sign_in(new_page(TABLET), desk, B)
     for name in ("inbox", "registers", "statistics"):
