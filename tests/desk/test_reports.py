@@ -10,10 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from domain.exchange.codes import VIETNAM_TIME
-from tests.desk.conftest import A, B, Desk, screenshot
+from tests.desk.conftest import A, B, Desk, screenshot, sign_in
 
 STATIC = Path(__file__).parents[2] / "api" / "desk" / "static"
 HOSTILE_UNIT = "Phòng <script>alert(1)</script> \u202eKT"
+HOSTILE = "000.00.00.K99"
+HOSTILE_NAME = "UBND <script>alert(1)</script> \u202exã"
 HOSTILE_SUBJECT = "Về việc <img src=x onerror=alert(1)> \u202egnp.exe"
 A4_LANDSCAPE = (841.92, 595.0)  # points
 
@@ -81,6 +83,18 @@ def test_registers_equal_the_cli_register_and_print_on_a4(desk: Desk, signed_in:
     pdf = page.pdf(prefer_css_page_size=True)
     width, height = map(float, re.findall(rb"/MediaBox \[0 0 ([\d.]+) ([\d.]+)\]", pdf)[0])
     assert (round(width), round(height)) == tuple(round(v) for v in A4_LANDSCAPE)
+
+
+def test_an_agency_name_with_markup_and_bidi_is_text_atop_its_register(
+        desk: Desk, new_page: Any) -> None:
+    done = desk.cli("agency", "register", HOSTILE, HOSTILE_NAME)
+    assert done.exit_code == 0, done.output
+    assert desk.cli("project").exit_code == 0  # PostgreSQL: the views name it
+    page = sign_in(new_page(), desk, HOSTILE)
+    page.goto(f"{desk.url}/desk/registers?direction=outgoing")
+    assert page.inner_text(".register-agency") == (
+        "UBND <script>alert(1)</script> <U+202E>xã (000.00.00.K99)")
+    assert page.locator("main script").count() == 0 and "\u202e" not in page.content()
 
 
 def test_statistics_equal_cli_stats_per_month_and_add_up_per_unit(desk: Desk,
