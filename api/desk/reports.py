@@ -40,7 +40,8 @@ i18n.add({
     "stats.year": "Năm",
     "stats.show": "Xem",
     "stats.totals": "Năm {year}: nhận {received} văn bản, đã giải quyết {completed} "
-                    "({share}); đúng hạn {on_time} ({rate} số đã giải quyết).",
+                    "({share}).",
+    "stats.totals_on_time": "Giải quyết đúng hạn {on_time} ({rate} số đã giải quyết).",
     "stats.by_month": "Theo tháng",
     "stats.by_unit": "Theo đơn vị chủ trì",
     "stats.month": "Tháng",
@@ -69,8 +70,8 @@ i18n.add({
     "registers.count": "{count} documents",
     "stats.year": "Year",
     "stats.show": "Show",
-    "stats.totals": "{year}: {received} documents received, {completed} resolved ({share}); "
-                    "{on_time} on time ({rate} of those resolved).",
+    "stats.totals": "{year}: {received} documents received, {completed} resolved ({share}).",
+    "stats.totals_on_time": "{on_time} resolved on time ({rate} of those resolved).",
     "stats.by_month": "By month",
     "stats.by_unit": "By lead unit",
     "stats.month": "Month",

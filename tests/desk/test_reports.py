@@ -110,6 +110,8 @@ def test_statistics_equal_cli_stats_per_month_and_add_up_per_unit(desk: Desk,
                      last.isoformat())
     assert months[f"{today.month:02d}"] == figures_row(month)
     assert month["received"] == 3 and month["completed"] == 2
+    assert page.inner_text("#totals").startswith(
+        f"Năm {today.year}: nhận 3 văn bản, đã giải quyết 2 (66,7%).")
 
     whole = cli_json(desk, "stats", B, "--from", f"{today.year}-01-01", "--to",
                      f"{today.year}-12-31")
