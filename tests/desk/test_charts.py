@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 from api.desk.charts import PLOT_HEIGHT, TOP, bar_chart, nice_ceiling, number
 
 
@@ -35,3 +38,38 @@ def test_long_unit_names_are_cut_under_the_bars_only() -> None:
     chart = bar_chart(chart_id="u", title="t", desc="d", categories=[name],
                       series=[("received", [1])])
     assert chart.labels[0].text == "Phòng Văn hóa…" and chart.bars[0].tip.startswith(name)
+
+
+# ---- contrast of what axe cannot measure: SVG text and bars ---------------------------
+
+CSS = (Path(__file__).parents[2] / "api" / "desk" / "static" / "reports.css").read_text(
+    encoding="utf-8")
+
+
+def luminance(hex_colour: str) -> float:
+    digits = hex_colour.lstrip("#")
+    if len(digits) == 3:
+        digits = "".join(d * 2 for d in digits)
+    channels = [int(digits[i:i + 2], 16) / 255 for i in (0, 2, 4)]
+    r, g, b = (c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels)
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def contrast_on_white(hex_colour: str) -> float:
+    return 1.05 / (luminance(hex_colour) + 0.05)
+
+
+def fill_of(selector: str) -> str:
+    rule = re.escape(selector) + r"\s*\{[^}]*?(?:fill|background):\s*(#[0-9a-fA-F]{3,6})"
+    found = re.search(rule, CSS)
+    assert found, selector
+    return found.group(1)
+
+
+def test_chart_text_and_bars_are_readable_on_white() -> None:
+    for text in (".chart-axis", ".chart-label"):  # WCAG AA for small text
+        assert contrast_on_white(fill_of(text)) >= 4.5, text
+    for n in range(3):  # graphics: 3:1, and the legend's swatch is the bar's colour
+        bar = fill_of(f".chart-series-{n}")
+        assert contrast_on_white(bar) >= 3, n
+        assert fill_of(f".legend .legend-{n}::before") == bar
