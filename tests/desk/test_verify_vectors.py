@@ -1,0 +1,71 @@
+"""The browser's bundle verifier (api/desk/static/js/verify/) against Python's
+``verify_bundle`` on the same vectors: the same verdict, the same failing step,
+the same event named. One browser page runs every vector."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from domain.exchange.catalogue import CATALOGUE
+from tests.desk.static_server import static_server
+from tests.desk.verify_vectors import WHERE, algorithm_vectors, vectors
+
+os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
+sync_api = pytest.importorskip("playwright.sync_api")
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+RUN_ALL = """async (vectors) => {
+  const { verifyBundle } = await import("/js/verify/bundle.js");
+  const out = [];
+  for (const v of vectors) {
+    const steps = [];
+    const result = await verifyBundle(v.bundle, v.vkey, (s) => steps.push(s.step));
+    out.push({ name: v.name, ok: result.ok, step: result.ok ? null : result.step,
+               error: result.ok ? null : result.error, passed: steps,
+               unchecked: result.unchecked.length });
+  }
+  return out;
+}"""
+
+
+@pytest.fixture(scope="module")
+def page() -> Iterator[Any]:
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("no chromium")
+    with static_server() as base, sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM)
+        page = browser.new_page()
+        page.goto(f"{base}/js/verify/bundle.js")
+        yield page
+        browser.close()
+
+
+def test_the_browser_gives_python_s_verdict_on_every_vector(page: Any) -> None:
+    cases = vectors() + algorithm_vectors()
+    expected = {v.name: v.verdict() for v in cases}
+    results = page.evaluate(RUN_ALL, [v.as_json() for v in cases])
+    assert [r["name"] for r in results] == [v.name for v in cases]
+    for got in results:
+        want = expected[got["name"]]
+        where = WHERE.search(got["error"] or "")
+        assert (got["ok"], got["step"], where.group(0) if where else None) == (
+            want["ok"], want["step"], want["where"]), (got, want)
+        # every step before the failing one passed, in order; none after it ran
+        last = 10 if got["ok"] else got["step"] - 1
+        assert got["passed"] == list(range(1, last + 1)), got
+        if got["ok"]:  # these bundles hold no certificate, time-stamp or message bytes
+            assert got["unchecked"] == 0, got
+    assert {r["name"] for r in results if r["ok"]} == {
+        "valid", "golden", "golden-v2", "every algorithm"}
+
+
+def test_the_browser_s_catalogue_is_the_ledger_s(page: Any) -> None:
+    table = page.evaluate("""async () =>
+        (await import("/js/verify/catalogue.js")).CATALOGUE""")
+    assert table == {kind: [entry.role.name, sorted(entry.writes)]
+                     for kind, entry in CATALOGUE.items()}
