@@ -12,8 +12,10 @@ from typing import Any
 import pytest
 
 from domain.exchange.catalogue import CATALOGUE
+from infrastructure.settings import Settings
+from tests.contract.test_gateway_bundle import Exchange
 from tests.desk.static_server import static_server
-from tests.desk.verify_vectors import WHERE, algorithm_vectors, vectors
+from tests.desk.verify_vectors import WHERE, algorithm_vectors, gateway_vectors, vectors
 
 os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -69,3 +71,21 @@ def test_the_browser_s_catalogue_is_the_ledger_s(page: Any) -> None:
         (await import("/js/verify/catalogue.js")).CATALOGUE""")
     assert table == {kind: [entry.role.name, sorted(entry.writes)]
                      for kind, entry in CATALOGUE.items()}
+
+
+def test_gateway_receipts_get_python_s_verdict_in_the_browser(
+        page: Any, settings: Settings) -> None:
+    exchange = Exchange(settings)
+    try:
+        cases = gateway_vectors(exchange)
+    finally:
+        exchange.service.close()
+    results = {r["name"]: r for r in page.evaluate(RUN_ALL, [v.as_json() for v in cases])}
+    for case in cases:
+        want, got = case.verdict(), results[case.name]
+        assert (got["ok"], got["step"]) == (want["ok"], want["step"]), (got, want)
+    assert results["gateway receipts with their bytes"]["ok"]
+    # the trace headers read again from the bytes need an edXML reader: not here
+    assert results["gateway receipts with their bytes"]["unchecked"] == 1
+    assert results["gateway receipts without bytes"]["unchecked"] == 0
+    assert results["gateway receipt with altered bytes"]["step"] == 9

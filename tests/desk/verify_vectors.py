@@ -232,3 +232,23 @@ def vectors() -> list[Vector]:
             lambda n: n.originator_id == accepted and n.topic.endswith("Accepted"), later)),
             ledger.vkey),
     ]
+
+
+def gateway_vectors(exchange: Any) -> list[Vector]:
+    """Bundles with gateway receipts (tests/contract/test_gateway_bundle.py's
+    exchange): with and without the messages' bytes, and each refused at step 9."""
+    from tests.contract.test_gateway_bundle import entry_of, sha
+
+    with_bytes = exchange.bundle()
+    without_bytes = copy.deepcopy(with_bytes)
+    for entry in without_bytes["gateway"]:
+        del entry["data"]
+    altered = copy.deepcopy(with_bytes)
+    entry = entry_of(altered, sha(exchange.delivered))
+    entry["data"] = base64.b64encode(exchange.delivered.replace(b"TT2", b"TT9")).decode()
+    moved = copy.deepcopy(with_bytes)
+    moved["gateway"][0]["proof"] = moved["gateway"][1]["proof"]
+    return [Vector("gateway receipts with their bytes", with_bytes, exchange.vkey),
+            Vector("gateway receipts without bytes", without_bytes, exchange.vkey),
+            Vector("gateway receipt with altered bytes", altered, exchange.vkey),
+            Vector("gateway receipt with another's proof", moved, exchange.vkey)]
