@@ -1,7 +1,8 @@
-// DSSE envelopes (domain/evidence/envelope.py, docs/commands.md): the signature is
-// over PAE = "DSSEv1" SP LEN(type) SP type SP LEN(body) SP body.
+// DSSE envelopes read and verified (domain/evidence/envelope.py, docs/commands.md):
+// the signature is over PAE = "DSSEv1" SP LEN(type) SP type SP LEN(body) SP body.
 
-import { b64decode, concat, utf8 } from "./bytes.js";
+import { pae } from "../dsse.js";
+import { b64decode } from "./bytes.js";
 import { verifySignature } from "./keys.js";
 
 export const COMMAND_TYPE = "application/vnd.docledger.command+json";
@@ -15,10 +16,7 @@ export class SignatureError extends Error {
   constructor(message) { super(message); this.name = "InvalidSignatureError"; }
 }
 
-export function pae(payloadType, payload) {
-  const t = utf8(payloadType);
-  return concat(utf8(`DSSEv1 ${t.length} `), t, utf8(` ${payload.length} `), payload);
-}
+export { pae };  // the desk's signer's PAE (../dsse.js): one encoding, signing and verifying
 
 const isObject = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
 
