@@ -15,6 +15,7 @@ const WORDS = {
     'not-pkcs8': 'Tệp khóa không phải khóa bí mật PKCS#8 (PEM) do docledger keygen tạo.',
     'no-key': 'Chưa có khóa trong trình duyệt: hãy chọn tệp khóa.',
     'network': 'Không kết nối được tới máy chủ.',
+    'no-recipients': 'Hãy chọn ít nhất một nơi nhận.',
     'unknown': 'Có lỗi xảy ra',
   },
   en: {
@@ -32,6 +33,7 @@ const WORDS = {
     'not-pkcs8': 'The key file is not a PKCS#8 private key (PEM) as docledger keygen writes.',
     'no-key': 'No key in this browser yet: choose the key file.',
     'network': 'The server cannot be reached.',
+    'no-recipients': 'Choose at least one recipient.',
     'unknown': 'Something went wrong',
   },
 };
