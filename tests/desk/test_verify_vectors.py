@@ -15,7 +15,14 @@ from domain.exchange.catalogue import CATALOGUE
 from infrastructure.settings import Settings
 from tests.contract.test_gateway_bundle import Exchange
 from tests.desk.static_server import static_server
-from tests.desk.verify_vectors import WHERE, algorithm_vectors, gateway_vectors, vectors
+from tests.desk.verify_vectors import (
+    WHERE,
+    algorithm_vectors,
+    certificate_vectors,
+    gateway_vectors,
+    vectors,
+)
+from tests.pki import running_pki
 
 os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -89,3 +96,17 @@ def test_gateway_receipts_get_python_s_verdict_in_the_browser(
     assert results["gateway receipts with their bytes"]["unchecked"] == 1
     assert results["gateway receipts without bytes"]["unchecked"] == 0
     assert results["gateway receipt with altered bytes"]["step"] == 9
+
+
+def test_certificate_backed_keys_verify_in_the_browser_but_their_certificates(
+        page: Any, settings: Settings) -> None:
+    with running_pki("Desk PKI") as pki:
+        cases = certificate_vectors(settings, pki)
+    results = {r["name"]: r for r in page.evaluate(RUN_ALL, [v.as_json() for v in cases])}
+    for case in cases:
+        want, got = case.verdict(), results[case.name]
+        assert (got["ok"], got["step"]) == (want["ok"], want["step"]), (got, want)
+    # verified, and honest about it: the certificate's path is checked only by the server
+    assert results["certificate-backed key"]["ok"]
+    assert results["certificate-backed key"]["unchecked"] >= 1
+    assert results["certificate without its trust anchors"]["step"] == 6

@@ -252,3 +252,28 @@ def gateway_vectors(exchange: Any) -> list[Vector]:
             Vector("gateway receipts without bytes", without_bytes, exchange.vkey),
             Vector("gateway receipt with altered bytes", altered, exchange.vkey),
             Vector("gateway receipt with another's proof", moved, exchange.vkey)]
+
+
+def certificate_vectors(settings: Any, pki: Any) -> list[Vector]:
+    """A sender whose key a certificate vouches for (tests/pki.py): the browser checks
+    its signatures and recorded validity and leaves the certificate to verify-bundle."""
+    from domain.exchange.ids import TRUST_ID, command_record_id
+    from infrastructure.bundle import build_bundle
+    from infrastructure.ledger import open_log
+    from tests.certs_support import trust, use_certificate
+
+    world = World.create(settings, clock=ManualClock())
+    trust(world, pki.root)
+    use_certificate(world, pki.p256, (pki.intermediate,))
+    doc = world.sent()
+    world.act(RECIPIENT, "delivery.accept", {"document": doc})
+    log = open_log(world.settings, world.app)
+    bundle, vkey = build_bundle(world.app, log, UUID(doc)), log.note_key.vkey()
+    anchorless = copy.deepcopy(bundle)
+    trust_commands = {str(command_record_id(json.loads(base64.b64decode(
+        state_of(e)["envelope"]["payload"]))["command_id"]))
+        for e in bundle["events"] if e["aggregate_id"] == str(TRUST_ID)}
+    anchorless["events"] = [e for e in bundle["events"]
+                            if e["aggregate_id"] not in {str(TRUST_ID), *trust_commands}]
+    return [Vector("certificate-backed key", bundle, vkey),
+            Vector("certificate without its trust anchors", anchorless, vkey)]

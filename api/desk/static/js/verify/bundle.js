@@ -393,7 +393,7 @@ class Verifier {
         if (hex(await sha256(b64decode(e.data.certificate, "trust anchor"))) !== digest) {
           throw this.fail("the anchor's fingerprint is not its certificate's", e);
         }
-        history.set(digest, { removed: null });
+        history.set(digest, { added: e.timestamp, removed: null });
       } else if (e.topic === `${TRUST}.AnchorRemoved` && history.has(digest)
                  && history.get(digest).removed === null) {
         history.get(digest).removed = e.timestamp;
@@ -401,7 +401,13 @@ class Verifier {
         throw this.fail(`unexpected trust anchors event ${e.topic}`, e);
       }
     }
-    if (history.size) this.notHere("the trust anchors' certificates are read only by the server");
+    this.anchors = history;
+  }
+
+  // The anchors in force at `at` (fingerprints): a certificate must chain to one.
+  anchorsAt(at) {
+    return [...this.anchors].filter(([, a]) => le(a.added, at) && (a.removed === null || lt(at, a.removed)))
+      .map(([digest]) => digest);
   }
 
   async revocationEvidence() {
@@ -446,17 +452,25 @@ class Verifier {
         } else if (e.topic === `${AGENCY}.KeyAdded`) {
           await this.addKey(keys, e.data.key, e, commandId);
         } else if (e.topic === `${AGENCY}.CertificateAdded`) {
+          const anchors = this.anchorsAt(e.timestamp);
+          if (!anchors.length) {
+            throw this.fail("its certificate does not hold: no trust anchor is in force: add "
+                            + "one with `docledger trust add`", e);
+          }
           if (e.data.binding === REGISTRAR_BINDING && this.actor(e) !== REGISTRAR) {
             throw this.fail("a certificate bound to the agency by someone other than the registrar", e);
+          }
+          if (!anchors.includes(e.data.anchor)) {
+            throw this.fail("the key the certificate vouches for is not the one recorded", e);
           }
           await this.addKey(keys, e.data.key, e, commandId);
           const period = keys.get(e.data.key.keyid);
           period.notBefore = parseTime(e.data.not_before);
           period.notAfter = parseTime(e.data.not_after);
           period.certified = true;
-          this.notHere(`the certificate of key ${period.keyid} of ${code} (path to a trust anchor, `
-                       + "binding, validity) is validated only by verify-bundle; its recorded "
-                       + "validity period is applied here");
+          this.notHere(`the certificate of key ${period.keyid} of ${code} (its path to anchor `
+                       + `${e.data.anchor}, binding and validity): validated only by verify-bundle; `
+                       + "its recorded validity period is applied here");
         } else if (e.topic === `${AGENCY}.KeyRevoked`) {
           const period = keys.get(e.data.keyid);
           if (!period || period.revokedAt) {
