@@ -13,6 +13,7 @@ from typing import Any
 from uuid import UUID
 
 from api.http.container import Container
+from api.http.deps import fresh_views
 from domain.exchange.agency import Agency
 from domain.exchange.delivery import TRANSITIONS, Delivery
 from domain.exchange.document import Document
@@ -87,8 +88,11 @@ class DocumentView:
         return out
 
 
-def document_view(c: Container, agency: str, document: UUID, doc: Document) -> DocumentView:
-    status = queries.status(c.service.fresh_views(), str(document))
+def document_view(c: Container, agency: str, document: UUID, doc: Document,
+                  wait_for: int | None = None) -> DocumentView:
+    """The document as ``agency`` sees it; with ``wait_for``, once the views hold that
+    notification (read-your-writes after the clerk's own command)."""
+    status = queries.status(fresh_views(c, wait_for), str(document))
     history = document_history(c.service.app, document)
     mine = None
     if agency in doc.recipients:

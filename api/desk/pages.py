@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from api.desk import clerk, clerk_words  # noqa: F401 - clerk_words adds the pages' words
 from api.desk.deps import PageSession, caller_of
 from api.desk.templating import render, today_vn
-from api.http.deps import ContainerDep, party_document
+from api.http.deps import ContainerDep, WaitFor, party_document
 from infrastructure.views import queries
 
 router = APIRouter(prefix="/desk", include_in_schema=False)
@@ -87,12 +87,12 @@ async def send(request: Request, session: PageSession, c: ContainerDep) -> HTMLR
 
 @router.get("/documents/{document}", response_class=HTMLResponse)
 async def document(request: Request, document: UUID, session: PageSession,
-                   c: ContainerDep) -> HTMLResponse:
+                   c: ContainerDep, wait_for: WaitFor = None) -> HTMLResponse:
     """A document its sender or a recipient reads (anyone else: 404 as the API answers)."""
 
     def read() -> clerk.DocumentView:
         doc = party_document(c, caller_of(session), document, auditors=False)
-        return clerk.document_view(c, session.agency, document, doc)
+        return clerk.document_view(c, session.agency, document, doc, wait_for)
 
     view = await run_in_threadpool(read)
     return render(request, "document.html", agency=session.agency, view=view,

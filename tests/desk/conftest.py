@@ -88,7 +88,9 @@ def desk(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Desk]:
         assert done.exit_code == 0, done.output
     app = create_served_app(Settings(data=data, backend=settings.backend,
                                      pg_db=settings.pg_db, pg_schema=settings.pg_schema,
-                                     checkpoint_seconds=0))
+                                     checkpoint_seconds=0,
+                                     # one server, no separate views worker on PostgreSQL
+                                     views_in_process=True))
     sock = free_socket()
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)

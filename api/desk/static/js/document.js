@@ -43,7 +43,8 @@ if (actions) {
       status.textContent = number ? actions.dataset.accepted.replace('{n}', number)
                                   : actions.dataset.done;
       const at = new URL(window.location.href);
-      at.searchParams.set('done', act);
+      const last = Math.max(0, ...(outcome.notification_ids || []));
+      if (last) at.searchParams.set('wait_for', String(last));
       setTimeout(() => window.location.assign(at.pathname + at.search), number ? 1500 : 400);
     } catch (error) {
       status.className = 'error';

@@ -91,11 +91,12 @@ if (form) {
       say('… document.issue', '');
       const issued = await submit('document.issue', { document: doc });
       say('… document.send', '');
-      await submit('document.send', { document: doc, recipients });
+      const sent = await submit('document.send', { document: doc, recipients });
+      const last = Math.max(0, ...(sent.notification_ids || []));
       out.className = 'ok';
       out.textContent = form.dataset.sent.replace('{reference}', issued.result.reference) + ' ';
       const link = document.createElement('a');
-      link.href = `/desk/documents/${doc}`;
+      link.href = `/desk/documents/${doc}${last ? `?wait_for=${last}` : ''}`;
       link.textContent = form.dataset.open;
       link.id = 'sent-link';
       out.append(link);
