@@ -38,6 +38,10 @@ i18n.add(
         "audit.pin.forget": "Bỏ ghim",
         "audit.pin.none": "Chưa ghim khóa nào: chưa thể xác minh.",
         "audit.pin.current": "Đang ghim",
+        "audit.policy": "Chính sách nhân chứng (không bắt buộc)",
+        "audit.policy.help": "Tệp chính sách c2sp.org/tlog-policy như verify-bundle --policy: "
+                             "bước 2 khi đó đòi đủ chữ ký đồng ký của nhân chứng.",
+        "audit.policy.current": "chính sách nhân chứng, ngưỡng",
         "audit.open": "Mở gói chứng cứ",
         "audit.file": "Tệp gói (JSON, do docledger bundle tạo)",
         "audit.by_id": "Hoặc mã văn bản (tải từ máy chủ bằng phiên đăng nhập)",
@@ -75,6 +79,10 @@ i18n.add(
         "audit.pin.forget": "Unpin",
         "audit.pin.none": "No key pinned: nothing can be verified yet.",
         "audit.pin.current": "Pinned",
+        "audit.policy": "Witness policy (optional)",
+        "audit.policy.help": "A c2sp.org/tlog-policy file as verify-bundle --policy takes: step "
+                             "2 then requires the witnesses' cosignatures to meet its quorum.",
+        "audit.policy.current": "witness policy, quorum",
         "audit.open": "Open a bundle",
         "audit.file": "Bundle file (JSON, as docledger bundle writes it)",
         "audit.by_id": "Or a document id (fetched from the server with your session)",

@@ -10,8 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
+from domain.evidence.cosignature import CosignerKey
 from domain.evidence.keys import Ed25519Signer
+from domain.evidence.policy import Policy
 from domain.verification.bundle import BundleError, verify_bundle
 from infrastructure.keyfiles import write_key_pair
 from tests.desk.conftest import A, B, Desk, screenshot
@@ -94,7 +97,21 @@ def test_auditor_page_verifies_a_bundle_and_turns_red_on_a_tampered_copy(
     assert "not in the checkpointed log" in page.inner_text("#steps li[data-step='3']")
     screenshot(page, "desk-audit-tampered")
 
-    # another ledger's key pinned: the checkpoint is not the pinned key's
+    # a witness policy pinned too: this ledger's checkpoint has no cosignature
+    witness = CosignerKey.from_public_key("witness.example/w1",
+                                          Ed25519Signer.generate().public_key)
+    policy = f"witness w1 {witness.vkey()}\nquorum w1\n"
+    with pytest.raises(BundleError, match="QuorumError") as caught:
+        verify_bundle(bundle, vkey, policy=Policy.parse(policy))
+    page.fill("#policy", policy)
+    page.click("#pin button[type=submit]")
+    page.wait_for_selector("#pinned.ok")
+    page.set_input_files("#bundle-file", str(tmp_path / "bundle.json"))
+    page.wait_for_selector("#verdict[data-verdict=failed]")
+    assert page.get_attribute("#verdict", "data-step") == str(caught.value.step) == "2"
+    assert "witness quorum 'w1' NOT met" in page.inner_text("#steps li[data-step='2']")
+
+    # a key whose hash is not its own is refused when pinned
     other = vkey.split("+")[0] + "+" + "00000000" + "+" + vkey.split("+", 2)[2]
     page.fill("#vkey", other)
     page.click("#pin button[type=submit]")

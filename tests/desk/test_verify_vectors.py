@@ -11,7 +11,9 @@ from typing import Any
 
 import pytest
 
+from domain.evidence.policy import Policy
 from domain.exchange.catalogue import CATALOGUE
+from domain.verification.bundle import verify_bundle
 from infrastructure.settings import Settings
 from tests.contract.test_gateway_bundle import Exchange
 from tests.desk.static_server import static_server
@@ -21,6 +23,7 @@ from tests.desk.verify_vectors import (
     certificate_vectors,
     gateway_vectors,
     vectors,
+    witnessed_vectors,
 )
 from tests.pki import running_pki
 
@@ -30,12 +33,17 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 RUN_ALL = """async (vectors) => {
   const { verifyBundle } = await import("/js/verify/bundle.js");
+  const { parsePolicy } = await import("/js/verify/policy.js");
   const out = [];
   for (const v of vectors) {
-    const steps = [];
-    const result = await verifyBundle(v.bundle, v.vkey, (s) => steps.push(s.step));
+    const steps = [], lines = [];
+    const policy = v.policy === null ? null : await parsePolicy(v.policy);
+    const result = await verifyBundle(v.bundle, v.vkey, (s) => {
+      steps.push(s.step);
+      lines.push(...s.lines);
+    }, policy);
     out.push({ name: v.name, ok: result.ok, step: result.ok ? null : result.step,
-               error: result.ok ? null : result.error, passed: steps,
+               error: result.ok ? null : result.error, passed: steps, lines,
                unchecked: result.unchecked.length });
   }
   return out;
@@ -71,6 +79,19 @@ def test_the_browser_gives_python_s_verdict_on_every_vector(page: Any) -> None:
             assert got["unchecked"] == 0, got
     assert {r["name"] for r in results if r["ok"]} == {
         "valid", "golden", "golden-v2", "every algorithm"}
+
+
+def test_witness_policies_get_python_s_verdict_in_the_browser(page: Any) -> None:
+    cases = witnessed_vectors()
+    results = {r["name"]: r for r in page.evaluate(RUN_ALL, [v.as_json() for v in cases])}
+    for case in cases:
+        want, got = case.verdict(), results[case.name]
+        assert (got["ok"], got["step"], got["error"]) == (
+            want["ok"], want["step"], want["error"]), (got, want)
+    python_lines: list[str] = []
+    verify_bundle(cases[0].bundle, cases[0].vkey, lambda n, text: python_lines.append(text),
+                  policy=Policy.parse(cases[0].policy or ""))
+    assert results[cases[0].name]["lines"][1] == python_lines[1]  # "...met: cosigned by w1 at"
 
 
 def test_the_browser_s_catalogue_is_the_ledger_s(page: Any) -> None:

@@ -20,8 +20,10 @@ from uuid import UUID
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from domain.evidence.checkpoint import NoteKey, sign_note, split_note
+from domain.evidence.cosignature import CosignerKey, cosign
 from domain.evidence.envelope import Envelope
 from domain.evidence.keys import RSA_PSS_SHA256, Ed25519Signer, KeySigner, PublicKey
+from domain.evidence.policy import Policy
 from domain.exchange.agency import Agency
 from domain.exchange.root import ROOT_ID
 from domain.exchange.signing import sign_command
@@ -46,11 +48,13 @@ class Vector:
     name: str
     bundle: Any
     vkey: str
+    policy: str | None = None  # a witness policy file's text
 
     def verdict(self) -> dict[str, Any]:
         """What ``verify_bundle`` says: ok, or the failing step and the event it names."""
+        policy = None if self.policy is None else Policy.parse(self.policy)
         try:
-            verify_bundle(self.bundle, self.vkey)
+            verify_bundle(self.bundle, self.vkey, policy=policy)
         except BundleError as exc:
             where = WHERE.search(str(exc))
             return {"ok": False, "step": exc.step, "where": where.group(0) if where else None,
@@ -58,7 +62,8 @@ class Vector:
         return {"ok": True, "step": None, "where": None, "error": None}
 
     def as_json(self) -> dict[str, Any]:
-        return {"name": self.name, "bundle": self.bundle, "vkey": self.vkey}
+        return {"name": self.name, "bundle": self.bundle, "vkey": self.vkey,
+                "policy": self.policy}
 
 
 def golden(name: str) -> Vector:
@@ -277,3 +282,30 @@ def certificate_vectors(settings: Any, pki: Any) -> list[Vector]:
                             if e["aggregate_id"] not in {str(TRUST_ID), *trust_commands}]
     return [Vector("certificate-backed key", bundle, vkey),
             Vector("certificate without its trust anchors", anchorless, vkey)]
+
+
+def witnessed_vectors(ledger: Ledger | None = None) -> list[Vector]:
+    """A checkpoint cosigned by one witness of two, judged by witness policies."""
+    ledger = ledger or Ledger()
+    bundle = ledger.bundle()
+    body, _ = split_note(bundle["checkpoint"])
+    keys = {}
+    for name in ("w1", "w2"):
+        signer = Ed25519Signer.generate()
+        keys[name] = CosignerKey.from_public_key(f"witness.example/{name}", signer.public_key)
+        if name == "w1":
+            bundle["checkpoint"] += cosign(body, keys[name], signer, 1_790_000_000)
+    witnesses = "".join(f"witness {n} {k.vkey()}\n" for n, k in keys.items())
+    altered = copy.deepcopy(bundle)
+    head, _, line = altered["checkpoint"][:-1].rpartition(" ")
+    blob = bytearray(base64.b64decode(line))
+    blob[-1] ^= 0x01
+    altered["checkpoint"] = f"{head} {base64.b64encode(bytes(blob)).decode()}\n"
+    return [
+        Vector("quorum of one witness met", bundle, ledger.vkey, witnesses + "quorum w1\n"),
+        Vector("quorum of any witness met", bundle, ledger.vkey,
+               witnesses + "group g any w1 w2\nquorum g\n"),
+        Vector("quorum of all witnesses not met", bundle, ledger.vkey,
+               witnesses + "group g all w1 w2\nquorum g\n"),
+        Vector("altered cosignature", altered, ledger.vkey, witnesses + "quorum w2\n"),
+    ]

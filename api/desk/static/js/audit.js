@@ -3,9 +3,11 @@
 // browser runs it (verify/bundle.js, the steps of `docledger verify-bundle`).
 import { STEPS, verifyBundle } from './verify/bundle.js';
 import { parseVkey } from './verify/note.js';
+import { parsePolicy } from './verify/policy.js';
 import { explain } from './messages.js';
 
 const PINNED = 'docledger.audit.pinned-vkey';
+const POLICY = 'docledger.audit.pinned-policy';
 const steps = document.getElementById('steps');
 const verdict = document.getElementById('verdict');
 const pinned = document.getElementById('pinned');
@@ -41,15 +43,20 @@ function conclude(kind, text, step = '') {
   document.getElementById('verdict-text').textContent = text;
 }
 
+// The pinned key (and witness policy, if one is pinned): {vkey, policy} or null.
 async function showPinned() {
   const vkey = localStorage.getItem(PINNED);
+  const policyText = localStorage.getItem(POLICY);
   if (!vkey) { pinned.textContent = pinned.dataset.none; pinned.className = 'error'; return null; }
   try {
     const key = await parseVkey(vkey);
-    pinned.textContent = `${pinned.dataset.current}: ${key.name} (key hash ${key.keyHashHex})`;
+    const policy = policyText ? await parsePolicy(policyText) : null;
+    pinned.textContent = `${pinned.dataset.current}: ${key.name} (key hash ${key.keyHashHex})`
+      + (policy ? `; ${pinned.dataset.policy} '${policy.quorum}'` : '');
     pinned.className = 'ok';
     document.getElementById('vkey').value = vkey;
-    return vkey;
+    document.getElementById('policy').value = policyText || '';
+    return { vkey, policy };
   } catch (error) {
     pinned.textContent = `${pinned.dataset.none} (${error.message})`;
     pinned.className = 'error';
@@ -59,8 +66,8 @@ async function showPinned() {
 
 async function run(text) {
   reset();
-  const vkey = await showPinned();
-  if (!vkey) { conclude('failed', pinned.dataset.none); return; }
+  const pin = await showPinned();
+  if (!pin) { conclude('failed', pinned.dataset.none); return; }
   let bundle;
   try { bundle = JSON.parse(text); } catch (error) {
     mark(1, 'failed', [`step 1 (format) failed: ${error.message}`]);
@@ -68,13 +75,13 @@ async function run(text) {
     conclude('failed', `${verdict.dataset.unreadable}: ${error.message}`, 1);
     return;
   }
-  await verify(bundle, vkey);
+  await verify(bundle, pin);
 }
 
-async function verify(bundle, vkey) {
+async function verify(bundle, { vkey, policy }) {
   const result = await verifyBundle(bundle, vkey, (s) => {
     mark(s.step, s.unchecked.length ? 'partial' : 'ok', s.lines, s.unchecked);
-  });
+  }, policy);
   if (result.ok) {
     const partial = result.unchecked.length > 0;
     conclude(partial ? 'partial' : 'ok', partial ? verdict.dataset.partial : verdict.dataset.ok);
@@ -88,9 +95,13 @@ async function verify(bundle, vkey) {
 document.getElementById('pin').addEventListener('submit', async (event) => {
   event.preventDefault();
   const vkey = document.getElementById('vkey').value.trim();
+  const policyText = document.getElementById('policy').value;
   try {
     await parseVkey(vkey);
+    if (policyText.trim()) await parsePolicy(policyText);
     localStorage.setItem(PINNED, vkey);
+    if (policyText.trim()) localStorage.setItem(POLICY, policyText);
+    else localStorage.removeItem(POLICY);
   } catch (error) {
     pinned.textContent = `${pinned.dataset.none} (${error.message})`;
     pinned.className = 'error';
@@ -101,7 +112,9 @@ document.getElementById('pin').addEventListener('submit', async (event) => {
 
 document.getElementById('unpin').addEventListener('click', async () => {
   localStorage.removeItem(PINNED);
+  localStorage.removeItem(POLICY);
   document.getElementById('vkey').value = '';
+  document.getElementById('policy').value = '';
   await showPinned();
 });
 

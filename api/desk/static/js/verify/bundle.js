@@ -14,6 +14,7 @@ import {
 import { keyFromSpec } from "./keys.js";
 import { eventLeafHash, verifyInclusion } from "./merkle.js";
 import { openCheckpoint, parseVkey } from "./note.js";
+import { checkQuorum } from "./policy.js";
 import { isTime, le, lt, parseTime, sameTime } from "./time.js";
 
 export const FORMAT = "docledger-audit-bundle/1";
@@ -197,13 +198,14 @@ function knownFields(obj, known, where, fail) {
 
 // onStep({step, name, lines, unchecked}) as each step passes; resolves to
 // {ok: true, summary, unchecked} or {ok: false, step, error}.
-export async function verifyBundle(bundle, vkey, onStep = () => {}) {
-  return new Verifier(bundle, vkey, onStep).run();
+// Given a witness `policy` (policy.js parsePolicy), step 2 checks its quorum too.
+export async function verifyBundle(bundle, vkey, onStep = () => {}, policy = null) {
+  return new Verifier(bundle, vkey, onStep, policy).run();
 }
 
 class Verifier {
-  constructor(bundle, vkey, onStep) {
-    Object.assign(this, { bundle, vkey, onStep });
+  constructor(bundle, vkey, onStep, policy) {
+    Object.assign(this, { bundle, vkey, onStep, policy });
     this.streams = new Map();
     this.byKey = new Map();
     this.records = new Map();
@@ -260,8 +262,13 @@ class Verifier {
   async checkpoint() {
     this.noteKey = await parseVkey(this.vkey);
     this.tree = await openCheckpoint(this.note, this.noteKey);
+    let witnessed = "";
+    if (this.policy) {  // QuorumError names the witnesses that cosigned and not
+      witnessed = `; witness quorum '${this.policy.quorum}' met: cosigned by `
+        + await checkQuorum(this.policy, this.note, this.tree.size);
+    }
     const lines = [`checkpoint of size ${this.tree.size} signed by ${this.noteKey.name} `
-                   + `(key hash ${this.noteKey.keyHashHex})`];
+                   + `(key hash ${this.noteKey.keyHashHex})${witnessed}`];
     if (this.timestampToken !== null) {
       lines.push(`checkpoint of size ${this.tree.size} carries an RFC 3161 time-stamp, not checked`);
       this.notHere("the checkpoint's RFC 3161 time-stamp (verify-bundle --tsa-cert)");
