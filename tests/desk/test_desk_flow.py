@@ -5,9 +5,12 @@ completes it; A's outbox shows each state."""
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from tests.desk.conftest import A, B, Desk, screenshot, sign_in
 
@@ -95,3 +98,44 @@ def test_the_sending_form_sends_with_an_attachment_uploaded_by_digest(
     page.click("#sent-link")
     page.wait_for_selector("button.check")
     assert hashlib.sha256(content).hexdigest() in page.locator("#attachments").inner_text()
+
+
+@pytest.mark.parametrize("settings", ["sqlite"], indirect=True)
+def test_a_recall_is_answered_from_the_document_page(desk: Desk, new_page: Any,
+                                                     tmp_path: Path) -> None:
+    doc = send_from_cli(desk, tmp_path)
+    assert desk.cli("recall", doc, "--as", A, "--reason", "Gửi nhầm").exit_code == 0
+    page = sign_in(new_page(), desk, B)
+    page.goto(f"{desk.url}/desk/documents/{doc}")
+    assert {f.get_attribute("data-act") for f in page.locator("#actions form").all()} == {
+        "agree_recall", "refuse_recall"}
+    page.fill("#refuse_recall-reason", "Đã xử lý một phần")
+    page.locator("form[data-act=refuse_recall] button").click()
+    page.wait_for_selector("#my-state[data-state=arrived]")  # back where it was before
+    assert page.locator("table[data-recipient] tr[data-status='16']").count() == 1
+
+
+@pytest.mark.skipif(not os.environ.get("DOCLEDGER_DESK_README_SHOT"),
+                    reason="set DOCLEDGER_DESK_README_SHOT=1 to remake docs/images/desk-inbox.png")
+@pytest.mark.parametrize("settings", ["sqlite"], indirect=True)
+def test_readme_screenshot(desk: Desk, new_page: Any, tmp_path: Path) -> None:
+    """The README's picture of an inbox: a few documents in several states."""
+    subjects = [("Về việc tổ chức Hội nghị tổng kết công tác năm 2026", "3", "2026-12-05"),
+                ("Về việc báo cáo tình hình giải ngân vốn đầu tư công", "1", "2026-11-20"),
+                ("Về việc triển khai Nghị định 30/2020/NĐ-CP về công tác văn thư", "0",
+                 "2026-12-31"),
+                ("Về việc góp ý dự thảo Quy chế tiếp nhận văn bản điện tử", "2", "2026-12-15")]
+    docs = []
+    for subject, priority, due in subjects:
+        sent = desk.cli("send", "--as", A, "--to", B, "--subject", subject, "--notation",
+                        "UBND-VP", "--priority", priority, "--due", due)
+        docs.append(sent.output.strip().splitlines()[-1])
+    for doc in docs[1:3]:
+        assert desk.cli("accept", doc, "--as", B).exit_code == 0
+    assert desk.cli("assign", docs[2], "--as", B, "--unit", "Văn phòng", "--officer",
+                    "Nguyễn Thị Hoa", "--due", "2026-12-20").exit_code == 0
+    page = sign_in(new_page(), desk, B)
+    page.wait_for_selector("#live.ok")
+    target = Path(__file__).parents[2] / "docs" / "images" / "desk-inbox.png"
+    target.parent.mkdir(exist_ok=True)
+    page.screenshot(path=str(target))
