@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Annotated
@@ -26,10 +27,19 @@ from api.cli_options import (
     read_vkey,
 )
 from api.cli_policy import PolicyOpt, ledger_vkey, read_policy
-from domain.evidence.timestamp import iso_utc
-from domain.verification.bundle import verify_bundle
+from domain.evidence.timestamp import iso_utc, read_certificates
+from domain.verification.bundle import PdfRecheck, verify_bundle
 
 commands = typer.Typer()
+
+
+def pdf_recheck(anchor_files: list[Path]) -> PdfRecheck:
+    """The re-check of a PDF beside the bundle (pyHanko: imported only when needed)."""
+    from infrastructure.pdf_signatures import recheck
+
+    anchors = [der for path in anchor_files
+               for der in read_certificates(read_bytes(path, "trust anchor"))]
+    return lambda report, data: recheck(report, data, anchors=anchors)
 
 
 @commands.command("bundle")
@@ -62,6 +72,13 @@ def verify_bundle_cmd(
         "--tsa-cert", help="PEM (one or more certificates) or DER file of a time-stamping "
         "authority to trust for the checkpoint's RFC 3161 time-stamp; repeatable.")] = None,
     policy_file: PolicyOpt = None,
+    attachment: Annotated[list[Path] | None, typer.Option(
+        "--attachment", help="A file of the document (e.g. its signed PDF), to check "
+        "against the ledger's report on it: a PDF's signatures are validated again as of "
+        "the report's time; repeatable.")] = None,
+    trust_anchor: Annotated[list[Path] | None, typer.Option(
+        "--trust-anchor", help="PEM or DER file of a CA certificate to trust for the PDFs' "
+        "signatures (default: the anchors the ledger's report recorded); repeatable.")] = None,
     server: LocalOnlyServerOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -78,7 +95,11 @@ def verify_bundle_cmd(
     tsa_certs = [read_bytes(path, "TSA certificate") for path in tsa_cert or []]
     policy = read_policy(policy_file)
     vkey = ledger_vkey(None if ledger_key is None else read_vkey(ledger_key), policy)
-    summary = verify_bundle(read_json(file), vkey, report, tsa_certs=tsa_certs, policy=policy)
+    files = {hashlib.sha256(data).hexdigest(): data for data in
+             (read_bytes(path, "attachment") for path in attachment or [])}
+    summary = verify_bundle(read_json(file), vkey, report, tsa_certs=tsa_certs, policy=policy,
+                            attachments=files,
+                            pdf_recheck=pdf_recheck(trust_anchor or []) if files else None)
     if as_json:
         render.print_json({"ok": True, "steps": steps, "summary": summary.as_dict()})
         return

@@ -139,6 +139,8 @@ def status(doc: DocArg, wait_for: WaitOpt = None, data: DataOpt = None,
                       t["at"][:19].replace("T", " "), by, render.shown(t["detail"]),
                       *((render.shown(t.get("signature") or ""),) if signed else ()))
     render.out.print(table)
+    render.print_pdf_reports([line for r in found.get("attachment_reports", [])
+                              for line in r["lines"]])
 
 
 @commands.command("register")

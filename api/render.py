@@ -67,6 +67,15 @@ def print_history(entries: list[HistoryEntry], *, as_json: bool) -> None:
                       by, f"{e.signed_by} {e.keyid[:8]}",
                       *((source_line(e.source),) if sourced else ()))
     out.print(table)
+    print_pdf_reports([line for e in entries for line in e.detail or []])
+
+
+def print_pdf_reports(lines: list[str]) -> None:
+    """The ledger's reports on PDF attachments' signatures, a line per signature."""
+    if lines:
+        out.print("PDF signatures, as the ledger found them when the files came in:")
+    for line in lines:
+        out.print(f"  {shown(line)}", highlight=False)
 
 
 def source_line(source: dict[str, Any] | None) -> str:

@@ -22,6 +22,8 @@ from infrastructure.cache_guard import CacheGuard
 from infrastructure.keyfiles import load_public_key, load_signer, write_key_pair
 from infrastructure.log_store import LogStore
 from infrastructure.parallel_audit import KEEP_AT_MOST, log_pages, run_parallel_audit
+from infrastructure.pdf_attachments import PdfAttachmentReader
+from infrastructure.pdf_stamp import PdfIncomingStamper
 from infrastructure.pg_recorder import RECORDER_ENV
 from infrastructure.remembered import RememberedCheckpoint
 from infrastructure.replay_recorder import REPLAY
@@ -83,6 +85,11 @@ def open_ledger(settings: Settings, *, clock: Callable[[], datetime] = utc_now) 
         sources=SourceSignatures(folder.blobs, settings),
         clock=clock,
         cache_guard=CacheGuard,
+        attachment_validator=PdfAttachmentReader(folder.blobs) if settings.pdf_signatures
+        else None,
+        incoming_stamper=PdfIncomingStamper(folder.blobs) if settings.pdf_stamp_incoming
+        else None,
+        pdf_policy=settings.pdf_policy(),
     )
 
 
@@ -103,7 +110,8 @@ def init_ledger(settings: Settings, *, clock: Callable[[], datetime] = utc_now) 
         "max_clock_skew_seconds": settings.max_clock_skew_seconds,
     }
     app.execute(
-        sign_command(registrar_signer, "ledger.init", fields, agency="registrar", staff="init")
+        sign_command(registrar_signer, "ledger.init", fields, agency="registrar", staff="init",
+                     issued_at=clock())
     )
     return app
 

@@ -9,6 +9,7 @@ from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.errors import InvalidInputError
+from domain.evidence.pdf_report import PdfSignaturePolicy, Requirement
 from domain.exchange.edxml_signature_policy import SignaturePolicy
 
 
@@ -69,6 +70,16 @@ class Settings(BaseSettings):
     # where `docledger trust add` says the anchor's certificates hold the agency code,
     # unless --code-attribute says otherwise (docs/trust.md)
     certificate_code_attribute: Literal["UID", "serialNumber", "OU"] = "UID"
+    # Signed PDF attachments (docs/signed-pdf.md): whether the ledger reads them
+    # (against the trust anchors the registrar put in force), and per document type
+    # code (JSON, e.g. {"1": "require-valid", "*": "record"}) which reports refuse one
+    pdf_signatures: bool = True
+    # stamp the incoming number and date on a copy of each PDF a recipient accepts
+    pdf_stamp_incoming: bool = True
+    pdf_signature_policy: dict[str, Requirement] = {}
+
+    def pdf_policy(self) -> PdfSignaturePolicy:
+        return PdfSignaturePolicy(by_type=dict(self.pdf_signature_policy))
     # OrganIds of the wild that are not 13-character agency codes (28.22.H17), each
     # with the code of the agency it names (JSON object; docs/edxml.md, "Agency codes")
     edxml_organ_ids: dict[str, str] = {}

@@ -17,6 +17,7 @@ from api.desk.signin import COOKIE, DeskState, Session
 from api.http.auth import Caller, party_key
 from api.http.deps import ContainerDep
 from api.http.problems import Unauthenticated
+from domain.errors import ForbiddenError
 from domain.ledger.application import utc_now
 
 
@@ -42,7 +43,7 @@ async def current(request: Request, c: ContainerDep) -> Session | None:
 
     def key_in_force() -> bool:
         try:
-            party_key(c.service.app, "agency", session.agency, session.keyid, utc_now())
+            party_key(c.service.app, session.kind, session.agency, session.keyid, utc_now())
         except Unauthenticated:
             return False
         return True
@@ -54,8 +55,9 @@ async def current(request: Request, c: ContainerDep) -> Session | None:
 
 
 async def page_session(request: Request, c: ContainerDep) -> Session:
+    """A clerk's page: an agency's session (an auditor's reads audit trails only)."""
     session = await current(request, c)
-    if session is None:
+    if session is None or session.kind != "agency":
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         raise SignInRequired(target)
     return session
@@ -65,16 +67,32 @@ async def api_session(request: Request, c: ContainerDep) -> Session:
     session = await current(request, c)
     if session is None:
         raise Unauthenticated("sign in to the desk first (no live session)")
+    if session.kind != "agency":
+        raise ForbiddenError("an auditor's session reads audit trails only")
     return session
+
+
+async def reader_session(request: Request, c: ContainerDep) -> Session:
+    """An agency's or an auditor's session: who may read an audit trail."""
+    session = await current(request, c)
+    if session is None:
+        raise Unauthenticated("sign in to the desk first (no live session)")
+    return session
+
+
+async def optional_session(request: Request, c: ContainerDep) -> Session | None:
+    return await current(request, c)
 
 
 PageSession = Annotated[Session, Depends(page_session)]
 ApiSession = Annotated[Session, Depends(api_session)]
+ReaderSession = Annotated[Session, Depends(reader_session)]
+OptionalSession = Annotated[Session | None, Depends(optional_session)]
 
 
 def caller_of(session: Session) -> Caller:
     """The session as the API's caller: reads answer it as they answer a signed request."""
-    return Caller("agency", session.agency, session.keyid)
+    return Caller(session.kind, session.agency, session.keyid)
 
 
 def signin_url(next_path: str) -> str:

@@ -30,6 +30,7 @@ VI: dict[str, str] = {
     "signin.note": "Khóa bí mật không rời khỏi trình duyệt: trình duyệt nhập khóa, ký "
                    "thử thách của máy chủ và giữ khóa ở dạng không thể xuất ra.",
     "signin.use_stored": "Dùng khóa đã lưu",
+    "signin.auditor": "Kiểm toán viên: auditor/<mã kiểm toán viên>.",
     "signin.working": "Đang đăng nhập…",
     "error": "Lỗi",
 }
@@ -56,6 +57,7 @@ EN: dict[str, str] = {
     "signin.note": "The private key never leaves the browser: the browser imports it, "
                    "signs the server's challenge and keeps the key non-extractable.",
     "signin.use_stored": "Use the stored key",
+    "signin.auditor": "Auditors: auditor/<auditor id>.",
     "signin.working": "Signing in…",
     "error": "Error",
 }

@@ -20,12 +20,29 @@ from api.http.problems import PROBLEM_RESPONSES, Unauthenticated
 from domain.errors import DocLedgerError, ForbiddenError, InvalidInputError
 from domain.evidence.keys import ED25519
 from domain.exchange.codes import check_agency_code
+from domain.exchange.ids import AUDITOR_ID
 from domain.ledger.application import utc_now
 
 router = APIRouter(prefix="/desk", tags=["desk"], responses=PROBLEM_RESPONSES,
                    include_in_schema=False)
 
-AgencyQuery = Annotated[str, Query(min_length=1, max_length=13, pattern=r"^[0-9A-Z.]+$")]
+# who signs in: an agency code, or an auditor as ``auditor/<id>`` (as HTTP signatures name one)
+PARTY = r"^([0-9A-Z.]{1,13}|auditor/[a-z0-9][a-z0-9-]{2,39})$"
+AgencyQuery = Annotated[str, Query(min_length=1, max_length=48, pattern=PARTY)]
+
+
+def party_of(text: str) -> tuple[str, str]:
+    """(kind, name) of the party signing in: an agency's code, or ``auditor/<id>``."""
+    if text.startswith("auditor/"):
+        name = text.removeprefix("auditor/")
+        if not AUDITOR_ID.match(name):
+            raise InvalidInputError(f"auditor id {name!r} is not 3-40 of a-z, 0-9, '-'")
+        return "auditor", name
+    return "agency", check_agency_code(text)
+
+
+def party_text(kind: str, name: str) -> str:
+    return f"auditor/{name}" if kind == "auditor" else name
 
 
 def origin_of(request: Request) -> str:
@@ -42,8 +59,9 @@ def refuse_foreign_origin(request: Request) -> None:
 
 @router.get("/api/challenge")
 def challenge(request: Request, agency: AgencyQuery) -> dict[str, object]:
-    """A fresh challenge for ``agency``: single use, valid 60 s, with the origin to sign."""
-    code = check_agency_code(agency)
+    """A fresh challenge for ``agency`` (or ``auditor/<id>``): single use, valid 60 s,
+    with the origin to sign."""
+    code = party_text(*party_of(agency))
     try:
         value = desk_state(request).new_challenge(code)
     except SignInRefused as exc:
@@ -54,7 +72,7 @@ def challenge(request: Request, agency: AgencyQuery) -> dict[str, object]:
 
 class SignIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    agency: str = Field(max_length=13)
+    agency: str = Field(max_length=48)  # or auditor/<id>
     keyid: str = Field(pattern=r"^[0-9a-f]{32}$")
     challenge: str = Field(min_length=1, max_length=100)
     signature: str = Field(min_length=1, max_length=200)
@@ -62,10 +80,12 @@ class SignIn(BaseModel):
 
 @router.post("/api/session")
 async def open_session(body: SignIn, request: Request, c: ContainerDep) -> JSONResponse:
-    """Open a session: the signature over the sign-in text by the agency's key in force."""
+    """Open a session: the signature over the sign-in text by the agency's (or the
+    auditor's) key in force."""
     refuse_foreign_origin(request)
     state = desk_state(request)
-    code = check_agency_code(body.agency)
+    kind, name = party_of(body.agency)
+    code = party_text(kind, name)
     try:
         state.take_challenge(body.challenge, code)  # used up whatever happens next
     except SignInRefused as exc:
@@ -77,7 +97,7 @@ async def open_session(body: SignIn, request: Request, c: ContainerDep) -> JSONR
     message = signin_text(origin_of(request), code, body.keyid, body.challenge)
 
     def check() -> None:
-        key = party_key(c.service.app, "agency", code, body.keyid, utc_now())
+        key = party_key(c.service.app, kind, name, body.keyid, utc_now())
         if key.algorithm != ED25519:
             raise Unauthenticated(f"key {body.keyid} is {key.algorithm}: the desk signs in "
                                   "with an Ed25519 key")
@@ -88,8 +108,8 @@ async def open_session(body: SignIn, request: Request, c: ContainerDep) -> JSONR
                                   f"key {body.keyid} of {code}") from None
 
     await run_in_threadpool(check)
-    sid = state.open(code, body.keyid)
-    response = JSONResponse({"agency": code, "keyid": body.keyid,
+    sid = state.open(name, body.keyid, kind)
+    response = JSONResponse({"agency": code, "kind": kind, "keyid": body.keyid,
                              "expires_in": SESSION_SECONDS})
     set_session_cookie(response, request, sid)
     return response

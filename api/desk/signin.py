@@ -33,11 +33,13 @@ class SignInRefused(Exception):
 
 @dataclass(frozen=True)
 class Session:
-    """Who is signed in: the agency and the key that opened the session."""
+    """Who is signed in: the agency (or, when ``kind`` is ``auditor``, the auditor
+    id) and the key that opened the session."""
 
     agency: str
     keyid: str
     expires: float
+    kind: str = "agency"  # "agency" | "auditor"
 
 
 @dataclass
@@ -80,10 +82,10 @@ class DeskState:
         if found.agency != agency:
             raise SignInRefused("the challenge was issued for another agency")
 
-    def open(self, agency: str, keyid: str) -> str:
+    def open(self, agency: str, keyid: str, kind: str = "agency") -> str:
         sid = secrets.token_urlsafe(32)
         with self.lock:
-            self.sessions[sid] = Session(agency, keyid, self.now() + SESSION_SECONDS)
+            self.sessions[sid] = Session(agency, keyid, self.now() + SESSION_SECONDS, kind)
         return sid
 
     def find(self, sid: str | None) -> Session | None:

@@ -64,6 +64,7 @@ class Delivery(Record):
             delivery.state_before_recall = None
             delivery.incoming_number = None
             delivery.revision = 0
+            delivery.stamped = {}
 
     class StatusEvent(Record.Event):
         TOPIC = topics.event(topics.DELIVERY, "StatusEvent")
@@ -80,6 +81,18 @@ class Delivery(Record):
 
     class Arrived(StatusEvent):
         TOPIC = topics.event(topics.DELIVERY, "Arrived")
+
+    class IncomingStamped(Record.Event):
+        """A copy of a PDF attachment stamped with the incoming number and date ("dấu
+        đến"); its envelope is the ledger's ``delivery.stamped`` statement."""
+
+        TOPIC = topics.event(topics.DELIVERY, "IncomingStamped")
+
+        original: str  # sha256 of the attachment as sent
+        copy: dict[str, Any]  # the stamped copy: name, media_type, size, sha256
+
+        def apply(self, delivery: Any) -> None:
+            delivery.stamped = {**delivery.stamped, self.original: self.copy}
 
     class Accepted(StatusEvent):
         TOPIC = topics.event(topics.DELIVERY, "Accepted")
@@ -168,6 +181,7 @@ class Delivery(Record):
         state_before_recall: DeliveryState | None
         incoming_number: int | None
         revision: int
+        stamped: dict[str, dict[str, Any]]  # original sha256 -> its stamped copy
 
     def _change(self, act: str, event_class: type[Any], status: Status, **data: Any) -> None:
         self.check_can(act)
@@ -179,6 +193,12 @@ class Delivery(Record):
         self.trigger_event(
             self.Arrived, status=Status.ARRIVED.value, envelope=envelope, timestamp=at
         )
+
+    def record_stamp(self, original: str, copy: dict[str, Any], *, envelope: dict[str, Any],
+                     at: datetime) -> None:
+        """Keep the copy of ``original`` the ledger stamped with the incoming number."""
+        self.trigger_event(self.IncomingStamped, envelope=envelope, timestamp=at,
+                           original=original, copy=copy)
 
     def accept(self, number: int, year: int, *, envelope: dict[str, Any], at: datetime) -> None:
         self._change(

@@ -48,6 +48,7 @@ class Document(Record):
             doc.year = None
             doc.recipients = []
             doc.revision = 0
+            doc.validated = {}
 
     class Signed(Record.Event):
         TOPIC = topics.event(topics.DOCUMENT, "Signed")
@@ -90,6 +91,17 @@ class Document(Record):
             doc.attachments = self.attachments
             doc.revision = self.revision
 
+    class AttachmentValidated(Record.Event):
+        """The ledger's report on a PDF attachment's signatures: its envelope is the
+        ledger's ``attachment.validated`` statement (domain/evidence/pdf_report.py)."""
+
+        TOPIC = topics.event(topics.DOCUMENT, "AttachmentValidated")
+
+        sha256: str
+        verdict: str
+
+        def apply(self, doc: Any) -> None:
+            doc.validated = {**doc.validated, self.sha256: self.verdict}
     class HeaderRevised(Record.Event):
         """An update changed the header's fields (edXML ``DocumentInfo``): ``header``
         is the whole header as revised, ``revision`` the revision that changed it."""
@@ -113,6 +125,7 @@ class Document(Record):
         year: int | None
         recipients: list[str]
         revision: int
+        validated: dict[str, str]  # sha256 -> verdict of the ledger's report on it
 
     @property
     def code_notation(self) -> str:
@@ -146,6 +159,12 @@ class Document(Record):
         if again:
             raise DuplicateError(f"already sent to {', '.join(again)}")
         self.trigger_event(self.Sent, envelope=envelope, timestamp=at, recipients=recipients)
+
+    def record_validation(self, sha256: str, verdict: str, *, envelope: dict[str, Any],
+                          at: datetime) -> None:
+        """Keep the ledger's signed report on the attachment ``sha256``."""
+        self.trigger_event(self.AttachmentValidated, envelope=envelope, timestamp=at,
+                           sha256=sha256, verdict=verdict)
 
     def revise(
         self,

@@ -33,7 +33,9 @@ from domain.errors import (
     UnknownKeyError,
 )
 from domain.evidence.envelope import COMMAND_TYPE, Envelope, pae
+from domain.evidence.incoming_stamp import IncomingStamper
 from domain.evidence.keys import PublicKey, Signer
+from domain.evidence.pdf_report import AttachmentValidator, PdfSignaturePolicy
 from domain.evidence.preverify import signature_digest
 from domain.evidence.statements import accepted_statement
 from domain.exchange.agency import Agency
@@ -138,13 +140,23 @@ class DocLedger(Application[UUID]):
         blobs: BlobChecker | None = None,
         sources: SourceChecker | None = None,
         cache_guard: CacheGuardFactory | None = None,
+        attachment_validator: AttachmentValidator | None = None,
+        pdf_policy: PdfSignaturePolicy | None = None,
+        incoming_stamper: IncomingStamper | None = None,
     ) -> None:
         """``cache_guard`` makes the guard of an aggregate cache that the
-        environment asks not to fast-forward (and is required for one)."""
+        environment asks not to fast-forward (and is required for one).
+        ``attachment_validator`` reports on each PDF attachment's signatures as a
+        document brings it in, and ``pdf_policy`` says which reports refuse it.
+        ``incoming_stamper`` stamps the incoming number on a copy of each PDF a
+        recipient accepts."""
         super().__init__(env)
         self.ledger_signer = ledger_signer
         self.clock = clock
         self.blobs = blobs
+        self.attachment_validator = attachment_validator
+        self.pdf_policy = pdf_policy or PdfSignaturePolicy()
+        self.incoming_stamper = incoming_stamper
         self.sources = sources
         recorded = self.env.get(self.RECORDED_TIMES, "n").lower() in ("y", "yes", "1", "true")
         self._strict_times = not recorded

@@ -9,7 +9,9 @@ from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
 from domain.errors import NotFoundError
+from domain.evidence.incoming_stamp import IncomingStamper
 from domain.evidence.keys import Signer
+from domain.evidence.pdf_report import AttachmentValidator, PdfSignaturePolicy
 from domain.evidence.statements import sign_statement
 from domain.exchange.commands import Command, Source
 from domain.exchange.records import Record
@@ -36,6 +38,9 @@ class Ledger(Protocol):
 
     ledger_signer: Signer
     blobs: BlobChecker | None
+    attachment_validator: AttachmentValidator | None  # None: attachments are not read
+    incoming_stamper: IncomingStamper | None  # None: no stamped copies on acceptance
+    pdf_policy: PdfSignaturePolicy
     sources: SourceChecker | None
 
     def lookup(self, cls: type[A], aggregate_id: UUID, *, to_change: bool = True

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+from dataclasses import replace
+from datetime import datetime
 from functools import partial
 from typing import Any
 from uuid import UUID
@@ -27,6 +29,7 @@ from domain.errors import (
     NotFoundError,
 )
 from domain.evidence.certificates import (
+    Anchor,
     b64,
     certificate_from_b64,
     check_anchor,
@@ -34,20 +37,22 @@ from domain.evidence.certificates import (
     fingerprint,
     validate_agency_certificate,
 )
+from domain.evidence.incoming_stamp import copy_name, stamp_text, stamped_statement
 from domain.evidence.keys import PublicKey
-from domain.evidence.revocation import read_crl, read_ocsp
+from domain.evidence.pdf_report import Findings, validated_statement, with_revocation
+from domain.evidence.revocation import certificate_ref, read_crl, read_ocsp
 from domain.evidence.statements import arrived_statement
 from domain.exchange import commands as c
 from domain.exchange.agency import Agency
 from domain.exchange.auditor import Auditor
 from domain.exchange.catalogue import CATALOGUE, Role
-from domain.exchange.codes import register_year
+from domain.exchange.codes import VIETNAM_TIME, register_year
 from domain.exchange.delivery import Delivery
 from domain.exchange.document import Document, DocumentState
 from domain.exchange.ids import REGISTRAR, ROOT_ID
 from domain.exchange.records import Record
 from domain.exchange.register import Direction, NumberRegister
-from domain.exchange.revocations import RevocationEvidence
+from domain.exchange.revocations import KnownRevocation, RevocationEvidence
 from domain.exchange.root import LedgerRoot
 from domain.exchange.trust import TrustAnchors
 from domain.ledger.context import Context, Handler
@@ -101,6 +106,68 @@ def check_attachments(ctx: Context, attachments: list[c.Attachment]) -> list[dic
         for a in attachments:
             ctx.app.blobs.check(a.sha256, a.size)
     return [a.model_dump(mode="json") for a in attachments]
+
+
+def read_signatures(ctx: Context, document_type: int, attachments: list[dict[str, Any]],
+                    already: dict[str, str] | None = None
+                    ) -> list[tuple[dict[str, Any], Findings]]:
+    """The findings on each PDF attachment's signatures (once per digest, none for
+    one reported on before), checked against the policy before anything is written."""
+    validator = ctx.app.attachment_validator
+    if validator is None:
+        return []
+    anchors = [a.certificate.public_bytes(serialization.Encoding.DER)
+               for a in anchors_in_force(ctx)]
+    found: dict[str, tuple[dict[str, Any], Findings]] = {}
+    for a in attachments:
+        if a["sha256"] in found or a["sha256"] in (already or {}):
+            continue
+        findings = validator.validate(a["sha256"], ctx.at, anchors)
+        if findings is not None:
+            findings = judge_revocations(ctx, findings)
+            ctx.app.pdf_policy.check(document_type, a, findings)
+            found[a["sha256"]] = (a, findings)
+    return list(found.values())
+
+
+def judge_revocations(ctx: Context, findings: Findings) -> Findings:
+    """Each signer judged by the revocation evidence the ledger held at this command's
+    time (``revocation.record``, docs/trust.md): a signer revoked at or before it
+    makes its signature invalid, one revoked later does not."""
+    evidence = ctx.read(RevocationEvidence, RevocationEvidence.id_for())
+    return replace(findings, signatures=[
+        with_revocation(s, signer_revocation(s, evidence, ctx.at))
+        for s in findings.signatures])
+
+
+def signer_revocation(signature: dict[str, Any], evidence: RevocationEvidence | None,
+                      at: datetime) -> KnownRevocation | None:
+    certificates = (signature.get("evidence") or {}).get("certificates") or []
+    signer = (signature.get("signer") or {}).get("sha256")
+    for text in certificates if evidence is not None else []:
+        cert = certificate_from_b64(text)
+        if fingerprint(cert.public_bytes(serialization.Encoding.DER)) == signer:
+            assert evidence is not None
+            return evidence.revoked_at(certificate_ref(cert), at)
+    return None
+
+
+def anchors_in_force(ctx: Context) -> list[Anchor]:
+    """The trust anchors the registrar's commands put in force at this command's time."""
+    trust = ctx.read(TrustAnchors, TrustAnchors.id_for())
+    return [] if trust is None else trust.in_force(ctx.at)
+
+
+def record_reports(ctx: Context, doc: Document,
+                   reports: list[tuple[dict[str, Any], Findings]]) -> None:
+    """Each report as the ledger's signed statement, an event of the document."""
+    anchors = [a.sha256 for a in anchors_in_force(ctx)] if reports else []
+    for attachment, findings in reports:
+        statement = validated_statement(
+            command_id=ctx.command.command_id, document=str(doc.id), attachment=attachment,
+            at=ctx.at, anchors=anchors, findings=findings)
+        doc.record_validation(attachment["sha256"], findings.verdict,
+                              envelope=ctx.ledger_envelope(statement), at=ctx.at)
 
 
 def take_number(
@@ -257,11 +324,13 @@ def document_create(ctx: Context) -> Result:
             f"document {f.document_id!r} of {ctx.actor} already exists ({doc_id})"
         )
     attachments = check_attachments(ctx, f.attachments)
+    reports = read_signatures(ctx, f.header.document_type.type, attachments)
     doc = Document._create(
         Document.Created, id=doc_id, envelope=ctx.envelope, timestamp=ctx.at,
         sender=ctx.actor, document_id=f.document_id,
         header=f.header.model_dump(mode="json"), attachments=attachments,
     )
+    record_reports(ctx, doc, reports)
     return [doc], {"document": str(doc_id)}
 
 
@@ -320,7 +389,10 @@ def document_revise(ctx: Context) -> Result:
     f: c.DocumentRevise = ctx.fields
     doc = senders_document(ctx, f.document)
     attachments = check_attachments(ctx, f.attachments)
+    reports = read_signatures(ctx, doc.header["document_type"]["type"], attachments,
+                              doc.validated)
     doc.revise(f.business_type, attachments, f.reason, envelope=ctx.envelope, at=ctx.at)
+    record_reports(ctx, doc, reports)
     changed: list[Record] = [doc]
     for code in doc.recipients:
         delivery = ctx.get(Delivery, Delivery.id_for(doc.id, code), "delivery")
@@ -349,8 +421,13 @@ def document_revise_v2(ctx: Context) -> Result:
     check_recipients(ctx, doc, f.add_recipients)
     attachments = (doc.attachments if f.attachments is None
                    else check_attachments(ctx, f.attachments))
+    document_type = (doc.header["document_type"]["type"] if f.header is None
+                     else f.header.document_type.type)  # the type as revised
+    reports = [] if f.attachments is None else read_signatures(
+        ctx, document_type, attachments, doc.validated)
     before = list(doc.recipients)
     doc.revise(f.business_type, attachments, f.reason, envelope=ctx.envelope, at=ctx.at)
+    record_reports(ctx, doc, reports)
     header = None if f.header is None else f.header.model_dump(mode="json")
     if header is not None and header != doc.header:
         doc.revise_header(header, envelope=ctx.envelope, at=ctx.at)
@@ -404,8 +481,32 @@ def delivery_accept(ctx: Context) -> Result:
     delivery.check_can("accept")
     registers, number, year = take_number(ctx, ctx.actor, "incoming", str(delivery.id))
     delivery.accept(number, year, envelope=ctx.envelope, at=ctx.at)
+    stamp_copies(ctx, delivery, number, year)
     return [delivery, *registers], {"delivery": str(delivery.id), "incoming_number": number,
                                     "year": year}
+
+
+def stamp_copies(ctx: Context, delivery: Delivery, number: int, year: int) -> None:
+    """The incoming number and date ("dấu đến") on a copy of each PDF of the document,
+    kept as a file of the delivery on the ledger's word; the originals stay as sent."""
+    stamper = ctx.app.incoming_stamper
+    if stamper is None:
+        return
+    doc = ctx.read(Document, UUID(delivery.document))
+    assert doc is not None  # a delivery exists only for a sent document
+    on = ctx.at.astimezone(VIETNAM_TIME).date()
+    text = stamp_text(recipient=ctx.actor, number=number, on=on)
+    for original in {a["sha256"]: a for a in doc.attachments}.values():
+        copy = stamper.stamp(original["sha256"], name=copy_name(original["name"], number),
+                             text=text)
+        if copy is None:
+            continue
+        statement = stamped_statement(
+            command_id=ctx.command.command_id, document=delivery.document,
+            recipient=ctx.actor, number=number, year=year, on=on, original=original,
+            copy=copy, at=ctx.at)
+        delivery.record_stamp(original["sha256"], statement["copy"],
+                              envelope=ctx.ledger_envelope(statement), at=ctx.at)
 
 
 def delivery_refuse(ctx: Context) -> Result:

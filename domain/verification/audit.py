@@ -44,7 +44,10 @@ from domain import stored_state, topics
 from domain.errors import AuditFailure, DocLedgerError, VerificationError
 from domain.evidence.checkpoint import Checkpoint
 from domain.evidence.envelope import STATEMENT_TYPE, Envelope, pae
+from domain.evidence.incoming_stamp import STATEMENT as STAMPED
 from domain.evidence.keys import PublicKey
+from domain.evidence.pdf_report import STATEMENT as PDF_REPORT
+from domain.evidence.pdf_report import Findings, findings_of
 from domain.evidence.preverify import signature_digest
 from domain.exchange.root import ROOT_ID, LedgerRoot
 from domain.ledger.application import DocLedger
@@ -94,6 +97,59 @@ class AuditReport:
                 f"kept outside the store signs{tail}")
 
 
+class StoredReports:
+    """Stands in for the reader of PDF attachments on replay: the findings of the
+    group's stored ``attachment.validated`` statements, by attachment digest.
+
+    The report is the ledger's word on a file the audit does not hold: its
+    signature is checked like every ledger statement's (``ReplaySigner``); the
+    replay checks that the command brought that attachment in and that the rules
+    put the report where it is stored.
+    """
+
+    def __init__(self) -> None:
+        self._stored: dict[str, Findings] = {}
+
+    def expect(self, envelopes: Iterable[Envelope]) -> None:
+        self._stored = {}
+        for env in envelopes:
+            if env.payload_type != STATEMENT_TYPE:
+                continue
+            try:
+                statement = json.loads(env.payload)
+                if statement.get("type") == PDF_REPORT:
+                    self._stored[statement["attachment"]["sha256"]] = findings_of(statement)
+            except (ValueError, KeyError, TypeError, AttributeError):
+                continue  # not a report: the replay then produces none, and differs
+
+    def validate(self, sha256: str, at: datetime, anchors: Sequence[bytes]) -> Findings | None:
+        return self._stored.get(sha256)
+
+
+class StoredStamps:
+    """Stands in for the stamper of incoming PDFs on replay: the copies the group's
+    stored ``delivery.stamped`` statements name, by original digest (the audit holds
+    no files; the rules rebuild each statement around its copy, byte for byte)."""
+
+    def __init__(self) -> None:
+        self._stored: dict[str, dict[str, Any]] = {}
+
+    def expect(self, envelopes: Iterable[Envelope]) -> None:
+        self._stored = {}
+        for env in envelopes:
+            if env.payload_type != STATEMENT_TYPE:
+                continue
+            try:
+                statement = json.loads(env.payload)
+                if statement.get("type") == STAMPED:
+                    self._stored[statement["original"]["sha256"]] = dict(statement["copy"])
+            except (ValueError, KeyError, TypeError, AttributeError):
+                continue  # not a stamp: the replay then makes none, and differs
+
+    def stamp(self, sha256: str, *, name: str, text: str) -> dict[str, Any] | None:
+        return self._stored.get(sha256)
+
+
 class ReplaySigner:
     """Stands in for the ledger key on replay: hands back stored signatures.
 
@@ -106,9 +162,14 @@ class ReplaySigner:
         self.keyid = ledger_key.keyid
         self.verified = verified
         self._stored: dict[bytes, bytes] = {}
+        self.reports = StoredReports()
+        self.stamps = StoredStamps()
 
     def expect(self, envelopes: Iterable[Envelope]) -> None:
         self._stored = {}
+        envelopes = list(envelopes)
+        self.reports.expect(envelopes)
+        self.stamps.expect(envelopes)
         for env in envelopes:
             sig = env.signature_by(self.keyid)
             if sig is not None:
@@ -186,7 +247,9 @@ class ReplayLedger(DocLedger):
                  prior: PriorEvents | None, adapters: ReplayAdapters) -> None:
         # before the base class builds the recorder with them
         self.prior, self.adapters = prior, adapters
-        super().__init__(env, ledger_signer=ledger_signer, cache_guard=adapters.cache_guard)
+        super().__init__(env, ledger_signer=ledger_signer, cache_guard=adapters.cache_guard,
+                         attachment_validator=ledger_signer.reports,
+                         incoming_stamper=ledger_signer.stamps)
 
     def construct_recorder(self) -> ApplicationRecorder:
         store = self.adapters.store(self.prior)

@@ -24,11 +24,11 @@ from __future__ import annotations
 import base64
 import json
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -45,10 +45,13 @@ from domain.evidence.certificates import (
 )
 from domain.evidence.checkpoint import Checkpoint, NoteKey, open_checkpoint
 from domain.evidence.envelope import COMMAND_TYPE, STATEMENT_TYPE, Envelope
+from domain.evidence.incoming_stamp import STATEMENT as STAMPED
 from domain.evidence.key_validity import certificate_covers, key_valid_at
 from domain.evidence.keys import PublicKey
 from domain.evidence.leaf import event_leaf_hash
 from domain.evidence.merkle import verify_inclusion
+from domain.evidence.pdf_report import STATEMENT as PDF_REPORT
+from domain.evidence.pdf_report import report_lines
 from domain.evidence.policy import Policy
 from domain.evidence.revocation import certificate_ref, read_crl, read_ocsp
 from domain.evidence.timestamp import (
@@ -148,6 +151,8 @@ class BundleSummary:
     # the checkpoint's RFC 3161 time-stamp: verified, or present but not checked
     checkpoint_time: TimeVerdict | None = None
     timestamp_unchecked: bool = False
+    # the ledger's PDF reports: name, sha256, verdict, signers, re-checked or not
+    attachments: tuple[dict[str, Any], ...] = ()
     gateway_receipts: int = 0  # verified by step 9
 
     def as_dict(self) -> dict[str, Any]:
@@ -158,23 +163,39 @@ class BundleSummary:
                 "sender": self.sender, "statuses": dict(self.statuses),
                 "events": self.events, "checkpoint_size": self.checkpoint_size,
                 "origin": self.origin, "checkpoint_timestamp": timestamp,
-                "gateway_receipts": self.gateway_receipts}
+                "gateway_receipts": self.gateway_receipts,
+                "attachments": [dict(a) for a in self.attachments]}
 
 
 Report = Callable[[int, str], None]
 
 
+class PdfRecheck(Protocol):
+    """Validates a PDF's signatures again, offline, as of the time of the ledger's
+    report on it (infrastructure/pdf_signatures.py); raises VerificationError if
+    the result is not what the report says, else returns a line on what holds."""
+
+    def __call__(self, report: Mapping[str, Any], data: bytes) -> str: ...
+
+
 def verify_bundle(bundle: Any, vkey: str, report: Report | None = None, *,
-                  tsa_certs: Sequence[bytes] = (), policy: Policy | None = None) -> BundleSummary:
+                  tsa_certs: Sequence[bytes] = (), policy: Policy | None = None,
+                  attachments: Mapping[str, bytes] | None = None,
+                  pdf_recheck: PdfRecheck | None = None) -> BundleSummary:
     """Verify an audit bundle offline against the ledger's verifier key ``vkey``.
 
     ``tsa_certs`` (PEM or DER) are the time-stamping authorities' certificates the
     caller trusts: the checkpoint's time-stamp, if the bundle has one, must verify
     against them; without any, it is reported as present but not checked. Given a
     witness ``policy``, the checkpoint's cosignatures must meet its quorum.
+    ``attachments`` (by SHA-256) are files of the document given beside the
+    bundle: a PDF the ledger reported on is checked again with ``pdf_recheck``.
     """
     trusted = [der for data in tsa_certs for der in read_certificates(data)]
-    return _Verifier(bundle, vkey, report or (lambda n, text: None), trusted, policy).run()
+    verifier = _Verifier(bundle, vkey, report or (lambda n, text: None), trusted, policy)
+    verifier.attachments = dict(attachments or {})
+    verifier.pdf_recheck = pdf_recheck
+    return verifier.run()
 
 
 class _Verifier:
@@ -192,6 +213,10 @@ class _Verifier:
         self.records: dict[str, BundleEvent] = {}  # command id -> its CommandRecord event
         self.statements: dict[str, dict[str, Any]] = {}  # command id -> ledger.accepted
         self.agencies: dict[str, dict[str, KeyPeriod]] = {}
+        self.pdf_reports: list[dict[str, Any]] = []  # attachment.validated, verified
+        self.attachments: dict[str, bytes] = {}
+        self.pdf_recheck: PdfRecheck | None = None
+        self.rechecked: set[str] = set()
         self.gateway_entries: list[GatewayEntry] = []
         self.receipts = 0
         self.step = 0
@@ -218,7 +243,42 @@ class _Verifier:
         statuses = ", ".join(f"{code} {status}" for code, status in summary.statuses.items())
         self.report(10, f"document {summary.reference} from {summary.sender}: "
                        f"{statuses or 'not sent'}")
-        return summary
+        self.step = 11
+        for text in self.pdf_signatures():
+            self.report(11, text)
+        return replace(summary, attachments=tuple(
+            {"name": p["attachment"]["name"], "sha256": p["attachment"]["sha256"],
+             "at": p["at"], "verdict": p["verdict"],
+             "signers": [(s.get("signer") or {}).get("subject") for s in p["signatures"]],
+             "rechecked": p["attachment"]["sha256"] in self.rechecked}
+            for p in self.pdf_reports))
+
+    # ---- 11 --------------------------------------------------------------------------
+
+    def pdf_signatures(self) -> list[str]:
+        """Each PDF report the ledger signed; a PDF given beside the bundle is
+        validated again as of the report's time (its certificates may have expired
+        since), and must come out as the report says."""
+        lines = []
+        for p in self.pdf_reports:
+            attachment = p["attachment"]
+            what = f"{attachment['name']} (sha256 {attachment['sha256'][:16]}…)"
+            data = self.attachments.get(attachment["sha256"])
+            if data is None or self.pdf_recheck is None:
+                told = "; ".join(report_lines(p))
+                lines.append(f"{what}: the ledger's report at {p['at']}: {told}; not re-checked "
+                             f"(the file was not given)")
+                continue
+            try:
+                lines.append(f"{what}: {self.pdf_recheck(p, data)}")
+            except DocLedgerError as exc:
+                raise self.fail(f"the PDF {what} does not re-check as the ledger reported: "
+                                f"{exc}") from None
+            self.rechecked.add(attachment["sha256"])
+        reported = {p["attachment"]["sha256"] for p in self.pdf_reports}
+        lines += [f"a file given (sha256 {sha256[:16]}…) is no PDF the ledger reported on: "
+                  f"not checked" for sha256 in self.attachments if sha256 not in reported]
+        return lines
 
     # ---- 1 ---------------------------------------------------------------------------
 
@@ -644,11 +704,18 @@ class _Verifier:
             if self._actor(e) not in may_act:
                 raise self.fail(f"agency {self._actor(e)} may not change agency {code}", e)
             return
+        if e.is_statement and p.get("type") == PDF_REPORT:
+            self._report_belongs(e)
+            return
         if e.is_statement:
-            if p.get("type") != "delivery.arrived" or not e.topic.startswith(DELIVERY_TOPIC):
+            topic_of = {"delivery.arrived": "Arrived", STAMPED: "IncomingStamped"}
+            if e.topic != DELIVERY_TOPIC + topic_of.get(str(p.get("type")), "?"):
                 raise self.fail(f"unexpected ledger statement {p.get('type')!r}", e)
             if _time(p.get("at")) != e.timestamp or p.get("status") != e.data.get("status"):
-                raise self.fail("the arrival statement's time or status is not the event's", e)
+                raise self.fail("the ledger statement's time or status is not the event's", e)
+            if p.get("type") == STAMPED and (e.data.get("original"), e.data.get("copy")) != (
+                    (p.get("original") or {}).get("sha256"), p.get("copy")):
+                raise self.fail("the stamped copy is not the one its statement names", e)
             target, actor_role = p.get("document"), None
         else:
             kind = p.get("type")
@@ -679,7 +746,7 @@ class _Verifier:
             raise self.fail(f"a delivery of another document, not {self.document}", e)
         if e.is_statement:
             if p.get("recipient") != recipient:
-                raise self.fail(f"the arrival statement names {p.get('recipient')}, not the "
+                raise self.fail(f"the ledger statement names {p.get('recipient')}, not the "
                                 f"recipient {recipient}", e)
             return
         fields = p.get("fields", {})
@@ -689,6 +756,30 @@ class _Verifier:
         if self._actor(e) != expected:
             raise self.fail(f"{p.get('type')} by {self._actor(e)}: only the {actor_role} "
                             f"{expected} may do it", e)
+
+    def _report_belongs(self, e: BundleEvent) -> None:
+        """A PDF report is an event of this document, at its command's time, about an
+        attachment that command brought (its create or revise, by the sender)."""
+        p = e.payload
+        if e.topic != DOCUMENT_TOPIC + "AttachmentValidated" or e.aggregate_id != self.document:
+            raise self.fail("a PDF report that is not an event of the document", e)
+        if p.get("document") != str(self.document):
+            raise self.fail(f"the PDF report names document {p.get('document')}", e)
+        if _time(p.get("at")) != e.timestamp:
+            raise self.fail("the PDF report's time is not the event's", e)
+        attachment = p.get("attachment") or {}
+        if (e.data.get("sha256"), e.data.get("verdict")) != (attachment.get("sha256"),
+                                                               p.get("verdict")):
+            raise self.fail("the event's digest or verdict is not its signed report's", e)
+        cause = next((c for c in self.streams[self.document]
+                      if not c.is_statement and c.payload.get("command_id") == p.get("cause")),
+                     None)
+        fields = cause.payload.get("fields", {}) if cause is not None else {}
+        if not any(isinstance(a, dict) and a.get("sha256") == attachment.get("sha256")
+                   for a in fields.get("attachments") or []):
+            raise self.fail(f"the PDF report is about attachment {attachment.get('sha256')}, "
+                            f"which its command {p.get('cause')} did not bring", e)
+        self.pdf_reports.append(p)
 
     # ---- 9 ---------------------------------------------------------------------------
 

@@ -48,6 +48,7 @@ STEPS = {
     8: "commands",
     9: "gateway receipts",
     10: "summary",
+    11: "PDF signatures",
 }
 
 

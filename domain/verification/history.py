@@ -10,6 +10,7 @@ from uuid import UUID
 from domain.errors import KeyRevokedError, NotFoundError, UnknownKeyError, VerificationError
 from domain.evidence.envelope import Envelope
 from domain.evidence.keys import PublicKey
+from domain.evidence.pdf_report import report_lines
 from domain.exchange.agency import Agency
 from domain.exchange.delivery import Delivery
 from domain.exchange.document import Document
@@ -34,6 +35,8 @@ class HistoryEntry:
     staff: str
     signed_by: str  # agency code, "registrar" or "ledger"
     keyid: str
+    # the ledger's report on a PDF attachment (attachment.validated), in lines for people
+    detail: list[str] | None = None
     # the message the command was made from (schema 2 ``source``: its digest and
     # what its XML signature said), as the signed command records it
     source: dict[str, Any] | None = None
@@ -81,8 +84,20 @@ def _entry(app: DocLedger, label: str, event: Any) -> HistoryEntry:
         staff=staff,
         signed_by=signed_by,
         keyid=key.keyid,
+        detail=_detail(event, envelope),
         source=_source(envelope),
     )
+
+
+def _detail(event: Any, envelope: Envelope) -> list[str] | None:
+    """Lines for the ledger's statements on files: a PDF's signatures, a stamped copy."""
+    if isinstance(event, Document.AttachmentValidated):
+        return report_lines(json.loads(envelope.payload))
+    if isinstance(event, Delivery.IncomingStamped):
+        stamp = json.loads(envelope.payload)
+        return [f"{stamp['copy']['name']}: copy of {stamp['original']['name']} stamped with "
+                f"incoming no. {stamp['incoming_number']} of {stamp['registered_on']}"]
+    return None
 
 
 def _source(envelope: Envelope) -> dict[str, Any] | None:

@@ -167,6 +167,17 @@ def document_revised(n: Notification, s: dict[str, Any]) -> list[Op]:
             *document_source(n, s)]
 
 
+def attachment_validated(n: Notification, s: dict[str, Any]) -> list[Op]:
+    """The ledger's report on a PDF attachment, kept whole (without the certificates
+    and tokens it keeps for verifiers) for the document's readers."""
+    report = signed_payload(s)
+    shown = {**report, "signatures": [{k: v for k, v in sig.items() if k != "evidence"}
+                                      for sig in report["signatures"]]}
+    return [("INSERT INTO {t:v_pdf_reports} (document_id, version, sha256, name, verdict, at, "
+             "report) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+             (str(n.originator_id), n.originator_version, s["sha256"],
+              report["attachment"]["name"], s["verdict"], at(s),
+              json.dumps(shown, ensure_ascii=False, sort_keys=True)))]
 def document_header_revised(n: Notification, s: dict[str, Any]) -> list[Op]:
     """An update's new header: what the views show of it (a delivery keeps the
     deadline its recipient may have set; the registers keep what was entered)."""
@@ -181,6 +192,14 @@ def document_header_revised(n: Notification, s: dict[str, Any]) -> list[Op]:
 
 
 # ---- deliveries --------------------------------------------------------------------------
+
+
+def incoming_stamped(n: Notification, s: dict[str, Any]) -> list[Op]:
+    """A stamped copy: a line of the timeline, and readable as the document's files are."""
+    stamp = signed_payload(s)
+    detail = (f"{stamp['copy']['name']}: stamped copy, incoming no. {stamp['incoming_number']} "
+              f"of {stamp['registered_on']}")
+    return [*timeline(n, s, detail), link(s["copy"]["sha256"], stamp["document"])]
 
 
 def delivery_dispatched(n: Notification, s: dict[str, Any]) -> list[Op]:
@@ -301,6 +320,7 @@ HANDLERS: dict[str, Handler] = {
     E(DOCUMENT, "Issued"): document_issued,
     E(DOCUMENT, "Sent"): document_sent,
     E(DOCUMENT, "Revised"): document_revised,
+    E(DOCUMENT, "AttachmentValidated"): attachment_validated,
     E(DOCUMENT, "HeaderRevised"): document_header_revised,
     E(DELIVERY, "Dispatched"): delivery_dispatched,
     E(DELIVERY, "Arrived"): status_change(lambda s: {"arrived_on": on(s)}),
@@ -320,6 +340,7 @@ HANDLERS: dict[str, Handler] = {
     E(DELIVERY, "RecallRefused"): status_change(detail=lambda s: s["reason"]),
     E(DELIVERY, "Revised"): delivery_revised,
     E(DELIVERY, "Removed"): delivery_removed,
+    E(DELIVERY, "IncomingStamped"): incoming_stamped,
 }
 
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 import csv
 import html
 import io
+import itertools
+import json
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from domain.errors import InvalidInputError
+from domain.evidence.pdf_report import report_lines
 from domain.exchange.codes import OPEN_STATES, DeliveryState
 from domain.text import display
 from infrastructure.views.store import ViewStore
@@ -93,7 +96,17 @@ def status(views: ViewStore, document: str) -> dict[str, Any] | None:
         "SELECT recipient, status_code, event, at, actor, staff, detail, source, signature "
         "FROM {t:v_timeline} "
         "WHERE document_id = %s ORDER BY recipient, version", [document])
+    doc["attachment_reports"] = pdf_reports(views, document)
     return doc
+
+
+def pdf_reports(views: ViewStore, document: str) -> list[dict[str, Any]]:
+    """The ledger's reports on the document's PDF attachments, oldest first: each with
+    its lines for people (signed by whom, valid, invalid or absent, coverage)."""
+    rows = views.query("SELECT report FROM {t:v_pdf_reports} WHERE document_id = %s "
+                       "ORDER BY version", [document])
+    reports = [json.loads(row["report"]) for row in rows]
+    return [{**r, "lines": report_lines(r)} for r in reports]
 
 
 def register(views: ViewStore, agency: str, direction: str, year: int) -> list[dict[str, Any]]:
@@ -148,6 +161,20 @@ def register_html(rows: list[dict[str, Any]], *, agency: str, name: str, directi
         f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></body></html>")
 
 
+# the figures of a set of deliveries (statistics); the %s are today and the open states
+FIGURES = (
+    "count(*) AS received, "
+    "sum(CASE WHEN accepted_on IS NOT NULL THEN 1 ELSE 0 END) AS accepted, "
+    "sum(CASE WHEN state = 'refused' THEN 1 ELSE 0 END) AS refused, "
+    "sum(CASE WHEN completed_on IS NOT NULL THEN 1 ELSE 0 END) AS completed, "
+    "sum(CASE WHEN completed_on IS NOT NULL AND (due_date IS NULL OR completed_on <= "
+    "due_date) THEN 1 ELSE 0 END) AS completed_on_time, "
+    "sum(CASE WHEN (completed_on IS NOT NULL AND completed_on > due_date) OR "
+    "(completed_on IS NULL AND due_date < %s AND state IN "
+    f"({', '.join(['%s'] * len(ACTIVE))})) THEN 1 ELSE 0 END) AS overdue")
+FIGURE_NAMES = ("received", "accepted", "refused", "completed", "completed_on_time", "overdue")
+
+
 def statistics(views: ViewStore, agency: str, start: date, end: date,
                today: date) -> dict[str, Any]:
     """Figures an agency publishes for deliveries it received between start and end.
@@ -157,22 +184,46 @@ def statistics(views: ViewStore, agency: str, start: date, end: date,
     with none); overdue: past due and not completed, or completed late;
     on-time rate: on time / completed.
     """
+    _check_period(start, end)
+    row = views.query(
+        f"SELECT {FIGURES} FROM {{t:v_deliveries}} "
+        "WHERE recipient = %s AND arrived_on BETWEEN %s AND %s",
+        [today.isoformat(), *ACTIVE, agency, start.isoformat(), end.isoformat()])[0]
+    return {"agency": agency, "from": start.isoformat(), "to": end.isoformat(),
+            **_figures(row)}
+
+
+def statistics_by_unit(views: ViewStore, agency: str, start: date, end: date,
+                       today: date) -> list[dict[str, Any]]:
+    """The same figures per lead unit (``unit`` None: not assigned to one), by unit name.
+
+    The rows add up to :func:`statistics` of the same period: each delivery has at
+    most one lead unit.
+    """
+    _check_period(start, end)
+    rows = views.query(
+        f"SELECT lead_unit, {FIGURES} FROM {{t:v_deliveries}} "
+        "WHERE recipient = %s AND arrived_on BETWEEN %s AND %s "
+        "GROUP BY lead_unit ORDER BY lead_unit IS NULL, lead_unit",
+        [today.isoformat(), *ACTIVE, agency, start.isoformat(), end.isoformat()])
+    return [{"unit": row.pop("lead_unit"), **_figures(row)} for row in rows]
+
+
+def _check_period(start: date, end: date) -> None:
     if end < start:
         raise InvalidInputError("the period ends before it starts")
-    row = views.query(
-        "SELECT count(*) AS received, "
-        "sum(CASE WHEN accepted_on IS NOT NULL THEN 1 ELSE 0 END) AS accepted, "
-        "sum(CASE WHEN state = 'refused' THEN 1 ELSE 0 END) AS refused, "
-        "sum(CASE WHEN completed_on IS NOT NULL THEN 1 ELSE 0 END) AS completed, "
-        "sum(CASE WHEN completed_on IS NOT NULL AND (due_date IS NULL OR completed_on <= "
-        "due_date) THEN 1 ELSE 0 END) AS completed_on_time, "
-        "sum(CASE WHEN (completed_on IS NOT NULL AND completed_on > due_date) OR "
-        "(completed_on IS NULL AND due_date < %s AND state IN "
-        f"({', '.join(['%s'] * len(ACTIVE))})) THEN 1 ELSE 0 END) AS overdue "
-        "FROM {t:v_deliveries} WHERE recipient = %s AND arrived_on BETWEEN %s AND %s",
-        [today.isoformat(), *ACTIVE, agency, start.isoformat(), end.isoformat()])[0]
-    figures = {k: int(v or 0) for k, v in row.items()}
+
+
+def _figures(row: dict[str, Any]) -> dict[str, Any]:
+    figures = {k: int(row[k] or 0) for k in FIGURE_NAMES}
     on_time_rate = (round(100 * figures["completed_on_time"] / figures["completed"], 1)
                     if figures["completed"] else None)
-    return {"agency": agency, "from": start.isoformat(), "to": end.isoformat(), **figures,
-            "on_time_rate": on_time_rate}
+    return {**figures, "on_time_rate": on_time_rate}
+
+
+def monthly_statistics(views: ViewStore, agency: str, year: int,
+                       today: date) -> list[dict[str, Any]]:
+    """:func:`statistics` for each month of ``year``, January first."""
+    months = [date(year, m, 1) for m in range(1, 13)] + [date(year + 1, 1, 1)]
+    return [statistics(views, agency, first, nxt - timedelta(days=1), today)
+            for first, nxt in itertools.pairwise(months)]

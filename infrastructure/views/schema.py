@@ -37,6 +37,11 @@ TABLES: dict[str, tuple[list[tuple[str, str]], tuple[str, ...]]] = {
         ("document_id", "TEXT"), ("delivery_id", "TEXT"), ("reference", "TEXT"),
         ("subject", "TEXT"), ("counterpart", "TEXT"), ("registered_on", "TEXT"),
     ], ("agency", "direction", "year", "number")),
+    # the ledger's reports on PDF attachments' signatures (attachment.validated)
+    "v_pdf_reports": ([
+        ("document_id", "TEXT"), ("version", "INT"), ("sha256", "TEXT"), ("name", "TEXT"),
+        ("verdict", "TEXT"), ("at", "TEXT"), ("report", "TEXT"),
+    ], ("document_id", "version")),
     # which documents reference an attachment: who may fetch its bytes
     "v_attachments": ([("sha256", "TEXT"), ("document_id", "TEXT")], ("sha256", "document_id")),
 }

@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import threading
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from eventsourcing.persistence import IntegrityError
@@ -204,6 +204,31 @@ def test_statistics_of_a_known_period(world: World, ex: Exchange) -> None:
     before = queries.statistics(store, RECIPIENT, ex.t0 - timedelta(days=9),
                                 ex.t0 - timedelta(days=1), ex.done)
     assert before["received"] == 0 and before["on_time_rate"] is None
+
+
+def test_statistics_per_unit_add_up_to_the_agencys_figures(world: World, ex: Exchange) -> None:
+    store = caught_up(world)
+    units = queries.statistics_by_unit(store, RECIPIENT, ex.t0, ex.t0, ex.done)
+    assert [(u["unit"], u["received"], u["completed"], u["completed_on_time"],
+             u["on_time_rate"]) for u in units] == [
+        ("Phòng Tư pháp", 1, 1, 1, 100.0), ("Văn phòng", 1, 1, 0, 0.0),
+        (None, 2, 0, 0, None)]  # c and d were never assigned; the unassigned come last
+    whole = queries.statistics(store, RECIPIENT, ex.t0, ex.t0, ex.done)
+    for figure in queries.FIGURE_NAMES:
+        assert sum(u[figure] for u in units) == whole[figure]
+
+
+def test_monthly_statistics_are_the_statistics_of_each_month(world: World,
+                                                             ex: Exchange) -> None:
+    store = caught_up(world)
+    months = queries.monthly_statistics(store, RECIPIENT, ex.t0.year, ex.done)
+    assert [m["from"][5:7] for m in months] == [f"{n:02d}" for n in range(1, 13)]
+    assert months[1]["to"] == f"{ex.t0.year}-02-{28 + (ex.t0.year % 4 == 0)}"
+    month = months[ex.t0.month - 1]
+    assert month == queries.statistics(store, RECIPIENT, ex.t0.replace(day=1),
+                                       date.fromisoformat(month["to"]), ex.done)
+    assert month["received"] == 4
+    assert sum(m["received"] for m in months) == 4
 
 
 # ---- exactly once, read-your-writes -----------------------------------------------------

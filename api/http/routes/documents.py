@@ -43,10 +43,15 @@ DocumentPath = Annotated[UUID, Path(
     "subject": "Về việc …", "state": "sent", "revision": 0,
     "timeline": [{"recipient": "000.00.00.H41", "status_code": "01", "event": "Arrived",
                   "at": "2026-11-27T02:15:00+00:00", "actor": "ledger", "staff": "",
-                  "detail": "", "source": None, "signature": None}]}}}}})
+                  "detail": "", "source": None, "signature": None}],
+    "attachment_reports": [{"type": "attachment.validated", "verdict": "valid",
+                            "attachment": {"name": "qd.pdf", "sha256": "9f2c…"},
+                            "lines": ["qd.pdf: signed by CN=…, valid, coverage entire-file"]}],
+}}}}})
 def status(document: DocumentPath, caller: CallerDep, c: ContainerDep,
            wait_for: WaitFor = None) -> dict[str, Any]:
-    """The document and, per recipient, its timeline of status codes (sender or recipients)."""
+    """The document and, per recipient, its timeline of status codes, with the ledger's
+    reports on its PDF attachments' signatures (sender or recipients)."""
     party_document(c, caller, document, auditors=False)
     found = queries.status(fresh_views(c, wait_for), str(document))
     if found is None:  # in the ledger but not yet in the views

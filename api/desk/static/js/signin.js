@@ -42,7 +42,10 @@ async function onSubmit(event) {
     }
     await signIn(agency, key);
     await saveKey(key);
-    window.location.assign(form.dataset.next || '/desk/inbox');
+    // an auditor's session reads audit trails only: it lands on the auditor's page
+    const next = form.dataset.next || '/desk/inbox';
+    const auditor = agency.startsWith('auditor/') && !next.startsWith('/desk/audit');
+    window.location.assign(auditor ? '/desk/audit' : next);
   } catch (error) {
     status.textContent = explain(error);
     status.classList.add('error');
