@@ -38,6 +38,9 @@ def test_a_document_sent_from_the_cli_arrives_live_and_is_handled_in_the_browser
     assert row.locator(".badge.p2").count() == 1
     screenshot(page, "inbox")
 
+    inbox = page.context.new_page()  # the inbox stays open in a second tab
+    inbox.goto(f"{desk.url}/desk/inbox")
+    inbox.wait_for_selector("#live.ok")
     row.get_by_role("link").click()
     page.wait_for_url(re.compile(f"/desk/documents/{doc}"))
     assert {f.get_attribute("data-act") for f in page.locator("#actions form").all()} == {
@@ -63,6 +66,8 @@ def test_a_document_sent_from_the_cli_arrives_live_and_is_handled_in_the_browser
     page.locator("form[data-act=complete] button").click()
     page.wait_for_selector("#my-state[data-state=completed]")
     assert page.locator("#no-actions").count() == 1  # nothing more is offered
+    # the open inbox followed each step without a reload
+    inbox.locator("#rows tr", has_text=SUBJECT).locator(".state[data-state=completed]").wait_for()
     signers = page.locator("table[data-recipient] td.mono").all_inner_texts()
     assert sum(B in s for s in signers) >= 3  # accept, assign, complete: B's key signed each
 
