@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import time
 from typing import Any
@@ -11,6 +12,7 @@ import httpx
 import pytest
 
 from api.desk.signin import COOKIE, signin_text
+from domain.errors import NotFoundError
 from domain.evidence.keys import Ed25519Signer
 from domain.exchange.document import Document
 from domain.exchange.signing import sign_command
@@ -146,3 +148,22 @@ def test_a_revoked_key_ends_its_sessions(desk: Desk) -> None:
         assert revoked.exit_code == 0, revoked.output
         assert http.get("/desk/inbox").status_code == 303
         assert http.get("/desk/api/stream").status_code == 401
+
+
+def test_an_upload_without_a_session_or_with_a_wrong_digest_is_refused(desk: Desk) -> None:
+    content = b"bao cao"
+    digest = hashlib.sha256(content).hexdigest()
+    octets = {"Content-Type": "application/octet-stream"}
+    with client(desk) as http:
+        anonymous = http.put(f"/desk/api/attachments/{digest}", content=content, headers=octets)
+        assert anonymous.status_code == 401
+        body = signed(challenge(http, B), B, load_signer(desk.key(B)))
+        assert http.post("/desk/api/session", json=body).status_code == 200
+        wrong = http.put(f"/desk/api/attachments/{'0' * 64}", content=content, headers=octets)
+        assert wrong.status_code == 422
+        assert wrong.json()["type"].endswith("digest-mismatch")
+        stored = http.put(f"/desk/api/attachments/{digest}", content=content, headers=octets)
+        assert stored.status_code == 201
+    blobs = desk.server.config.app.state.container.service.folder.blobs
+    with pytest.raises(NotFoundError):  # the mismatched bytes were not kept
+        blobs.verified_path("0" * 64)
