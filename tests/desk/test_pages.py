@@ -51,4 +51,5 @@ def test_the_inbox_is_keyboard_navigable_and_fits_a_tablet(desk: Desk, new_page:
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.textContent") == "Văn bản đến"
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    assert page.locator("#inbox th", has_text="Trạng thái").is_visible()  # state stays
     screenshot(page, "inbox-tablet")
