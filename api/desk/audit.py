@@ -66,7 +66,8 @@ i18n.add(
         **{f"audit.step.{n}": name for n, name in {
             1: "Định dạng", 2: "Điểm kiểm (checkpoint)", 3: "Chứng minh có mặt trong sổ",
             4: "Đầy đủ", 5: "Khởi tạo sổ cái", 6: "Lịch sử khóa", 7: "Chữ ký",
-            8: "Lệnh", 9: "Biên nhận cổng trục", 10: "Tóm tắt"}.items()},
+            8: "Lệnh", 9: "Biên nhận cổng trục", 10: "Tóm tắt",
+            11: "Chữ ký trên tệp PDF"}.items()},
     },
     {
         "audit.title": "Audit: verify an evidence bundle",
@@ -106,7 +107,7 @@ i18n.add(
         **{f"audit.step.{n}": name for n, name in {
             1: "Format", 2: "Checkpoint", 3: "Inclusion", 4: "Completeness", 5: "Genesis",
             6: "Key histories", 7: "Signatures", 8: "Commands", 9: "Gateway receipts",
-            10: "Summary"}.items()},
+            10: "Summary", 11: "PDF signatures"}.items()},
     },
 )
 

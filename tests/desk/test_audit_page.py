@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -16,15 +17,19 @@ from domain.evidence.cosignature import CosignerKey
 from domain.evidence.keys import Ed25519Signer
 from domain.evidence.policy import Policy
 from domain.verification.bundle import BundleError, verify_bundle
+from domain.verification.bundle_parse import STEPS
 from infrastructure.keyfiles import write_key_pair
 from tests.desk.conftest import A, B, Desk, screenshot
+from tests.pdf_support import unsigned_pdf
 
 AUDITOR = "kiem-toan-1"
+LAST = max(STEPS)  # 11: PDF signatures
 
 
-def sent_document(desk: Desk) -> str:
+def sent_document(desk: Desk, *attach: Path) -> str:
     sent = desk.cli("send", "--as", A, "--to", B, "--subject", "Về việc <b>kiểm toán</b>",
-                    "--notation", "VPCP-TTĐT", "--json")
+                    "--notation", "VPCP-TTĐT", "--json",
+                    *(arg for path in attach for arg in ("--attach", str(path))))
     assert sent.exit_code == 0, sent.output
     doc: str = json.loads(sent.output)["document"]
     assert desk.cli("accept", doc, "--as", B).exit_code == 0
@@ -83,7 +88,7 @@ def test_auditor_page_verifies_a_bundle_and_turns_red_on_a_tampered_copy(
     pin(page, vkey)
     page.set_input_files("#bundle-file", str(tmp_path / "bundle.json"))
     page.wait_for_selector("#verdict[data-verdict=ok]")
-    assert statuses(page) == {n: "ok" for n in range(1, 11)}
+    assert statuses(page) == {n: "ok" for n in range(1, LAST + 1)}
     assert doc in page.inner_text("#steps li[data-step='1']")
     screenshot(page, "desk-audit")
 
@@ -93,7 +98,7 @@ def test_auditor_page_verifies_a_bundle_and_turns_red_on_a_tampered_copy(
     page.wait_for_selector("#verdict[data-verdict=failed]")
     assert page.get_attribute("#verdict", "data-step") == str(python_step)
     assert statuses(page) == {1: "ok", 2: "ok", 3: "failed",
-                              **{n: "not-reached" for n in range(4, 11)}}
+                              **{n: "not-reached" for n in range(4, LAST + 1)}}
     assert "not in the checkpointed log" in page.inner_text("#steps li[data-step='3']")
     screenshot(page, "desk-audit-tampered")
 
@@ -137,7 +142,7 @@ def test_an_auditor_signed_in_fetches_a_bundle_by_document_id(
     page.fill("#document-id", doc)
     page.click("#by-id button[type=submit]")
     page.wait_for_selector("#verdict[data-verdict=ok]")
-    assert statuses(page) == {n: "ok" for n in range(1, 11)}
+    assert statuses(page) == {n: "ok" for n in range(1, LAST + 1)}
 
     # an auditor's session reads audit trails only: not a clerk's inbox or commands
     cookies = {c["name"]: c["value"] for c in page.context.cookies()}
@@ -146,3 +151,29 @@ def test_an_auditor_signed_in_fetches_a_bundle_by_document_id(
         assert client.post("/desk/api/commands", json={}).status_code == 403
         assert client.get(f"/desk/api/bundle/{doc}").status_code == 200
     assert httpx.get(f"{desk.url}/desk/api/bundle/{doc}").status_code == 401
+
+
+def test_a_pdf_report_is_listed_and_its_re_check_left_to_verify_bundle(
+        desk: Desk, new_page: Any, tmp_path: Path) -> None:
+    pdf = tmp_path / "qd.pdf"
+    pdf.write_bytes(unsigned_pdf())
+    # the ledger reads the PDF with pyHanko (asyncio.run): not on Playwright's loop
+    with ThreadPoolExecutor(1) as apart:
+        doc = apart.submit(sent_document, desk, pdf).result()
+    bundle = bundle_of(desk, doc, tmp_path / "bundle.json")
+    vkey = vkey_of(desk)
+    python_lines: list[str] = []
+    verify_bundle(bundle, vkey, lambda n, text: python_lines.append(text) if n == LAST else None)
+    assert len(python_lines) == 1 and "qd.pdf: absent" in python_lines[0]
+
+    page = new_page()
+    page.goto(f"{desk.url}/desk/audit")
+    pin(page, vkey)
+    page.set_input_files("#bundle-file", str(tmp_path / "bundle.json"))
+    page.wait_for_selector("#verdict[data-verdict=partial]")
+    # every step verified; the PDF's signatures, validated again with pyHanko, amber
+    assert statuses(page) == {**{n: "ok" for n in range(1, LAST)}, LAST: "partial"}
+    detail = page.inner_text(f"#steps li[data-step='{LAST}']")
+    assert python_lines[0] in detail
+    not_here = page.get_attribute("#steps", "data-not-here")  # in the page's language
+    assert f"{not_here}: " in detail and "verify-bundle --attachment" in detail

@@ -309,3 +309,78 @@ def witnessed_vectors(ledger: Ledger | None = None) -> list[Vector]:
                witnesses + "group g all w1 w2\nquorum g\n"),
         Vector("altered cosignature", altered, ledger.vkey, witnesses + "quorum w2\n"),
     ]
+
+
+def pdf_vectors(settings: Any, pki: Any) -> list[Vector]:
+    """A document carrying a signed PDF (tests/pdf_support.py): the ledger's report on
+    it, and, the recipient having accepted, its stamped copy; then a ledger that
+    re-signs its tree over the report's verdict altered, over a report about a file
+    the command did not bring, and over another stamped copy."""
+    from domain.evidence.envelope import STATEMENT_TYPE
+    from domain.evidence.statements import statement_bytes
+    from infrastructure.bundle import build_bundle
+    from infrastructure.keyfiles import load_signer
+    from infrastructure.ledger import DataFolder, open_log
+    from tests import pdf_support as pdfs
+    from tests.certs_support import trust
+    from tests.contract.test_signed_pdf import attachment, sent_with
+
+    clock = ManualClock()
+    clock.now = pdfs.SIGNED_AT
+    world = World.create(settings, clock=clock)
+    try:
+        trust(world, pki.root)
+        doc = sent_with(world, attachment(world, pdfs.signed_pdf(pki)))
+        world.act(RECIPIENT, "delivery.accept", {"document": doc})
+        log = open_log(world.settings, world.app)
+        bundle, vkey = build_bundle(world.app, log, UUID(doc)), log.note_key.vkey()
+        signer = load_signer(DataFolder(world.settings.data).ledger_key)
+
+        def forged(topic: str, change: Any) -> dict[str, Any]:
+            memory = MemoryLog(world.app, signer, log.note_key.name, rewrite_event(
+                lambda n: n.topic.endswith(topic), change))
+            return build_bundle(world.app, memory, UUID(doc))  # type: ignore[arg-type]
+
+        def verdict_altered(state: dict[str, Any]) -> None:
+            state["verdict"] = "invalid"
+
+        def about_another_file(state: dict[str, Any]) -> None:
+            envelope = Envelope.from_dict(state["envelope"])
+            report = json.loads(envelope.payload)
+            report["attachment"]["sha256"] = state["sha256"] = "ab" * 32
+            state["envelope"] = Envelope.sign(STATEMENT_TYPE, statement_bytes(report),
+                                              signer).to_dict()
+
+        def copy_swapped(state: dict[str, Any]) -> None:
+            state["copy"] = {**state["copy"], "sha256": "cd" * 32}
+
+        return [
+            Vector("signed PDF reported and stamped", bundle, vkey),
+            Vector("PDF report's verdict altered in its event",
+                   forged("Document.AttachmentValidated", verdict_altered), vkey),
+            Vector("PDF report about a file its command did not bring",
+                   forged("Document.AttachmentValidated", about_another_file), vkey),
+            Vector("stamped copy swapped", forged("Delivery.IncomingStamped", copy_swapped),
+                   vkey),
+        ]
+    finally:
+        world.app.close()
+
+
+def demo_vector(settings: Any) -> Vector:
+    """The bundle of the document `docledger demo` sends, with its PDF report (the
+    demo's attachment is no readable PDF), a recall and a gateway round beside it."""
+    from api.demo import run_demo
+    from infrastructure.bundle import build_bundle
+    from infrastructure.ledger import open_ledger, open_log
+
+    run_demo(settings)
+    app = open_ledger(settings)
+    try:
+        reported = {n.originator_id for n in app.recorder.select_notifications(1, 1_000_000)
+                    if n.topic.endswith("Document.AttachmentValidated")}
+        log = open_log(settings, app)
+        return Vector("docledger demo's document", build_bundle(app, log, min(reported)),
+                      log.note_key.vkey())
+    finally:
+        app.close()

@@ -11,6 +11,7 @@ const POLICY = 'docledger.audit.pinned-policy';
 const steps = document.getElementById('steps');
 const verdict = document.getElementById('verdict');
 const pinned = document.getElementById('pinned');
+const LAST = Object.keys(STEPS).length;
 
 function line(list, text, cls) {
   const item = document.createElement('li');
@@ -71,7 +72,7 @@ async function run(text) {
   let bundle;
   try { bundle = JSON.parse(text); } catch (error) {
     mark(1, 'failed', [`step 1 (format) failed: ${error.message}`]);
-    for (let n = 2; n <= 10; n++) mark(n, 'not-reached');
+    for (let n = 2; n <= LAST; n++) mark(n, 'not-reached');
     conclude('failed', `${verdict.dataset.unreadable}: ${error.message}`, 1);
     return;
   }
@@ -88,7 +89,7 @@ async function verify(bundle, { vkey, policy }) {
     return;
   }
   mark(result.step, 'failed', [result.error]);
-  for (let n = result.step + 1; n <= 10; n++) mark(n, 'not-reached');
+  for (let n = result.step + 1; n <= LAST; n++) mark(n, 'not-reached');
   conclude('failed', `${verdict.dataset.failed}: ${result.error}`, result.step);
 }
 

@@ -2,7 +2,8 @@
 // `docledger verify-bundle` (domain/verification/bundle.py), in the same order,
 // stopping at the same first problem. What a browser cannot check (X.509 path
 // validation of certificate-backed keys, CRL/OCSP evidence, RFC 3161 tokens,
-// re-reading an edXML message's trace headers) is reported as not checked here.
+// re-reading an edXML message's trace headers, re-validating a PDF's signatures)
+// is reported as not checked here.
 
 import { b64decode, equal, fromHex, hex, sha256, utf8, utf8decode } from "./bytes.js";
 import { recordTopicOf, roleOf, writing } from "./catalogue.js";
@@ -21,6 +22,7 @@ export const FORMAT = "docledger-audit-bundle/1";
 export const STEPS = {
   1: "format", 2: "checkpoint", 3: "inclusion", 4: "completeness", 5: "genesis",
   6: "key histories", 7: "signatures", 8: "commands", 9: "gateway receipts", 10: "summary",
+  11: "PDF signatures",
 };
 
 const ROOT = "domain.root:LedgerRoot", AGENCY = "domain.agency:Agency";
@@ -31,6 +33,8 @@ const RECORD_ACCEPTED_TOPIC = "domain.command_log:CommandRecord.Accepted";
 const GATEWAY_RECEIPT = "domain.gateway:GatewayReceipt";
 const GATEWAY_RECORDED = `${GATEWAY_RECEIPT}.Recorded`;
 const REGISTRAR_BINDING = "registrar";
+// The ledger's statements about a document's PDFs (docs/signed-pdf.md).
+const PDF_REPORT = "attachment.validated", STAMPED = "delivery.stamped";
 
 const BUNDLE_FIELDS = new Set(["format", "document", "checkpoint", "events",
                                "checkpoint_timestamp", "gateway"]);
@@ -56,8 +60,12 @@ const repr = (v) => (typeof v === "string" ? `'${v}'` : JSON.stringify(v) ?? "No
 const pyStr = (v) => (v === undefined || v === null ? "None" : String(v));
 const get = (obj, key, fallback) => (isObject(obj) && key in obj ? obj[key] : fallback);
 const sameSet = (a, b) => a.size === b.size && [...a].every((x) => b.has(x));
+// Python's == on decoded JSON: objects equal whatever the order of their keys.
 const same = (a, b) => JSON.stringify(a ?? null, plain) === JSON.stringify(b ?? null, plain);
-function plain(_, v) { return isTime(v) ? `time:${v.aware}:${v.us}` : v; }
+function plain(_, v) {
+  if (isTime(v)) return `time:${v.aware}:${v.us}`;
+  return isObject(v) ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, v[k]])) : v;
+}
 
 // A stored state (docs/bundle.md, "Decoding a state"): JSON, times as
 // {"_type_": "datetime_iso", "_data_": ISO 8601}, with a timestamp and an envelope.
@@ -212,6 +220,7 @@ class Verifier {
     this.statements = new Map();
     this.agencies = new Map();
     this.receipts = 0;
+    this.pdfReports = [];  // attachment.validated, checked in step 8
     this.unchecked = [];
   }
 
@@ -227,7 +236,7 @@ class Verifier {
   async run() {
     const checks = [this.format, this.checkpoint, this.inclusion, this.completeness,
                     this.genesis, this.keyHistories, this.signatures, this.commands,
-                    this.gateway, this.summary];
+                    this.gateway, this.summary, this.pdfSignatures];
     for (let i = 0; i < checks.length; i++) {
       this.step = i + 1;
       this.stepUnchecked = [];
@@ -674,13 +683,22 @@ class Verifier {
       }
       return;
     }
+    if (e.isStatement && p.type === PDF_REPORT) {
+      this.reportBelongs(e);
+      return;
+    }
     let target, role = null;
     if (e.isStatement) {
-      if (p.type !== "delivery.arrived" || !e.topic.startsWith(`${DELIVERY}.`)) {
+      const topicOf = { "delivery.arrived": "Arrived", [STAMPED]: "IncomingStamped" };
+      if (e.topic !== `${DELIVERY}.${topicOf[pyStr(p.type)] ?? "?"}`) {
         throw this.fail(`unexpected ledger statement ${repr(p.type)}`, e);
       }
       if (!sameTime(parseTime(p.at), e.timestamp) || !same(p.status, e.data.status)) {
-        throw this.fail("the arrival statement's time or status is not the event's", e);
+        throw this.fail("the ledger statement's time or status is not the event's", e);
+      }
+      if (p.type === STAMPED && !same([e.data.original, e.data.copy],
+                                      [get(p.original || {}, "sha256", null), p.copy])) {
+        throw this.fail("the stamped copy is not the one its statement names", e);
       }
       target = p.document;
     } else {
@@ -711,7 +729,7 @@ class Verifier {
     }
     if (e.isStatement) {
       if (p.recipient !== recipient) {
-        throw this.fail(`the arrival statement names ${pyStr(p.recipient)}, not the recipient ${pyStr(recipient)}`, e);
+        throw this.fail(`the ledger statement names ${pyStr(p.recipient)}, not the recipient ${pyStr(recipient)}`, e);
       }
       return;
     }
@@ -723,6 +741,34 @@ class Verifier {
     if (this.actor(e) !== expected) {
       throw this.fail(`${p.type} by ${this.actor(e)}: only the ${role.toLowerCase()} ${pyStr(expected)} may do it`, e);
     }
+  }
+
+  // A PDF report is an event of this document, at its command's time, about an
+  // attachment that command brought (its create or revise, by the sender).
+  reportBelongs(e) {
+    const p = e.payload;
+    if (e.topic !== `${DOCUMENT}.AttachmentValidated` || e.aggregateId !== this.document) {
+      throw this.fail("a PDF report that is not an event of the document", e);
+    }
+    if (p.document !== this.document) {
+      throw this.fail(`the PDF report names document ${pyStr(p.document)}`, e);
+    }
+    if (!sameTime(parseTime(p.at), e.timestamp)) {
+      throw this.fail("the PDF report's time is not the event's", e);
+    }
+    const attachment = p.attachment || {};
+    if (!same([e.data.sha256, e.data.verdict], [get(attachment, "sha256", null), p.verdict])) {
+      throw this.fail("the event's digest or verdict is not its signed report's", e);
+    }
+    const cause = this.streams.get(this.document)
+      .find((c) => !c.isStatement && c.payload.command_id === p.cause);
+    const fields = cause ? get(cause.payload, "fields", {}) : {};
+    const brought = get(fields, "attachments", null) || [];
+    if (!Array.isArray(brought) || !brought.some((a) => isObject(a) && same(a.sha256, get(attachment, "sha256", null)))) {
+      throw this.fail(`the PDF report is about attachment ${pyStr(get(attachment, "sha256", null))}, `
+                      + `which its command ${pyStr(p.cause)} did not bring`, e);
+    }
+    this.pdfReports.push(p);
   }
 
   // ---- 9 -------------------------------------------------------------------------------
@@ -835,10 +881,59 @@ class Verifier {
       document: this.document, reference: `${number}/${created.header.code_notation}`,
       sender: created.sender, statuses, events: this.events.length,
       checkpoint_size: this.tree.size, origin: this.origin, gateway_receipts: this.receipts,
+      attachments: this.pdfReports.map((p) => ({
+        name: p.attachment.name, sha256: p.attachment.sha256, at: p.at, verdict: p.verdict,
+        signers: (p.signatures || []).map((s) => get(s.signer || {}, "subject", null)),
+        rechecked: false,
+      })),
     };
     const text = Object.entries(statuses).map(([c, s]) => `${c} ${s}`).join(", ");
     return `document ${this.summaryData.reference} from ${created.sender}: ${text || "not sent"}`;
   }
+
+  // ---- 11 ------------------------------------------------------------------------------
+
+  // Each PDF report the ledger signed, as verify-bundle lists it when the file is
+  // not given; validating the PDF again (pyHanko) is verify-bundle's alone. Without
+  // reports there is nothing to say, as verify-bundle says nothing.
+  pdfSignatures() {
+    const lines = this.pdfReports.map((p) => {
+      const what = `${p.attachment.name} (sha256 ${p.attachment.sha256.slice(0, 16)}…)`;
+      return `${what}: the ledger's report at ${p.at}: ${reportLines(p).join("; ")}; `
+        + "not re-checked (the file was not given)";
+    });
+    if (lines.length) {
+      this.notHere(`the signatures of ${lines.length} PDF(s), validated again as of the ledger's `
+                   + "report: only by verify-bundle --attachment; the reports are listed here");
+    }
+    return lines;
+  }
+}
+
+// One line on one signature of a PDF report (domain/evidence/pdf_report.py summary).
+function signatureSummary(s) {
+  const problems = [
+    s.intact ? null : "not intact",
+    s.trusted ? null : `untrusted (${pyStr(s.trust_problem)})`,
+    [undefined, null, "none", "lta-updates"].includes(s.modification) ? null
+      : `modified after signing (${pyStr(s.modification)})`,
+    s.revoked ? `revoked at ${pyStr(s.revoked.at)} (${pyStr(s.revoked.reason)})` : null,
+  ].filter((x) => x);
+  const verdict = s.valid ? "valid" : "invalid";
+  const detail = problems.length && verdict === "invalid" ? `: ${problems.join(", ")}` : "";
+  return `signed by ${pyStr(get(s.signer || {}, "subject", "?"))}, ${verdict}${detail}, `
+    + `coverage ${pyStr(s.coverage)}`;
+}
+
+// The report's lines for people: one per signature, or its verdict without any.
+function reportLines(report) {
+  const head = pyStr(get(report.attachment || {}, "name", "?"));
+  const signatures = report.signatures || [];
+  if (!signatures.length) {
+    const why = report.problem ? ` (${report.problem})` : "";
+    return [`${head}: ${pyStr(report.verdict)}${why}`];
+  }
+  return signatures.map((s) => `${head}: ${signatureSummary(s)}`);
 }
 
 function validFor(period, at, commandId) {
