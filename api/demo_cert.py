@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -54,7 +55,7 @@ def certified_sender(service: LedgerService, code: str, name: str) -> CertifiedS
     """The demo CA, trusted by the registrar, and ``code``'s certificate from it,
     registered with ``agency.add_cert``: made on the first demo, reused after."""
     folder = service.settings.data / FOLDER
-    root = _kept(folder, "demo-root-ca", lambda: _make_root())
+    root = _kept(folder, "demo-root-ca", _make_root)
     intermediate = _kept(folder, "demo-intermediate-ca",
                          lambda: _make_intermediate(root))
     agency = _kept(folder, code, lambda: _make_agency(intermediate, code, name))
@@ -94,12 +95,12 @@ def _make_agency(intermediate: Issued, code: str, name: str) -> Issued:
         intermediate, key)
 
 
-def _kept(folder: Path, stem: str, make: Any) -> Issued:
+def _kept(folder: Path, stem: str, make: Callable[[], Issued]) -> Issued:
     """``stem``.pem and ``stem``.key (0600) in ``folder``: read, or made and written."""
     cert_file, key_file = folder / f"{stem}.pem", folder / f"{stem}.key"
     if cert_file.exists() and key_file.exists():
         return Issued.from_pem(cert_file.read_bytes(), key_file.read_bytes())
-    issued: Issued = make()
+    issued = make()
     folder.mkdir(parents=True, exist_ok=True)
     fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as written:
