@@ -1,8 +1,10 @@
 """``docledger demo``: a provincial department exchanges documents with districts
 and communes; they accept, refuse, assign and complete; one recall, one
-duplicate refused; an edXML document from a ministry reached through the axis
-comes in and its statuses go back out (api/demo_axis.py); then the whole ledger
-is audited.
+duplicate refused; the department signs its plan, a real PDF, with a certificate
+from a demo CA the registrar trusts, and the recipients' acceptances stamp the
+incoming number on a copy (api/demo_cert.py); an edXML document from a ministry
+reached through the axis comes in and its statuses go back out (api/demo_axis.py);
+then the whole ledger is audited.
 
 Makes a new ledger with development keys. On a folder that already holds a
 ledger it refuses, unless that ledger was made by the demo and ``--again`` asks for
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 
@@ -37,6 +39,9 @@ from infrastructure.ledger import (
 from infrastructure.service import LedgerService, bootstrap
 from infrastructure.settings import Settings
 from infrastructure.views import queries
+
+if TYPE_CHECKING:
+    from api.demo_cert import CertifiedSender
 
 DEPARTMENT = "000.22.31.H29"
 DISTRICT_EAST = "000.01.31.H29"
@@ -66,8 +71,11 @@ def run_demo(settings: Settings, *, again: bool = False) -> None:
     out.print(f"ledger {'created' if fresh else 'reopened'} in {settings.data} "
               f"({settings.backend})")
     register_agencies(service)
+    from api.demo_cert import certified_sender  # pyHanko and X.509, loaded when needed
+
+    sender = certified_sender(service, DEPARTMENT, AGENCIES[DEPARTMENT])
     round_id = secrets.token_hex(3)
-    plan = send_plan(service, round_id)
+    plan = send_plan(service, round_id, sender)
     handle_plan(service, plan)
     recall_round(service, round_id)
     refuse_duplicate(service, plan["document_id"])
@@ -129,21 +137,31 @@ def header(notation: str, type_name: str, subject: str, priority: int,
     }
 
 
-def send_plan(service: LedgerService, round_id: str) -> dict[str, Any]:
+def send_plan(service: LedgerService, round_id: str,
+              sender: CertifiedSender) -> dict[str, Any]:
+    """The plan, a PDF signed with the department's certificate, sent with commands
+    signed by that certificate's key."""
+    from api.demo_cert import document_lines, signed_pdf
+
+    plan = header("KH-SNV", "Kế hoạch",
+                  "Kế hoạch triển khai chuyển đổi số trong cơ quan hành chính năm 2027",
+                  priority=1, due_in_days=14)
     attachment = service.settings.data / "demo-attachments" / "ke-hoach-chuyen-doi-so.pdf"
     attachment.parent.mkdir(parents=True, exist_ok=True)
-    attachment.write_bytes(b"%PDF-1.4\n% Ke hoach chuyen doi so nam 2027\n%%EOF\n")
+    attachment.write_bytes(signed_pdf(sender, document_lines(AGENCIES[DEPARTMENT], plan)))
     result = send_document(
         LocalSession(service), DEPARTMENT,
-        [DISTRICT_EAST, DISTRICT_WEST, COMMUNE_AN_PHU, COMMUNE_BINH_MINH],
-        header("KH-SNV", "Kế hoạch",
-               "Kế hoạch triển khai chuyển đổi số trong cơ quan hành chính năm 2027",
-               priority=1, due_in_days=14),
-        attachments=[attachment],
+        [DISTRICT_EAST, DISTRICT_WEST, COMMUNE_AN_PHU, COMMUNE_BINH_MINH], plan,
+        attachments=[attachment], key=sender.key_file,
         document_id=f"{DEPARTMENT},{date.today():%Y/%m/%d},plan-{round_id}",
     )
-    out.print(f"\n[bold]{AGENCIES[DEPARTMENT]}[/] sent {result['reference']} (urgent, with "
-              f"signed PDF digest) to 4 agencies → 01 arrived at each")
+    out.print(f"\n[bold]{AGENCIES[DEPARTMENT]}[/] sent {result['reference']} (urgent, a PDF "
+              f"signed with its certificate, the commands signed with the certificate's "
+              f"key) to 4 agencies → 01 arrived at each")
+    service.view_worker.catch_up()  # with PostgreSQL a worker would; the demo does it here
+    for report in queries.pdf_reports(service.views, result["document"]):
+        for line in report["lines"]:
+            out.print(f"  the ledger's report on the PDF: {line}", highlight=False)
     return result
 
 
@@ -158,6 +176,7 @@ def step(service: LedgerService, actor: str, type: str, fields: dict[str, Any], 
 def handle_plan(service: LedgerService, plan: dict[str, Any]) -> None:
     doc = {"document": plan["document"]}
     step(service, DISTRICT_EAST, "delivery.accept", doc, "03 accepted and registered")
+    show_stamps(service, plan["document"], DISTRICT_EAST)
     step(service, DISTRICT_EAST, "delivery.assign",
          {**doc, "lead_unit": "Phòng Nội vụ", "officer": "Lê Văn D",
           "instructions": "Tham mưu triển khai, báo cáo trước hạn",
@@ -180,6 +199,18 @@ def handle_plan(service: LedgerService, plan: dict[str, Any]) -> None:
          staff="Chủ tịch UBND xã")
     step(service, COMMUNE_BINH_MINH, "delivery.complete", {**doc, "note": "Đã triển khai"},
          "06 completed", staff="Công chức Văn phòng - Thống kê")
+
+
+def show_stamps(service: LedgerService, document: str, recipient: str) -> None:
+    """The copies of the PDFs the recipient's acceptance stamped ("dấu đến")."""
+    from uuid import UUID
+
+    delivery = service.app.find(Delivery, Delivery.id_for(UUID(document), recipient))
+    assert delivery is not None
+    for copy in delivery.stamped.values():
+        out.print(f"  {AGENCIES[recipient]}: dấu đến (incoming no. "
+                  f"{delivery.incoming_number}) stamped on a copy, {copy['name']}; the "
+                  "signed original is untouched", highlight=False)
 
 
 def recall_round(service: LedgerService, round_id: str) -> None:

@@ -1,4 +1,5 @@
-"""Signed PDFs for the tests, made in memory with pyHanko from the test PKI.
+"""Signed PDFs for the tests, made in memory with pyHanko from the test PKI
+(infrastructure/pdf_signing.py writes and signs them, as for the demo).
 
 The signers are certificates of tests/pki.py's intermediate (its root stands in
 for the state CA): an agency signer with RSA-2048, valid around ``SIGNED_AT``
@@ -24,11 +25,10 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-from pyhanko.pdf_utils.writer import PdfFileWriter
-from pyhanko.sign import signers
 from pyhanko.sign.timestamps import DummyTimeStamper
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
+from infrastructure.pdf_signing import one_page_pdf, sign_pdf
 from tests.factories import SENDER
 from tests.pki import Issued, TestPKI
 
@@ -86,33 +86,16 @@ def _tsa(pki: TestPKI) -> Issued:
 @cache
 def unsigned_pdf() -> bytes:
     """A one-page PDF with a line of text, written by pyHanko."""
-    writer = PdfFileWriter()
-    content = writer.add_object(generic.StreamObject(
-        stream_data=b"BT /F1 12 Tf 20 100 Td (Quyet dinh so 12) Tj ET"))
-    writer.insert_page(generic.DictionaryObject({
-        generic.NameObject("/Type"): generic.NameObject("/Page"),
-        generic.NameObject("/MediaBox"): generic.ArrayObject(
-            [generic.NumberObject(n) for n in (0, 0, 200, 200)]),
-        generic.NameObject("/Contents"): content,
-    }))
-    out = io.BytesIO()
-    writer.write(out)
-    return out.getvalue()
+    return one_page_pdf(["Quyet dinh so 12"])
 
 
 def sign(pki: TestPKI, data: bytes, signer: Issued, *, timestamped: bool = False) -> bytes:
-    chain = SimpleCertificateStore.from_certs([asn1_cert(pki.intermediate)])
     tsa = signers_of(pki).tsa
-    stamper = (DummyTimeStamper(tsa_cert=asn1_cert(tsa), tsa_key=asn1_key(tsa),
-                                certs_to_embed=chain, fixed_dt=SIGNED_AT)
+    stamper = (DummyTimeStamper(
+        tsa_cert=asn1_cert(tsa), tsa_key=asn1_key(tsa), fixed_dt=SIGNED_AT,
+        certs_to_embed=SimpleCertificateStore.from_certs([asn1_cert(pki.intermediate)]))
                if timestamped else None)
-    out = signers.sign_pdf(
-        IncrementalPdfFileWriter(io.BytesIO(data)),
-        signers.PdfSignatureMetadata(field_name="Signature1"),
-        signer=signers.SimpleSigner(signing_cert=asn1_cert(signer), signing_key=asn1_key(signer),
-                                    cert_registry=chain),
-        timestamper=stamper)
-    return out.getvalue()
+    return sign_pdf(data, signer, chain=[pki.intermediate], timestamper=stamper)
 
 
 @cache

@@ -18,7 +18,8 @@ the revocations as they stand when asked.
 Keys are made once per test process (``_key``, cached by label): an RSA key takes
 tens of milliseconds, so the session fixture ``pki`` (tests/conftest.py) makes the
 whole PKI once and tests issue what else they need from it. ``running_pki()`` is
-the context manager for code outside pytest.
+the context manager for code outside pytest. The certificates are made as
+infrastructure/certificate_authority.py makes them (the demo's CA too).
 """
 
 from __future__ import annotations
@@ -38,24 +39,29 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509 import ocsp
-from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
+from cryptography.x509.oid import AuthorityInformationAccessOID
 
+from infrastructure.certificate_authority import (
+    CODE_ATTRIBUTES,
+    Issued,
+    PrivateKey,
+    builder_under,
+    hash_for,
+    root_ca,
+    sign_by,
+    signing_usage,
+    subject_name,
+)
 from tests.factories import SENDER
 
 KeyKind = Literal["rsa", "rsa1024", "p256", "p384", "ed25519"]
-PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
 
 CRL_TYPE = "application/pkix-crl"
 OCSP_REQUEST = "application/ocsp-request"
 OCSP_RESPONSE = "application/ocsp-response"
 
 # the subject attributes ``issue(attribute=...)`` can hold the agency code in
-ATTRIBUTES = {
-    "UID": NameOID.USER_ID,
-    "serialNumber": NameOID.SERIAL_NUMBER,
-    "OU": NameOID.ORGANIZATIONAL_UNIT_NAME,
-    "CN": NameOID.COMMON_NAME,
-}
+ATTRIBUTES = CODE_ATTRIBUTES
 
 
 @cache
@@ -72,41 +78,6 @@ def _key(label: str, kind: KeyKind) -> PrivateKey:
     return ed25519.Ed25519PrivateKey.generate()
 
 
-def _hash_for(key: PrivateKey) -> hashes.HashAlgorithm | None:
-    if isinstance(key, ed25519.Ed25519PrivateKey):
-        return None
-    if isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.key_size == 384:
-        return hashes.SHA384()
-    return hashes.SHA256()
-
-
-@dataclass(frozen=True)
-class Issued:
-    """A certificate and its private key."""
-
-    cert: x509.Certificate
-    key: PrivateKey
-
-    @property
-    def pem(self) -> bytes:
-        return self.cert.public_bytes(serialization.Encoding.PEM)
-
-    @property
-    def der(self) -> bytes:
-        return self.cert.public_bytes(serialization.Encoding.DER)
-
-    @property
-    def key_pem(self) -> bytes:
-        """The private key, PKCS#8 PEM, unencrypted."""
-        return self.key.private_bytes(serialization.Encoding.PEM,
-                                      serialization.PrivateFormat.PKCS8,
-                                      serialization.NoEncryption())
-
-    @property
-    def serial(self) -> int:
-        return self.cert.serial_number
-
-
 def pem_bundle(*issued: Issued) -> bytes:
     """Certificates one after another, as a ``--chain`` file holds them."""
     return b"".join(i.pem for i in issued)
@@ -116,20 +87,6 @@ def pem_bundle(*issued: Issued) -> bytes:
 class Revocation:
     at: datetime
     reason: x509.ReasonFlags
-
-
-def _ca_usage() -> x509.KeyUsage:
-    return x509.KeyUsage(
-        digital_signature=False, content_commitment=False, key_encipherment=False,
-        data_encipherment=False, key_agreement=False, key_cert_sign=True, crl_sign=True,
-        encipher_only=False, decipher_only=False)
-
-
-def _signing_usage(digital_signature: bool) -> x509.KeyUsage:
-    return x509.KeyUsage(
-        digital_signature=digital_signature, content_commitment=True,
-        key_encipherment=False, data_encipherment=False, key_agreement=False,
-        key_cert_sign=False, crl_sign=False, encipher_only=False, decipher_only=False)
 
 
 class TestPKI:
@@ -222,29 +179,15 @@ class TestPKI:
 
     def _name(self, common: str, *, code: str | None = None,
               attribute: str = "UID", organization: str | None = None) -> x509.Name:
-        attrs = [x509.NameAttribute(NameOID.COUNTRY_NAME, "VN"),
-                 x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization or self.label),
-                 x509.NameAttribute(NameOID.COMMON_NAME, common)]
-        if code is not None:
-            attrs.append(x509.NameAttribute(ATTRIBUTES[attribute], code))
-        return x509.Name(attrs)
+        return subject_name(common, organization=organization or self.label, code=code,
+                            attribute=attribute)
 
     def _make_standard(self) -> None:
         now = self.made
         root_key = _key(f"{self.label}/root", "rsa")
         root_name = self._name("Root CA (stands in for Ban Cơ yếu Chính phủ)")
-        root = (x509.CertificateBuilder()
-                .subject_name(root_name).issuer_name(root_name)
-                .public_key(root_key.public_key())
-                .serial_number(x509.random_serial_number())
-                .not_valid_before(now - timedelta(days=3650))
-                .not_valid_after(now + timedelta(days=3650))
-                .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-                .add_extension(_ca_usage(), critical=True)
-                .add_extension(x509.SubjectKeyIdentifier.from_public_key(
-                    root_key.public_key()), critical=False)
-                .sign(root_key, hashes.SHA256()))
-        self.root = Issued(cert=root, key=root_key)
+        self.root = root_ca(root_key, root_name, not_before=now - timedelta(days=3650),
+                            not_after=now + timedelta(days=3650))
         self.intermediate = self.issue(
             "Intermediate CA", kind="rsa", issuer=self.root, ca=True, code=None,
             not_before=now - timedelta(days=1800), not_after=now + timedelta(days=1800))
@@ -268,22 +211,12 @@ class TestPKI:
         is cached by ``key_label`` (default: ``common``) and ``kind``."""
         issuer = issuer or self.intermediate
         key = _key(f"{self.label}/{key_label or common}", kind)
-        builder = (x509.CertificateBuilder()
-                   .subject_name(self._name(common, code=code, attribute=attribute,
-                                            organization=organization))
-                   .issuer_name(issuer.cert.subject)
-                   .public_key(key.public_key())
-                   .serial_number(x509.random_serial_number())
-                   .not_valid_before(not_before or self.made - timedelta(days=1))
-                   .not_valid_after(not_after or self.made + timedelta(days=730))
-                   .add_extension(x509.BasicConstraints(ca=ca, path_length=0 if ca else None),
-                                  critical=True)
-                   .add_extension(_ca_usage() if ca else _signing_usage(digital_signature),
-                                  critical=True)
-                   .add_extension(x509.SubjectKeyIdentifier.from_public_key(
-                       key.public_key()), critical=False)
-                   .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
-                       issuer.key.public_key()), critical=False))  # type: ignore[arg-type]
+        builder = builder_under(
+            issuer, key, self._name(common, code=code, attribute=attribute,
+                                    organization=organization),
+            not_before=not_before or self.made - timedelta(days=1),
+            not_after=not_after or self.made + timedelta(days=730), ca=ca,
+            digital_signature=digital_signature)
         if self._server is not None:
             crl = self.root_crl_url if issuer is self.root else self.crl_url
             builder = builder.add_extension(x509.CRLDistributionPoints([
@@ -295,11 +228,11 @@ class TestPKI:
                     x509.AccessDescription(AuthorityInformationAccessOID.OCSP,
                                            x509.UniformResourceIdentifier(self.ocsp_url))]),
                     critical=False)
-        cert = builder.sign(issuer.key, _hash_for(issuer.key))  # type: ignore[arg-type]
+        issued = sign_by(builder, issuer, key)
         if issuer is getattr(self, "intermediate", None):
             with self._lock:
-                self._issued[cert.serial_number] = cert
-        return Issued(cert=cert, key=key)
+                self._issued[issued.serial] = issued.cert
+        return issued
 
     def self_signed(self, common: str = "Self-signed agency", *, code: str = SENDER,
                     kind: KeyKind = "p256") -> Issued:
@@ -313,8 +246,8 @@ class TestPKI:
                 .not_valid_before(self.made - timedelta(days=1))
                 .not_valid_after(self.made + timedelta(days=730))
                 .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-                .add_extension(_signing_usage(True), critical=True)
-                .sign(key, _hash_for(key)))  # type: ignore[arg-type]
+                .add_extension(signing_usage(True), critical=True)
+                .sign(key, hash_for(key)))
         return Issued(cert=cert, key=key)
 
     # -- revocation ---------------------------------------------------------
@@ -340,7 +273,7 @@ class TestPKI:
                    .next_update(now + next_update)
                    .add_extension(x509.CRLNumber(int(now.timestamp())), critical=False)
                    .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
-                       issuer.key.public_key()), critical=False))  # type: ignore[arg-type]
+                       issuer.key.public_key()), critical=False))
         if issuer is self.intermediate:
             with self._lock:
                 listed = dict(self.revocations)
@@ -351,7 +284,7 @@ class TestPKI:
                     .revocation_date(revocation.at)
                     .add_extension(x509.CRLReason(revocation.reason), critical=False)
                     .build())
-        crl = builder.sign(issuer.key, _hash_for(issuer.key))  # type: ignore[arg-type]
+        crl = builder.sign(issuer.key, hash_for(issuer.key))
         return crl.public_bytes(serialization.Encoding.DER)
 
     def ocsp_answer(self, request_der: bytes) -> bytes:
@@ -385,7 +318,7 @@ class TestPKI:
         ).responder_id(ocsp.OCSPResponderEncoding.HASH, self.intermediate.cert)
         if nonce is not None:
             builder = builder.add_extension(x509.OCSPNonce(nonce), critical=False)
-        response = builder.sign(self.intermediate.key, hashes.SHA256())  # type: ignore[arg-type]
+        response = builder.sign(self.intermediate.key, hashes.SHA256())
         return response.public_bytes(serialization.Encoding.DER)
 
     def ocsp_request(self, issued: Issued) -> bytes:

@@ -26,14 +26,14 @@ def test_bundle_of_the_demo_document_verifies_offline_and_a_flipped_byte_fails(
     lines = [line for line in ok.stdout.splitlines() if line.startswith("step ")]
     assert [line.split(":")[0] for line in lines] == [f"step {n}" for n in range(1, 12)]
     assert "inclusion proofs verified against checkpoint of size" in lines[2]
-    # the demo's attachment starts %PDF- but is no PDF: the ledger's report says so
+    # the demo's plan is a PDF signed with the department's certificate
     assert "ke-hoach-chuyen-doi-so.pdf" in lines[10] and "not re-checked" in lines[10]
     pdf = data / "demo-attachments" / "ke-hoach-chuyen-doi-so.pdf"
     again = docledger("verify-bundle", str(out), "--ledger-key", str(tmp_path / "ledger.vkey"),
                       "--attachment", str(pdf))
     assert again.returncode == 0, again.stderr
-    assert "unreadable (not a readable PDF" in again.stdout
-    assert "as the ledger reported" in again.stdout
+    assert "1 signature(s) re-checked as of" in again.stdout
+    assert "valid, coverage entire-file" in again.stdout
     as_json = json.loads(docledger("verify-bundle", str(out), "--ledger-key", vkey,
                                    "--json").stdout)
     assert as_json["ok"] and as_json["summary"]["document"] == doc

@@ -30,6 +30,10 @@ def test_demo_then_audit_pass_on_sqlite(tmp_path: Path) -> None:
     assert demo.returncode == 0, demo.stderr
     assert "audit passed" in demo.stdout
     assert "refused (duplicate)" in demo.stdout
+    assert "trust anchor added by the registrar" in demo.stdout
+    assert "ke-hoach-chuyen-doi-so.pdf: signed by UID=000.22.31.H29" in demo.stdout
+    assert ", valid, coverage entire-file" in demo.stdout
+    assert "dấu đến (incoming no. 1) stamped on a copy" in demo.stdout
     audit = docledger("audit", "--data", str(data))
     assert audit.returncode == 0, audit.stderr
     assert (data / "keys" / "ledger.key").stat().st_mode & 0o777 == 0o600

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from api.cli_options import settings_for
 from api.demo import (
     COMMUNE_AN_PHU,
     COMMUNE_BINH_MINH,
@@ -19,7 +20,10 @@ from api.demo import (
     DISTRICT_EAST,
     DISTRICT_WEST,
 )
+from domain.exchange.agency import Agency
 from domain.exchange.codes import VIETNAM_TIME
+from infrastructure.keyfiles import load_command_signer
+from infrastructure.ledger import open_ledger
 from tests.api.test_cli import docledger
 from tests.conftest import PG_ENV
 
@@ -66,6 +70,7 @@ def test_inbox_outbox_and_status(demo: Path) -> None:
                      if t["recipient"] == DISTRICT_EAST]
     assert east_timeline == [
         ("01", "ledger", ""), ("03", DISTRICT_EAST, "văn thư"),
+        (None, "ledger", ""),  # the ledger stamps the incoming number on a copy of the PDF
         ("04", DISTRICT_EAST, "Chủ tịch UBND huyện"), ("05", DISTRICT_EAST, "Lê Văn D"),
         ("06", DISTRICT_EAST, "Lê Văn D")]
     codes = [t["status_code"] for t in status["timeline"] if t["recipient"] == COMMUNE_AN_PHU]
@@ -73,6 +78,31 @@ def test_inbox_outbox_and_status(demo: Path) -> None:
 
     missing = docledger("status", "00000000-0000-0000-0000-000000000000", "--data", str(demo))
     assert missing.returncode != 0 and "not in the views" in missing.stderr
+
+
+def test_the_demo_plan_is_a_valid_signed_pdf_sent_with_a_certificate_backed_key(
+        demo: Path) -> None:
+    plan = plan_of(demo)
+    status = run_json("status", plan["document_id"], "--data", str(demo))
+    [report] = status["attachment_reports"]
+    [signature] = report["signatures"]
+    assert report["verdict"] == "valid" and report["attachment"]["name"] == \
+        "ke-hoach-chuyen-doi-so.pdf"
+    assert signature["valid"] and signature["intact"] and signature["trusted"]
+    assert signature["coverage"] == "entire-file" and signature["modification"] == "none"
+    assert f"UID={DEPARTMENT}" in signature["signer"]["subject"]
+    assert report["lines"][0].endswith(", valid, coverage entire-file")
+
+    cert_key = demo / "demo-ca" / f"{DEPARTMENT}.key"
+    assert cert_key.stat().st_mode & 0o777 == 0o600
+    keyid = load_command_signer(cert_key).keyid
+    history = run_json("history", plan["document_id"], "--data", str(demo))
+    sender_steps = [e for e in history if e["command"] in (
+        "document.create", "document.sign", "document.issue", "document.send")]
+    assert sender_steps and {e["keyid"] for e in sender_steps} == {keyid}
+    app = open_ledger(settings_for(demo))
+    department = app.find(Agency, Agency.id_for(DEPARTMENT))
+    assert department is not None and department.keys[keyid].certificate is not None
 
 
 def test_register_writes_csv_and_html(demo: Path, tmp_path: Path) -> None:
