@@ -101,6 +101,9 @@ GENESIS_TOPIC = topics.GENESIS
 
 # Step 7 uses threads only where each gets at least this many distinct
 # signatures: below that, starting them costs more than they save.
+# What a malformed bundle makes a check raise (a value of the wrong type or shape where
+# the format has an object): the step fails, naming it, instead of the tool failing.
+MALFORMED = (DocLedgerError, ValueError, KeyError, TypeError, AttributeError)
 PARALLEL_SIGNATURES = 16
 
 
@@ -234,17 +237,24 @@ class _Verifier:
                 texts = check()
             except BundleError:
                 raise
-            except (DocLedgerError, ValueError, KeyError, TypeError) as exc:
+            except MALFORMED as exc:
                 raise self.fail(f"{type(exc).__name__}: {exc}") from None
             for text in (texts,) if isinstance(texts, str) else texts:
                 self.report(step, text)
         self.step = 10
-        summary = self.summary()
+        try:
+            summary = self.summary()
+        except MALFORMED as exc:
+            raise self.fail(f"{type(exc).__name__}: {exc}") from None
         statuses = ", ".join(f"{code} {status}" for code, status in summary.statuses.items())
         self.report(10, f"document {summary.reference} from {summary.sender}: "
                        f"{statuses or 'not sent'}")
         self.step = 11
-        for text in self.pdf_signatures():
+        try:
+            pdf_lines = self.pdf_signatures()
+        except MALFORMED as exc:
+            raise self.fail(f"{type(exc).__name__}: {exc}") from None
+        for text in pdf_lines:
             self.report(11, text)
         return replace(summary, attachments=tuple(
             {"name": p["attachment"]["name"], "sha256": p["attachment"]["sha256"],

@@ -355,3 +355,30 @@ def test_pdf_signed_by_a_revoked_certificate_is_invalid_from_the_revocation_on(
 
 def pdfs_sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def test_colluding_ledger_signing_a_malformed_pdf_report_fails_at_step_8_not_the_tool(
+        world: World, pki: TestPKI) -> None:
+    """A report whose ``attachment`` is no object, re-signed with the real ledger key
+    over a new tree: the verifier names step 8; it does not fail on the shape."""
+    from domain.evidence.statements import statement_bytes
+    from infrastructure.keyfiles import load_signer
+    from tests.bundle_support import MemoryLog
+    from tests.domain.test_bundle_verify import rewrite_event
+
+    doc = create(world, attachment(world, pdfs.signed_pdf(pki)))
+    log = open_log(world.settings, world.app)
+    signer = load_signer(DataFolder(world.settings.data).ledger_key)
+
+    def malformed(state: dict[str, Any]) -> None:
+        report = json.loads(Envelope.from_dict(state["envelope"]).payload)
+        report["attachment"] = "qd.pdf"
+        state["envelope"] = Envelope.sign(STATEMENT_TYPE, statement_bytes(report),
+                                          signer).to_dict()
+
+    memory = MemoryLog(world.app, signer, log.note_key.name, rewrite_event(
+        lambda n: n.topic.endswith("Document.AttachmentValidated"), malformed))
+    bundle = build_bundle(world.app, memory, UUID(doc))  # type: ignore[arg-type]
+    with pytest.raises(BundleError) as caught:
+        verify_bundle(bundle, log.note_key.vkey())
+    assert caught.value.step == 8
