@@ -7,7 +7,6 @@ import json
 import os
 import signal
 import socket
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -15,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from api.cli import main
 from domain.exchange.agency import Agency
 from infrastructure.axis_client import AxisClient
 from infrastructure.ledger import open_ledger
 from tests.axis_server import AxisServer
 from tests.axis_support import OUTSIDE, STRANGER, document, ledger_with_keys, local_axis
+from tests.cli_support import run_cli
 from tests.conftest import sqlite_settings
 from tests.factories import RECIPIENT
 
@@ -36,11 +35,7 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
         *args: str) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["docledger", "axis", *args])
-    with pytest.raises(SystemExit) as ended:
-        main()
-    captured = capsys.readouterr()
-    return int(ended.value.code or 0), captured.out, captured.err
+    return run_cli(capsys, monkeypatch, "axis", *args)
 
 
 def sync_args(url: str, data: Path, *more: str) -> list[str]:

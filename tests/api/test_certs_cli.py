@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from pathlib import Path
 
 import pytest
 
-from api.cli import main
+from tests.cli_support import run_cli
 from tests.pki import TestPKI, pem_bundle
 
 SENDER, RECIPIENT = "000.00.00.G22", "000.00.00.H41"
@@ -19,11 +18,7 @@ SENDER, RECIPIENT = "000.00.00.G22", "000.00.00.H41"
 
 def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
         *args: str) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["docledger", *args])
-    with pytest.raises(SystemExit) as ended:
-        main()
-    captured = capsys.readouterr()
-    return int(ended.value.code or 0), captured.out, captured.err
+    return run_cli(capsys, monkeypatch, *args)
 
 
 def write(path: Path, data: bytes, mode: int = 0o644) -> str:

@@ -21,7 +21,6 @@ from uuid import UUID
 
 import pytest
 
-from api.cli import main
 from api.remote import RemoteSession
 from domain.evidence.checkpoint import Checkpoint, NoteKey, sign_note
 from domain.evidence.keys import Ed25519Signer
@@ -43,6 +42,7 @@ from infrastructure.settings import Settings
 from tests.api.conftest import LiveServer
 from tests.api.http_support import api_for, client_for
 from tests.api.test_http_reads import AUDITOR, auditor_client, register_auditor
+from tests.cli_support import run_cli
 from tests.conftest import sqlite_settings
 from tests.factories import OTHER, RECIPIENT, SENDER, ManualClock, World, header
 
@@ -123,11 +123,7 @@ def ledger(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ledger]:
 def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
         *args: str) -> tuple[int, str, str]:
     """``docledger monitor ARGS`` in this process: its exit code and output."""
-    monkeypatch.setattr(sys, "argv", ["docledger", "monitor", *args])
-    with pytest.raises(SystemExit) as ended:
-        main()
-    captured = capsys.readouterr()
-    return int(ended.value.code or 0), captured.out, captured.err
+    return run_cli(capsys, monkeypatch, "monitor", *args)
 
 
 def monitor_json(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,

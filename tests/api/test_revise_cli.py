@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sys
 from pathlib import Path
 from uuid import UUID
 
 import pytest
 
-from api.cli import main
 from domain.exchange.document import Document
 from infrastructure.service import bootstrap
 from infrastructure.settings import Settings
+from tests.cli_support import run_cli
 
 SENDER, KEPT, DROPPED, ADDED = ("000.00.00.G22", "000.00.00.H41", "000.00.00.H42",
                                 "000.00.00.H43")
@@ -22,11 +21,7 @@ SENDER, KEPT, DROPPED, ADDED = ("000.00.00.G22", "000.00.00.H41", "000.00.00.H42
 
 def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
         *args: str) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["docledger", *args])
-    with pytest.raises(SystemExit) as ended:
-        main()
-    captured = capsys.readouterr()
-    return int(ended.value.code or 0), captured.out, captured.err
+    return run_cli(capsys, monkeypatch, *args)
 
 
 @pytest.fixture
