@@ -97,6 +97,20 @@ class AuditReport:
                 f"kept outside the store signs{tail}")
 
 
+def _statements(envelopes: Iterable[Envelope], type_: str) -> Iterator[dict[str, Any]]:
+    """The ledger statements of ``type_`` among a group's stored envelopes (any that
+    does not parse is none: the replay then makes no such statement, and differs)."""
+    for env in envelopes:
+        if env.payload_type != STATEMENT_TYPE:
+            continue
+        try:
+            statement = json.loads(env.payload)
+        except ValueError:
+            continue
+        if isinstance(statement, dict) and statement.get("type") == type_:
+            yield statement
+
+
 class StoredReports:
     """Stands in for the reader of PDF attachments on replay: the findings of the
     group's stored ``attachment.validated`` statements, by attachment digest.
@@ -112,13 +126,9 @@ class StoredReports:
 
     def expect(self, envelopes: Iterable[Envelope]) -> None:
         self._stored = {}
-        for env in envelopes:
-            if env.payload_type != STATEMENT_TYPE:
-                continue
+        for statement in _statements(envelopes, PDF_REPORT):
             try:
-                statement = json.loads(env.payload)
-                if statement.get("type") == PDF_REPORT:
-                    self._stored[statement["attachment"]["sha256"]] = findings_of(statement)
+                self._stored[statement["attachment"]["sha256"]] = findings_of(statement)
             except (ValueError, KeyError, TypeError, AttributeError):
                 continue  # not a report: the replay then produces none, and differs
 
@@ -136,13 +146,9 @@ class StoredStamps:
 
     def expect(self, envelopes: Iterable[Envelope]) -> None:
         self._stored = {}
-        for env in envelopes:
-            if env.payload_type != STATEMENT_TYPE:
-                continue
+        for statement in _statements(envelopes, STAMPED):
             try:
-                statement = json.loads(env.payload)
-                if statement.get("type") == STAMPED:
-                    self._stored[statement["original"]["sha256"]] = dict(statement["copy"])
+                self._stored[statement["original"]["sha256"]] = dict(statement["copy"])
             except (ValueError, KeyError, TypeError, AttributeError):
                 continue  # not a stamp: the replay then makes none, and differs
 
