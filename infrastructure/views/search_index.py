@@ -1,0 +1,121 @@
+"""The full-text index over ``v_search.words`` (text folded in Python, see
+domain/search_text.py), one per backend, kept beside the view tables.
+
+- SQLite: an FTS5 table ``v_search_fts`` (columns ``party``: one token naming the
+  agency, ``words``), row id = ``v_search.seq``, kept in step by triggers on
+  ``v_search``. The tokenizer is ``unicode61 remove_diacritics 0``: the text is
+  already folded, so it only splits on spaces.
+- PostgreSQL: a GIN trigram index (``pg_trgm``) on ``words``: ``words LIKE
+  '% quyet %'`` uses it. The extension is made once per database, in the
+  ``public`` schema, under the schema lock; where the role may not create it,
+  search runs without the index (the agency's rows in order, filtered).
+
+Like the readers' B-tree indexes, a rebuild makes it after filling the tables;
+a check's shadow has none (only its rows are compared).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import psycopg
+
+log = logging.getLogger(__name__)
+
+TOKENIZER = "unicode61 remove_diacritics 0"
+
+
+def party_token(agency: str) -> str:
+    """The one token naming ``agency`` in the FTS5 ``party`` column (SQL below
+    writes the same: 'p' || lower(hex(agency)), hex of the code's UTF-8 bytes)."""
+    return "p" + agency.encode().hex()
+
+
+def _triggers(suffix: str) -> list[str]:
+    table, fts = f"v_search{suffix}", f"v_search_fts{suffix}"
+    insert = (f"INSERT INTO {fts} (rowid, party, words) VALUES "
+              "(new.seq, 'p' || lower(hex(new.agency)), new.words);")
+    delete = f"DELETE FROM {fts} WHERE rowid = old.seq;"
+    return [
+        f"CREATE TRIGGER IF NOT EXISTS {table}_fts_insert AFTER INSERT ON {table} "
+        f"BEGIN {insert} END",
+        f"CREATE TRIGGER IF NOT EXISTS {table}_fts_delete AFTER DELETE ON {table} "
+        f"BEGIN {delete} END",
+        f"CREATE TRIGGER IF NOT EXISTS {table}_fts_update AFTER UPDATE OF words ON {table} "
+        f"BEGIN {delete} {insert} END",
+    ]
+
+
+def _drop_triggers(suffix: str) -> list[str]:
+    return [f"DROP TRIGGER IF EXISTS v_search{suffix}_fts_{what}"
+            for what in ("insert", "delete", "update")]
+
+
+def create(c: Any, prefix: str, suffix: str, postgres: bool) -> None:
+    """Make the index for these tables and fill it from the rows already there."""
+    if postgres:
+        schema = trigram_schema(c)
+        if schema is not None:
+            c.execute(f"CREATE INDEX IF NOT EXISTS v_search{suffix}_words ON "
+                      f"{prefix}v_search{suffix} USING gin (words \"{schema}\".gin_trgm_ops)")
+        return
+    c.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (f"v_search_fts{suffix}",))
+    if c.fetchone() is None:
+        c.execute(f"CREATE VIRTUAL TABLE v_search_fts{suffix} USING fts5 "
+                  f"(party, words, tokenize = '{TOKENIZER}')")
+        c.execute(f"INSERT INTO v_search_fts{suffix} (rowid, party, words) SELECT seq, "
+                  f"'p' || lower(hex(agency)), words FROM v_search{suffix}")
+    for statement in _triggers(suffix):
+        c.execute(statement)
+
+
+def trigram_schema(c: Any) -> str | None:
+    """The schema holding pg_trgm, made in ``public`` if missing; None if this
+    role may not create it (the caller holds the schema lock)."""
+    found = _extension_schema(c)
+    if found is None:
+        try:
+            with c.connection.transaction():  # a savepoint: a refusal leaves the rest
+                c.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public")
+        except psycopg.Error as exc:
+            log.warning("search runs without a trigram index: %s", exc)
+            return None
+        found = _extension_schema(c)
+    return found
+
+
+def _extension_schema(c: Any) -> str | None:
+    c.execute("SELECT n.nspname AS name FROM pg_extension e JOIN pg_namespace n "
+              "ON n.oid = e.extnamespace WHERE e.extname = 'pg_trgm'")
+    row = c.fetchone()
+    return None if row is None else str(row["name"])
+
+
+def drop(c: Any, suffix: str, postgres: bool) -> None:
+    """Drop the index of these tables (PostgreSQL's goes with its table)."""
+    if not postgres:
+        for statement in _drop_triggers(suffix):
+            c.execute(statement)
+        c.execute(f"DROP TABLE IF EXISTS v_search_fts{suffix}")
+
+
+def swap(c: Any, prefix: str, suffix: str, postgres: bool, *, before: bool) -> None:
+    """Make a shadow's index the live one: ``before`` the tables are renamed,
+    drop the live index and the shadow's triggers (they name the shadow's
+    tables); after, rename the index and make the live triggers."""
+    if postgres:
+        if not before:
+            c.execute(f"ALTER INDEX IF EXISTS {prefix}v_search{suffix}_words "
+                      "RENAME TO v_search_words")
+        return
+    if before:
+        drop(c, "", postgres)
+        for statement in _drop_triggers(suffix):
+            c.execute(statement)
+        return
+    c.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (f"v_search_fts{suffix}",))
+    if c.fetchone() is not None:
+        c.execute(f"ALTER TABLE v_search_fts{suffix} RENAME TO v_search_fts")
+        for statement in _triggers(""):
+            c.execute(statement)
