@@ -132,11 +132,16 @@ def document_created(n: Notification, s: dict[str, Any]) -> list[Op]:
             *attachments(n, s), *document_source(n, s)]
 
 
+def subject_text(header: dict[str, Any]) -> str:
+    """The folded words of a document's type and subject (``quyet dinh ve viec …``)."""
+    return word_text(f"{header['document_type']['type_name']} {header['subject']}")
+
+
 def search_sender(n: Notification, s: dict[str, Any]) -> Op:
     """The sender is party to its document from creation: its search row, the
     words of the subject, the notation, its own code and name (folded)."""
     h = s["header"]
-    subject_words = word_text(h["subject"])
+    subject_words = subject_text(h)
     notation_words = word_text(h["code_notation"])
     return ("INSERT INTO {t:v_search} (seq, agency, document_id, role, sender, sender_name, "
             "reference, reference_key, subject, type_name, promulgated_on, sent_on, "
@@ -211,7 +216,7 @@ def document_header_revised(n: Notification, s: dict[str, Any]) -> list[Op]:
             ("UPDATE {t:v_search} SET subject = %s, type_name = %s, promulgated_on = %s, "
              "subject_words = %s, words = CAST(%s AS TEXT) || meta_words WHERE document_id = %s",
              (h["subject"], h["document_type"]["type_name"], str(h["promulgation_date"]),
-              word_text(h["subject"]), word_text(h["subject"]), doc))]
+              subject_text(h), subject_text(h), doc))]
 
 
 # ---- deliveries --------------------------------------------------------------------------

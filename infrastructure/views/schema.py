@@ -66,6 +66,8 @@ INDEXES: dict[str, list[tuple[str, str]]] = {
         ("document", "document_id, agency"),
         ("recent", "agency, seq"),
         ("reference", "agency, reference_key, seq"),
+        ("promulgated", "agency, promulgated_on, seq"),
+        ("sent", "agency, sent_on, seq"),
     ],
     "v_attachments": [("document", "document_id")],
 }

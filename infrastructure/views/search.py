@@ -27,6 +27,7 @@ MAX_TEXT = 200
 MAX_WORDS = 16
 MAX_LIMIT = 200
 EXACT, OTHERS = 0, 1
+NARROW = 20_000  # rows in a date range read through the date index, then sorted
 START = 2**62  # above every seq: the first row of a part
 COLUMNS = ("s.seq, s.document_id, s.role, s.sender, s.sender_name, s.reference, s.subject, "
            "s.type_name, s.promulgated_on, s.sent_on")
@@ -130,21 +131,40 @@ def _others(views: ViewStore, q: SearchQuery, t: Terms, after: int,
     if t.key:  # those were listed first
         extra += " AND s.reference_key <> %s"
         params.append(t.key)
-    if not t.words:
+    likes = "".join(" AND s.words LIKE %s" for _ in t.words)
+    patterns = [f"% {w} %" for w in t.words]
+    if _narrow(views, q, t):
+        # few rows in the dates: read them by the date indexes and sort them
+        # ("+": the agency's rows in seq order would read far more)
         return views.query(
-            f"SELECT {COLUMNS} FROM {{t:v_search}} s WHERE s.agency = %s AND s.seq < %s{extra} "
-            "ORDER BY s.seq DESC LIMIT %s", [q.agency, after, *params, limit])
-    if views.postgres:
-        likes = "".join(" AND s.words LIKE %s" for _ in t.words)
+            f"SELECT {COLUMNS} FROM {{t:v_search}} s WHERE s.agency = %s{likes} "
+            f"AND +s.seq < %s{extra} ORDER BY +s.seq DESC LIMIT %s",
+            [q.agency, *patterns, after, *params, limit])
+    if views.postgres or not t.words:
         return views.query(
-            f"SELECT {COLUMNS} FROM {{t:v_search}} s WHERE s.agency = %s{likes} AND s.seq < %s"
-            f"{extra} ORDER BY s.seq DESC LIMIT %s",
-            [q.agency, *(f"% {w} %" for w in t.words), after, *params, limit])
+            f"SELECT {COLUMNS} FROM {{t:v_search}} s WHERE s.agency = %s{likes} "
+            f"AND s.seq < %s{extra} ORDER BY s.seq DESC LIMIT %s",
+            [q.agency, *patterns, after, *params, limit])
+    fts = f"v_search_fts{views.suffix}"  # SQLite: no schema prefix
     return views.query(
-        f"SELECT {COLUMNS} FROM v_search_fts JOIN {{t:v_search}} s "
-        f"ON s.seq = v_search_fts.rowid WHERE v_search_fts MATCH %s "
-        f"AND v_search_fts.rowid < %s{extra} ORDER BY v_search_fts.rowid DESC LIMIT %s",
+        f"SELECT {COLUMNS} FROM {fts} JOIN {{t:v_search}} s ON s.seq = {fts}.rowid "
+        f"WHERE {fts} MATCH %s AND {fts}.rowid < %s{extra} ORDER BY {fts}.rowid DESC LIMIT %s",
         [fts_query(q.agency, t.words), after, *params, limit])
+
+
+def _narrow(views: ViewStore, q: SearchQuery, t: Terms) -> bool:
+    """Whether the dates asked for hold few of the agency's rows (a day always
+    does): then reading those beats walking the agency's rows newest first."""
+    if t.day is not None:
+        return True
+    if q.start is None and q.end is None:
+        return False
+    found = views.query(
+        "SELECT count(*) AS n FROM (SELECT 1 FROM {t:v_search} WHERE agency = %s AND "
+        "promulgated_on >= %s AND promulgated_on <= %s LIMIT %s) AS r",
+        [q.agency, (q.start or date.min).isoformat(), (q.end or date.max).isoformat(),
+         NARROW + 1])
+    return int(found[0]["n"]) <= NARROW
 
 
 def fts_query(agency: str, found: tuple[str, ...]) -> str:

@@ -176,3 +176,21 @@ def test_rebuild_and_check_cover_the_search_rows_and_index(world: World) -> None
     store = caught_up(world)
     assert found(store, RECIPIENT, "dong son") == [b, a]
     assert check(world.app)[1] == []
+
+
+@pytest.mark.parametrize("narrow", [0, 20_000])
+def test_date_ranges_find_the_same_through_either_plan(
+        world: World, monkeypatch: pytest.MonkeyPatch, narrow: int) -> None:
+    """A range holding few rows is read by the date index, a wide one by walking
+    the agency's rows newest first: the same rows either way."""
+    monkeypatch.setattr("infrastructure.views.search.NARROW", narrow)
+    a = send(world, (RECIPIENT,), subject="Quyết định về Đông Sơn",
+             promulgation_date="2026-10-02")
+    b = send(world, (RECIPIENT,), subject="Về Đông Sơn", promulgation_date="2026-11-20",
+             document_type={"type": 2, "type_name": "Thông báo"})
+    send(world, (RECIPIENT,), subject="Thông báo khác", promulgation_date="2026-11-21")
+    store = caught_up(world)
+    assert found(store, RECIPIENT, "dong son", start=date(2026, 10, 1)) == [b, a]
+    assert found(store, RECIPIENT, "dong son", start=date(2026, 11, 1)) == [b]
+    assert found(store, RECIPIENT, "thong bao", end=date(2026, 11, 20)) == [b]
+    assert found(store, RECIPIENT, "quyet dinh", end=date(2026, 11, 20)) == [a]  # the type
