@@ -110,10 +110,20 @@ def _filters(q: SearchQuery, t: Terms) -> tuple[str, list[Any]]:
     if q.end is not None:
         sql += " AND s.promulgated_on <= %s"
         params.append(q.end.isoformat())
-    if t.day is not None:
-        sql += " AND (s.promulgated_on = %s OR s.sent_on = %s)"
-        params += [t.day, t.day]
     return sql, params
+
+
+def _dated(q: SearchQuery, t: Terms) -> tuple[str, list[Any]]:
+    """The agency's rows of the day or the range asked for, through the date
+    indexes (a subquery of seqs: each backend plans it the same way, statistics
+    or not)."""
+    if t.day is not None:
+        return ("SELECT seq FROM {t:v_search} WHERE agency = %s AND promulgated_on = %s "
+                "UNION ALL SELECT seq FROM {t:v_search} WHERE agency = %s AND sent_on = %s",
+                [q.agency, t.day, q.agency, t.day])
+    return ("SELECT seq FROM {t:v_search} WHERE agency = %s AND promulgated_on >= %s "
+            "AND promulgated_on <= %s",
+            [q.agency, (q.start or date.min).isoformat(), (q.end or date.max).isoformat()])
 
 
 def _exact(views: ViewStore, q: SearchQuery, t: Terms, after: int,
@@ -133,13 +143,12 @@ def _others(views: ViewStore, q: SearchQuery, t: Terms, after: int,
         params.append(t.key)
     likes = "".join(" AND s.words LIKE %s" for _ in t.words)
     patterns = [f"% {w} %" for w in t.words]
-    if _narrow(views, q, t):
-        # few rows in the dates: read them by the date indexes and sort them
-        # ("+": the agency's rows in seq order would read far more)
+    if _narrow(views, q, t):  # few rows in the dates: read those, then sort them
+        dated, dated_params = _dated(q, t)
         return views.query(
-            f"SELECT {COLUMNS} FROM {{t:v_search}} s WHERE s.agency = %s{likes} "
-            f"AND +s.seq < %s{extra} ORDER BY +s.seq DESC LIMIT %s",
-            [q.agency, *patterns, after, *params, limit])
+            f"SELECT {COLUMNS} FROM {{t:v_search}} s WHERE s.seq IN ({dated}){likes} "
+            f"AND s.seq < %s{extra} ORDER BY s.seq DESC LIMIT %s",
+            [*dated_params, *patterns, after, *params, limit])
     if views.postgres or not t.words:
         return views.query(
             f"SELECT {COLUMNS} FROM {{t:v_search}} s WHERE s.agency = %s{likes} "
