@@ -37,10 +37,11 @@ def serve(
     data: DataOpt = None,
     server: LocalOnlyServerOpt = None,
 ) -> None:
-    """Run the HTTP API (uvicorn) on the configured ledger (embedded SQLite by default)."""
+    """Run the HTTP API and the web desk (/desk/) (uvicorn) on the configured ledger
+    (embedded SQLite by default)."""
     import uvicorn
 
-    from api.http.app import create_app
+    from api.desk.mount import create_served_app
     from api.http.container import check_safe_for
     from infrastructure.ledger import DataFolder, check_witness_policy
 
@@ -56,5 +57,5 @@ def serve(
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     render.err.print(f"serving the ledger in {settings.data} ({settings.backend}, "
                      f"{settings.env}) on http://{host}:{port}")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level)
+    uvicorn.run(create_served_app(settings), host=host, port=port, log_level=log_level)
 

@@ -1,0 +1,1 @@
+"""The web desk: clerks' pages served by ``docledger serve`` under /desk/ (docs/desk.md)."""
