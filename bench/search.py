@@ -24,7 +24,7 @@ from functools import cache
 
 from bench.scratch import scratch_settings
 from bench.stats import median, percentile, timed
-from domain.search_text import word_key, word_text
+from domain.search_text import party_word, word_key, word_text
 from infrastructure.ledger import init_ledger
 from infrastructure.views.search import SearchQuery, search
 from infrastructure.views.store import ViewStore
@@ -67,10 +67,10 @@ def fill(views: ViewStore, deliveries: int, count: int) -> tuple[list[str], str]
     weights = [1 / (rank + 1) for rank in range(count)]
     start = date(2024, 1, 1)
     template = views.sql(
-        "INSERT INTO {t:v_search} (seq, agency, document_id, role, sender, sender_name, "
+        "INSERT INTO {t:v_search} (seq, agency, party, document_id, role, sender, sender_name, "
         "reference, reference_key, subject, type_name, promulgated_on, sent_on, "
         "subject_words, meta_words, words) VALUES "
-        "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)")
+        "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)")
     seq, made, number, batch = 0, 0, 0, []
     probe = ""
     while made < deliveries:
@@ -88,11 +88,12 @@ def fill(views: ViewStore, deliveries: int, count: int) -> tuple[list[str], str]
                   day.isoformat(), day.isoformat(), subject_words, meta, subject_words + meta)
         document = f"doc-{number}"
         seq += 1
-        batch.append((seq, sender, document, "sender", *common))
+        batch.append((seq, sender, party_word(sender), document, "sender", *common))
         for recipient in set(rng.choices(codes, weights, k=rng.randint(1, 5))) - {sender}:
             seq += 1
             made += 1
-            batch.append((seq, recipient, document, "recipient", *common))
+            batch.append((seq, recipient, party_word(recipient), document, "recipient",
+                          *common))
             if recipient == codes[0]:
                 probe = reference
         if len(batch) >= 20_000:

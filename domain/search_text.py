@@ -49,3 +49,11 @@ def word_key(text: str) -> str:
     """The folded words joined by one space: what a reference is compared by
     (``"12/QĐ-UBND"`` and ``"12 qd ubnd"`` have the same key)."""
     return " ".join(words(text))
+
+
+def party_word(agency: str) -> str:
+    """One word naming an agency (``p`` + the hex of its code's UTF-8 bytes),
+    indexed with a row's words so the full-text index finds the agency's rows
+    and the words together; no folded word of a text can look like it by chance
+    (a text holding it matches only that agency's rows anyway)."""
+    return "p" + agency.encode().hex()

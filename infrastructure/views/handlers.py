@@ -17,7 +17,7 @@ from eventsourcing.persistence import Notification
 
 from domain.errors import DocLedgerError
 from domain.exchange.codes import STATE_AFTER, VIETNAM_TIME, Status
-from domain.search_text import word_key, word_text
+from domain.search_text import party_word, word_key, word_text
 from domain.stored_state import state_object, time_text
 from domain.topics import (
     AGENCY,
@@ -143,14 +143,16 @@ def search_sender(n: Notification, s: dict[str, Any]) -> Op:
     h = s["header"]
     subject_words = subject_text(h)
     notation_words = word_text(h["code_notation"])
-    return ("INSERT INTO {t:v_search} (seq, agency, document_id, role, sender, sender_name, "
-            "reference, reference_key, subject, type_name, promulgated_on, sent_on, "
+    return ("INSERT INTO {t:v_search} (seq, agency, party, document_id, role, sender, "
+            "sender_name, reference, reference_key, subject, type_name, promulgated_on, sent_on, "
             "subject_words, meta_words, words) SELECT CAST(%s AS BIGINT), CAST(%s AS TEXT), "
-            "CAST(%s AS TEXT), 'sender', CAST(%s AS TEXT), a.name, CAST(%s AS TEXT), "
+            "CAST(%s AS TEXT), CAST(%s AS TEXT), 'sender', CAST(%s AS TEXT), a.name, "
+            "CAST(%s AS TEXT), "
             "CAST(%s AS TEXT), CAST(%s AS TEXT), CAST(%s AS TEXT), CAST(%s AS TEXT), NULL, "
             "CAST(%s AS TEXT), CAST(%s AS TEXT) || a.words, CAST(%s AS TEXT) || a.words "
             "FROM {t:v_agencies} a WHERE a.code = %s",
-            (n.id, s["sender"], str(n.originator_id), s["sender"], "?/" + h["code_notation"],
+            (n.id, s["sender"], party_word(s["sender"]), str(n.originator_id), s["sender"],
+             "?/" + h["code_notation"],
              word_key(h["code_notation"]), h["subject"], h["document_type"]["type_name"],
              str(h["promulgation_date"]), subject_words, notation_words,
              subject_words + notation_words, s["sender"]))
@@ -239,14 +241,16 @@ def delivery_dispatched(n: Notification, s: dict[str, Any]) -> list[Op]:
 def search_recipient(n: Notification, s: dict[str, Any]) -> Op:
     """The recipient is party from dispatch: a copy of the sender's search row
     (an agency sending to itself keeps the one row)."""
-    return ("INSERT INTO {t:v_search} (seq, agency, document_id, role, sender, sender_name, "
-            "reference, reference_key, subject, type_name, promulgated_on, sent_on, "
+    return ("INSERT INTO {t:v_search} (seq, agency, party, document_id, role, sender, "
+            "sender_name, reference, reference_key, subject, type_name, promulgated_on, sent_on, "
             "subject_words, meta_words, words) SELECT CAST(%s AS BIGINT), CAST(%s AS TEXT), "
-            "document_id, 'recipient', sender, sender_name, reference, reference_key, subject, "
-            "type_name, promulgated_on, CAST(%s AS TEXT), subject_words, meta_words, words "
+            "CAST(%s AS TEXT), document_id, 'recipient', sender, sender_name, reference, "
+            "reference_key, subject, type_name, promulgated_on, CAST(%s AS TEXT), subject_words, "
+            "meta_words, words "
             "FROM {t:v_search} WHERE document_id = %s AND role = 'sender' AND NOT EXISTS "
             "(SELECT 1 FROM {t:v_search} WHERE document_id = %s AND agency = %s)",
-            (n.id, s["recipient"], on(s), s["document"], s["document"], s["recipient"]))
+            (n.id, s["recipient"], party_word(s["recipient"]), on(s), s["document"],
+             s["document"], s["recipient"]))
 
 
 def due_key(due_date: str | None) -> str:

@@ -40,9 +40,11 @@ TABLES: dict[str, tuple[list[tuple[str, str]], tuple[str, ...]]] = {
     ], ("agency", "direction", "year", "number")),
     # one row per document × agency party to it (its sender from creation, each
     # recipient from dispatch until removed); seq is the notification that made
-    # it a party: the most recent first, and the full-text index's row id
+    # it a party: the most recent first, and the full-text index's row id; party:
+    # one word naming the agency, indexed with the words (search_index.py)
     "v_search": ([
-        ("seq", "INT"), ("agency", "TEXT"), ("document_id", "TEXT"), ("role", "TEXT"),
+        ("seq", "INT"), ("agency", "TEXT"), ("party", "TEXT"), ("document_id", "TEXT"),
+        ("role", "TEXT"),
         ("sender", "TEXT"), ("sender_name", "TEXT"), ("reference", "TEXT"),
         ("reference_key", "TEXT"), ("subject", "TEXT"), ("type_name", "TEXT"),
         ("promulgated_on", "TEXT"), ("sent_on", "TEXT"), ("subject_words", "TEXT"),

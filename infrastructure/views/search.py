@@ -19,8 +19,8 @@ from datetime import date
 from typing import Any
 
 from domain.errors import InvalidInputError
-from domain.search_text import word_key, words
-from infrastructure.views.search_index import party_token
+from domain.search_text import party_word, word_key, words
+from infrastructure.views.search_index import PG_VECTOR
 from infrastructure.views.store import ViewStore
 
 MAX_TEXT = 200
@@ -28,6 +28,7 @@ MAX_WORDS = 16
 MAX_LIMIT = 200
 EXACT, OTHERS = 0, 1
 NARROW = 20_000  # rows in a date range read through the date index, then sorted
+WALK = 5_000  # PostgreSQL: the agency's newest rows read before asking the word index
 START = 2**62  # above every seq: the first row of a part
 COLUMNS = ("s.seq, s.document_id, s.role, s.sender, s.sender_name, s.reference, s.subject, "
            "s.type_name, s.promulgated_on, s.sent_on")
@@ -149,16 +150,47 @@ def _others(views: ViewStore, q: SearchQuery, t: Terms, after: int,
             f"SELECT {COLUMNS} FROM {{t:v_search}} s WHERE s.seq IN ({dated}){likes} "
             f"AND s.seq < %s{extra} ORDER BY s.seq DESC LIMIT %s",
             [*dated_params, *patterns, after, *params, limit])
-    if views.postgres or not t.words:
+    if views.postgres and t.words:
+        return _postgres_words(views, q, t, after, limit, (likes, patterns), (extra, params))
+    if not t.words:
         return views.query(
-            f"SELECT {COLUMNS} FROM {{t:v_search}} s WHERE s.agency = %s{likes} "
+            f"SELECT {COLUMNS} FROM {{t:v_search}} s WHERE s.agency = %s "
             f"AND s.seq < %s{extra} ORDER BY s.seq DESC LIMIT %s",
-            [q.agency, *patterns, after, *params, limit])
+            [q.agency, after, *params, limit])
     fts = f"v_search_fts{views.suffix}"  # SQLite: no schema prefix
     return views.query(
         f"SELECT {COLUMNS} FROM {fts} JOIN {{t:v_search}} s ON s.seq = {fts}.rowid "
         f"WHERE {fts} MATCH %s AND {fts}.rowid < %s{extra} ORDER BY {fts}.rowid DESC LIMIT %s",
         [fts_query(q.agency, t.words), after, *params, limit])
+
+
+def _postgres_words(views: ViewStore, q: SearchQuery, t: Terms, after: int, limit: int,
+                    words_sql: tuple[str, list[str]],
+                    rest: tuple[str, list[Any]]) -> list[dict[str, Any]]:
+    """Words on PostgreSQL: first the agency's newest rows (``WALK`` of them): words
+    most documents hold fill the page there. If they do not, and the agency has
+    more rows, the full-text index finds the few rows holding the agency's word and
+    every word; ``LIKE`` decides in both, as on SQLite."""
+    likes, patterns = words_sql
+    extra, params = rest
+    rows = views.query(
+        f"SELECT {COLUMNS} FROM (SELECT * FROM {{t:v_search}} WHERE agency = %s AND seq < %s "
+        f"ORDER BY seq DESC LIMIT %s) s WHERE s.agency = %s{likes}{extra} "
+        "ORDER BY s.seq DESC LIMIT %s", [q.agency, after, WALK, q.agency, *patterns, *params,
+                                          limit])
+    if len(rows) >= limit:
+        return rows
+    walked = views.query(
+        "SELECT count(*) AS n FROM (SELECT 1 FROM {t:v_search} WHERE agency = %s AND seq < %s "
+        "LIMIT %s) AS r", [q.agency, after, WALK + 1])[0]["n"]
+    if int(walked) <= WALK:
+        return rows  # that was all of the agency's rows
+    wanted = " ".join((party_word(q.agency), *t.words))
+    return views.query(
+        f"SELECT {COLUMNS} FROM {{t:v_search}} s WHERE {PG_VECTOR.format(s='s.')} "
+        f"@@ plainto_tsquery('simple'::regconfig, %s) AND s.agency = %s{likes} "
+        f"AND s.seq < %s{extra} ORDER BY s.seq DESC LIMIT %s",
+        [wanted, q.agency, *patterns, after, *params, limit])
 
 
 def _narrow(views: ViewStore, q: SearchQuery, t: Terms) -> bool:
@@ -180,4 +212,4 @@ def fts_query(agency: str, found: tuple[str, ...]) -> str:
     """An FTS5 query of plain terms only: the agency's party token and every
     word, each a quoted string (a quote inside is doubled; words have none)."""
     quoted = " AND ".join('"' + w.replace('"', '""') + '"' for w in found)
-    return f'party : "{party_token(agency)}" AND words : ({quoted})'
+    return f'party : "{party_word(agency)}" AND words : ({quoted})'

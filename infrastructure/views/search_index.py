@@ -1,14 +1,13 @@
-"""The full-text index over ``v_search.words`` (text folded in Python, see
-domain/search_text.py), one per backend, kept beside the view tables.
+"""The full-text index over ``v_search`` (``party``: one word naming the agency,
+``words``: the text folded in Python, see domain/search_text.py), one per
+backend, kept beside the view tables.
 
-- SQLite: an FTS5 table ``v_search_fts`` (columns ``party``: one token naming the
-  agency, ``words``), row id = ``v_search.seq``, kept in step by triggers on
-  ``v_search``. The tokenizer is ``unicode61 remove_diacritics 0``: the text is
-  already folded, so it only splits on spaces.
-- PostgreSQL: a GIN trigram index (``pg_trgm``) on ``words``: ``words LIKE
-  '% quyet %'`` uses it. The extension is made once per database, in the
-  ``public`` schema, under the schema lock; where the role may not create it,
-  search runs without the index (the agency's rows in order, filtered).
+- SQLite: an FTS5 table ``v_search_fts (party, words)``, row id = ``v_search.seq``,
+  kept in step by triggers on ``v_search``. The tokenizer is ``unicode61
+  remove_diacritics 0``: the text is already folded, it only splits on spaces.
+- PostgreSQL: a GIN index on ``to_tsvector('simple', party || words)`` (built in:
+  no extension). It narrows the rows; ``words LIKE '% word %'`` decides, exactly as
+  on SQLite (infrastructure/views/search.py).
 
 Like the readers' B-tree indexes, a rebuild makes it after filling the tables;
 a check's shadow has none (only its rows are compared).
@@ -16,26 +15,16 @@ a check's shadow has none (only its rows are compared).
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
-import psycopg
-
-log = logging.getLogger(__name__)
-
 TOKENIZER = "unicode61 remove_diacritics 0"
-
-
-def party_token(agency: str) -> str:
-    """The one token naming ``agency`` in the FTS5 ``party`` column (SQL below
-    writes the same: 'p' || lower(hex(agency)), hex of the code's UTF-8 bytes)."""
-    return "p" + agency.encode().hex()
+# the indexed expression; a query must name it the same way to use the index
+PG_VECTOR = "to_tsvector('simple'::regconfig, {s}party || {s}words)"
 
 
 def _triggers(suffix: str) -> list[str]:
     table, fts = f"v_search{suffix}", f"v_search_fts{suffix}"
-    insert = (f"INSERT INTO {fts} (rowid, party, words) VALUES "
-              "(new.seq, 'p' || lower(hex(new.agency)), new.words);")
+    insert = f"INSERT INTO {fts} (rowid, party, words) VALUES (new.seq, new.party, new.words);"
     delete = f"DELETE FROM {fts} WHERE rowid = old.seq;"
     return [
         f"CREATE TRIGGER IF NOT EXISTS {table}_fts_insert AFTER INSERT ON {table} "
@@ -55,41 +44,17 @@ def _drop_triggers(suffix: str) -> list[str]:
 def create(c: Any, prefix: str, suffix: str, postgres: bool) -> None:
     """Make the index for these tables and fill it from the rows already there."""
     if postgres:
-        schema = trigram_schema(c)
-        if schema is not None:
-            c.execute(f"CREATE INDEX IF NOT EXISTS v_search{suffix}_words ON "
-                      f"{prefix}v_search{suffix} USING gin (words \"{schema}\".gin_trgm_ops)")
+        c.execute(f"CREATE INDEX IF NOT EXISTS v_search{suffix}_words ON "
+                  f"{prefix}v_search{suffix} USING gin ({PG_VECTOR.format(s='')})")
         return
     c.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (f"v_search_fts{suffix}",))
     if c.fetchone() is None:
         c.execute(f"CREATE VIRTUAL TABLE v_search_fts{suffix} USING fts5 "
                   f"(party, words, tokenize = '{TOKENIZER}')")
-        c.execute(f"INSERT INTO v_search_fts{suffix} (rowid, party, words) SELECT seq, "
-                  f"'p' || lower(hex(agency)), words FROM v_search{suffix}")
+        c.execute(f"INSERT INTO v_search_fts{suffix} (rowid, party, words) "
+                  f"SELECT seq, party, words FROM v_search{suffix}")
     for statement in _triggers(suffix):
         c.execute(statement)
-
-
-def trigram_schema(c: Any) -> str | None:
-    """The schema holding pg_trgm, made in ``public`` if missing; None if this
-    role may not create it (the caller holds the schema lock)."""
-    found = _extension_schema(c)
-    if found is None:
-        try:
-            with c.connection.transaction():  # a savepoint: a refusal leaves the rest
-                c.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public")
-        except psycopg.Error as exc:
-            log.warning("search runs without a trigram index: %s", exc)
-            return None
-        found = _extension_schema(c)
-    return found
-
-
-def _extension_schema(c: Any) -> str | None:
-    c.execute("SELECT n.nspname AS name FROM pg_extension e JOIN pg_namespace n "
-              "ON n.oid = e.extnamespace WHERE e.extname = 'pg_trgm'")
-    row = c.fetchone()
-    return None if row is None else str(row["name"])
 
 
 def drop(c: Any, suffix: str, postgres: bool) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from domain.errors import InvalidInputError
-from domain.search_text import fold, word_key, words
+from domain.search_text import fold, party_word, word_key, words
 from infrastructure.views.search import SearchQuery, search
 from infrastructure.views.store import ViewStore
 from infrastructure.views.worker import check, rebuild
@@ -144,7 +144,7 @@ def test_fts5_query_syntax_injection_is_plain_words(world: World, text: str) -> 
 def test_fts5_column_filter_cannot_reach_the_party_column(world: World) -> None:
     send(world, (OTHER,), subject="Bí mật")
     store = caught_up(world)
-    other_party = "p" + OTHER.encode().hex()
+    other_party = party_word(OTHER)
     assert found(store, RECIPIENT, f"party:{other_party}") == []
     assert found(store, RECIPIENT, other_party) == []
 
@@ -194,3 +194,23 @@ def test_date_ranges_find_the_same_through_either_plan(
     assert found(store, RECIPIENT, "dong son", start=date(2026, 11, 1)) == [b]
     assert found(store, RECIPIENT, "thong bao", end=date(2026, 11, 20)) == [b]
     assert found(store, RECIPIENT, "quyet dinh", end=date(2026, 11, 20)) == [a]  # the type
+
+
+@pytest.mark.parametrize("walk", [0, 1, 5_000])
+def test_words_find_the_same_through_the_walk_or_the_word_index(
+        world: World, monkeypatch: pytest.MonkeyPatch, walk: int) -> None:
+    """PostgreSQL reads the agency's newest rows first, then asks its word index:
+    the same rows either way (SQLite always asks FTS5)."""
+    monkeypatch.setattr("infrastructure.views.search.WALK", walk)
+    a = send(world, (RECIPIENT,), subject="Quyết định về Đông Sơn")
+    send(world, (RECIPIENT,), subject="Thông báo khác")
+    b = send(world, (RECIPIENT, OTHER), subject="Đông Sơn lần hai")
+    send(world, (OTHER,), subject="Đông Sơn của nơi khác")
+    store = caught_up(world)
+    assert found(store, RECIPIENT, "dong son") == [b, a]
+    assert found(store, RECIPIENT, "son dong lan") == [b]
+    assert found(store, OTHER, "dong son") == found(store, OTHER, "dong son", limit=5)
+    assert len(found(store, OTHER, "dong son")) == 2
+    rows, after = search(store, SearchQuery(agency=RECIPIENT, text="dong son", limit=1))
+    assert [r["document_id"] for r in rows] == [b] and after is not None
+    assert found(store, RECIPIENT, "dong son", after=after) == [a]
