@@ -174,20 +174,21 @@ def _postgres_words(views: ViewStore, q: SearchQuery, t: Terms, after: int, limi
     there ``LIKE`` decides, as on SQLite."""
     likes, patterns = words_sql
     extra, params = rest
-    # ORDER BY agency too: the (agency, seq) index, which the planner otherwise
-    # passes over for the primary key, filtering the busiest agency's rows
-    walked = views.query(
-        f"SELECT s.seq, s.words FROM {{t:v_search}} s WHERE s.agency = %s AND s.seq < %s"
-        f"{extra} ORDER BY s.agency DESC, s.seq DESC LIMIT %s",
-        [q.agency, after, *params, WALK])
     needles = [f" {w} " for w in t.words]
-    hits = [r["seq"] for r in walked if all(n in r["words"] for n in needles)][:limit]
-    if len(hits) >= limit or len(walked) < WALK:
-        if not hits:
-            return []
-        return views.query(
-            f"SELECT {COLUMNS} FROM {{t:v_search}} s WHERE s.seq IN "
-            f"({', '.join(['%s'] * len(hits))}) ORDER BY s.seq DESC", hits)
+    for size in sorted({min(WALK, 5 * limit), WALK}):  # a short walk fills most pages
+        # ORDER BY agency too: the (agency, seq) index, which the planner otherwise
+        # passes over for the primary key, filtering the busiest agency's rows
+        walked = views.query(
+            f"SELECT s.seq, s.words FROM {{t:v_search}} s WHERE s.agency = %s AND s.seq < %s"
+            f"{extra} ORDER BY s.agency DESC, s.seq DESC LIMIT %s",
+            [q.agency, after, *params, size])
+        hits = [r["seq"] for r in walked if all(n in r["words"] for n in needles)][:limit]
+        if len(hits) >= limit or len(walked) < size:
+            if not hits:
+                return []
+            return views.query(
+                f"SELECT {COLUMNS} FROM {{t:v_search}} s WHERE s.seq IN "
+                f"({', '.join(['%s'] * len(hits))}) ORDER BY s.seq DESC", hits)
     # MATERIALIZED: the rows the index names, fetched by key; left to itself the
     # planner may walk the agency's rows computing every row's vector
     wanted = " ".join((party_word(q.agency), *t.words))
