@@ -118,6 +118,43 @@ def outbox(
 
 
 @commands.command()
+def search(
+    agency: Annotated[str, typer.Option("--as", help="The agency searching: what it sent or "
+                                                   "received.")],
+    text: Annotated[str, typer.Argument(help=(
+        "Words to find, with or without diacritics (\"quyet dinh\"), a reference "
+        "(\"12/QĐ-UBND\") or a date (27/11/2026)."))] = "",
+    start: Annotated[str | None, typer.Option("--from", help="Promulgated on or after, "
+                                                            "YYYY-MM-DD.")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="Promulgated on or before, "
+                                                        "YYYY-MM-DD.")] = None,
+    page: PageOpt = 1,
+    per_page: PerPageOpt = 50,
+    wait_for: WaitOpt = None,
+    data: DataOpt = None,
+    server: ServerOpt = None,
+    key: KeyOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Search the documents an agency sent or received: exact reference first,
+    then the most recent."""
+    first = None if start is None else parse_date(start, "--from")
+    last = None if end is None else parse_date(end, "--to")
+    rows = open_session(data, server, key).search(
+        agency, text, first=first, last=last, page=page, per_page=per_page, wait_for=wait_for)
+    if as_json:
+        render.print_json(rows)
+        return
+    table = Table(title=f"Search of {agency} for {render.shown(text)!r} (page {page})")
+    for column in ("document", "reference", "subject", "from", "promulgated", "sent"):
+        table.add_column(column)
+    for r in rows:
+        table.add_row(r["document_id"], r["reference"], render.shown(r["subject"][:60]),
+                      r["sender"], r["promulgated_on"] or "", r["sent_on"] or "")
+    render.out.print(table)
+
+
+@commands.command()
 def status(doc: DocArg, wait_for: WaitOpt = None, data: DataOpt = None,
            server: ServerOpt = None, party: ReaderOpt = None, key: KeyOpt = None,
            as_json: JsonOpt = False) -> None:

@@ -209,6 +209,13 @@ class RemoteSession:
         return self.page(agency, f"/v1/agencies/{agency}/outbox", page, per_page,
                          wait_for=wait_for)
 
+    def search(self, agency: str, text: str, *, first: date | None, last: date | None,
+               page: int, per_page: int, wait_for: int | None) -> list[dict[str, Any]]:
+        # signed by the agency itself: it searches what it is party to
+        dates = {"from": first and first.isoformat(), "to": last and last.isoformat()}
+        return self.page(agency, f"/v1/agencies/{agency}/search", page, per_page, q=text,
+                         wait_for=wait_for, **dates)
+
     def register(self, agency: str, direction: str, year: int,
                  wait_for: int | None) -> list[dict[str, Any]]:
         body = self.get(agency, f"/v1/agencies/{agency}/registers/{direction}/{year}",

@@ -28,6 +28,7 @@ from infrastructure.keyfiles import write_key_pair
 from infrastructure.log_events import events_page
 from infrastructure.service import LedgerService
 from infrastructure.views import queries
+from infrastructure.views import search as searching
 
 
 class Accepted(Protocol):
@@ -92,6 +93,11 @@ class LedgerSession(Protocol):
 
     def outbox(self, agency: str, *, page: int, per_page: int,
                wait_for: int | None) -> list[dict[str, Any]]: ...
+
+    def search(self, agency: str, text: str, *, first: date | None, last: date | None,
+               page: int, per_page: int, wait_for: int | None) -> list[dict[str, Any]]:
+        """Page ``page`` of what ``agency`` finds (infrastructure/views/search.py)."""
+        ...
 
     def status(self, party: str | None, document: str,
                wait_for: int | None) -> dict[str, Any] | None: ...
@@ -204,6 +210,18 @@ class LocalSession:
                wait_for: int | None) -> list[dict[str, Any]]:
         return queries.outbox(self.service.fresh_views(wait_for), agency, limit=per_page,
                               offset=(page - 1) * per_page)
+
+    def search(self, agency: str, text: str, *, first: date | None, last: date | None,
+               page: int, per_page: int, wait_for: int | None) -> list[dict[str, Any]]:
+        views = self.service.fresh_views(wait_for)
+        after: tuple[int, int] | None = (searching.EXACT, searching.START)
+        rows: list[dict[str, Any]] = []
+        for _ in range(page):
+            if after is None:
+                return []
+            rows, after = searching.search(views, searching.SearchQuery(
+                agency=agency, text=text, start=first, end=last, limit=per_page, after=after))
+        return rows
 
     def status(self, party: str | None, document: str,
                wait_for: int | None) -> dict[str, Any] | None:

@@ -17,6 +17,7 @@ from eventsourcing.persistence import Notification
 
 from domain.errors import DocLedgerError
 from domain.exchange.codes import STATE_AFTER, VIETNAM_TIME, Status
+from domain.search_text import party_word, word_key, word_text
 from domain.stored_state import state_object, time_text
 from domain.topics import (
     AGENCY,
@@ -110,7 +111,8 @@ def document_source(n: Notification, s: dict[str, Any]) -> list[Op]:
 
 
 def agency_registered(n: Notification, s: dict[str, Any]) -> list[Op]:
-    return [("INSERT INTO {t:v_agencies} (code, name) VALUES (%s, %s)", (s["code"], s["name"]))]
+    return [("INSERT INTO {t:v_agencies} (code, name, words) VALUES (%s, %s, %s)",
+             (s["code"], s["name"], word_text(f"{s['code']} {s['name']}")))]
 
 
 def attachments(n: Notification, s: dict[str, Any]) -> list[Op]:
@@ -126,8 +128,34 @@ def document_created(n: Notification, s: dict[str, Any]) -> list[Op]:
              "(%s, %s, %s, %s, %s, NULL, NULL, %s, %s, %s, %s, 'draft', %s, NULL, NULL, 0)",
              (str(n.originator_id), s["sender"], s["document_id"], h["code_notation"],
               "?/" + h["code_notation"], h["subject"], h["document_type"]["type_name"],
-              h["priority"], h["due_date"], at(s))), *attachments(n, s),
-            *document_source(n, s)]
+              h["priority"], h["due_date"], at(s))), search_sender(n, s),
+            *attachments(n, s), *document_source(n, s)]
+
+
+def subject_text(header: dict[str, Any]) -> str:
+    """The folded words of a document's type and subject (``quyet dinh ve viec …``)."""
+    return word_text(f"{header['document_type']['type_name']} {header['subject']}")
+
+
+def search_sender(n: Notification, s: dict[str, Any]) -> Op:
+    """The sender is party to its document from creation: its search row, the
+    words of the subject, the notation, its own code and name (folded)."""
+    h = s["header"]
+    subject_words = subject_text(h)
+    notation_words = word_text(h["code_notation"])
+    return ("INSERT INTO {t:v_search} (seq, agency, party, document_id, role, sender, "
+            "sender_name, reference, reference_key, subject, type_name, promulgated_on, sent_on, "
+            "subject_words, meta_words, words) SELECT CAST(%s AS BIGINT), CAST(%s AS TEXT), "
+            "CAST(%s AS TEXT), CAST(%s AS TEXT), 'sender', CAST(%s AS TEXT), a.name, "
+            "CAST(%s AS TEXT), "
+            "CAST(%s AS TEXT), CAST(%s AS TEXT), CAST(%s AS TEXT), CAST(%s AS TEXT), NULL, "
+            "CAST(%s AS TEXT), CAST(%s AS TEXT) || a.words, CAST(%s AS TEXT) || a.words "
+            "FROM {t:v_agencies} a WHERE a.code = %s",
+            (n.id, s["sender"], party_word(s["sender"]), str(n.originator_id), s["sender"],
+             "?/" + h["code_notation"],
+             word_key(h["code_notation"]), h["subject"], h["document_type"]["type_name"],
+             str(h["promulgation_date"]), subject_words, notation_words,
+             subject_words + notation_words, s["sender"]))
 
 
 def document_signed(n: Notification, s: dict[str, Any]) -> list[Op]:
@@ -145,6 +173,13 @@ def document_issued(n: Notification, s: dict[str, Any]) -> list[Op]:
          "delivery_id, reference, subject, counterpart, registered_on) SELECT sender, 'outgoing', "
          "year, number, document_id, NULL, reference, subject, '', %s FROM {t:v_documents} "
          "WHERE document_id = %s", (on(s), doc)),
+        # the number joins the reference: "?/QĐ-UBND" becomes "12/QĐ-UBND"
+        ("UPDATE {t:v_search} SET reference = CAST(%s AS TEXT) || substr(reference, 2), "
+         "reference_key = CASE WHEN reference_key = '' THEN CAST(%s AS TEXT) "
+         "ELSE CAST(%s AS TEXT) || ' ' || reference_key END, "
+         "meta_words = ' ' || CAST(%s AS TEXT) || meta_words, "
+         "words = subject_words || ' ' || CAST(%s AS TEXT) || meta_words WHERE document_id = %s",
+         (*[str(s["number"])] * 5, doc)),
     ]
 
 
@@ -157,6 +192,8 @@ def document_sent(n: Notification, s: dict[str, Any]) -> list[Op]:
         ("UPDATE {t:v_register} SET counterpart = CASE WHEN counterpart = '' THEN %s "
          "ELSE counterpart || ', ' || %s END WHERE direction = 'outgoing' AND document_id = %s",
          (recipients, recipients, doc)),
+        ("UPDATE {t:v_search} SET sent_on = COALESCE(sent_on, %s) "
+         "WHERE document_id = %s AND role = 'sender'", (on(s), doc)),
         *document_source(n, s),
     ]
 
@@ -188,7 +225,11 @@ def document_header_revised(n: Notification, s: dict[str, Any]) -> list[Op]:
               doc)),
             ("UPDATE {t:v_deliveries} SET subject = %s, type_name = %s, priority = %s "
              "WHERE document_id = %s",
-             (h["subject"], h["document_type"]["type_name"], h["priority"], doc))]
+             (h["subject"], h["document_type"]["type_name"], h["priority"], doc)),
+            ("UPDATE {t:v_search} SET subject = %s, type_name = %s, promulgated_on = %s, "
+             "subject_words = %s, words = CAST(%s AS TEXT) || meta_words WHERE document_id = %s",
+             (h["subject"], h["document_type"]["type_name"], str(h["promulgation_date"]),
+              subject_text(h), subject_text(h), doc))]
 
 
 # ---- deliveries --------------------------------------------------------------------------
@@ -212,7 +253,23 @@ def delivery_dispatched(n: Notification, s: dict[str, Any]) -> list[Op]:
              "NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, %s, 0 FROM {t:v_documents} "
              "WHERE document_id = %s",
              (str(n.originator_id), s["document"], s["sender"], s["recipient"], s["reference"],
-              s["priority"], s["due_date"], due_key(s["due_date"]), at(s), s["document"]))]
+              s["priority"], s["due_date"], due_key(s["due_date"]), at(s), s["document"])),
+            search_recipient(n, s)]
+
+
+def search_recipient(n: Notification, s: dict[str, Any]) -> Op:
+    """The recipient is party from dispatch: a copy of the sender's search row
+    (an agency sending to itself keeps the one row)."""
+    return ("INSERT INTO {t:v_search} (seq, agency, party, document_id, role, sender, "
+            "sender_name, reference, reference_key, subject, type_name, promulgated_on, sent_on, "
+            "subject_words, meta_words, words) SELECT CAST(%s AS BIGINT), CAST(%s AS TEXT), "
+            "CAST(%s AS TEXT), document_id, 'recipient', sender, sender_name, reference, "
+            "reference_key, subject, type_name, promulgated_on, CAST(%s AS TEXT), subject_words, "
+            "meta_words, words "
+            "FROM {t:v_search} WHERE document_id = %s AND role = 'sender' AND NOT EXISTS "
+            "(SELECT 1 FROM {t:v_search} WHERE document_id = %s AND agency = %s)",
+            (n.id, s["recipient"], party_word(s["recipient"]), on(s), s["document"],
+             s["document"], s["recipient"]))
 
 
 def due_key(due_date: str | None) -> str:
@@ -289,7 +346,11 @@ def delivery_removed(n: Notification, s: dict[str, Any]) -> list[Op]:
     (the last one stays), a timeline row with the reason."""
     return [("UPDATE {t:v_deliveries} SET state = 'removed', revision = %s, updated_at = %s "
              "WHERE delivery_id = %s", (s["revision"], at(s), str(n.originator_id))),
-            *timeline(n, s, s["reason"])]
+            *timeline(n, s, s["reason"]),
+            ("DELETE FROM {t:v_search} WHERE role = 'recipient' AND document_id = "
+             "(SELECT document_id FROM {t:v_deliveries} WHERE delivery_id = %s) AND agency = "
+             "(SELECT recipient FROM {t:v_deliveries} WHERE delivery_id = %s)",
+             (str(n.originator_id), str(n.originator_id)))]
 
 
 def ignored(n: Notification, s: dict[str, Any]) -> list[Op]:

@@ -7,7 +7,8 @@ import hashlib
 
 # table -> (columns with types, primary key)
 TABLES: dict[str, tuple[list[tuple[str, str]], tuple[str, ...]]] = {
-    "v_agencies": ([("code", "TEXT"), ("name", "TEXT")], ("code",)),
+    # words: the code and name folded for search (domain/search_text.py)
+    "v_agencies": ([("code", "TEXT"), ("name", "TEXT"), ("words", "TEXT")], ("code",)),
     "v_documents": ([
         ("document_id", "TEXT"), ("sender", "TEXT"), ("sender_document_id", "TEXT"),
         ("notation", "TEXT"), ("reference", "TEXT"), ("number", "INT"), ("year", "INT"),
@@ -42,6 +43,18 @@ TABLES: dict[str, tuple[list[tuple[str, str]], tuple[str, ...]]] = {
         ("document_id", "TEXT"), ("version", "INT"), ("sha256", "TEXT"), ("name", "TEXT"),
         ("verdict", "TEXT"), ("at", "TEXT"), ("report", "TEXT"),
     ], ("document_id", "version")),
+    # one row per document × agency party to it (its sender from creation, each
+    # recipient from dispatch until removed); seq is the notification that made
+    # it a party: the most recent first, and the full-text index's row id; party:
+    # one word naming the agency, indexed with the words (search_index.py)
+    "v_search": ([
+        ("seq", "INT"), ("agency", "TEXT"), ("party", "TEXT"), ("document_id", "TEXT"),
+        ("role", "TEXT"),
+        ("sender", "TEXT"), ("sender_name", "TEXT"), ("reference", "TEXT"),
+        ("reference_key", "TEXT"), ("subject", "TEXT"), ("type_name", "TEXT"),
+        ("promulgated_on", "TEXT"), ("sent_on", "TEXT"), ("subject_words", "TEXT"),
+        ("meta_words", "TEXT"), ("words", "TEXT"),
+    ], ("seq",)),
     # which documents reference an attachment: who may fetch its bytes
     "v_attachments": ([("sha256", "TEXT"), ("document_id", "TEXT")], ("sha256", "document_id")),
 }
@@ -56,6 +69,13 @@ INDEXES: dict[str, list[tuple[str, str]]] = {
     ],
     "v_documents": [("sender", "sender, state, sent_at")],
     "v_register": [("document", "document_id")],
+    "v_search": [
+        ("document", "document_id, agency"),
+        ("recent", "agency, seq"),
+        ("reference", "agency, reference_key, seq"),
+        ("promulgated", "agency, promulgated_on, seq"),
+        ("sent", "agency, sent_on, seq"),
+    ],
     "v_attachments": [("document", "document_id")],
 }
 
@@ -69,7 +89,7 @@ SCHEMA_FINGERPRINT = hashlib.sha256(repr((TABLES, INDEXES)).encode()).hexdigest(
 
 # Indexes the handlers' own statements find rows by (handlers.py): a table being
 # filled needs them from the start, or every such statement scans the table.
-FEEDING_INDEXES = frozenset({("v_register", "document")})
+FEEDING_INDEXES = frozenset({("v_register", "document"), ("v_search", "document")})
 
 
 def create_statements(prefix: str, suffix: str, postgres: bool, *,

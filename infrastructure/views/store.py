@@ -20,6 +20,7 @@ from domain.errors import ConcurrencyError
 from domain.ledger.application import DocLedger
 from domain.text import display
 from infrastructure.schema_lock import hold_schema_lock
+from infrastructure.views import search_index
 from infrastructure.views.handlers import Op, UnhandledEventError
 from infrastructure.views.schema import (
     INDEXES,
@@ -76,9 +77,12 @@ class ViewStore:
                       "reason TEXT NOT NULL)")
             if suffix == LIVE:
                 self._reset_if_schema_changed(c)
+            full = indexes or suffix == LIVE
             for statement in create_statements(self.prefix, suffix, self.postgres,
-                                               indexes=indexes or suffix == LIVE):
+                                               indexes=full):
                 c.execute(statement)
+            if full:
+                search_index.create(c, self.prefix, suffix, self.postgres)
 
     def create_indexes(self) -> None:
         """The secondary indexes a shadow made with ``indexes=False`` lacks."""
@@ -87,6 +91,7 @@ class ViewStore:
                 hold_schema_lock(c)
             for statement in index_statements(self.prefix, self.suffix, feeding=False):
                 c.execute(statement)
+            search_index.create(c, self.prefix, self.suffix, self.postgres)
 
     def _reset_if_schema_changed(self, c: Any) -> None:
         """Views are derived: when their tables change shape (a new release), drop
@@ -96,6 +101,7 @@ class ViewStore:
         row = c.fetchone()
         if row is not None and row["fingerprint"] == SCHEMA_FINGERPRINT:
             return
+        search_index.drop(c, LIVE, self.postgres)
         for table in TABLES:
             c.execute(f"DROP TABLE IF EXISTS {self.prefix}{table}")
         self._set_tracking(c, self.tracking_name, None)
@@ -214,6 +220,7 @@ class ViewStore:
 
     def drop(self) -> None:
         with self.transaction() as c:
+            search_index.drop(c, self.suffix, self.postgres)
             for table in TABLES:
                 c.execute(f"DROP TABLE IF EXISTS {self.prefix}{table}{self.suffix}")
             self._set_tracking(c, self.tracking_name, None)
@@ -223,6 +230,7 @@ class ViewStore:
     def replace_live(self) -> None:
         """Make these (shadow) tables the live ones, with their position, in one step."""
         with self.transaction() as c:
+            search_index.swap(c, self.prefix, self.suffix, self.postgres, before=True)
             for table in TABLES:
                 c.execute(f"DROP TABLE IF EXISTS {self.prefix}{table}")
                 c.execute(f"ALTER TABLE {self.prefix}{table}{self.suffix} RENAME TO {table}")
@@ -234,6 +242,7 @@ class ViewStore:
                 else:  # SQLite cannot rename an index
                     c.execute(f"DROP INDEX {old}")
                     c.execute(f"CREATE INDEX {new} ON {table} ({columns})")
+            search_index.swap(c, self.prefix, self.suffix, self.postgres, before=False)
             position = self.position()
             self._set_tracking(c, "views", position)
             self._set_tracking(c, self.tracking_name, None)

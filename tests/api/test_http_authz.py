@@ -42,6 +42,8 @@ MATRIX: dict[str, tuple[str, str, dict[str, int]]] = {
                       {**OWNER_ONLY, "recipient": 200}),
     "register-csv": ("GET", "/v1/agencies/{recipient}/registers/incoming/{year}?format=csv",
                      {**OWNER_ONLY, "recipient": 200}),
+    "search": ("GET", "/v1/agencies/{recipient}/search?q=quyet+dinh",
+               {**OWNER_ONLY, "recipient": 200}),
     "statistics": ("GET", "/v1/agencies/{recipient}/statistics",
                    {**OWNER_ONLY, "recipient": 200}),
     "inbox-stream": ("GET", "/v1/agencies/{recipient}/inbox/stream?timeout=0.1",

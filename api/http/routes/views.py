@@ -24,6 +24,7 @@ from api.http.problems import PROBLEM_RESPONSES
 from domain.errors import InvalidInputError
 from domain.exchange.codes import AGENCY_CODE, VIETNAM_TIME
 from infrastructure.views import queries
+from infrastructure.views import search as searching
 
 router = APIRouter(prefix="/v1/agencies/{code}", tags=["views"], responses=PROBLEM_RESPONSES)
 
@@ -115,6 +116,64 @@ def outbox(code: CodePath, caller: CallerDep, c: ContainerDep, limit: Limit = 50
     views = fresh_views(c, wait_for)
     offset = decode_cursor(cursor)
     return page(queries.outbox(views, code, limit=limit + 1, offset=offset), limit, offset)
+
+
+def encode_search_cursor(after: tuple[int, int]) -> str:
+    return base64.urlsafe_b64encode(
+        json.dumps({"p": after[0], "s": after[1]}).encode()).decode().rstrip("=")
+
+
+def decode_search_cursor(cursor: str | None) -> tuple[int, int]:
+    """The position a search cursor stands for: (part, seq) of the last row shown."""
+    if cursor is None:
+        return (searching.EXACT, searching.START)
+    try:
+        raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        part, seq = raw["p"], raw["s"]
+    except (binascii.Error, ValueError, KeyError, TypeError):
+        raise InvalidInputError("cursor: not a cursor this API gave out") from None
+    if (type(part) is not int or type(seq) is not int or part not in (0, 1)
+            or not 0 <= seq <= searching.START):
+        raise InvalidInputError("cursor: not a cursor this API gave out")
+    return part, seq
+
+
+EXAMPLE_SEARCH = {"items": [{
+    "seq": 812, "document_id": "9a2e…", "role": "recipient", "sender": "000.00.00.G22",
+    "sender_name": "UBND tỉnh Thanh Hóa", "reference": "12/QĐ-UBND",
+    "subject": "Quyết định về …", "type_name": "Quyết định", "promulgated_on": "2026-11-27",
+    "sent_on": "2026-11-27", "exact": True}], "next": "eyJwIjoxLCJzIjo4MTJ9"}
+
+
+@router.get("/search", responses={200: {"content": {"application/json": {
+    "example": EXAMPLE_SEARCH}}}})
+def search(
+    code: CodePath,
+    caller: CallerDep,
+    c: ContainerDep,
+    q: Annotated[str, Query(max_length=searching.MAX_TEXT, description=(
+        "Words of the subject, reference (number and notation), type, or the sender's "
+        "code or name; with or without Vietnamese diacritics (\"quyet dinh\" finds "
+        "\"Quyết định\"); every word must be there. A reference (\"12/QĐ-UBND\") lists "
+        "the document so numbered first; a date (\"27/11/2026\" or \"2026-11-27\") finds "
+        "documents promulgated or sent that day. Operators and quotes are plain text."))]
+    = "",
+    start: Annotated[date | None, Query(
+        alias="from", description="Promulgated on or after (YYYY-MM-DD)")] = None,
+    end: Annotated[date | None, Query(
+        alias="to", description="Promulgated on or before (YYYY-MM-DD)")] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+    wait_for: WaitFor = None,
+) -> dict[str, Any]:
+    """Documents the agency is party to (sent, or received and not removed) that
+    match: exact reference first, then most recent first. Nothing to look for
+    (no word, no date) finds nothing."""
+    require_agency(caller, code)
+    rows, after = searching.search(fresh_views(c, wait_for), searching.SearchQuery(
+        agency=code, text=q, start=start, end=end, limit=limit,
+        after=decode_search_cursor(cursor)))
+    return {"items": rows, "next": None if after is None else encode_search_cursor(after)}
 
 
 @router.get("/registers/{direction}/{year}", responses={200: {"content": {
