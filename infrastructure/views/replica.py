@@ -177,6 +177,11 @@ class Replica:
                 return row is not None and row["notification_id"] >= wait_for
         return True
 
+    def counts(self) -> dict[str, int]:
+        """View reads answered so far, by source (``replica``, ``primary-<why>``)."""
+        with self._lock:
+            return dict(self.reads)
+
     def served(self, source: str) -> None:
         with self._lock:
             self.reads[source] += 1

@@ -16,6 +16,8 @@ from fastapi.testclient import TestClient
 
 from api.http.app import create_app
 from api.http.routes.commands import COMMIT_LSN
+from domain.errors import InvalidInputError
+from infrastructure.views.replica import conninfo
 from infrastructure.views.store import ViewStore
 from infrastructure.views.worker import ViewWorker
 from tests.api.http_support import client_for
@@ -23,8 +25,6 @@ from tests.conftest import pg_settings
 from tests.factories import RECIPIENT, SENDER, ManualClock, World
 from tests.replica_support import ReplicaCluster
 from tests.views_support import send
-
-pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
@@ -93,6 +93,7 @@ def replayed(standby: ReplicaCluster, world: World, doc: str) -> None:
         time.sleep(0.05)
 
 
+@pytest.mark.postgres
 def test_reads_are_served_by_the_replica(pg_world: World, standby: ReplicaCluster) -> None:
     """A paused standby with a generous bound still answers: what it shows is its own
     (older) copy, which proves the read went to it and not to the primary."""
@@ -107,6 +108,7 @@ def test_reads_are_served_by_the_replica(pg_world: World, standby: ReplicaCluste
         assert replica_state(http)["reads_from"] == "replica"
 
 
+@pytest.mark.postgres
 def test_read_your_writes_waits_for_the_replica_to_replay_the_commit(
         pg_world: World, standby: ReplicaCluster) -> None:
     doc = sent(pg_world)
@@ -123,6 +125,7 @@ def test_read_your_writes_waits_for_the_replica_to_replay_the_commit(
         assert reads(http).get("primary-behind", 0) == 0  # … and the standby answered
 
 
+@pytest.mark.postgres
 def test_read_your_writes_with_a_separate_worker_reads_the_replica(
         pg_world: World, standby: ReplicaCluster) -> None:
     """The worker projects on the primary; wait_for answers once the standby's views
@@ -147,6 +150,7 @@ def test_read_your_writes_with_a_separate_worker_reads_the_replica(
         assert "primary-behind" not in reads(http)
 
 
+@pytest.mark.postgres
 def test_a_lagging_replica_is_bypassed_after_the_bound(pg_world: World,
                                                        standby: ReplicaCluster) -> None:
     with api(pg_world, standby, replica_max_lag=0.5) as http:
@@ -167,6 +171,7 @@ def test_a_lagging_replica_is_bypassed_after_the_bound(pg_world: World,
         standby.execute("SELECT pg_wal_replay_resume()")
 
 
+@pytest.mark.postgres
 def test_a_stopped_replica_leaves_reads_to_the_primary(pg_world: World,
                                                        standby: ReplicaCluster) -> None:
     with api(pg_world, standby) as http:
@@ -182,6 +187,7 @@ def test_a_stopped_replica_leaves_reads_to_the_primary(pg_world: World,
         assert 'docledger_replica_state{state="down"} 1' in http.get("/metrics").text
 
 
+@pytest.mark.postgres
 def test_forged_rows_on_a_promoted_replica_are_never_served(pg_world: World,
                                                            standby: ReplicaCluster) -> None:
     """Promoted, the standby is a copy anyone may write to: the ledger stops reading it."""
@@ -200,3 +206,22 @@ def test_forged_rows_on_a_promoted_replica_are_never_served(pg_world: World,
         assert inbox(http, pg_world) == {doc}
         assert replica_state(http)["state"] == "promoted"
         assert reads(http).get("primary-unusable", 0) >= 1
+
+
+def test_a_replica_setting_that_is_neither_host_port_nor_a_dsn_is_refused() -> None:
+    with pytest.raises(InvalidInputError, match="DOCLEDGER_PG_REPLICA"):
+        conninfo("replica-without-port")
+    assert conninfo("10.0.0.7:5433") == "host=10.0.0.7 port=5433"
+    assert conninfo("host=r port=5433 sslmode=require") == "host=r port=5433 sslmode=require"
+
+
+@pytest.mark.postgres
+def test_an_after_lsn_that_is_not_a_wal_position_is_refused(pg_world: World) -> None:
+    """Without a replica configured, too: the parameter is checked before any read."""
+    with TestClient(create_app(pg_world.settings.model_copy(
+            update={"views_in_process": True}))) as http:
+        reader = client_for(http, pg_world, RECIPIENT)
+        for bad in ("0/1'; DROP TABLE v_deliveries; --", "16B3748", "0/123456789"):
+            response = http.get(f"/v1/agencies/{RECIPIENT}/inbox", params={"after_lsn": bad},
+                                auth=reader.auth)
+            assert response.status_code == 422, bad

@@ -51,7 +51,7 @@ def replica_exposition(replica: Replica) -> str:
               "# HELP docledger_view_reads_total View reads by the source that answered them.",
               "# TYPE docledger_view_reads_total counter"]
     lines += [f'docledger_view_reads_total{{source="{source}"}} {count}'
-              for source, count in sorted(replica.reads.items())]
+              for source, count in sorted(replica.counts().items())]
     return "\n".join(lines) + "\n"
 
 
