@@ -16,6 +16,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -124,10 +125,9 @@ class ReplicaCluster:
                     shutil.chown(child, "postgres")
 
 
-@pytest.fixture(scope="session")
-def pg_replica(postgres_available: None) -> Iterator[ReplicaCluster]:
-    """One streaming replica of the test server for the session; each test gets it
-    streaming (restarted, resumed or made afresh after a promotion)."""
+@contextmanager
+def make_replica() -> Iterator[ReplicaCluster]:
+    """A streaming replica of the test server in a temporary folder, removed after."""
     folder = Path(tempfile.mkdtemp(prefix="docledger-replica-"))
     if os.geteuid() == 0:
         shutil.chown(folder, "postgres")
@@ -135,14 +135,25 @@ def pg_replica(postgres_available: None) -> Iterator[ReplicaCluster]:
     try:
         cluster.create()
         cluster.start()
-    except (OSError, RuntimeError, subprocess.SubprocessError) as exc:
+        yield cluster
+    finally:
+        cluster.stop()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def pg_replica(postgres_available: None) -> Iterator[ReplicaCluster]:
+    """One streaming replica of the test server for the session; each test gets it
+    streaming (restarted, resumed or made afresh after a promotion)."""
+    made = make_replica()
+    try:
+        cluster = made.__enter__()
+    except (OSError, RuntimeError, subprocess.SubprocessError) as exc:
         if os.environ.get("CI"):
             pytest.fail(f"a PostgreSQL replica is required in CI and could not start: {exc}")
         pytest.skip(f"no PostgreSQL replica: {exc}")
     yield cluster
-    cluster.stop()
-    shutil.rmtree(folder, ignore_errors=True)
+    made.__exit__(None, None, None)
 
 
 @pytest.fixture
