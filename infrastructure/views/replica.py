@@ -122,6 +122,7 @@ class Replica:
         self.views = ReplicaViews(primary, self)
         self.reads: Counter[str] = Counter()
         self._lock = threading.Lock()
+        self._probing = threading.Lock()
         self._status = ReplicaStatus("down", detail="not probed yet")
         self._probed_at = float("-inf")
         self._promoted = False
@@ -196,13 +197,21 @@ class Replica:
     # ---- probing --------------------------------------------------------------------
 
     def status(self) -> ReplicaStatus:
-        """The replica's state, probed at most every ``PROBE_EVERY`` seconds."""
+        """The replica's state, probed at most every ``PROBE_EVERY`` seconds. One
+        thread probes at a time; the others take the last finding meanwhile, so a
+        replica slow to answer holds one caller, not every reader."""
         with self._lock:
             if time.monotonic() - self._probed_at < PROBE_EVERY:
                 return self._status
-            self._status = self._probe()
-            self._probed_at = time.monotonic()
+        if not self._probing.acquire(blocking=False):
             return self._status
+        try:
+            found = self._probe()
+            with self._lock:
+                self._status, self._probed_at = found, time.monotonic()
+            return found
+        finally:
+            self._probing.release()
 
     def _probe(self) -> ReplicaStatus:
         if self._promoted:
@@ -231,6 +240,7 @@ class Replica:
         return ReplicaStatus("streaming", lag, lsn)
 
     def _promote(self) -> None:
+        """Stop reading the replica for good: it left recovery, so it may diverge."""
         if not self._promoted:
             log.error("the replica is no longer a standby (promoted): its views are no "
                       "longer read; reads go to the primary")
