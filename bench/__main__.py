@@ -183,6 +183,10 @@ def parse_views(text: str, run: Run) -> list[Row]:
     return rows
 
 
+def parse_replica(text: str, run: Run) -> list[Row]:
+    return latency_rows(run, table(text, r"^figure\s+median ms"))
+
+
 def parse_write(text: str, run: Run) -> list[Row]:
     plain = find(rf"^plain eventsourcing: {NUM} commands/s, {NUM} events/s", text)
     ours = find(rf"^docledger: +{NUM} commands/s, {NUM} events/s", text)
@@ -304,6 +308,9 @@ def plan(size: dict[str, float], postgres: bool) -> list[Run]:
     if postgres:
         runs += [
             Run("views (PostgreSQL)", "bench.views", views_args, "postgres", parse_views),
+            Run("views from a streaming replica (PostgreSQL, pg_basebackup on this machine)",
+                "bench.replica", a("--documents", 100, "--samples", 200), "postgres",
+                parse_replica),
             Run("write path (PostgreSQL, 1 thread)", "bench.write_path",
                 ["--backend", "postgres", "--threads", "1", *write], "postgres", parse_write),
             Run("write path (PostgreSQL, 16 threads)", "bench.write_path",

@@ -28,6 +28,7 @@ from infrastructure.settings import Settings
 from infrastructure.store_faults import store_fault
 from infrastructure.transparency import LedgerLog
 from infrastructure.views.handlers import UnhandledEventError
+from infrastructure.views.replica import Replica
 from infrastructure.views.store import ViewStore
 from infrastructure.views.worker import ViewWorker
 
@@ -67,9 +68,19 @@ def bootstrap(settings: Settings, *, app: DocLedger | None = None) -> LedgerServ
         log=log,
         views=views,
         view_worker=ViewWorker(app, views),
+        replica=open_replica(settings, views),
         # concurrent callers (the API's threads) share transactions
         committer=GroupCommitter(app) if settings.group_commit else None,
     )
+
+
+def open_replica(settings: Settings, views: ViewStore) -> Replica | None:
+    """The streaming replica the views are read from, when the settings name one."""
+    if settings.pg_replica is None or not views.postgres:
+        return None
+    return Replica(views, settings.pg_replica, user=settings.pg_user,
+                   password=settings.pg_password.get_secret_value(), dbname=settings.pg_db,
+                   max_lag=settings.replica_max_lag)
 
 
 class LedgerService:
@@ -79,7 +90,7 @@ class LedgerService:
 
     def __init__(self, *, settings: Settings, folder: DataFolder, app: DocLedger,
                  log: LedgerLog, views: ViewStore, view_worker: ViewWorker,
-                 committer: GroupCommitter | None) -> None:
+                 committer: GroupCommitter | None, replica: Replica | None = None) -> None:
         self.settings = settings
         self.folder = folder
         self.app = app
@@ -87,6 +98,7 @@ class LedgerService:
         self.views = views
         self.view_worker = view_worker
         self.committer = committer
+        self.replica = replica
         self._sequencer = CatchUp(self._sequence)
         self._projector = CatchUp(self._project)
         self._gateway: GatewayIndex | None = None
@@ -220,5 +232,28 @@ class LedgerService:
             self.views.wait(wait_for, timeout)
         return self.views
 
+    def read_views(self, wait_for: int | None = None, after_lsn: str | None = None,
+                   timeout: float = 10.0) -> ViewStore:
+        """The views a reader reads: the replica's when one is configured, keeps up
+        and has replayed past ``wait_for`` (the views include that notification) and
+        ``after_lsn`` (a command's ``commit_lsn``); else the primary's, once they
+        include ``wait_for`` (TimeoutError if they do not within ``timeout``)."""
+        views = self.fresh_views(wait_for, timeout)
+        if self.replica is None:
+            return views
+        return self.replica.views_for(wait_for, after_lsn) or views
+
+    def commit_lsn(self) -> str | None:
+        """The primary's WAL position now (after a command committed): a reader that
+        sends it back reads a replica only once it has replayed that far. None
+        without a replica."""
+        if self.replica is None:
+            return None
+        with self.views.transaction(commit=False) as c:
+            c.execute("SELECT pg_current_wal_lsn()::text AS lsn")
+            return str(c.fetchone()["lsn"])
+
     def close(self) -> None:
+        if self.replica is not None:
+            self.replica.close()
         self.app.close()

@@ -27,6 +27,12 @@ class Settings(BaseSettings):
     pg_user: str = "postgres"
     pg_password: SecretStr = SecretStr("")
     pg_schema: str = "public"
+    # A streaming replica the views are read from (docs/replicas.md): host:port
+    # (user, password and database as for the primary) or a libpq DSN; none: the
+    # primary serves every read. A replica further behind than replica_max_lag
+    # seconds, down or promoted is not read; the primary answers instead.
+    pg_replica: str | None = None
+    replica_max_lag: float = 2.0
     origin: str = "docledger.local/ledger"
     max_clock_skew_seconds: int = 300
     checkpoint_every: int = 256  # sign a checkpoint after this many new events …

@@ -14,6 +14,7 @@ from api.http.bodies import refuse_body
 from api.http.container import Container
 from domain.errors import ForbiddenError, NotFoundError
 from domain.exchange.document import Document
+from infrastructure.views.replica import LSN_PATTERN
 from infrastructure.views.store import ViewStore
 
 
@@ -54,10 +55,17 @@ WaitFor = Annotated[int | None, Query(
     "notification id (the largest of a command's `notification_ids`).", examples=[1234])]
 
 
-def fresh_views(c: Container, wait_for: int | None) -> ViewStore:
-    """The views, caught up to ``wait_for``; 503 if they do not get there in time."""
+AfterLsn = Annotated[str | None, Query(
+    pattern=LSN_PATTERN, description="Read-your-writes on a replica: read it only once it has "
+    "replayed this WAL position (a command's `X-Docledger-Commit-LSN`); else the primary "
+    "answers.", examples=["0/16B3748"])]
+
+
+def fresh_views(c: Container, wait_for: int | None, after_lsn: str | None = None) -> ViewStore:
+    """The views (a replica's when it has replayed far enough), caught up to
+    ``wait_for``; 503 if they do not get there in time."""
     try:
-        return c.service.fresh_views(wait_for)
+        return c.service.read_views(wait_for, after_lsn)
     except TimeoutError:
         raise StarletteHTTPException(
             503, f"the views have not reached notification {wait_for} yet; retry") from None

@@ -22,6 +22,7 @@ import httpx
 import pytest
 
 from tests.conftest import PG_ENV
+from tests.replica_support import pg_replica, standby  # noqa: F401 - fixtures
 
 ENV_KEYS = ("DOCLEDGER_BACKEND", "DOCLEDGER_PG_DB", "DOCLEDGER_PG_SCHEMA", "DOCLEDGER_ENV")
 START_TIMEOUT = 30.0

@@ -20,7 +20,15 @@ from starlette.concurrency import run_in_threadpool
 
 from api.http.auth import authenticate_head
 from api.http.bodies import declares_body, refuse_declared_over, stream_bounded
-from api.http.deps import CallerDep, ContainerDep, WaitFor, find_document, fresh_views, is_party
+from api.http.deps import (
+    AfterLsn,
+    CallerDep,
+    ContainerDep,
+    WaitFor,
+    find_document,
+    fresh_views,
+    is_party,
+)
 from api.http.problems import (
     PROBLEM_RESPONSES,
     Unauthenticated,
@@ -93,12 +101,12 @@ async def upload(sha256: Sha256Path, request: Request, c: ContainerDep) -> JSONR
 @router.get("/{sha256}", response_class=Response, responses={200: {"content": {
     OCTET_STREAM: {"schema": {"type": "string", "format": "binary"}}}}})
 def download(sha256: Sha256Path, caller: CallerDep, c: ContainerDep,
-             wait_for: WaitFor = None) -> Response:
+             wait_for: WaitFor = None, after_lsn: AfterLsn = None) -> Response:
     """The attachment's bytes, for the sender or a recipient of a document referencing them.
 
     Anyone else, auditors included, gets 404 as if the digest were unknown.
     """
-    rows = fresh_views(c, wait_for).query(
+    rows = fresh_views(c, wait_for, after_lsn).query(
         "SELECT document_id FROM {t:v_attachments} WHERE sha256 = %s ORDER BY document_id",
         [sha256])
     for row in rows:

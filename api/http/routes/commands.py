@@ -6,12 +6,16 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from api.http.bodies import read_bounded
 from api.http.deps import ContainerDep
 from api.http.problems import PROBLEM_RESPONSES, UnsupportedMediaType
 from api.render import outcome_dict
 
+# the primary's WAL position once the command is committed (with a replica only):
+# a read with ?after_lsn= reads the replica only once it has replayed that far
+COMMIT_LSN = "X-Docledger-Commit-LSN"
 router = APIRouter(prefix="/v1", tags=["commands"])
 
 MAX_ENVELOPE = 2 * 2**20
@@ -52,12 +56,12 @@ async def submit(request: Request, c: ContainerDep) -> JSONResponse:
     body = await read_bounded(request, MAX_ENVELOPE, "an envelope")
     outcome, receipt = await run_command(c, body)
     payload: dict[str, Any] = {**outcome_dict(outcome), "receipt": receipt}
-    return JSONResponse(payload, status_code=200 if outcome.repeated else 201)
+    lsn = await run_in_threadpool(c.service.commit_lsn)
+    return JSONResponse(payload, status_code=200 if outcome.repeated else 201,
+                        headers={COMMIT_LSN: lsn} if lsn else None)
 
 
 async def run_command(c: ContainerDep, body: bytes) -> tuple[Any, dict[str, Any]]:
-    from starlette.concurrency import run_in_threadpool
-
     def execute() -> tuple[Any, dict[str, Any]]:
         outcome = c.service.execute(body)  # also extends the Merkle log
         return outcome, c.service.receipt(outcome)

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Path
 from fastapi.responses import Response
 
 from api.http.deps import (
+    AfterLsn,
     CallerDep,
     ContainerDep,
     WaitFor,
@@ -49,11 +50,11 @@ DocumentPath = Annotated[UUID, Path(
                             "lines": ["qd.pdf: signed by CN=…, valid, coverage entire-file"]}],
 }}}}})
 def status(document: DocumentPath, caller: CallerDep, c: ContainerDep,
-           wait_for: WaitFor = None) -> dict[str, Any]:
+           wait_for: WaitFor = None, after_lsn: AfterLsn = None) -> dict[str, Any]:
     """The document and, per recipient, its timeline of status codes, with the ledger's
     reports on its PDF attachments' signatures (sender or recipients)."""
     party_document(c, caller, document, auditors=False)
-    found = queries.status(fresh_views(c, wait_for), str(document))
+    found = queries.status(fresh_views(c, wait_for, after_lsn), str(document))
     if found is None:  # in the ledger but not yet in the views
         raise NotFoundError(f"document {document} is not in the views yet; retry with wait_for")
     return found

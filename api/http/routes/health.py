@@ -70,8 +70,20 @@ def witnessing(c: Container) -> tuple[bool, dict[str, Any]]:
     return True, {"witnessing": c.service.log.publisher.report()}
 
 
+def replica(c: Container) -> tuple[bool, dict[str, Any]]:
+    """Whether view reads go to the replica, and if not why (lagging, down,
+    promoted). Never makes the ledger not ready: the primary answers those reads."""
+    if c.service.replica is None:
+        return True, {}
+    found = c.service.replica.status()
+    return True, {"replica": {"state": found.state, "reads_from": "replica" if found.usable
+                              else "primary", "lag_seconds": found.lag_seconds,
+                              "replay_lsn": found.replay_lsn,
+                              **({"detail": found.detail} if found.detail else {})}}
+
+
 READINESS_CHECKS: list[ReadinessCheck] = [log_is_whole, views_not_stuck, views_keep_up,
-                                          witnessing]
+                                          witnessing, replica]
 
 
 def run_checks(c: Container) -> tuple[bool, dict[str, Any]]:

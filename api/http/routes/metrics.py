@@ -14,6 +14,7 @@ from fastapi import APIRouter
 from fastapi.responses import PlainTextResponse
 
 from api.http.deps import ContainerDep
+from infrastructure.views.replica import Replica
 
 router = APIRouter(tags=["health"])
 
@@ -28,7 +29,30 @@ class MetricsResponse(PlainTextResponse):
 def metrics(c: ContainerDep) -> str:
     """Signed and published checkpoint sizes, the publication lag and, per witness,
     the time of its last cosignature and how often it did not cosign."""
-    return exposition(c.service.log.publisher.report())
+    text = exposition(c.service.log.publisher.report())
+    return text if c.service.replica is None else text + replica_exposition(c.service.replica)
+
+
+STATES = ("streaming", "lagging", "down", "promoted")
+
+
+def replica_exposition(replica: Replica) -> str:
+    """The replica's state (one gauge per state, 1 for the current one), its lag and
+    the view reads each source answered (``primary-*``: why not the replica)."""
+    status = replica.status()
+    lag = -1.0 if status.lag_seconds is None else status.lag_seconds
+    lines = ["# HELP docledger_replica_state 1 for the replica's state as last probed.",
+             "# TYPE docledger_replica_state gauge"]
+    lines += [f'docledger_replica_state{{state="{s}"}} {int(s == status.state)}' for s in STATES]
+    lines += ["# HELP docledger_replica_lag_seconds How stale the replica's reads may be "
+              "(-1: not known, it is down or promoted).",
+              "# TYPE docledger_replica_lag_seconds gauge",
+              f"docledger_replica_lag_seconds {_number(lag)}",
+              "# HELP docledger_view_reads_total View reads by the source that answered them.",
+              "# TYPE docledger_view_reads_total counter"]
+    lines += [f'docledger_view_reads_total{{source="{source}"}} {count}'
+              for source, count in sorted(replica.counts().items())]
+    return "\n".join(lines) + "\n"
 
 
 def exposition(report: dict[str, Any]) -> str:

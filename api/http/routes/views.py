@@ -14,6 +14,7 @@ from fastapi.responses import Response
 from api.http.deps import (
     MAX_ID,
     PLAIN_TEXT,
+    AfterLsn,
     CallerDep,
     ContainerDep,
     WaitFor,
@@ -92,7 +93,7 @@ def inbox(
     = "urgency",
     limit: Limit = 50,
     cursor: Cursor = None,
-    wait_for: WaitFor = None,
+    wait_for: WaitFor = None, after_lsn: AfterLsn = None,
 ) -> dict[str, Any]:
     """The agency's inbox: deliveries it received, one page at a time.
 
@@ -100,7 +101,7 @@ def inbox(
     and an `overdue` flag (past the due date in Vietnam's time and still active).
     """
     require_agency(caller, code)
-    views = fresh_views(c, wait_for)
+    views = fresh_views(c, wait_for, after_lsn)
     offset = decode_cursor(cursor)
     rows = queries.inbox(views, queries.InboxQuery(
         agency=code, states=tuple(state or ()), overdue=overdue, unit=unit, officer=officer,
@@ -110,10 +111,11 @@ def inbox(
 
 @router.get("/outbox")
 def outbox(code: CodePath, caller: CallerDep, c: ContainerDep, limit: Limit = 50,
-           cursor: Cursor = None, wait_for: WaitFor = None) -> dict[str, Any]:
+           cursor: Cursor = None, wait_for: WaitFor = None,
+           after_lsn: AfterLsn = None) -> dict[str, Any]:
     """Documents the agency sent, newest first, each with every recipient's status."""
     require_agency(caller, code)
-    views = fresh_views(c, wait_for)
+    views = fresh_views(c, wait_for, after_lsn)
     offset = decode_cursor(cursor)
     return page(queries.outbox(views, code, limit=limit + 1, offset=offset), limit, offset)
 
@@ -194,11 +196,11 @@ def register(
     format: Annotated[Literal["json", "csv"], Query(  # noqa: A002 - the parameter's name
         description="csv: the register as text/csv with the official column headings")]
     = "json",
-    wait_for: WaitFor = None,
+    wait_for: WaitFor = None, after_lsn: AfterLsn = None,
 ) -> Any:
     """The agency's incoming or outgoing register of a year, in number order."""
     require_agency(caller, code)
-    rows = queries.register(fresh_views(c, wait_for), code, direction, year)
+    rows = queries.register(fresh_views(c, wait_for, after_lsn), code, direction, year)
     if format == "csv":
         return Response(queries.register_csv(rows, direction), media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition":
@@ -218,7 +220,7 @@ def statistics(
         alias="from", description="First day (YYYY-MM-DD); default 1 January this year")] = None,
     end: Annotated[date | None, Query(
         alias="to", description="Last day (YYYY-MM-DD); default today")] = None,
-    wait_for: WaitFor = None,
+    wait_for: WaitFor = None, after_lsn: AfterLsn = None,
 ) -> dict[str, Any]:
     """Figures for deliveries the agency received in the period (days in Vietnam's time).
 
@@ -229,5 +231,5 @@ def statistics(
     """
     require_agency(caller, code)
     now = today()
-    return queries.statistics(fresh_views(c, wait_for), code, start or date(now.year, 1, 1),
-                              end or now, now)
+    return queries.statistics(fresh_views(c, wait_for, after_lsn), code,
+                              start or date(now.year, 1, 1), end or now, now)
