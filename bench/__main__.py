@@ -271,9 +271,12 @@ def parse_processes(text: str, run: Run) -> list[Row]:
         rate, base, ratio, requests, retries, share, events, srv, pg, clients, p50, p99 = (
             num(g) for g in m.groups()[1:])
         cost[n] = srv + pg
+        conflicts = re.search(rf"^conflicts, {n} process\(es\): {NUM} events", text,
+                              re.MULTILINE)
+        rerun = f"; {conflicts.group(1)} events rolled back and run again" if conflicts else ""
         rows += [Row(run.name, f"{n} process(es): commands/s ({requests:,.0f} requests, "
-                     f"{retries:,.0f} retries after 409 = {share:.2f}%; {events:.2f} events "
-                     "a command)", f"{rate:,.0f}/s", "", f"trivial POST, {n} process(es): "
+                     f"{retries:,.0f} retries after 409 = {share:.2f}%{rerun}; {events:.2f} "
+                     "events a command)", f"{rate:,.0f}/s", "", f"trivial POST, {n} process(es): "
                      f"{base:,.0f}/s", f"{ratio:.3f}×"),
                  Row(run.name, f"{n} process(es): latency", ms(p50), ms(p99)),
                  Row(run.name, f"{n} process(es): CPU per command, servers + their PostgreSQL "

@@ -94,11 +94,15 @@ def connect(settings: Settings) -> psycopg.Connection[tuple[object, ...]]:
                            dbname=settings.pg_db, autocommit=True)
 
 
-def last_event(settings: Settings) -> int:
+def log_position(settings: Settings) -> tuple[int, int]:
+    """(the last notification id, the events stored). Ids taken by inserts that
+    rolled back (a group that conflicted with another process's commit, which the
+    ledger then runs command by command) are never used: the difference counts them."""
     with connect(settings) as conn:
-        row = conn.execute(f'SELECT max(notification_id) FROM "{settings.pg_schema}".'
+        row = conn.execute(f'SELECT max(notification_id), count(*) FROM "{settings.pg_schema}".'
                            "docledger_events").fetchone()
-    return int(row[0] or 0) if row else 0  # type: ignore[call-overload]
+    assert row is not None
+    return int(row[0] or 0), int(row[1])  # type: ignore[call-overload]
 
 
 def backends_cpu_seconds(settings: Settings, application: str) -> float:
@@ -122,6 +126,7 @@ class Phase:
     postgres_ms: float  # CPU per request: PostgreSQL
     clients_ms: float  # CPU per request: this process (the clients)
     events: int = 0
+    rolled_back: int = 0  # events of inserts rolled back by conflicts
     errors: int = 0
 
 
@@ -176,10 +181,12 @@ def main() -> None:
     for workers in args.workers:
         trivial[workers] = measure(settings, workers, args.clients, seconds, TRIVIAL, {},
                                    trivial_work)
-        before = last_event(settings)
+        position, stored = log_position(settings)
         ledger[workers] = measure(settings, workers, args.clients, seconds, LEDGER, env,
                                   ledger_work(keys))
-        ledger[workers].events = last_event(settings) - before
+        position_after, stored_after = log_position(settings)
+        ledger[workers].events = stored_after - stored
+        ledger[workers].rolled_back = (position_after - position) - (stored_after - stored)
 
     print(f"\n{'':38} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'server ms':>9} "
           f"{'pg ms':>7} {'clients ms':>10}")
@@ -198,6 +205,9 @@ def main() -> None:
               f"events a command; CPU per command {p.server_ms:.3f} ms server + "
               f"{p.postgres_ms:.3f} ms PostgreSQL (+ {p.clients_ms:.3f} ms clients); "
               f"p50 {p.p50_ms:.1f} ms, p99 {p.p99_ms:.1f} ms")
+    for workers in args.workers:
+        print(f"conflicts, {workers} process(es): {ledger[workers].rolled_back:,} events of "
+              "transactions rolled back and run again command by command by the server")
     first, last = ledger[args.workers[0]], ledger[args.workers[-1]]
     cost = last.server_ms + last.postgres_ms
     print(f"scaling {args.workers[-1]} / {args.workers[0]} process(es): "

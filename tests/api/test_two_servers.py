@@ -1,9 +1,11 @@
 """Two API processes on one PostgreSQL store: concurrent commands through both.
 
 Each ``docledger serve`` has its own aggregate cache and its own Merkle log
-catch-up; every document's commands go to either process at random, so each
-process acts on aggregates the other changed. A 409 concurrent-modification is
-retried with a new command id, as a client does. Afterwards every accepted
+catch-up; every command goes to either process at random, so each process acts
+on aggregates the other changed, and every client then accepts its documents for
+the same three recipients at once, so their incoming registers contend across
+the processes. A 409 concurrent-modification is retried with a new command id,
+as a client does. Afterwards every accepted
 command is in the log exactly once, no refused one is, and the full audit
 (replay byte for byte, leaves, checkpoints signed by both processes) holds.
 """
@@ -33,6 +35,7 @@ from tests.conftest import PG, PG_ENV, pg_settings
 from tests.waiting import wait_until
 
 AGENCIES = [f"000.{i:02d}.31.H29" for i in range(6)]
+RECIPIENTS = [f"000.{i:02d}.32.H29" for i in range(3)]  # every document goes to all three
 CLIENTS = 6
 DOCUMENTS_EACH = 2
 JSON = {"content-type": "application/json"}
@@ -47,7 +50,7 @@ def backend_env(pg_schema: str) -> dict[str, str]:
 def ledger_with_agencies(settings: Settings) -> dict[str, Ed25519Signer]:
     app = init_ledger(settings)
     registrar = load_signer(DataFolder(settings.data).registrar_key)
-    keys = {code: Ed25519Signer.generate() for code in AGENCIES}
+    keys = {code: Ed25519Signer.generate() for code in AGENCIES + RECIPIENTS}
     for code, key in keys.items():
         app.execute(sign_command(registrar, "agency.register", {
             "code": code, "name": code, "keys": [key.public_key.to_spec()]},
@@ -88,23 +91,22 @@ class Clients:
                 self.refused.append(command_id)
         raise AssertionError(f"{type} still conflicting after 30 tries")
 
-    def flow(self, n: int, i: int) -> None:
+    def send(self, n: int, i: int) -> str:
+        """A document created, signed, issued and sent to RECIPIENTS; its id."""
         sender = AGENCIES[n % len(AGENCIES)]
-        recipients = [c for c in AGENCIES if c != sender][:3]  # shared: registers contend
-        doc = self.act(sender, "document.create", {
+        doc = str(self.act(sender, "document.create", {
             "document_id": f"{sender},{date.today():%Y/%m/%d},two-{n}-{i}",
             "header": {"code_notation": "CV-UBND",
                        "document_type": {"type": 1, "type_name": "Công văn"},
                        "subject": "Hai máy chủ", "promulgation_place": "Bình An",
                        "promulgation_date": date.today().isoformat(),
                        "signer": {"full_name": "Nguyễn Văn B", "position": "Chủ tịch"}},
-        })["document"]
+        })["document"])
         self.act(sender, "document.sign", {"document": doc,
                                            "signer": {"full_name": "Nguyễn Văn B"}})
         self.act(sender, "document.issue", {"document": doc})
-        self.act(sender, "document.send", {"document": doc, "recipients": recipients})
-        for r in recipients:
-            self.act(r, "delivery.accept", {"document": doc})
+        self.act(sender, "document.send", {"document": doc, "recipients": RECIPIENTS})
+        return doc
 
 
 def command_records(schema: str) -> dict[str, int]:
@@ -124,13 +126,18 @@ def test_two_server_processes_on_one_store_lose_and_double_nothing(
     before = command_records(pg_schema)
     clients = Clients([serve(settings.data), serve(settings.data)], keys)
     failures: list[BaseException] = []
+    together = threading.Barrier(CLIENTS, timeout=120)
 
     def run(n: int) -> None:
         try:
-            for i in range(DOCUMENTS_EACH):
-                clients.flow(n, i)
+            docs = [clients.send(n, i) for i in range(DOCUMENTS_EACH)]
+            together.wait()  # then every client accepts at once: the registers contend
+            for doc in docs:
+                for r in RECIPIENTS:
+                    clients.act(r, "delivery.accept", {"document": doc})
         except BaseException as exc:  # reported below, with the others' results
             failures.append(exc)
+            together.abort()
 
     threads = [threading.Thread(target=run, args=(n,)) for n in range(CLIENTS)]
     for t in threads:
@@ -140,7 +147,7 @@ def test_two_server_processes_on_one_store_lose_and_double_nothing(
     assert not failures, failures
 
     # every accepted command exactly once, no refused one at all
-    per_flow = 4 + 3  # create, sign, issue, send; three accepts
+    per_flow = 4 + len(RECIPIENTS)  # create, sign, issue, send; the accepts
     assert len(set(clients.accepted)) == CLIENTS * DOCUMENTS_EACH * per_flow
     stored = command_records(pg_schema)
     new = {k: v for k, v in stored.items() if k not in before}
@@ -149,8 +156,8 @@ def test_two_server_processes_on_one_store_lose_and_double_nothing(
     assert not {str(CommandRecord.id_for(c)) for c in clients.refused} & set(stored)
 
     # each recipient's incoming numbers run 1..n, without a gap or a repeat
-    for code, numbers in clients.numbers.items():
-        assert sorted(numbers) == list(range(1, len(numbers) + 1)), code
+    for code in RECIPIENTS:
+        assert sorted(clients.numbers[code]) == list(range(1, CLIENTS * DOCUMENTS_EACH + 1))
 
     # the log replays byte for byte, its leaves and every checkpoint (both
     # processes signed some) hold
