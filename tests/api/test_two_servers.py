@@ -40,6 +40,8 @@ CLIENTS = 6
 DOCUMENTS_EACH = 2
 JSON = {"content-type": "application/json"}
 
+pytestmark = pytest.mark.postgres
+
 
 @pytest.fixture
 def backend_env(pg_schema: str) -> dict[str, str]:
