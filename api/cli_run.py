@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Annotated
 
@@ -34,6 +35,10 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    reuse_port: Annotated[bool, typer.Option(
+        "--reuse-port", help="Share the port with other 'docledger serve --reuse-port' "
+        "processes on this machine (SO_REUSEPORT): the kernel spreads connections over them.")
+    ] = False,
     data: DataOpt = None,
     server: LocalOnlyServerOpt = None,
 ) -> None:
@@ -57,5 +62,14 @@ def serve(
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     render.err.print(f"serving the ledger in {settings.data} ({settings.backend}, "
                      f"{settings.env}) on http://{host}:{port}")
-    uvicorn.run(create_served_app(settings), host=host, port=port, log_level=log_level)
+    app = create_served_app(settings)
+    if not reuse_port:
+        uvicorn.run(app, host=host, port=port, log_level=log_level)
+        return
+    from api.listening import reuse_port_socket
+
+    # as uvicorn.run does: a SIGINT after the graceful shutdown ends it with 0
+    with contextlib.suppress(KeyboardInterrupt):
+        uvicorn.Server(uvicorn.Config(app, log_level=log_level)).run(
+            sockets=[reuse_port_socket(host, port)])
 

@@ -41,16 +41,18 @@ SIZES: dict[str, dict[str, float]] = {
     "quick": {"leaves": 100_000, "proof_samples": 200, "audit_documents": 200,
               "audit_repeats": 1, "rebuild_documents": 200, "deliveries": 100_000,
               "view_repeats": 1, "view_samples": 200, "write_seconds": 3, "http_seconds": 5,
-              "ceiling_seconds": 1, "witness_checkpoints": 30},
+              "processes_seconds": 4, "ceiling_seconds": 1, "witness_checkpoints": 30},
     "default": {"leaves": 1_000_000, "proof_samples": 500, "audit_documents": 1000,
                 "audit_repeats": 3, "rebuild_documents": 1000, "deliveries": 1_000_000,
                 "view_repeats": 3, "view_samples": 500, "write_seconds": 10,
-                "http_seconds": 20, "ceiling_seconds": 3, "witness_checkpoints": 200},
+                "http_seconds": 20, "processes_seconds": 10, "ceiling_seconds": 3,
+                "witness_checkpoints": 200},
     # ~34.4 events per generated document: 29,000 documents ≈ 1,000,000 events
     "full": {"leaves": 1_000_000, "proof_samples": 1000, "audit_documents": 29_000,
              "audit_repeats": 1, "rebuild_documents": 29_000, "deliveries": 1_000_000,
              "view_repeats": 1, "view_samples": 1000, "write_seconds": 30,
-             "http_seconds": 60, "ceiling_seconds": 5, "witness_checkpoints": 500},
+             "http_seconds": 60, "processes_seconds": 30, "ceiling_seconds": 5,
+             "witness_checkpoints": 500},
 }
 
 
@@ -271,6 +273,47 @@ def parse_search(text: str, run: Run) -> list[Row]:
     return rows
 
 
+def parse_processes(text: str, run: Run) -> list[Row]:
+    rows = []
+    cost: dict[int, float] = {}
+    for m in re.finditer(
+            rf"^processes (\d+): {NUM} commands/s against trivial {NUM}/s = {NUM}×; {NUM} "
+            rf"requests, {NUM} retries after 409 \({NUM}%\); {NUM} events a command; CPU per "
+            rf"command {NUM} ms server \+ {NUM} ms PostgreSQL \(\+ {NUM} ms clients\); "
+            rf"p50 {NUM} ms, p99 {NUM} ms", text, re.MULTILINE):
+        n = int(m.group(1))
+        rate, base, ratio, requests, retries, share, events, srv, pg, clients, p50, p99 = (
+            num(g) for g in m.groups()[1:])
+        cost[n] = srv + pg
+        conflicts = re.search(rf"^conflicts, {n} process\(es\): {NUM} events", text,
+                              re.MULTILINE)
+        rerun = f"; {conflicts.group(1)} events rolled back and run again" if conflicts else ""
+        rows += [Row(run.name, f"{n} process(es): commands/s ({requests:,.0f} requests, "
+                     f"{retries:,.0f} retries after 409 = {share:.2f}%{rerun}; {events:.2f} "
+                     "events a command)", f"{rate:,.0f}/s", "", f"trivial POST, {n} process(es): "
+                     f"{base:,.0f}/s", f"{ratio:.3f}×"),
+                 Row(run.name, f"{n} process(es): latency", ms(p50), ms(p99)),
+                 Row(run.name, f"{n} process(es): CPU per command, servers + their PostgreSQL "
+                     f"backends (clients apart: {clients:.2f} ms)", f"{srv:.2f} + {pg:.2f} ms")]
+    if len(cost) < 2:
+        raise ValueError("fewer than two process counts in the output")
+    first, last = min(cost), max(cost)
+    run.figures["cpu_growth"] = cost[last] / cost[first]
+    run.figures["processes"] = last
+    rows[-1].baseline = f"{first} process(es): {cost[first]:.2f} ms"
+    rows[-1].ratio = f"{cost[last] / cost[first]:.2f}× the CPU"
+    projection = find(rf"^projection for (\d+) cores: {NUM} commands/s \(CPU: .*?= {NUM}/s; "
+                      rf"store ceiling .*?= {NUM}/s", text)
+    cores = int(projection.group(1))
+    run.figures["projection"] = num(projection.group(2))
+    rows.append(Row(run.name, f"projected for {cores} cores: commands/s (cores ÷ CPU per "
+                    f"command of {last} processes, capped by the store's ordered insert)",
+                    f"{num(projection.group(2)):,.0f}/s", "",
+                    f"CPU bound {num(projection.group(3)):,.0f}/s, store bound "
+                    f"{num(projection.group(4)):,.0f}/s"))
+    return rows
+
+
 # ---------------------------------------------------------------- running
 
 def search_runs(size: dict[str, float], postgres: bool) -> list[Run]:
@@ -323,6 +366,9 @@ def plan(size: dict[str, float], postgres: bool) -> list[Run]:
             Run("HTTP (PostgreSQL, 16 clients, uvicorn 1 worker)", "bench.http",
                 a("--clients", 16, "--seconds", size["http_seconds"]), "postgres",
                 parse_http),
+            Run("API processes (PostgreSQL, 16 clients, 1 and 2 servers on one port)",
+                "bench.processes", a("--clients", 16, "--seconds", size["processes_seconds"]),
+                "postgres", parse_processes),
         ]
     return runs
 
@@ -360,7 +406,7 @@ def rows_of(run: Run) -> list[Row]:
         return [Row(run.name, f"UNPARSED: {exc}", "")]
     if run.usage and rows:
         peak = mib(run.usage["self"]["max_rss_bytes"])
-        if run.module == "bench.http":
+        if run.module in ("bench.http", "bench.processes"):
             peak += f" (server {mib(run.usage['children']['max_rss_bytes'])})"
         elif "worker_peak" in run.figures:
             peak += f" (largest worker {mib(run.figures['worker_peak'])})"
@@ -492,6 +538,16 @@ def goals(runs: list[Run]) -> list[str]:
         verdict = "met" if worst < 50 else f"**not met**: {worst / 50:.1f}× over"
         out.append(f"- Search, {run.name}, at 1,000,000 deliveries with p99 < 50 ms: the worst "
                    f"figure's p99 is **{worst:.1f} ms** — {verdict}.")
+    processes = next((r for r in runs if r.module == "bench.processes"
+                      and "cpu_growth" in r.figures), None)
+    if processes:
+        growth, n = processes.figures["cpu_growth"], int(processes.figures["processes"])
+        verdict = "met" if growth <= 1.10 else f"**not met**: {growth:.2f}× the CPU"
+        out.append(f"- Many API processes on one PostgreSQL: CPU per command (servers + "
+                   f"PostgreSQL) with {n} processes within 1.10× of 1 process's, so commands/s "
+                   f"grow with cores: measured **{growth:.2f}×** — {verdict}; projected "
+                   f"{processes.figures['projection']:,.0f} commands/s on 16 cores "
+                   "(docs/scale.md).")
     return out
 
 

@@ -85,17 +85,18 @@ class LiveServer:
 
 
 @pytest.fixture
-def serve(backend_env: dict[str, str], tmp_path: Path) -> Iterator[Callable[[Path], LiveServer]]:
-    """Start ``docledger serve --data D`` on a free port; every one started is stopped."""
+def serve(backend_env: dict[str, str], tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
+    """Start ``docledger serve --data D [ARGS]`` on a free port (or the one given);
+    every one started is stopped."""
     started: list[LiveServer] = []
 
-    def start(data: Path) -> LiveServer:
-        port = free_port()
-        log = tmp_path / f"server-{port}.log"
+    def start(data: Path, *args: str, port: int | None = None) -> LiveServer:
+        port = port or free_port()
+        log = tmp_path / f"server-{port}-{len(started)}.log"
         with log.open("wb") as out:
             process = subprocess.Popen(
                 [sys.executable, "-m", "api", "serve", "--host", "127.0.0.1", "--port",
-                 str(port), "--data", str(data)],
+                 str(port), "--data", str(data), *args],
                 stdout=out, stderr=subprocess.STDOUT,
                 # a checkpoint after every command, so fresh receipts are provable at once
                 env=environment({**backend_env, "DOCLEDGER_CHECKPOINT_SECONDS": "0"}))
