@@ -116,12 +116,14 @@ def read_signatures(ctx: Context, document_type: int, attachments: list[dict[str
     validator = ctx.app.attachment_validator
     if validator is None:
         return []
-    anchors = [a.certificate.public_bytes(serialization.Encoding.DER)
-               for a in anchors_in_force(ctx)]
+    anchors: list[bytes] | None = None  # read once, and only if there is a file to read
     found: dict[str, tuple[dict[str, Any], Findings]] = {}
     for a in attachments:
         if a["sha256"] in found or a["sha256"] in (already or {}):
             continue
+        if anchors is None:
+            anchors = [anchor.certificate.public_bytes(serialization.Encoding.DER)
+                       for anchor in anchors_in_force(ctx)]
         findings = validator.validate(a["sha256"], ctx.at, anchors)
         if findings is not None:
             findings = judge_revocations(ctx, findings)
@@ -494,6 +496,8 @@ def stamp_copies(ctx: Context, delivery: Delivery, number: int, year: int) -> No
         return
     doc = ctx.read(Document, UUID(delivery.document))
     assert doc is not None  # a delivery exists only for a sent document
+    if not doc.attachments:
+        return
     on = ctx.at.astimezone(VIETNAM_TIME).date()
     text = stamp_text(recipient=ctx.actor, number=number, on=on)
     for original in {a["sha256"]: a for a in doc.attachments}.values():
