@@ -56,7 +56,8 @@ async def submit(request: Request, c: ContainerDep) -> JSONResponse:
     body = await read_bounded(request, MAX_ENVELOPE, "an envelope")
     outcome, receipt = await run_command(c, body)
     payload: dict[str, Any] = {**outcome_dict(outcome), "receipt": receipt}
-    lsn = await run_in_threadpool(c.service.commit_lsn)
+    # a query of the primary, so off the event loop; without a replica, nothing to ask
+    lsn = None if c.service.replica is None else await run_in_threadpool(c.service.commit_lsn)
     return JSONResponse(payload, status_code=200 if outcome.repeated else 201,
                         headers={COMMIT_LSN: lsn} if lsn else None)
 
