@@ -2,8 +2,14 @@
 
 ``pg_basebackup -R -X stream`` copies the test cluster into a temporary folder
 and ``pg_ctl`` starts it as a hot standby on a free port; one replica serves the
-session (the copy takes a few seconds). The server refuses to run as root, so
-as root the tools run as the ``postgres`` user. When CI is set, a replica that
+session (the copy takes a few seconds). A physical replication slot of its own
+keeps the primary's WAL for the standby while it is stopped or paused; a copy
+whose WAL stream still found its first segment recycled ("requested WAL segment
+… has already been removed", seen under the other tests' writes) is made
+again, up to three times. The slot is dropped with
+the replica, and a slot an interrupted run left behind is dropped at the next.
+The server refuses to run as root, so as root the tools run as the ``postgres``
+user. When CI is set, a replica that
 cannot be made fails the tests instead of skipping them.
 """
 
@@ -26,6 +32,8 @@ from tests.conftest import PG
 
 BIN = Path(os.environ.get("DOCLEDGER_TEST_PG_BIN", "/usr/lib/postgresql/15/bin"))
 READY_TIMEOUT = 30.0
+SLOT_PREFIX = "docledger_test_replica_"
+BASEBACKUP_ATTEMPTS = 3
 
 
 def free_port() -> int:
@@ -41,6 +49,7 @@ class ReplicaCluster:
         self.folder = folder
         self.data = folder / "data"
         self.port = free_port()
+        self.slot = SLOT_PREFIX + folder.name.rsplit("-", 1)[-1].lower()
 
     @property
     def target(self) -> str:
@@ -48,9 +57,20 @@ class ReplicaCluster:
 
     def create(self) -> None:
         """A fresh base backup of the test server, configured as a standby."""
-        shutil.rmtree(self.data, ignore_errors=True)
-        self._run("pg_basebackup", "-h", PG["host"], "-p", str(PG["port"]), "-U", PG["user"],
-                  "-D", str(self.data), "-R", "-X", "stream", "-c", "fast")
+        for attempt in range(BASEBACKUP_ATTEMPTS):
+            shutil.rmtree(self.data, ignore_errors=True)
+            self.drop_slot()  # a promoted copy's, or a failed attempt's: start from now
+            try:
+                self._run("pg_basebackup", "-h", PG["host"], "-p", str(PG["port"]), "-U",
+                          PG["user"], "-D", str(self.data), "-R", "-X", "stream", "-c",
+                          "fast", "-C", "-S", self.slot)
+                break
+            except RuntimeError as exc:
+                # the backup's own fast checkpoint, with the other tests' writes, can
+                # recycle the segment its WAL stream starts in before the stream asks
+                if "has already been removed" not in str(exc) or (
+                        attempt == BASEBACKUP_ATTEMPTS - 1):
+                    raise
         # Debian keeps the primary's configuration outside its data folder: the
         # standby gets its own (max_connections and friends as the defaults, which
         # must not be below the primary's)
@@ -74,6 +94,20 @@ class ReplicaCluster:
 
     def stop(self) -> None:
         self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop", check=False)
+
+    def drop_slot(self) -> None:
+        """Drop this replica's slot on the primary (none: nothing to do)."""
+        deadline = time.monotonic() + 10  # a stopped standby's sender lets go soon after
+        with psycopg.connect(**PG, autocommit=True) as conn:
+            while True:
+                row = conn.execute("SELECT active FROM pg_replication_slots WHERE "
+                                   "slot_name = %s", (self.slot,)).fetchone()
+                if row is None:
+                    return
+                if not row[0] or time.monotonic() > deadline:
+                    break
+                time.sleep(0.1)
+            conn.execute("SELECT pg_drop_replication_slot(%s)", (self.slot,))
 
     def promote(self) -> None:
         self._run("pg_ctl", "-D", str(self.data), "-w", "promote")
@@ -132,13 +166,23 @@ def make_replica() -> Iterator[ReplicaCluster]:
     if os.geteuid() == 0:
         shutil.chown(folder, "postgres")
     cluster = ReplicaCluster(folder)
+    drop_stale_slots()
     try:
         cluster.create()
         cluster.start()
         yield cluster
     finally:
         cluster.stop()
+        cluster.drop_slot()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def drop_stale_slots() -> None:
+    """Slots of replicas an interrupted run left behind: inactive, they would keep the
+    primary's WAL for ever."""
+    with psycopg.connect(**PG, autocommit=True) as conn:
+        conn.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
+                     "WHERE slot_name LIKE %s AND NOT active", (SLOT_PREFIX + "%",))
 
 
 @pytest.fixture(scope="session")
