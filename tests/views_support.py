@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -156,3 +157,23 @@ def worker_env(settings: Settings) -> dict[str, str]:
     if settings.backend == "postgres":
         env |= {"DOCLEDGER_PG_DB": settings.pg_db, "DOCLEDGER_PG_SCHEMA": settings.pg_schema}
     return env
+
+
+def accepted_row_via_a_separate_worker(world: Any, http: Any, document: str) -> dict[str, Any]:
+    """The recipient accepts ``document`` over ``http`` while another thread feeds the
+    views, then reads its inbox with ``wait_for`` its notifications: the row it gets."""
+    from tests.api.http_support import client_for  # it imports this module's neighbours
+
+    stop = threading.Event()
+    worker = threading.Thread(target=lambda: ViewWorker(
+        world.app, ViewStore(world.app)).follow(stop, poll=0.2))
+    worker.start()
+    try:
+        reader = client_for(http, world, RECIPIENT)
+        outcome = reader.command("delivery.accept", {"document": document},
+                                 issued_at=world.app.clock())
+        return dict(reader.get(f"/v1/agencies/{RECIPIENT}/inbox",
+                               wait_for=max(outcome["notification_ids"]))["items"][0])
+    finally:
+        stop.set()
+        worker.join()

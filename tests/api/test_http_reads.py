@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -19,10 +18,9 @@ from domain.verification.bundle import verify_bundle
 from infrastructure.blobs import INCOMING_PREFIX
 from infrastructure.ledger import DataFolder
 from infrastructure.views.store import ViewStore
-from infrastructure.views.worker import ViewWorker
 from tests.api.http_support import client_for
 from tests.factories import OTHER, RECIPIENT, SENDER, ManualClock, World, header
-from tests.views_support import send, vn_today
+from tests.views_support import accepted_row_via_a_separate_worker, send, vn_today
 
 AUDITOR = "inspectorate-1"
 
@@ -138,20 +136,8 @@ def test_statistics_for_a_period(world: World) -> None:
 def test_read_your_writes_with_a_separate_view_worker(world: World) -> None:
     """Views fed by another worker: wait_for makes the read include the command."""
     doc = send(world, (RECIPIENT,))
-    stop = threading.Event()
-    worker = threading.Thread(target=lambda: ViewWorker(world.app, ViewStore(world.app)).follow(
-        stop, poll=0.3))
     with api(world, views_in_process=False) as http:
-        worker.start()
-        try:
-            reader = client_for(http, world, RECIPIENT)
-            outcome = reader.command("delivery.accept", {"document": doc},
-                                     issued_at=world.app.clock())
-            row = reader.get(f"/v1/agencies/{RECIPIENT}/inbox",
-                             wait_for=max(outcome["notification_ids"]))["items"][0]
-        finally:
-            stop.set()
-            worker.join()
+        row = accepted_row_via_a_separate_worker(world, http, doc)
     assert row["state"] == "accepted"
 
 
