@@ -48,9 +48,22 @@ def settings_for(data: Path | None) -> Settings:
     return Settings(data=data) if data is not None else Settings()
 
 
+# the services this process opened: the command line closes them before it exits
+# (the store's connections and their threads), whether the command ended well or not
+_opened: list[LedgerService] = []
+
+
 def open_service(data: Path | None) -> LedgerService:
     """The ledger service on the data folder, for the commands that run beside it."""
-    return bootstrap(settings_for(data))
+    service = bootstrap(settings_for(data))
+    _opened.append(service)
+    return service
+
+
+def close_opened() -> None:
+    """Close every service ``open_service`` opened (a service closes once)."""
+    while _opened:
+        _opened.pop().close()
 
 
 def open_session(data: Path | None, server: str | None, key: Path | None = None, *,

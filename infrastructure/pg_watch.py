@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import os
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -28,6 +29,7 @@ from typing import Any
 import psycopg
 
 PROBE_AFTER = 1.0  # seconds a connection is lent out before the server is asked
+CLOSE_WAIT = 10.0  # seconds closing waits for a question still being asked
 
 
 @dataclass
@@ -75,6 +77,11 @@ class ServerWatch:
                     lease.socket.close()
 
     def close(self) -> None:
+        if sys.is_finalizing():
+            # the interpreter is ending and has frozen the daemon threads, one of
+            # them perhaps holding a lock taken here: wait on nothing, the process's
+            # end closes the sockets
+            return
         with self._changed:
             self._closed = True
             self._changed.notify()
@@ -150,7 +157,7 @@ class _Prober:
             running = self._running
         self._give_up()
         if running is not None:
-            running.join()  # ends at once, or when its connect times out
+            running.join(CLOSE_WAIT)  # ends at once, or when its connect times out
         self._forget()
 
     def _ask(self, answered: threading.Event) -> None:

@@ -100,6 +100,7 @@ class LedgerService:
         self.committer = committer
         self.replica = replica
         self._sequencer = CatchUp(self._sequence)
+        self.closed = False
         self._projector = CatchUp(self._project)
         self._gateway: GatewayIndex | None = None
 
@@ -254,6 +255,10 @@ class LedgerService:
             return str(c.fetchone()["lsn"])
 
     def close(self) -> None:
+        """Close the store's connections (once; closing again does nothing)."""
+        if self.closed:
+            return
+        self.closed = True
         if self.replica is not None:
             self.replica.close()
         self.app.close()
