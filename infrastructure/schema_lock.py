@@ -5,7 +5,8 @@ creates whatever tables are missing, with ``CREATE ... IF NOT EXISTS`` and the
 event store's ``CREATE OR REPLACE FUNCTION``. PostgreSQL does not serialise
 these: two processes doing it at once collide in its catalogue ("tuple
 concurrently updated", a duplicate ``pg_type`` key), and one of them fails to
-open; so each does it under one advisory lock of the database. On SQLite the
+open; so each does it under one advisory lock of the database, and makes the
+ledger's schema first if it is not there. On SQLite the
 statements are serialised by the file's lock, but the event store records its
 tracking table's migration in a transaction of its own after creating it, and
 two processes creating it at once both try to record it; there the event
@@ -20,6 +21,8 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+
+from psycopg import sql
 
 # the lock's key: any 64-bit number no other user of the database takes
 SCHEMA_LOCK_KEY = int.from_bytes(
@@ -38,9 +41,18 @@ def schema_lock(datastore: Any) -> Iterator[None]:
     with datastore.get_connection() as conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK_KEY,))
         try:
+            create_schema(conn, datastore.schema)
             yield
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (SCHEMA_LOCK_KEY,))
+
+
+def create_schema(conn: Any, schema: str) -> None:
+    """The ledger's schema, made if the operator named one that is not there yet
+    (asked first: a role that may not create schemas can still use one made for it)."""
+    found = conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)).fetchone()
+    if found is None:
+        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
 
 
 @contextmanager

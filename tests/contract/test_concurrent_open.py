@@ -12,10 +12,14 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+import psycopg
+import pytest
+
 from infrastructure.ledger import init_ledger
 from infrastructure.nonces import NonceStore
 from infrastructure.service import bootstrap
 from infrastructure.settings import Settings
+from tests.conftest import PG, pg_settings
 
 OPENERS = 4
 ROUNDS = 6
@@ -63,3 +67,36 @@ def test_race_of_processes_opening_one_store_at_once_fails_none(
             thread.join()
     assert failures == []
     open_everything(settings)  # and the store is whole afterwards
+
+
+@pytest.mark.postgres
+def test_openers_racing_into_a_schema_not_made_yet_make_it_once_and_all_open(
+        pg_schema: str, tmp_path: Path) -> None:
+    # the operator named a schema nobody made: the first opener makes it
+    missing = pg_schema + "_new"
+    settings = pg_settings(tmp_path, missing)
+    try:
+        init_ledger(settings).close()
+        start = threading.Barrier(OPENERS)
+        failures: list[BaseException] = []
+
+        def opener() -> None:
+            start.wait()
+            try:
+                open_everything(settings)
+            except BaseException as exc:  # noqa: BLE001 - every failure is the finding
+                failures.append(exc)
+
+        threads = [threading.Thread(target=opener) for _ in range(OPENERS)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert failures == []
+        with psycopg.connect(**PG) as conn:
+            tables = conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = %s",
+                                  (missing,)).fetchone()
+        assert tables is not None and tables[0] > 0
+    finally:
+        with psycopg.connect(**PG, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{missing}" CASCADE')
