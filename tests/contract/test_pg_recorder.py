@@ -3,8 +3,12 @@ eventsourcing's, so stores written by either read and audit alike."""
 
 from __future__ import annotations
 
+import threading
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 
 from domain.ledger.application import DocLedger
@@ -49,3 +53,44 @@ def test_a_store_written_in_text_and_in_binary_reads_and_audits_as_one(
     stock.close()
     audit(world)
     world.app.close()
+
+
+def test_writers_racing_commit_in_id_order_so_a_follower_never_passes_a_gap_filled_later(
+        pg_schema: str, tmp_path: Path) -> None:
+    # the ids come from a sequence: without the table lock held to the commit, a
+    # transaction that took a lower id could commit after one with a higher id,
+    # and a follower that had read past it would never read that event
+    settings = pg_settings(tmp_path, pg_schema)
+    app = World.create(settings, clock=ManualClock()).app
+    recorder = app.recorder
+    assert isinstance(recorder, BinaryInsertRecorder)
+    writers, groups, done = 6, 40, threading.Event()
+    violations: list[tuple[int, int]] = []
+
+    def write(n: int) -> None:
+        for g in range(groups):
+            originator = uuid.uuid4()
+            recorder.insert_events([StoredEvent(originator, v, "bench:Event", b"{}")
+                                    for v in range(1, 2 + (n + g) % 4)])
+
+    def follow() -> None:
+        seen: set[int] = set()
+        while True:
+            finished = done.is_set()
+            with recorder.datastore.get_connection() as conn:
+                ids = {row["notification_id"] for row in conn.execute(
+                    f'SELECT notification_id FROM "{pg_schema}".docledger_events').fetchall()}
+            late = [i for i in ids - seen if seen and i < max(seen)]
+            violations.extend((i, max(seen)) for i in late)
+            seen = ids
+            if finished:
+                return
+
+    follower = threading.Thread(target=follow)
+    follower.start()
+    with ThreadPoolExecutor(writers) as pool:
+        list(pool.map(write, range(writers)))
+    done.set()
+    follower.join()
+    assert violations == []
+    app.close()
