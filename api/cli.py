@@ -30,7 +30,7 @@ from api import (
     cli_witness,
     render,
 )
-from api.cli_options import close_opened
+from api.cli_options import closing_opened
 from domain import errors
 from domain.errors import DocLedgerError
 from infrastructure.store_faults import store_faults_as_errors
@@ -89,13 +89,10 @@ INTERNAL_ERROR = 10  # a fault in docledger itself, not in what it was given
 def main() -> None:
     """Run the tool; every error ends in one line and a documented exit code."""
     try:
-        with store_faults_as_errors():
-            try:
-                app()
-            finally:
-                # while the process's threads still run: left to the garbage
-                # collector at exit, closing can wait on a thread already frozen
-                close_opened()
+        # closed while the process's threads still run: left to the garbage
+        # collector at exit, closing can wait on a thread already frozen
+        with store_faults_as_errors(), closing_opened():
+            app()
     except DocLedgerError as exc:
         fail(exc.code, str(exc), exit_code_for(exc))
     except OSError as exc:  # a file named on the command line: missing, unreadable, …

@@ -4,6 +4,8 @@ reading what they are given. The command modules import it; it imports none of t
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 from uuid import UUID
@@ -48,22 +50,31 @@ def settings_for(data: Path | None) -> Settings:
     return Settings(data=data) if data is not None else Settings()
 
 
-# the services this process opened: the command line closes them before it exits
-# (the store's connections and their threads), whether the command ended well or not
-_opened: list[LedgerService] = []
+# the services opened while a command runs under ``closing_opened`` (the command
+# line's main): closed before the process exits, whether the command ended well or
+# not; outside it (a test invoking the commands) nothing is held here
+_opened: list[LedgerService] | None = None
 
 
 def open_service(data: Path | None) -> LedgerService:
     """The ledger service on the data folder, for the commands that run beside it."""
     service = bootstrap(settings_for(data))
-    _opened.append(service)
+    if _opened is not None:
+        _opened.append(service)
     return service
 
 
-def close_opened() -> None:
-    """Close every service ``open_service`` opened (a service closes once)."""
-    while _opened:
-        _opened.pop().close()
+@contextmanager
+def closing_opened() -> Iterator[None]:
+    """Close every service ``open_service`` opens within (a service closes once)."""
+    global _opened
+    outer, _opened = _opened, []
+    try:
+        yield
+    finally:
+        opened, _opened = _opened, outer
+        while opened:
+            opened.pop().close()
 
 
 def open_session(data: Path | None, server: str | None, key: Path | None = None, *,

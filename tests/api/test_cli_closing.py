@@ -8,6 +8,8 @@ down); closed by the command line while its threads still run, it cannot.
 
 from __future__ import annotations
 
+import gc
+import weakref
 from pathlib import Path
 
 import pytest
@@ -56,3 +58,15 @@ def test_a_command_that_fails_closes_the_ledger_it_opened(
     code, _, err = run_cli(capsys, monkeypatch, "history", unknown, "--data", str(data))
     assert code == 4 and "(not-found)" in err, err
     assert opened and all(service.closed for service in opened)
+
+
+def test_a_service_opened_outside_the_command_lines_main_is_not_held_open(
+        data: Path) -> None:
+    # commands invoked without main (a test's CliRunner, a caller of the module)
+    # leave their service to whoever holds it: nothing keeps it, or its
+    # connections, alive
+    service = cli_options.open_service(data)
+    gone = weakref.ref(service)
+    del service
+    gc.collect()
+    assert gone() is None
