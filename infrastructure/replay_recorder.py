@@ -58,7 +58,10 @@ class ReplayRecorder(ApplicationRecorder):
         (one query for a page of the log instead of one per command)."""
         if self.prior is None:
             return
-        unknown = list({_uuid(i) for i in originator_ids} - self._prior_last.keys())
+        # asked of the dict one by one: a set minus the dict's keys would build a
+        # set of every aggregate seen so far, each command (quadratic in a range)
+        known = self._prior_last
+        unknown = [i for i in {_uuid(i) for i in originator_ids} if i not in known]
         if unknown:
             found = self.prior.last_versions(unknown)
             for originator_id in unknown:
