@@ -527,7 +527,8 @@ def goals(runs: list[Run]) -> list[str]:
     if group is not None:
         cpu, ratio = group.figures["cpu_ours"], group.figures["commands_ratio"]
         out.append(f"- Write path, 16 clients, group commit on PostgreSQL: ≤ 0.45 ms of CPU per "
-                   f"command (the ledger process, less its clients' signing, + PostgreSQL): measured **{cpu:.2f} ms** — "
+                   f"command (the ledger process, less its clients' signing, + PostgreSQL): "
+                   f"measured **{cpu:.2f} ms** — "
                    f"{verdict_at_most(cpu, 0.45)}; ≥ 2× plain eventsourcing's commands/s on the "
                    f"same cores: measured **{ratio:.2f}×** — {verdict_at_least(ratio, 2)}.")
     http = next((r for r in runs if "http_ratio" in r.figures), None)
