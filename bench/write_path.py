@@ -21,10 +21,11 @@ from bench.stats import median, postgres_cpu_seconds
 from bench.workload import full_flow
 from domain.evidence.keys import Ed25519Signer
 from domain.exchange.signing import sign_command
-from domain.ledger.application import Outcome
+from domain.ledger.application import DocLedger, Outcome
 from infrastructure.group_commit import GroupCommitter
 from infrastructure.keyfiles import load_signer
 from infrastructure.ledger import DataFolder, init_ledger
+from infrastructure.settings import Settings
 
 
 class ClientSigning:
@@ -76,6 +77,21 @@ def drive(flow, threads: int, seconds: float) -> tuple[int, float]:  # type: ign
     return done[0], time.perf_counter() - started
 
 
+def ledger_with_agencies(settings: Settings, count: int
+                         ) -> tuple[DocLedger, list[str], dict[str, Ed25519Signer]]:
+    """A new ledger with ``count`` agencies registered: (ledger, codes, their keys);
+    thread i of the benchmark drives agencies 4i (the sender) to 4i + 3."""
+    app = init_ledger(settings)
+    registrar = load_signer(DataFolder(settings.data).registrar_key)
+    codes = [f"{i:03d}.00.31.H29" for i in range(count)]
+    keys = {c: Ed25519Signer.generate() for c in codes}
+    for code in codes:
+        app.execute(sign_command(registrar, "agency.register", {
+            "code": code, "name": code, "keys": [keys[code].public_key.to_spec()]},
+            agency="registrar", staff="r"))
+    return app, codes, keys
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
@@ -89,14 +105,7 @@ def main() -> None:
     args = parser.parse_args()
 
     settings = scratch_settings("bench-write-", backend=args.backend)
-    app = init_ledger(settings)
-    registrar = load_signer(DataFolder(settings.data).registrar_key)
-    codes = [f"{i:03d}.00.31.H29" for i in range(4 * args.threads)]
-    keys = {c: Ed25519Signer.generate() for c in codes}
-    for code in codes:
-        app.execute(sign_command(registrar, "agency.register", {
-            "code": code, "name": code, "keys": [keys[code].public_key.to_spec()]},
-            agency="registrar", staff="r"))
+    app, codes, keys = ledger_with_agencies(settings, 4 * args.threads)
     committer = GroupCommitter(app) if args.group_commit else None
     execute = committer.execute if committer else app.execute
     plain = PlainExchange(scratch_settings("bench-write-", backend=args.backend)

@@ -22,13 +22,9 @@ from typing import Any
 
 from bench.scratch import scratch_settings
 from bench.stats import postgres_cpu_seconds
-from bench.write_path import ClientSigning, drive, ours_flow
-from domain.evidence.keys import Ed25519Signer
-from domain.exchange.signing import sign_command
+from bench.write_path import ClientSigning, drive, ledger_with_agencies, ours_flow
 from domain.ledger.application import DocLedger
 from infrastructure.group_commit import GroupCommitter
-from infrastructure.keyfiles import load_signer
-from infrastructure.ledger import DataFolder, init_ledger
 
 PHASES = {
     "preverify": "checking the command's signature (the caller's thread)",
@@ -74,15 +70,8 @@ def main() -> None:
     clock = PhaseClock()
     for name in PHASES:
         clock.wrap(DocLedger, name)
-    settings = scratch_settings("bench-phases-", backend=args.backend)
-    app = init_ledger(settings)
-    registrar = load_signer(DataFolder(settings.data).registrar_key)
-    codes = [f"{i:03d}.00.31.H29" for i in range(4 * args.threads)]
-    keys = {c: Ed25519Signer.generate() for c in codes}
-    for code in codes:
-        app.execute(sign_command(registrar, "agency.register", {
-            "code": code, "name": code, "keys": [keys[code].public_key.to_spec()]},
-            agency="registrar", staff="r"))
+    app, codes, keys = ledger_with_agencies(
+        scratch_settings("bench-phases-", backend=args.backend), 4 * args.threads)
     committer = GroupCommitter(app)
     signing = ClientSigning()
 

@@ -46,25 +46,32 @@ def fresh_store(settings: Settings, tmp_path: Path, round: int) -> Settings:
     return settings
 
 
+def race_to_open(settings: Settings) -> list[BaseException]:
+    """``OPENERS`` threads open the store at the same moment: what each failed with."""
+    start = threading.Barrier(OPENERS)
+    failures: list[BaseException] = []
+
+    def opener() -> None:
+        start.wait()
+        try:
+            open_everything(settings)
+        except BaseException as exc:  # noqa: BLE001 - every failure is the finding
+            failures.append(exc)
+
+    threads = [threading.Thread(target=opener) for _ in range(OPENERS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return failures
+
+
 def test_race_of_processes_opening_one_store_at_once_fails_none(
         settings: Settings, tmp_path: Path) -> None:
     failures: list[BaseException] = []
     for round in range(ROUNDS):
         settings = fresh_store(settings, tmp_path, round)
-        start = threading.Barrier(OPENERS)
-
-        def opener(start: threading.Barrier = start, store: Settings = settings) -> None:
-            start.wait()
-            try:
-                open_everything(store)
-            except BaseException as exc:  # noqa: BLE001 - every failure is the finding
-                failures.append(exc)
-
-        threads = [threading.Thread(target=opener) for _ in range(OPENERS)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        failures += race_to_open(settings)
     assert failures == []
     open_everything(settings)  # and the store is whole afterwards
 
@@ -77,22 +84,7 @@ def test_openers_racing_into_a_schema_not_made_yet_make_it_once_and_all_open(
     settings = pg_settings(tmp_path, missing)
     try:
         init_ledger(settings).close()
-        start = threading.Barrier(OPENERS)
-        failures: list[BaseException] = []
-
-        def opener() -> None:
-            start.wait()
-            try:
-                open_everything(settings)
-            except BaseException as exc:  # noqa: BLE001 - every failure is the finding
-                failures.append(exc)
-
-        threads = [threading.Thread(target=opener) for _ in range(OPENERS)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        assert failures == []
+        assert race_to_open(settings) == []
         with psycopg.connect(**PG) as conn:
             tables = conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = %s",
                                   (missing,)).fetchone()
