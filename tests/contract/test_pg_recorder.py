@@ -70,7 +70,7 @@ def test_writers_racing_commit_in_id_order_so_a_follower_never_passes_a_gap_fill
     def write(n: int) -> None:
         for g in range(groups):
             originator = uuid.uuid4()
-            recorder.insert_events([StoredEvent(originator, v, "bench:Event", b"{}")
+            recorder.insert_events([StoredEvent(originator, v, "tests:Event", b"{}")
                                     for v in range(1, 2 + (n + g) % 4)])
 
     def follow() -> None:
