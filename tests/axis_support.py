@@ -1,10 +1,15 @@
 """What the connector's tests share: edXML messages as agencies' systems write them,
-a ledger whose agencies' keys are in its data folder, and a local axis."""
+a ledger whose agencies' keys are in its data folder, and a local axis (served
+over HTTP by the ``axis`` fixture)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
+
+import pytest
 
 from domain.exchange.codes import VIETNAM_TIME
 from domain.exchange.edxml.model import (
@@ -20,8 +25,9 @@ from domain.exchange.edxml.model import (
 from domain.exchange.edxml.write import write_edxml
 from infrastructure.keyfiles import write_key_pair
 from infrastructure.ledger import DataFolder
+from infrastructure.service import LedgerService, bootstrap
 from infrastructure.settings import Settings
-from tests.axis_server import Axis
+from tests.axis_server import Axis, AxisServer
 from tests.factories import RECIPIENT, SENDER, World
 
 NS = "http://www.mic.gov.vn/TBT/QCVN_102_2016"
@@ -100,6 +106,24 @@ def ledger_with_keys(settings: Settings) -> World:
     for code, signer in world.keys.items():
         write_key_pair(signer, folder.agency_key(code))
     return world
+
+
+@contextmanager
+def served_ledger(settings: Settings) -> Iterator[LedgerService]:
+    """The service over ``ledger_with_keys``, closed at the end."""
+    service = bootstrap(settings, app=ledger_with_keys(settings).app)
+    try:
+        yield service
+    finally:
+        service.close()
+
+
+@pytest.fixture
+def axis() -> Iterator[AxisServer]:
+    """The local axis, served on 127.0.0.1 for the test."""
+    server = AxisServer(local_axis()).start()
+    yield server
+    server.stop()
 
 
 def put_outgoing(data: Path, agency: str, position: int, outgoing_id: str, service_type: str,

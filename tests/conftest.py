@@ -18,6 +18,7 @@ import pytest
 
 from infrastructure.service import LedgerService, bootstrap
 from infrastructure.settings import Settings
+from tests.axis_support import axis  # noqa: F401 - a fixture: the local axis served
 from tests.factories import ManualClock, World
 from tests.pki import TestPKI, running_pki
 

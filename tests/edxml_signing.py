@@ -14,10 +14,9 @@ import base64
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
-from pathlib import Path
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.x509.oid import NameOID
@@ -25,23 +24,12 @@ from lxml import etree
 from signxml import XMLSigner
 from signxml.algorithms import SignatureMethod
 
-SAMPLES = Path("/work/shared/edxml/samples")
+from infrastructure.certificate_authority import Issued, PrivateKey
+from tests.domain.edxml.support import SAMPLES
+
 DSIG = "http://www.w3.org/2000/09/xmldsig#"
 C14N_10 = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315"
 NOW = datetime.now(UTC)
-
-PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
-
-
-@dataclass(frozen=True)
-class Issued:
-    cert: x509.Certificate
-    key: PrivateKey
-
-    @property
-    def pem(self) -> bytes:
-        return self.cert.public_bytes(serialization.Encoding.PEM)
-
 
 @dataclass(frozen=True)
 class Pki:

@@ -25,7 +25,6 @@ from __future__ import annotations
 import json
 import signal
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -47,20 +46,12 @@ from tests.axis_support import (
     document,
     full_document,
     ledger_with_keys,
-    local_axis,
     put_outgoing,
     status,
 )
 from tests.factories import RECIPIENT, SENDER
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def axis() -> Iterator[AxisServer]:
-    server = AxisServer(local_axis()).start()
-    yield server
-    server.stop()
 
 
 def settings_for(data: Path, backend_env: dict[str, str]) -> Settings:

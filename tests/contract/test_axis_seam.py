@@ -31,7 +31,7 @@ from infrastructure.axis_client import AxisClient
 from infrastructure.axis_gateway import Agencies, gateway_key, register_external
 from infrastructure.axis_state import AxisState
 from infrastructure.axis_sync import AxisSync, Exporter, Importer, Summary
-from infrastructure.service import LedgerService, bootstrap
+from infrastructure.service import LedgerService
 from infrastructure.settings import Settings
 from infrastructure.views import queries
 from tests.axis_server import AxisServer
@@ -39,8 +39,7 @@ from tests.axis_support import (
     OUTSIDE,
     STRANGER,
     full_document,
-    ledger_with_keys,
-    local_axis,
+    served_ledger,
     status,
 )
 from tests.factories import RECIPIENT, SENDER
@@ -49,19 +48,10 @@ EXTERNAL = STRANGER  # registered on the ledger as reached through the axis
 
 
 @pytest.fixture
-def axis() -> Iterator[AxisServer]:
-    server = AxisServer(local_axis()).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def ledger(settings: Settings) -> Iterator[LedgerService]:
-    world = ledger_with_keys(settings)
-    service = bootstrap(settings, app=world.app)
-    register_external(service, EXTERNAL, "Bộ Ngoại giao")
-    yield service
-    service.close()
+    with served_ledger(settings) as service:
+        register_external(service, EXTERNAL, "Bộ Ngoại giao")
+        yield service
 
 
 def client(axis: AxisServer, system: str, secret: str) -> AxisClient:
@@ -156,10 +146,10 @@ def test_a_message_pulled_again_is_a_repeat_and_doubles_nothing(
     assert events(ledger) == before
 
 
-def test_a_status_from_an_external_agency_becomes_its_delivery_event(
-        axis: AxisServer, ledger: LedgerService) -> None:
+def member_document(ledger: LedgerService, number: int) -> str:
+    """A document of the member RECIPIENT, signed and issued, not yet sent."""
     doc = ledger.act(RECIPIENT, "document.create", {
-        "document_id": f"{RECIPIENT},2026/11/27,1/VPCP-TTĐT",
+        "document_id": f"{RECIPIENT},2026/11/27,{number}/VPCP-TTĐT",
         "header": {"code_notation": "VPCP-TTĐT", "document_type": {"type": 2,
                    "type_name": "Công văn"}, "subject": "Gửi cơ quan ngoài",
                    "promulgation_place": "Hà Nội", "promulgation_date": "2026-11-27",
@@ -167,6 +157,12 @@ def test_a_status_from_an_external_agency_becomes_its_delivery_event(
     ledger.act(RECIPIENT, "document.sign", {"document": doc,
                                             "signer": {"full_name": "Nguyễn Văn B"}})
     ledger.act(RECIPIENT, "document.issue", {"document": doc})
+    return str(doc)
+
+
+def test_a_status_from_an_external_agency_becomes_its_delivery_event(
+        axis: AxisServer, ledger: LedgerService) -> None:
+    doc = member_document(ledger, 1)
     ledger.act(RECIPIENT, "document.send", {"document": doc, "recipients": [EXTERNAL, SENDER]})
 
     pushed = sync(axis, ledger)
@@ -259,15 +255,7 @@ def test_external_agencies_are_those_holding_the_gateway_key(ledger: LedgerServi
 def test_a_members_acts_towards_external_recipients_go_out_once_each_as_they_were(
         axis: AxisServer, ledger: LedgerService) -> None:
     register_external(ledger, OUTSIDE, "Cơ quan ngoài")
-    doc = ledger.act(RECIPIENT, "document.create", {
-        "document_id": f"{RECIPIENT},2026/11/27,2/VPCP-TTĐT",
-        "header": {"code_notation": "VPCP-TTĐT", "document_type": {"type": 2,
-                   "type_name": "Công văn"}, "subject": "Gửi cơ quan ngoài",
-                   "promulgation_place": "Hà Nội", "promulgation_date": "2026-11-27",
-                   "signer": {"full_name": "Nguyễn Văn B"}, "priority": 0}}).result["document"]
-    ledger.act(RECIPIENT, "document.sign", {"document": doc,
-                                            "signer": {"full_name": "Nguyễn Văn B"}})
-    ledger.act(RECIPIENT, "document.issue", {"document": doc})
+    doc = member_document(ledger, 2)
     ledger.act(RECIPIENT, "document.send", {"document": doc, "recipients": [EXTERNAL]})
     ledger.act(RECIPIENT, "document.send", {"document": doc, "recipients": [OUTSIDE]})
     ledger.act(RECIPIENT, "document.revise", {

@@ -21,7 +21,7 @@ from infrastructure.axis_state import (
     AxisState,
 )
 from infrastructure.axis_sync import AxisSync, Importer, ImportResult, Summary
-from infrastructure.service import LedgerService, bootstrap
+from infrastructure.service import LedgerService
 from infrastructure.settings import Settings
 from tests.axis_server import AxisServer
 from tests.axis_standin import command_id_for, seam
@@ -29,9 +29,8 @@ from tests.axis_support import (
     OUTSIDE,
     STRANGER,
     document,
-    ledger_with_keys,
-    local_axis,
     put_outgoing,
+    served_ledger,
     status,
 )
 from tests.factories import RECIPIENT, SENDER
@@ -46,18 +45,9 @@ class Killed(BaseException):
 
 
 @pytest.fixture
-def axis() -> Iterator[AxisServer]:
-    server = AxisServer(local_axis()).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def ledger(settings: Settings) -> Iterator[LedgerService]:
-    world = ledger_with_keys(settings)
-    service = bootstrap(settings, app=world.app)
-    yield service
-    service.close()
+    with served_ledger(settings) as service:
+        yield service
 
 
 def client(axis: AxisServer, system: str, secret: str, **kw: int) -> AxisClient:

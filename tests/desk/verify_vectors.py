@@ -26,8 +26,6 @@ from domain.evidence.keys import RSA_PSS_SHA256, Ed25519Signer, KeySigner, Publi
 from domain.evidence.policy import Policy
 from domain.exchange.agency import Agency
 from domain.exchange.root import ROOT_ID
-from domain.exchange.signing import sign_command
-from domain.ledger.application import DocLedger
 from domain.verification.bundle import BundleError, verify_bundle
 from tests.bundle_support import find, state_of, without
 from tests.domain.test_bundle_verify import (
@@ -153,16 +151,7 @@ class AlgorithmsLedger(Ledger):
     RSA-PSS key, and signs one act with each."""
 
     def __init__(self) -> None:  # the parent's story is not played: this one is
-        self.signer = Ed25519Signer.generate()
-        registrar = Ed25519Signer.generate()
-        app = DocLedger(ledger_signer=self.signer, clock=ManualClock())
-        app.execute(sign_command(registrar, "ledger.init", {
-            "origin": ORIGIN, "registrar_key": registrar.public_key.to_spec(),
-            "ledger_key": self.signer.public_key.to_spec(), "max_clock_skew_seconds": 300,
-        }, agency="registrar", staff="init"))
-        self.world = World(app=app, settings=None, registrar=registrar)  # type: ignore[arg-type]
-        for code in (SENDER, RECIPIENT):
-            self.world.register(code)
+        app = self.start(SENDER, RECIPIENT)
         doc = self.world.sent(SENDER, (RECIPIENT,))
         self.document = UUID(doc)
         signers = [KeySigner(ec.generate_private_key(ec.SECP256R1())),

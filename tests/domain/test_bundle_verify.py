@@ -45,6 +45,13 @@ class Ledger:
     """An in-memory ledger with the story played on it, and its bundle maker."""
 
     def __init__(self) -> None:
+        self.start(SENDER, RECIPIENT, OTHER)
+        self.story = story(self.world)
+        self.document = UUID(self.story.document)
+        self.vkey = MemoryLog(self.world.app, self.signer, ORIGIN).note_key.vkey()
+
+    def start(self, *agencies: str) -> DocLedger:
+        """A new ledger (its key ``signer``) with ``agencies`` registered, in ``world``."""
         self.signer = Ed25519Signer.generate()
         registrar = Ed25519Signer.generate()
         app = DocLedger(ledger_signer=self.signer, clock=ManualClock())
@@ -53,11 +60,9 @@ class Ledger:
             "ledger_key": self.signer.public_key.to_spec(), "max_clock_skew_seconds": 300,
         }, agency="registrar", staff="init"))
         self.world = World(app=app, settings=None, registrar=registrar)  # type: ignore[arg-type]
-        for code in (SENDER, RECIPIENT, OTHER):
+        for code in agencies:
             self.world.register(code)
-        self.story = story(self.world)
-        self.document = UUID(self.story.document)
-        self.vkey = MemoryLog(app, self.signer, ORIGIN).note_key.vkey()
+        return app
 
     def bundle(self, rewrite: Rewrite | None = None) -> dict[str, Any]:
         log = MemoryLog(self.world.app, self.signer, ORIGIN, rewrite)
