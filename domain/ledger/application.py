@@ -10,13 +10,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError, Recording
+from eventsourcing.persistence import IntegrityError, Notification, Recording
 from eventsourcing.utils import get_topic
 
 from domain.errors import (
@@ -68,6 +68,10 @@ class Outcome:
     result: dict[str, Any]
     notification_ids: tuple[int, ...] = ()
     repeated: bool = False
+    # the rows this command's commit stored, its record's first, as the store
+    # was handed them: a receipt made in this process needs not read them back
+    # (empty for a repeat, whose rows another commit stored)
+    stored: tuple[Notification, ...] = field(default=(), compare=False, repr=False)
 
 
 class RepeatedCommand(Exception):  # noqa: N818 - a control-flow signal, not an error
@@ -113,10 +117,13 @@ class Prepared:
                    aggregates=aggregates, events=[*record.collect_events(), *pending],
                    listed=listed, result=result)
 
-    def outcome(self, notification_ids: tuple[int, ...]) -> Outcome:
+    def outcome(self, stored: Iterable[Recording[UUID]]) -> Outcome:
+        """The outcome of this command, whose events were stored as ``stored``."""
+        rows = tuple(r.notification for r in stored)
         return Outcome(command_id=self.command_id, payload_sha256=self.payload_sha256,
                        received_at=self.at, events=tuple((e[0], e[1], e[2]) for e in self.listed),
-                       result=self.result, notification_ids=notification_ids)
+                       result=self.result, notification_ids=tuple(n.id for n in rows),
+                       stored=rows)
 
 
 class DocLedger(Application[UUID]):
@@ -218,7 +225,7 @@ class DocLedger(Application[UUID]):
         ids = tuple(r.notification.id for r in recordings)
         self._committed(ids, prepared.aggregates)
         self._snapshot_registers(prepared.events)
-        return prepared.outcome(ids)
+        return prepared.outcome(recordings)
 
     def execute_batch(self, raws: list[bytes], *,
                       verified: AbstractSet[bytes] = frozenset()) -> list[Outcome | DocLedgerError]:
@@ -277,9 +284,9 @@ class DocLedger(Application[UUID]):
             self._committed(ids, aggregates)
         else:
             self._forget(aggregates)
-        position = iter(ids)
+        stored = iter(recordings)
         for i, p in group:
-            results[i] = p.outcome(tuple(next(position) for _ in p.events))
+            results[i] = p.outcome([next(stored) for _ in p.events])
         self._snapshot_registers(events)
 
     def _save_events(self, events: list[Any]) -> list[Recording[UUID]]:
