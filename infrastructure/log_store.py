@@ -186,28 +186,35 @@ class LogStore:
         node_rows = list(nodes)
         try:
             with self._cursor(commit=True) as c:
-                self._insert_rows(c, "ledger_leaves (leaf_index, notification_id, hash)",
-                                  ("bigint", "bigint", "bytea"), leaf_rows)
-                self._insert_rows(c, "ledger_nodes (level, idx, hash)",
-                                  ("integer", "bigint", "bytea"), node_rows)
-                if self._size(c) != start + len(leaves):
+                if self.postgres:
+                    size = self._append_in_one(c, leaf_rows, node_rows) + len(leaves)
+                else:  # in process, a statement a row costs nothing more
+                    c.executemany(self._sql("INSERT INTO {p}ledger_leaves "
+                                            "(leaf_index, notification_id, hash) "
+                                            "VALUES (%s, %s, %s)"), leaf_rows)
+                    c.executemany(self._sql("INSERT INTO {p}ledger_nodes (level, idx, hash) "
+                                            "VALUES (%s, %s, %s)"), node_rows)
+                    size = self._size(c)
+                if size != start + len(leaves):
                     raise ConcurrencyError("the Merkle log would have a hole")
         except IntegrityError:
             raise ConcurrencyError("another writer extended the Merkle log") from None
 
-    def _insert_rows(self, c: Any, into: str, types: tuple[str, ...],
-                     rows: list[tuple[Any, ...]]) -> None:
-        """Insert the rows: on PostgreSQL in one statement, a column an array
-        (``executemany`` sends a statement a row, each a round of the pipeline);
-        on SQLite, in process, a statement a row costs nothing more."""
-        if not rows:
-            return
-        if not self.postgres:
-            c.executemany(self._sql(f"INSERT INTO {{p}}{into} VALUES (%s, %s, %s)"), rows)
-            return
-        arrays = ", ".join(f"%s::{t}[]" for t in types)
-        c.execute(self._sql(f"INSERT INTO {{p}}{into} SELECT * FROM unnest({arrays})"),
-                  [list(column) for column in zip(*rows, strict=True)])
+    def _append_in_one(self, c: Any, leaf_rows: list[tuple[int, int, bytes]],
+                       node_rows: list[tuple[int, int, bytes]]) -> int:
+        """PostgreSQL: both inserts, each a column an array (``executemany`` would
+        send a statement a row), and the size before them, in one statement and
+        so one round trip; returns that size (the statement's snapshot is taken
+        before its inserts)."""
+        c.execute(self._sql(
+            "WITH leaves AS (INSERT INTO {p}ledger_leaves (leaf_index, notification_id, hash) "
+            "SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::bytea[])), "
+            "nodes AS (INSERT INTO {p}ledger_nodes (level, idx, hash) "
+            "SELECT * FROM unnest(%s::integer[], %s::bigint[], %s::bytea[])) "
+            "SELECT max(leaf_index) AS last FROM {p}ledger_leaves"),
+            [*_columns(leaf_rows), *_columns(node_rows)])
+        last = c.fetchone()["last"]
+        return 0 if last is None else int(last) + 1
 
     def nodes(self, keys: Iterable[NodeKey]) -> dict[NodeKey, bytes]:
         """Hashes of the named complete subtrees (level 0 = leaves), in one query each."""
@@ -413,3 +420,8 @@ class LogStore:
                 "(SELECT coalesce(max(size), 0) FROM {p}ledger_published) AS published"))
             row = c.fetchone()
         return int(row["signed"]), int(row["published"])
+
+
+def _columns(rows: list[tuple[int, int, bytes]]) -> list[list[Any]]:
+    """Rows of three as three columns, for PostgreSQL's ``unnest`` of arrays."""
+    return [list(column) for column in zip(*rows, strict=True)] if rows else [[], [], []]

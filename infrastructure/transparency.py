@@ -79,6 +79,10 @@ class LedgerLog:
         # notification its leaves cover (another sequencer may be further on)
         self.size = 0
         self.covered = 0
+        # the right edge this sequencer's last append left, with the tree's size
+        # and last leaf then: while the store's last leaf is still that one, the
+        # edge is the store's too and needs not be read (``_edge``)
+        self._edge: tuple[int, bytes, list[bytes]] | None = None
         self.remembered = remembered
         self._opened: tuple[Checkpoint, str] | None = None  # the remembered note, verified
         if policy is not None:
@@ -106,10 +110,9 @@ class LedgerLog:
             if not batch:
                 self.size, self.covered = size, after
                 return added
-            edge = self.store.nodes(edge_keys(size))
             # the tree and its callback die with this pass, so the late-bound list is its own
             formed: list[tuple[int, int, bytes]] = []
-            tree = CompactRange(size, [edge[k] for k in edge_keys(size)],
+            tree = CompactRange(size, self._edge_of(size, last_leaf),
                                 on_node=lambda lvl, i, h: formed.append((lvl, i, h)))  # noqa: B023
             leaves = []
             for n in batch:
@@ -120,12 +123,23 @@ class LedgerLog:
                 self.store.append(size, leaves, [f for f in formed if f[0] > 0])
             except ConcurrencyError:
                 continue  # another sequencer got there first: start again from its end
+            self._edge = (tree.size, leaves[-1][1], list(tree.edge))
             added += len(leaves)
             if progress is not None:
                 progress(len(leaves))
             if len(batch) < BATCH:
                 self.size, self.covered = size + len(leaves), leaves[-1][0]
                 return added
+
+    def _edge_of(self, size: int, last_leaf: bytes | None) -> list[bytes]:
+        """The right edge of the stored tree of ``size`` leaves, the last ``last_leaf``:
+        the one this sequencer's own last append left, if the store still ends
+        there, else read from the store."""
+        if self._edge is not None and self._edge[:2] == (size, last_leaf):
+            return list(self._edge[2])
+        keys = edge_keys(size)
+        stored = self.store.nodes(keys)
+        return [stored[k] for k in keys]
 
     def _after_covered(self, size: int, after: int, last_leaf: bytes | None,
                        limit: int = BATCH) -> list[Notification]:
