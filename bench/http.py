@@ -11,6 +11,8 @@ are counted and timed like any request.
 
 Baseline in the same run: a trivial FastAPI endpoint (POST returns
 {"ok": true}) behind the same uvicorn settings, hammered by the same clients.
+The two alternate in rounds (both servers up throughout); the ratio is the
+median of the rounds' ratios, the rates and latencies are over all rounds.
 
     DOCLEDGER_BACKEND=postgres DOCLEDGER_PG_DB=test python -m bench.http
 """
@@ -199,7 +201,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clients", type=int, default=16)
-    parser.add_argument("--seconds", type=float, default=20.0, help="per phase")
+    parser.add_argument("--seconds", type=float, default=20.0,
+                        help="per side, split over the rounds")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="rounds alternating the baseline and the full flow, so that a "
+                             "slow spell of the shared machine slows both")
     parser.add_argument("--agencies", type=int, default=16)
     args = parser.parse_args()
 
@@ -208,13 +214,21 @@ def main() -> None:
     env = {"DOCLEDGER_DATA": str(settings.data), "DOCLEDGER_BACKEND": settings.backend,
            "DOCLEDGER_PG_DB": settings.pg_db, "DOCLEDGER_PG_SCHEMA": settings.pg_schema}
     print(f"backend: {settings.backend} ({settings.pg_schema}); {args.clients} clients, "
-          f"{args.seconds:.0f} s per phase, {args.agencies} agencies; uvicorn, 1 worker, "
-          f"CPUs: {os.cpu_count()}")
+          f"{args.rounds} alternating rounds of {args.seconds / args.rounds:.1f} s a side, "
+          f"{args.agencies} agencies; uvicorn, 1 worker, CPUs: {os.cpu_count()}")
 
-    with server(["--factory", "api.http.app:create_app"], env) as url:
-        ledger, ledger_s = hammer(args.clients, args.seconds, ledger_work(keys), url)
-    with server(["bench.http:trivial"], {}) as url:
-        base, base_s = hammer(args.clients, args.seconds, trivial_work, url)
+    base, ledger, base_s, ledger_s = Tally(), Tally(), 0.0, 0.0
+    ratios = []
+    work, phase = ledger_work(keys), args.seconds / args.rounds
+    with server(["--factory", "api.http.app:create_app"], env) as ours, \
+            server(["bench.http:trivial"], {}) as trivial_url:
+        for _ in range(args.rounds):
+            b, b_s = hammer(args.clients, phase, trivial_work, trivial_url)
+            o, o_s = hammer(args.clients, phase, work, ours)
+            ratios.append((len(o.latencies) / o_s) / (len(b.latencies) / b_s))
+            base.add(b.latencies, b.retries, b.errors)
+            ledger.add(o.latencies, o.retries, o.errors)
+            base_s, ledger_s = base_s + b_s, ledger_s + o_s
 
     rows = [row("trivial FastAPI POST (baseline)", base, base_s),
             row("POST /v1/commands (full flow)", ledger, ledger_s)]
@@ -224,6 +238,8 @@ def main() -> None:
     (_, b_rate, b_p50, b_p99), (_, l_rate, l_p50, l_p99) = rows
     print(f"{'ratio (commands / baseline)':34} {l_rate / b_rate:9.3f} {l_p50 / b_p50:8.1f}× "
           f"{l_p99 / b_p99:7.1f}×")
+    print(f"commands/s ratio, median of the rounds: {median(ratios):.3f} (rounds: "
+          + ", ".join(f"{r:.3f}" for r in ratios) + ")")
     print(f"\ncommands: {len(ledger.latencies):,} requests, of which {ledger.retries:,} retries "
           f"after 409 concurrent-modification; "
           f"≈{(len(ledger.latencies) - ledger.retries) // 13:,} full flows (13 commands each)")
