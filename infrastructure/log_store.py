@@ -132,6 +132,14 @@ class LogStore:
 
     @contextmanager
     def _cursor(self, *, commit: bool) -> Iterator[Any]:
+        if self.postgres and not commit:
+            # A read, on a connection in autocommit: in PostgreSQL's READ COMMITTED
+            # each statement sees what was committed when it began, in a
+            # transaction or not, so a BEGIN and a ROLLBACK around it would only
+            # cost two round trips more.
+            with self.datastore.get_connection() as conn, conn.cursor() as cursor:
+                yield cursor
+            return
         with self.datastore.transaction(commit=commit) as cursor:
             yield cursor
 
