@@ -1,6 +1,6 @@
 """Run every benchmark, print one table of figures, and write BENCHMARKS.md.
 
-    python -m bench            # default sizes, 8 to 17 minutes on 2 cores
+    python -m bench            # default sizes, 8 to 20 minutes on 2 cores
     python -m bench --quick    # a smoke run, about 2 minutes
     python -m bench --full     # the performance issue's sizes: 1,000,000 leaves,
                                # 1,000,000 deliveries, ~1,000,000 events (hours)
