@@ -222,10 +222,10 @@ class DocLedger(Application[UUID]):
             if again is None:
                 raise
             return self._repeat(again, envelope)
-        ids = tuple(r.notification.id for r in recordings)
-        self._committed(ids, prepared.aggregates)
+        outcome = prepared.outcome(recordings)
+        self._committed(outcome.notification_ids, prepared.aggregates)
         self._snapshot_registers(prepared.events)
-        return prepared.outcome(recordings)
+        return outcome
 
     def execute_batch(self, raws: list[bytes], *,
                       verified: AbstractSet[bytes] = frozenset()) -> list[Outcome | DocLedgerError]:
