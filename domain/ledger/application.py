@@ -193,12 +193,18 @@ class DocLedger(Application[UUID]):
         ``verified`` may name signatures already found valid (``signature_digest``),
         checked ahead on another thread; the key is still chosen and checked here.
         """
+        return self.execute_envelope(Envelope.from_json(raw), verified=verified)
+
+    def execute_envelope(self, envelope: Envelope, *,
+                         verified: AbstractSet[bytes] = frozenset()) -> Outcome:
+        """``execute`` for an envelope parsed already (the audit's replay holds
+        each stored one parsed, and need not write it out and read it back)."""
         self._follow_log()
         loaded: dict[UUID, Record] = {}
-        envelope, command = self._parse(raw)
+        command, fields = self._command(envelope)
         try:
             try:
-                prepared = self._prepare(envelope, command, loaded, verified)
+                prepared = self._prepare(envelope, command, fields, loaded, verified)
             except RepeatedCommand as repeat:
                 return repeat.outcome
             if isinstance(prepared, Outcome):
@@ -244,8 +250,9 @@ class DocLedger(Application[UUID]):
         loaded: dict[UUID, Record] = {}
         for i, raw in enumerate(raws):
             try:
-                envelope, command = self._parse(raw)
-                prepared = self._prepare(envelope, command, loaded, verified)
+                envelope = Envelope.from_json(raw)
+                command, fields = self._command(envelope)
+                prepared = self._prepare(envelope, command, fields, loaded, verified)
             except (DocLedgerError, RepeatedCommand) as exc:
                 results[i] = exc.outcome if isinstance(exc, RepeatedCommand) else exc
                 # The refused command may have half-changed aggregates the group
@@ -339,14 +346,14 @@ class DocLedger(Application[UUID]):
         if self.cache_guard is not None:
             self.cache_guard.forget(a.id for a in aggregates)
 
-    def _parse(self, raw: bytes) -> tuple[Envelope, Command]:
-        envelope = Envelope.from_json(raw)
+    @staticmethod
+    def _command(envelope: Envelope) -> tuple[Command, Any]:
+        """The envelope's command and its typed fields (validated once)."""
         if envelope.payload_type != COMMAND_TYPE:
             raise InvalidEnvelopeError(
                 f"payloadType must be {COMMAND_TYPE!r}, not {envelope.payload_type!r}"
             )
-        command, _ = parse_command(envelope.payload)
-        return envelope, command
+        return parse_command(envelope.payload)
 
     def received_time(self) -> datetime:
         """The time the next command is recorded with: the clock's, but always
@@ -364,10 +371,10 @@ class DocLedger(Application[UUID]):
             self._last_received = now
         return now
 
-    def _prepare(self, envelope: Envelope, command: Command, loaded: dict[UUID, Record],
+    def _prepare(self, envelope: Envelope, command: Command, fields: Any,
+                 loaded: dict[UUID, Record],
                  verified: AbstractSet[bytes] = frozenset()) -> Prepared | Outcome:
         """Verify the command and run its handler; nothing is saved yet."""
-        fields = command.parsed_fields()
         received_at = self.received_time()
         ctx = Context(app=self, command=command, fields=fields, envelope=envelope.to_dict(),
                       at=received_at, loaded=loaded)

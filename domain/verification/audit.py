@@ -30,7 +30,7 @@ The replay's store and cache guard are adapters the infrastructure hands in
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import datetime
@@ -97,9 +97,11 @@ class AuditReport:
                 f"kept outside the store signs{tail}")
 
 
-def _statements(envelopes: Iterable[Envelope], type_: str) -> Iterator[dict[str, Any]]:
-    """The ledger statements of ``type_`` among a group's stored envelopes (any that
-    does not parse is none: the replay then makes no such statement, and differs)."""
+def _statements(envelopes: Iterable[Envelope]) -> dict[str, list[dict[str, Any]]]:
+    """The ledger statements among a group's stored envelopes, by type, each read
+    once (any that does not parse is none: the replay then makes no such
+    statement, and differs)."""
+    by_type: dict[str, list[dict[str, Any]]] = {}
     for env in envelopes:
         if env.payload_type != STATEMENT_TYPE:
             continue
@@ -107,8 +109,10 @@ def _statements(envelopes: Iterable[Envelope], type_: str) -> Iterator[dict[str,
             statement = json.loads(env.payload)
         except ValueError:
             continue
-        if isinstance(statement, dict) and statement.get("type") == type_:
-            yield statement
+        kind = statement.get("type") if isinstance(statement, dict) else None
+        if isinstance(kind, str):
+            by_type.setdefault(kind, []).append(statement)
+    return by_type
 
 
 class StoredReports:
@@ -124,9 +128,10 @@ class StoredReports:
     def __init__(self) -> None:
         self._stored: dict[str, Findings] = {}
 
-    def expect(self, envelopes: Iterable[Envelope]) -> None:
+    def expect(self, statements: Mapping[str, list[dict[str, Any]]]) -> None:
+        """The group's statements, by type (``_statements``)."""
         self._stored = {}
-        for statement in _statements(envelopes, PDF_REPORT):
+        for statement in statements.get(PDF_REPORT, ()):
             try:
                 self._stored[statement["attachment"]["sha256"]] = findings_of(statement)
             except (ValueError, KeyError, TypeError, AttributeError):
@@ -144,9 +149,10 @@ class StoredStamps:
     def __init__(self) -> None:
         self._stored: dict[str, dict[str, Any]] = {}
 
-    def expect(self, envelopes: Iterable[Envelope]) -> None:
+    def expect(self, statements: Mapping[str, list[dict[str, Any]]]) -> None:
+        """The group's statements, by type (``_statements``)."""
         self._stored = {}
-        for statement in _statements(envelopes, STAMPED):
+        for statement in statements.get(STAMPED, ()):
             try:
                 self._stored[statement["original"]["sha256"]] = dict(statement["copy"])
             except (ValueError, KeyError, TypeError, AttributeError):
@@ -174,8 +180,9 @@ class ReplaySigner:
     def expect(self, envelopes: Iterable[Envelope]) -> None:
         self._stored = {}
         envelopes = list(envelopes)
-        self.reports.expect(envelopes)
-        self.stamps.expect(envelopes)
+        statements = _statements(envelopes)
+        self.reports.expect(statements)
+        self.stamps.expect(statements)
         for env in envelopes:
             sig = env.signature_by(self.keyid)
             if sig is not None:
@@ -471,15 +478,14 @@ def _replay_group(
     command_envelope = envelopes[1]
     received_at = datetime.fromisoformat(statement["received_at"])
     replay.clock = lambda: received_at
-    before = replay.recorder.max_notification_id() or 0
     try:
-        replay.execute(command_envelope.to_json())
+        outcome = replay.execute_envelope(command_envelope)
     except DocLedgerError as exc:
         raise AuditFailure(
             group[1].id, f"the signed command is refused on replay: {exc}"
         ) from None
-    produced = replay.recorder.select_notifications(before + 1, limit=len(group) + 1)
-    _compare(group, produced)
+    # the rows the replay's store was handed (none for a repeated command id)
+    _compare(group, outcome.stored)
 
 
 def _compare(stored: Sequence[Notification], produced: Sequence[Notification]) -> None:
