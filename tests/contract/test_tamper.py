@@ -12,6 +12,8 @@ must not let anything through.
 
 from __future__ import annotations
 
+import base64
+import json
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,6 +23,7 @@ import psycopg
 import pytest
 
 from domain.errors import AuditFailure
+from domain.evidence.envelope import STATEMENT_TYPE
 from infrastructure.ledger import open_log, run_audit, trust_anchors
 from tests.conftest import PG
 from tests.factories import OTHER, RECIPIENT, World
@@ -182,6 +185,28 @@ def test_edit_value_keeping_valid_json(history: Store) -> None:
     assert b'"incoming_number":1' in state
     history.set_state(nid, state.replace(b'"incoming_number":1', b'"incoming_number":7'))
     assert audit_fails(history).position == nid
+
+
+def test_ledger_statement_rewritten_with_a_type_that_is_not_text(history: Store) -> None:
+    """A stored ledger statement (not a command record) whose payload now names its
+    type as a list: the replay reads every statement of a group by type before it
+    checks any signature, and must fail the audit there, not stop on the value."""
+    rows = history.rows()
+    target = None
+    for nid, _, _, topic, state in rows:
+        doc = json.loads(state)
+        if topic != RECORD and doc["envelope"]["payloadType"] == STATEMENT_TYPE:
+            target = nid, doc
+            break
+    assert target is not None, "the history holds no ledger statement besides records"
+    nid, doc = target
+    statement = json.loads(base64.b64decode(doc["envelope"]["payload"]))
+    statement["type"] = [statement["type"]]
+    doc["envelope"]["payload"] = base64.b64encode(json.dumps(statement).encode()).decode()
+    history.set_state(nid, json.dumps(doc, separators=(",", ":"),
+                                      ensure_ascii=False).encode())
+    failure = audit_fails(history)
+    assert failure.position is not None and failure.position <= nid
 
 
 def test_flip_one_byte_of_command_record(history: Store) -> None:
