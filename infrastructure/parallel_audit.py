@@ -1,13 +1,16 @@
 """The full audit on every core: the log cut into ranges, one replay per range.
 
-Each worker process opens the store itself and verifies and replays every
-command group whose record lies in its range, exactly as the sequential audit
+Each range's replay (in this process, or in a worker process) opens the
+store itself and verifies and replays every command group whose record lies
+in its range, exactly as the sequential audit
 does (``domain.verification.audit.CommandReplay``), against the stored events before the
 range, which it reads from the store where a command touches an aggregate
 (``StoredBefore``). A replay keeps in memory only what it replayed since it
 last handed that over to the store (every ``KEEP_AT_MOST`` events), so its
-memory stays bounded however long the log. The parent meanwhile reads the whole log
-once more for the Merkle tree and the checkpoints, and then requires the
+memory stays bounded however long the log. This process replays every
+``workers``-th range itself while ``workers - 1`` worker processes share the
+others, then reads the whole log once more for the Merkle tree and the
+checkpoints, and then requires the
 ranges to join up: each range's first command record must be the event right
 after the previous range's last replayed event, and the last range must end
 at the log's last event. Nothing is left unreplayed, nothing replayed twice.
@@ -23,9 +26,11 @@ from __future__ import annotations
 import bisect
 import itertools
 import math
+import threading
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, wait
+from contextlib import ExitStack
 from dataclasses import dataclass
 from multiprocessing import get_context
 from typing import Any
@@ -138,7 +143,13 @@ class StoredBefore:
 
 
 def audit_range(job: RangeJob) -> RangeResult:
-    """Replay the command groups whose records lie in [job.start, job.stop)."""
+    """Replay the command groups whose records lie in [job.start, job.stop)
+    (in a worker process: counted in the counters it was started with)."""
+    return replay_range(job, _count)
+
+
+def replay_range(job: RangeJob, count: Callable[[int, int], None]) -> RangeResult:
+    """``audit_range``, counting each replayed group's events with ``count``."""
     reader = open_reader(job.env)
     ledger_key = _key(job.ledger_spki)
     replay: CommandReplay | None = None
@@ -161,7 +172,7 @@ def audit_range(job: RangeJob) -> RangeResult:
                                if prior is None else [], adapters=REPLAY, prior=prior,
                                prior_at=prior_at, keep_at_most=job.keep_at_most)
         for group in replay.groups(_expecting(replay, pages), stop_before=job.stop):
-            _count(job.slot, len(group))
+            count(job.slot, len(group))
     except AuditFailure as exc:
         assert replay is not None
         return RangeResult(report=replay.report(), failure=(exc.position, exc.reason))
@@ -212,8 +223,9 @@ def run_parallel_audit(
     keep_at_most: int = KEEP_AT_MOST,
 ) -> AuditReport:
     """Audit the log up to position ``total`` in ``ranges`` ranges on ``workers``
-    processes (1: here, one range after another; the tests use that to cut small
-    logs). Whatever a live ledger appends meanwhile is left for the next audit:
+    processes, this one among them (1: here, one range after another; the tests
+    use that to cut small logs). ``progress`` hears of replayed events every
+    quarter second, from a thread of its own. Whatever a live ledger appends meanwhile is left for the next audit:
     every reader stops at ``total``, so all see the same log."""
     notes = tuple(notes)
     if stored_leaves is not None:
@@ -228,20 +240,32 @@ def run_parallel_audit(
                      notes=notes, slot=k, keep_at_most=keep_at_most)
             for k, start in enumerate(starts)]
     failures: list[tuple[int | None, int, str]] = []  # (position, order, reason)
-    if workers <= 1:
-        results = [audit_range(job) for job in jobs]
-        ids = _tree_pass(tree, _upto(notifications(), total), failures)
+    # This process replays every ``workers``-th range itself, then reads the log
+    # for the tree, while ``workers - 1`` worker processes share the others: no
+    # more processes than ``workers`` compete for the cores, and this one's
+    # imports are not paid again.
+    here, there = jobs[::workers], [job for k, job in enumerate(jobs) if k % workers]
+    counters = get_context("spawn").Array("q", len(jobs), lock=False)
+
+    def count(slot: int, events: int) -> None:
+        counters[slot] += events
+
+    with ExitStack() as stack:
+        futures: list[Future[RangeResult]] = []
+        if there:
+            pool = stack.enter_context(ProcessPoolExecutor(
+                min(workers - 1, len(there)), mp_context=get_context("spawn"),
+                initializer=_init_worker, initargs=(counters,)))
+            futures = [pool.submit(audit_range, job) for job in there]
         if progress is not None:
-            progress(sum(r.report.events for r in results))
-    else:
-        context = get_context("spawn")
-        counters = context.Array("q", len(jobs), lock=False)
-        with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=context,
-                                 initializer=_init_worker, initargs=(counters,)) as pool:
-            futures = [pool.submit(audit_range, job) for job in jobs]
-            ids = _tree_pass(tree, _upto(notifications(), total), failures)
-            _wait_reporting(futures, counters, progress)
-            results = [f.result() for f in futures]
+            stack.enter_context(_Reporting(counters, progress))
+        done_here = [replay_range(job, count) for job in here]
+        ids = _tree_pass(tree, _upto(notifications(), total), failures)
+        wait(futures, return_when=FIRST_EXCEPTION)  # a worker that died: result() raises
+        finished = iter(done_here)
+        pending = iter(futures)
+        results = [next(finished) if k % workers == 0 else next(pending).result()
+                   for k in range(len(jobs))]
     failures += [(r.failure[0], 0, r.failure[1]) for r in results if r.failure is not None]
     errors = [r.error for r in results if r.error is not None]
     if not errors:
@@ -298,17 +322,34 @@ def _join(results: list[RangeResult], ids: Sequence[int],
                                       "here to the end belong to no signed command"))
 
 
-def _wait_reporting(futures: list[Future[RangeResult]], counters: Any,
-                    progress: Callable[[int], None] | None) -> None:
-    reported = 0
-    pending = set(futures)
-    while pending:
-        done, pending = wait(pending, timeout=0.25, return_when=FIRST_EXCEPTION)
-        if progress is not None and (now := sum(counters)) > reported:
-            progress(now - reported)
-            reported = now
-        if any(f.exception() is not None for f in done):
-            return  # a worker died; its result() raises it
+class _Reporting:
+    """Hands ``progress`` what the counters gained, every quarter second on a
+    thread of its own while in use, and once more at the end."""
+
+    def __init__(self, counters: Any, progress: Callable[[int], None]) -> None:
+        self.counters = counters
+        self.progress = progress
+        self.reported = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> _Reporting:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._report()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.25):
+            self._report()
+
+    def _report(self) -> None:
+        if (now := sum(self.counters)) > self.reported:
+            self.progress(now - self.reported)
+            self.reported = now
 
 
 def _pages_upto(app: Application[UUID], start: int,
