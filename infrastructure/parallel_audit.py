@@ -225,8 +225,9 @@ def run_parallel_audit(
     """Audit the log up to position ``total`` in ``ranges`` ranges on ``workers``
     processes, this one among them (1: here, one range after another; the tests
     use that to cut small logs). ``progress`` hears of replayed events every
-    quarter second, from a thread of its own. Whatever a live ledger appends meanwhile is left for the next audit:
-    every reader stops at ``total``, so all see the same log."""
+    quarter second, from a thread of its own. Whatever a live ledger appends
+    meanwhile is left for the next audit: every reader stops at ``total``, so
+    all see the same log."""
     notes = tuple(notes)
     if stored_leaves is not None:
         stored_leaves = itertools.takewhile(lambda leaf: leaf[1] <= total, stored_leaves)
