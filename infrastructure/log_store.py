@@ -47,6 +47,14 @@ SCHEMA = [
     "CREATE TABLE IF NOT EXISTS {p}ledger_publishing (mode TEXT PRIMARY KEY, "
     "since TEXT NOT NULL)",
 ]
+# PostgreSQL: leaves and nodes appended, and the size before them, in one statement
+# (``LogStore._append_in_one``)
+APPEND_IN_ONE = (
+    "WITH leaves AS (INSERT INTO {p}ledger_leaves (leaf_index, notification_id, hash) "
+    "SELECT * FROM unnest(%b::bigint[], %b::bigint[], %b::bytea[])), "
+    "nodes AS (INSERT INTO {p}ledger_nodes (level, idx, hash) "
+    "SELECT * FROM unnest(%b::integer[], %b::bigint[], %b::bytea[])) "
+    "SELECT leaf_index AS last FROM {p}ledger_leaves ORDER BY leaf_index DESC LIMIT 1")
 # An insert publishing a checkpoint as signed adds this condition: nothing once the
 # ledger publishes through its publisher (witnesses, trusted time).
 UNLESS_DEFERRED = "NOT EXISTS (SELECT 1 FROM {p}ledger_publishing)"
@@ -215,16 +223,15 @@ class LogStore:
         so one round trip; returns that size (the statement's snapshot is taken
         before its inserts). The arrays go in binary: in text, psycopg escapes
         every hash in Python (166 µs of CPU for an append of 7 leaves and 7
-        nodes, 118 µs in binary)."""
-        c.execute(self._sql(
-            "WITH leaves AS (INSERT INTO {p}ledger_leaves (leaf_index, notification_id, hash) "
-            "SELECT * FROM unnest(%b::bigint[], %b::bigint[], %b::bytea[])), "
-            "nodes AS (INSERT INTO {p}ledger_nodes (level, idx, hash) "
-            "SELECT * FROM unnest(%b::integer[], %b::bigint[], %b::bytea[])) "
-            "SELECT max(leaf_index) AS last FROM {p}ledger_leaves"),
-            [*_columns(leaf_rows), *_columns(node_rows)])
-        last = c.fetchone()["last"]
-        return 0 if last is None else int(last) + 1
+        nodes, 118 µs in binary).
+
+        The size is read as the last leaf by index order, not as ``max()``:
+        PostgreSQL answers ``max()`` from the index only in a query without a
+        ``WITH``; here it scanned the whole table, so every append cost time in
+        proportion to the log's length (3.9 ms at 35,000 leaves, 0.16 ms now)."""
+        c.execute(self._sql(APPEND_IN_ONE), [*_columns(leaf_rows), *_columns(node_rows)])
+        row = c.fetchone()
+        return 0 if row is None else int(row["last"]) + 1
 
     def nodes(self, keys: Iterable[NodeKey]) -> dict[NodeKey, bytes]:
         """Hashes of the named complete subtrees (level 0 = leaves), in one query each."""

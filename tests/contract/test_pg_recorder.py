@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import threading
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
@@ -14,7 +16,8 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 from domain.ledger.application import DocLedger
 from infrastructure.cache_guard import CacheGuard
 from infrastructure.keyfiles import load_signer
-from infrastructure.ledger import DataFolder, open_ledger
+from infrastructure.ledger import DataFolder, open_ledger, open_log
+from infrastructure.log_store import APPEND_IN_ONE
 from infrastructure.parallel_audit import log_pages, open_reader
 from infrastructure.pg_recorder import BinaryInsertRecorder
 from tests.conftest import pg_settings
@@ -94,3 +97,35 @@ def test_writers_racing_commit_in_id_order_so_a_follower_never_passes_a_gap_fill
     follower.join()
     assert violations == []
     app.close()
+
+
+def test_appending_to_the_merkle_log_reads_its_size_by_the_index_not_a_scan(
+        pg_schema: str, tmp_path: Path) -> None:
+    # In a statement with a WITH, PostgreSQL cannot answer max() from the index:
+    # the size was read by scanning every leaf, on every append, so each command
+    # cost time in proportion to the log's length.
+    settings = pg_settings(tmp_path, pg_schema)
+    world = World.create(settings, clock=ManualClock())
+    for _ in range(3):
+        world.sent(recipients=(RECIPIENT, OTHER))
+    log = open_log(settings, world.app)
+    assert log.catch_up() == world.event_count()
+    size = log.store.size()
+    with log.store.datastore.get_connection() as conn, conn.cursor() as c:
+        c.execute("ANALYZE " + log.store._sql("{p}ledger_leaves"))
+        c.execute("EXPLAIN (FORMAT JSON) " + log.store._sql(APPEND_IN_ONE),
+                  [[size], [10**9], [b"\0" * 32], [1], [10**9], [b"\0" * 32]])
+        plan = c.fetchone()["QUERY PLAN"][0]["Plan"]
+    reads = [node for node in _nodes(plan)
+             if node.get("Relation Name") == "ledger_leaves" and "Scan" in node["Node Type"]]
+    assert reads, plan
+    assert all(node["Node Type"] in ("Index Only Scan", "Index Scan")
+               and node["Scan Direction"] == "Backward" for node in reads), plan
+    assert plan["Node Type"] == "Limit", plan
+    world.app.close()
+
+
+def _nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    yield plan
+    for child in plan.get("Plans", ()):
+        yield from _nodes(child)
