@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import threading
 import time
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -18,6 +17,7 @@ from bench.generate import fill
 from bench.scratch import scratch_settings
 from bench.stats import median, processes
 from infrastructure.ledger import open_log, run_audit, trust_anchors
+from infrastructure.periodic import Periodically
 
 
 def raw_verifications_per_second(seconds: float = 1.0) -> float:
@@ -43,32 +43,28 @@ class WorkerPeak:
     """
 
     def __init__(self, every: float = 0.25) -> None:
-        self.every = every
         self.peak = 0  # bytes
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._every = Periodically(self._sample, every)
 
     def __enter__(self) -> WorkerPeak:
-        self._thread.start()
+        self._every.__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
+        self._every.__exit__(*exc)
 
     def _sample(self) -> None:
         me = str(os.getpid())
-        while not self._stop.wait(self.every):
-            for pid, _, fields in processes():
-                if fields[1] != me:  # the parent's pid
-                    continue
-                try:
-                    with open(f"/proc/{pid}/status") as f:
-                        for line in f:
-                            if line.startswith("VmHWM:"):
-                                self.peak = max(self.peak, int(line.split()[1]) * 1024)
-                except (OSError, ValueError, IndexError):
-                    continue  # the process ended meanwhile
+        for pid, _, fields in processes():
+            if fields[1] != me:  # the parent's pid
+                continue
+            try:
+                with open(f"/proc/{pid}/status") as f:
+                    for line in f:
+                        if line.startswith("VmHWM:"):
+                            self.peak = max(self.peak, int(line.split()[1]) * 1024)
+            except (OSError, ValueError, IndexError):
+                continue  # the process ended meanwhile
 
 
 def main() -> None:

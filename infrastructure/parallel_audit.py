@@ -26,7 +26,6 @@ from __future__ import annotations
 import bisect
 import itertools
 import math
-import threading
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, wait
@@ -51,6 +50,7 @@ from domain.verification.audit import (
 )
 from domain.verification.audit_tree import TreeAudit, open_checkpoints
 from infrastructure.log_store import EventsTable
+from infrastructure.periodic import Periodically
 from infrastructure.replay_recorder import REPLAY
 
 PAGE = 1000
@@ -331,21 +331,15 @@ class _Reporting:
         self.counters = counters
         self.progress = progress
         self.reported = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._every = Periodically(self._report, 0.25)
 
     def __enter__(self) -> _Reporting:
-        self._thread.start()
+        self._every.__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
+        self._every.__exit__(*exc)
         self._report()
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.25):
-            self._report()
 
     def _report(self) -> None:
         if (now := sum(self.counters)) > self.reported:
