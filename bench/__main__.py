@@ -41,18 +41,19 @@ SIZES: dict[str, dict[str, float]] = {
     "quick": {"leaves": 100_000, "proof_samples": 200, "audit_documents": 200,
               "audit_repeats": 1, "rebuild_documents": 200, "deliveries": 100_000,
               "view_repeats": 1, "view_samples": 200, "write_seconds": 3, "http_seconds": 5,
-              "processes_seconds": 4, "ceiling_seconds": 1, "witness_checkpoints": 30},
+              "processes_seconds": 4, "ceiling_seconds": 1, "witness_checkpoints": 30,
+              "log_documents": 1000},
     "default": {"leaves": 1_000_000, "proof_samples": 500, "audit_documents": 1000,
                 "audit_repeats": 3, "rebuild_documents": 1000, "deliveries": 1_000_000,
                 "view_repeats": 3, "view_samples": 500, "write_seconds": 10,
                 "http_seconds": 20, "processes_seconds": 10, "ceiling_seconds": 3,
-                "witness_checkpoints": 200},
+                "witness_checkpoints": 200, "log_documents": 10_000},
     # ~34.4 events per generated document: 29,000 documents ≈ 1,000,000 events
     "full": {"leaves": 1_000_000, "proof_samples": 1000, "audit_documents": 29_000,
              "audit_repeats": 1, "rebuild_documents": 29_000, "deliveries": 1_000_000,
              "view_repeats": 1, "view_samples": 1000, "write_seconds": 30,
              "http_seconds": 60, "processes_seconds": 30, "ceiling_seconds": 5,
-             "witness_checkpoints": 500},
+             "witness_checkpoints": 500, "log_documents": 29_000},
 }
 
 
@@ -187,6 +188,21 @@ def parse_views(text: str, run: Run) -> list[Row]:
 
 def parse_replica(text: str, run: Run) -> list[Row]:
     return latency_rows(run, table(text, r"^figure\s+median ms"))
+
+
+def parse_log_length(text: str, run: Run) -> list[Row]:
+    logs = re.findall(rf"^log of {NUM} events: catch-up after each group commit: median "
+                      rf"{NUM} ms, p99 {NUM} ms over {NUM} groups", text, re.MULTILINE)
+    if len(logs) != 2:
+        raise ValueError("expected a short and a long log in the output")
+    (short, s_med, s_p99, _), (long, l_med, l_p99, groups) = logs
+    base = num(s_med)
+    run.figures["log_length_ratio"] = num(l_med) / base
+    return [Row(run.name, f"baseline: catch-up after each group commit, log of {short} events",
+                ms(base), ms(num(s_p99)), "", "1"),
+            Row(run.name, f"catch-up after each group commit, log of {long} events "
+                f"({groups} groups)", ms(num(l_med)), ms(num(l_p99)),
+                f"log of {short} events: {ms(base)}", f"{num(l_med) / base:.2f}× the time")]
 
 
 def parse_write(text: str, run: Run) -> list[Row]:
@@ -371,6 +387,8 @@ def plan(size: dict[str, float], postgres: bool) -> list[Run]:
             Run("write path (PostgreSQL, 16 threads, group commit)", "bench.write_path",
                 ["--backend", "postgres", "--threads", "16", "--group-commit", *write],
                 "postgres", parse_write),
+            Run("Merkle log length (PostgreSQL)", "bench.log_length",
+                a("--documents", size["log_documents"]), "postgres", parse_log_length),
             Run("store ceiling (PostgreSQL, writer processes)", "bench.store_ceiling",
                 a("--seconds", size["ceiling_seconds"]), "postgres", parse_ceiling),
             Run("HTTP (PostgreSQL, 16 clients, uvicorn 1 worker)", "bench.http",

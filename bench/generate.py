@@ -35,13 +35,16 @@ class HistoryGenerator:
     registrar: Ed25519Signer
     rng: random.Random
     keys: dict[str, Ed25519Signer] = field(default_factory=dict)
+    codes: list[str] = field(default_factory=list)  # the agencies ``fill`` registered
     commands: int = 0
 
     def run(self, lives: Iterable[Life], *, lockstep: int,
-            progress: Callable[[int], None] | None = None) -> None:
+            progress: Callable[[int], None] | None = None,
+            after_group: Callable[[], None] | None = None) -> None:
         """Run the lives ``lockstep`` at a time: each group commit takes the next
         command of every live one (they touch different documents), so the
-        history is written at group-commit speed, not one transaction a command."""
+        history is written at group-commit speed, not one transaction a command.
+        ``after_group`` runs after each group commit."""
         source = iter(lives)
         running: list[tuple[Life, Step]] = []
         finished = 0
@@ -56,6 +59,8 @@ class HistoryGenerator:
         while running:
             raws = [self.signed(step) for _, step in running]
             results = self.app.execute_batch(raws)
+            if after_group is not None:
+                after_group()
             self.commands += len(raws)
             still: list[tuple[Life, Step]] = []
             for (life, step), result in zip(running, results, strict=True):
@@ -89,6 +94,16 @@ class HistoryGenerator:
 
         self.run((register(code) for code in codes), lockstep=64)
         return codes
+
+    def documents(self, codes: list[str], count: int, *, first: int = 0) -> Iterator[Life]:
+        """``count`` documents' lives, numbered from ``first``: senders among
+        ``codes`` by a Zipf-like weight, 1–5 other agencies as recipients."""
+        weights = [1 / (rank + 1) for rank in range(len(codes))]
+        for n in range(first, first + count):
+            sender = self.rng.choices(codes, weights)[0]
+            recipients = self.rng.sample([c for c in codes if c != sender],
+                                         self.rng.randint(1, 5))
+            yield self.document(sender, recipients, n)
 
     def document(self, sender: str, recipients: list[str], n: int) -> Life:
         """One document's whole life: drafted, signed, issued, sent; then each
@@ -148,17 +163,8 @@ def fill(settings: Settings, *, documents: int, agencies: int = 60, seed: int = 
     app = init_ledger(settings)
     gen = HistoryGenerator(app=app, registrar=load_signer(DataFolder(settings.data).registrar_key),
                            rng=random.Random(seed))
-    codes = gen.agencies(agencies)
-    weights = [1 / (rank + 1) for rank in range(len(codes))]
-
-    def lives() -> Iterator[Life]:
-        for n in range(documents):
-            sender = gen.rng.choices(codes, weights)[0]
-            recipients = gen.rng.sample([c for c in codes if c != sender],
-                                        gen.rng.randint(1, 5))
-            yield gen.document(sender, recipients, n)
-
-    gen.run(lives(), lockstep=lockstep, progress=progress)
+    gen.codes = gen.agencies(agencies)
+    gen.run(gen.documents(gen.codes, documents), lockstep=lockstep, progress=progress)
     return gen
 
 
