@@ -35,25 +35,17 @@ def raw_verifications_per_second(seconds: float = 1.0) -> float:
 
 class WorkerPeak:
     """The largest peak resident memory of this process's child processes (the
-    audit's workers), sampled from /proc every ``every`` seconds while in use.
+    audit's workers), read from /proc at each ``sample``.
 
     ``ru_maxrss`` of RUSAGE_CHILDREN cannot tell it: a child started by fork and
     exec keeps the parent's resident size at the fork as its high-water mark.
     VmHWM counts only the worker's own program.
     """
 
-    def __init__(self, every: float = 0.25) -> None:
+    def __init__(self) -> None:
         self.peak = 0  # bytes
-        self._every = Periodically(self._sample, every)
 
-    def __enter__(self) -> WorkerPeak:
-        self._every.__enter__()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._every.__exit__(*exc)
-
-    def _sample(self) -> None:
+    def sample(self) -> None:
         me = str(os.getpid())
         for pid, _, fields in processes():
             if fields[1] != me:  # the parent's pid
@@ -90,7 +82,8 @@ def main() -> None:
             raw = raw_verifications_per_second()
             raws.append(raw)
             start = time.perf_counter()
-            with WorkerPeak() as peak:
+            peak = WorkerPeak()
+            with Periodically(peak.sample, 0.25):
                 report = run_audit(gen.app, registrar_key=registrar, ledger_key=ledger,
                                    workers=workers)
             runs.append(time.perf_counter() - start)

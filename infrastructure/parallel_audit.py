@@ -258,8 +258,10 @@ def run_parallel_audit(
                 min(workers - 1, len(there)), mp_context=get_context("spawn"),
                 initializer=_init_worker, initargs=(counters,)))
             futures = [pool.submit(audit_range, job) for job in there]
-        if progress is not None:
-            stack.enter_context(_Reporting(counters, progress))
+        if progress is not None:  # every quarter second, and once more at the end
+            reporter = _Reporter(counters, progress)
+            stack.callback(reporter.report)
+            stack.enter_context(Periodically(reporter.report, 0.25))
         done_here = [replay_range(job, count) for job in here]
         ids = _tree_pass(tree, _upto(notifications(), total), failures)
         wait(futures, return_when=FIRST_EXCEPTION)  # a worker that died: result() raises
@@ -323,25 +325,15 @@ def _join(results: list[RangeResult], ids: Sequence[int],
                                       "here to the end belong to no signed command"))
 
 
-class _Reporting:
-    """Hands ``progress`` what the counters gained, every quarter second on a
-    thread of its own while in use, and once more at the end."""
+class _Reporter:
+    """Hands ``progress`` what the counters gained since it last reported."""
 
     def __init__(self, counters: Any, progress: Callable[[int], None]) -> None:
         self.counters = counters
         self.progress = progress
         self.reported = 0
-        self._every = Periodically(self._report, 0.25)
 
-    def __enter__(self) -> _Reporting:
-        self._every.__enter__()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._every.__exit__(*exc)
-        self._report()
-
-    def _report(self) -> None:
+    def report(self) -> None:
         if (now := sum(self.counters)) > self.reported:
             self.progress(now - self.reported)
             self.reported = now
