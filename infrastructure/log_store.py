@@ -55,6 +55,17 @@ APPEND_IN_ONE = (
     "nodes AS (INSERT INTO {p}ledger_nodes (level, idx, hash) "
     "SELECT * FROM unnest(%b::integer[], %b::bigint[], %b::bytea[])) "
     "SELECT leaf_index AS last FROM {p}ledger_leaves ORDER BY leaf_index DESC LIMIT 1")
+# Where the tree ends and the events from the one its last leaf covers on
+# (``LogStore.tail``): one row with the leaf's columns and no event's when no
+# event is there. Both backends read the last leaf and the events by their keys.
+TAIL = (
+    "SELECT l.leaf_index, l.notification_id AS covered, l.hash AS leaf_hash, "
+    "e.nid, e.originator_id, e.originator_version, e.topic, e.state FROM (SELECT 1 AS one) o "
+    "LEFT JOIN (SELECT * FROM {{p}}ledger_leaves ORDER BY leaf_index DESC LIMIT 1) l ON 1 = 1 "
+    "LEFT JOIN (SELECT {position} AS nid, originator_id, originator_version, topic, state "
+    "FROM {events} WHERE {position} >= coalesce((SELECT notification_id "
+    "FROM {{p}}ledger_leaves ORDER BY leaf_index DESC LIMIT 1), 1) "
+    "ORDER BY {position} LIMIT %s) e ON 1 = 1 ORDER BY e.nid")
 # An insert publishing a checkpoint as signed adds this condition: nothing once the
 # ledger publishes through its publisher (witnesses, trusted time).
 UNLESS_DEFERRED = "NOT EXISTS (SELECT 1 FROM {p}ledger_publishing)"
@@ -145,10 +156,17 @@ class LogStore:
             # each statement sees what was committed when it began, in a
             # transaction or not, so a BEGIN and a ROLLBACK around it would only
             # cost two round trips more.
-            with self.datastore.get_connection() as conn, conn.cursor() as cursor:
+            with self._autocommit() as cursor:
                 yield cursor
             return
         with self.datastore.transaction(commit=commit) as cursor:
+            yield cursor
+
+    @contextmanager
+    def _autocommit(self) -> Iterator[Any]:
+        """PostgreSQL: a cursor on a connection in autocommit, where every statement
+        is a transaction of its own (for reads, and for a write in one statement)."""
+        with self.datastore.get_connection() as conn, conn.cursor() as cursor:
             yield cursor
 
     def _create_tables(self) -> None:
@@ -174,15 +192,23 @@ class LogStore:
         last = c.fetchone()["last"]
         return 0 if last is None else int(last) + 1
 
-    def last_leaf(self) -> tuple[int, int, bytes | None]:
-        """(number of leaves, the notification the last one covers, its hash)."""
+    def tail(self, limit: int) -> tuple[int, int, bytes | None, list[Notification]]:
+        """(number of leaves, the notification the last one covers, its hash) and the
+        stored events from that notification on (from the first, without leaves), at
+        most ``limit``: one query, so one round trip and one snapshot."""
+        t = self.table
         with self._cursor(commit=False) as c:
-            c.execute(self._sql("SELECT leaf_index, notification_id, hash FROM {p}ledger_leaves "
-                                "ORDER BY leaf_index DESC LIMIT 1"))
-            row = c.fetchone()
-        if row is None:
-            return 0, 0, None
-        return int(row["leaf_index"]) + 1, int(row["notification_id"]), bytes(row["hash"])
+            c.execute(self._sql(TAIL.format(events=t.name, position=t.position)), (limit,))
+            rows = c.fetchall()
+        first = rows[0]
+        events = [Notification(id=int(r["nid"]), originator_id=t.key_of(r["originator_id"]),
+                               originator_version=int(r["originator_version"]),
+                               topic=r["topic"], state=bytes(r["state"]))
+                  for r in rows if r["nid"] is not None]
+        if first["leaf_index"] is None:
+            return 0, 0, None, events
+        return (int(first["leaf_index"]) + 1, int(first["covered"]), bytes(first["leaf_hash"]),
+                events)
 
     def last_notification_id(self) -> int:
         with self._cursor(commit=False) as c:
@@ -201,10 +227,13 @@ class LogStore:
         leaf_rows = [(start + i, nid, h) for i, (nid, h) in enumerate(leaves)]
         node_rows = list(nodes)
         try:
-            with self._cursor(commit=True) as c:
-                if self.postgres:
+            if self.postgres:
+                # one statement in autocommit: a transaction of its own, without
+                # the round trips of a BEGIN and a COMMIT
+                with self._autocommit() as c:
                     size = self._append_in_one(c, leaf_rows, node_rows) + len(leaves)
-                else:  # in process, a statement a row costs nothing more
+            else:  # in process, a statement a row costs nothing more
+                with self._cursor(commit=True) as c:
                     c.executemany(self._sql("INSERT INTO {p}ledger_leaves "
                                             "(leaf_index, notification_id, hash) "
                                             "VALUES (%s, %s, %s)"), leaf_rows)

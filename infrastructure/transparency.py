@@ -105,8 +105,7 @@ class LedgerLog:
         """
         added = 0
         while True:
-            size, after, last_leaf = self.store.last_leaf()
-            batch = self._after_covered(size, after, last_leaf)
+            size, after, last_leaf, batch = self._tail()
             if not batch:
                 self.size, self.covered = size, after
                 return added
@@ -141,13 +140,13 @@ class LedgerLog:
         stored = self.store.nodes(keys)
         return [stored[k] for k in keys]
 
-    def _after_covered(self, size: int, after: int, last_leaf: bytes | None,
-                       limit: int = BATCH) -> list[Notification]:
-        """The next events after the last covered one, read in the same query as
-        that one, which is checked against its leaf."""
+    def _tail(self, limit: int = BATCH) -> tuple[int, int, bytes | None, list[Notification]]:
+        """Where the tree ends (its size, the position its last leaf covers, that
+        leaf) and the next ``limit`` events after it, read in one query with the
+        event at that position, which is checked against its leaf."""
+        size, after, last_leaf, rows = self.store.tail(limit + 1)
         if last_leaf is None:
-            return list(self.app.recorder.select_notifications(1, limit))
-        rows = list(self.app.recorder.select_notifications(after, limit + 1))
+            return size, after, last_leaf, rows[:limit]
         head = rows[0] if rows else None
         if head is None or head.id != after:
             _refuse(LogRollbackError(
@@ -159,15 +158,15 @@ class LedgerLog:
             _refuse(LogRollbackError(
                 f"the event at position {after} is not the one leaf {size - 1} of the Merkle "
                 "log was made of: a covered position was rewritten; sequencing stopped"))
-        return rows[1:]
+        return size, after, last_leaf, rows[1:]
 
     def check(self) -> None:
         """Raise the refusal the sequencer or the signer would meet now, reading
         only: a log that lost or changed covered events (LogRollbackError), or a
         tree that does not extend a checkpoint this ledger signed
         (ForkRefusedError). A tree merely behind the log is not a refusal."""
-        size, after, last_leaf = self.store.last_leaf()
-        behind = bool(self._after_covered(size, after, last_leaf, limit=1))
+        size, _, _, after = self._tail(limit=1)
+        behind = bool(after)
         for anchor in self._anchors(self.store.latest_checkpoint()):
             if not (behind and anchor.size > size):
                 self._check_extends(anchor, size)
