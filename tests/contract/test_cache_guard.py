@@ -13,6 +13,7 @@ from typing import Any
 from uuid import UUID
 
 import pytest
+from eventsourcing.persistence import StoredEvent
 
 from domain.errors import KeyRevokedError
 from domain.exchange.agency import Agency
@@ -73,7 +74,51 @@ def test_delivery_moved_on_in_another_process_is_not_served_stale(
     world.act(RECIPIENT, "delivery.complete", {"document": doc})
     delivery = world.app.find(Delivery, Delivery.id_for(UUID(doc), RECIPIENT))
     assert delivery is not None and delivery.state == DeliveryState.COMPLETED
-    assert world.app.cache_guard is not None and world.app.cache_guard.evictions > 0
+    # the cached delivery was brought forward with the other process's event, not read again
+    guard = world.app.cache_guard
+    assert guard is not None and guard.followed > 0 and guard.evictions == 0
+
+
+def test_aggregates_brought_forward_are_those_the_store_holds(
+        world: World, elsewhere: DocLedger, clock: Any) -> None:
+    doc = world.sent(recipients=(RECIPIENT, OTHER))
+    world.act(RECIPIENT, "delivery.accept", {"document": doc})  # cached here
+    clock.advance(seconds=1)
+    elsewhere.execute(world.signed(OTHER, "delivery.accept", {"document": doc}))
+    elsewhere.execute(world.signed(RECIPIENT, "delivery.assign",
+                                   {"document": doc, "lead_unit": "Phòng A"}))
+    guard = world.app.cache_guard
+    assert guard is not None
+    guard.refresh()
+    assert guard.followed >= 2 and guard.evictions == 0  # both deliveries, at least
+    fresh = open_ledger(world.settings, clock=world.app.clock)
+    try:
+        for aggregate_id in {n.originator_id
+                             for n in world.app.recorder.select_notifications(1, 10_000)}:
+            here = world.app.lookup(Record, aggregate_id, to_change=False)
+            stored = fresh.find(Record, aggregate_id)
+            assert here is not None and stored is not None
+            assert vars(here) == vars(stored), type(here).__name__
+    finally:
+        fresh.close()
+
+
+def test_another_writers_event_that_skips_a_version_evicts_the_cached_aggregate(
+        world: World, elsewhere: DocLedger) -> None:
+    """No ledger writes such an event; a cached aggregate is never brought forward
+    across a gap (it is read again from the store when next needed)."""
+    doc = world.sent()
+    world.act(RECIPIENT, "delivery.accept", {"document": doc})
+    delivery_id = Delivery.id_for(UUID(doc), RECIPIENT)
+    cached = world.app.lookup(Delivery, delivery_id, to_change=False)
+    assert cached is not None
+    elsewhere.recorder.insert_events([StoredEvent(
+        originator_id=delivery_id, originator_version=cached.version + 2,
+        topic="not:read", state=b"{}")])
+    guard = world.app.cache_guard
+    assert guard is not None
+    guard.refresh()
+    assert (guard.followed, guard.evictions) == (0, 1)
 
 
 def test_stale_cache_after_a_lost_race_heals(world: World, elsewhere: DocLedger) -> None:
