@@ -52,6 +52,7 @@ class CacheGuard:
         self._lock = threading.Lock()
         self._position = 0 if sole_writer else app.recorder.max_notification_id() or 0
         self._ours: set[int] = set()  # our notification ids not yet read back
+        self._others_seen = False  # whether the last look read another writer's events
         # other writers' events on cached aggregates (for tests and benchmarks)
         self.followed = 0  # applied to the cached aggregate
         self.evictions = 0  # which evicted it instead
@@ -61,14 +62,19 @@ class CacheGuard:
         if self._sole_writer:
             return
         with self._lock:
-            if self._ours and self._only_ours_since():
+            # When the last look found another writer's events, the next will most
+            # likely find some too: reading the log's last position first would
+            # then only add a round trip.
+            if self._ours and not self._others_seen and self._only_ours_since():
                 return
+            self._others_seen = False
             while True:
                 page = self._app.recorder.select_notifications(self._position + 1, PAGE)
                 for n in page:
                     if n.id in self._ours:
                         self._ours.discard(n.id)
                     else:
+                        self._others_seen = True
                         self._follow(n)
                 if page:
                     self._position = page[-1].id

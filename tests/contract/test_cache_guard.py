@@ -103,6 +103,35 @@ def test_aggregates_brought_forward_are_those_the_store_holds(
         fresh.close()
 
 
+def test_the_guard_reads_the_log_once_a_look_while_another_writer_writes(
+        world: World, elsewhere: DocLedger, clock: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Alone, a look reads the log's last position only; while another writer
+    writes, it reads the new notifications straight away (one query either way)."""
+    recorder = world.app.recorder
+    calls: list[str] = []
+    for name in ("max_notification_id", "select_notifications"):
+        real = getattr(recorder, name)
+        monkeypatch.setattr(recorder, name, lambda *a, _real=real, _name=name, **k: (
+            calls.append(_name), _real(*a, **k))[1])
+    guard = world.app.cache_guard
+    assert guard is not None
+
+    def look() -> list[str]:
+        calls.clear()
+        guard.refresh()
+        return list(calls)
+
+    doc = world.sent()
+    assert look() == ["max_notification_id"]  # only our own commits since
+    elsewhere.execute(world.signed(RECIPIENT, "delivery.accept", {"document": doc}))
+    clock.advance(seconds=1)
+    # its look before the commit reads the other writer's event; then ours is committed
+    world.act(RECIPIENT, "delivery.assign", {"document": doc, "lead_unit": "Phòng A"})
+    assert look() == ["select_notifications"]  # the other writer is at work: no detour
+    world.act(RECIPIENT, "delivery.complete", {"document": doc})
+    assert look() == ["max_notification_id"]  # alone again
+
+
 def test_another_writers_event_that_skips_a_version_evicts_the_cached_aggregate(
         world: World, elsewhere: DocLedger) -> None:
     """No ledger writes such an event; a cached aggregate is never brought forward
