@@ -276,11 +276,14 @@ class LedgerLog:
                 f"verify ({exc}); nothing can be signed until it is restored"))
 
     def _anchors(self, latest: StoredCheckpoint | None) -> list[Checkpoint]:
-        """The checkpoints a new one must extend: the latest stored, the remembered."""
+        """The checkpoints a new one must extend: the latest stored, the remembered
+        (once, when they are the same checkpoint, as they are but for a crash)."""
         anchors = [] if latest is None else [
             Checkpoint(origin=self.origin, size=latest.size, root=latest.root)]
         remembered = self.remembered_checkpoint()
-        return anchors + ([] if remembered is None else [remembered[0]])
+        if remembered is not None and remembered[0] not in anchors:
+            anchors.append(remembered[0])
+        return anchors
 
     def _check_anchors(self, latest: StoredCheckpoint | None, size: int) -> None:
         for anchor in self._anchors(latest):
