@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import pytest
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 
@@ -20,6 +21,7 @@ from infrastructure.ledger import DataFolder, open_ledger, open_log
 from infrastructure.log_store import APPEND_IN_ONE, TAIL
 from infrastructure.parallel_audit import log_pages, open_reader
 from infrastructure.pg_recorder import BinaryInsertRecorder
+from infrastructure.transparency import LedgerLog
 from tests.conftest import pg_settings
 from tests.contract.test_group_commit import audit
 from tests.factories import OTHER, RECIPIENT, ManualClock, World
@@ -99,17 +101,25 @@ def test_writers_racing_commit_in_id_order_so_a_follower_never_passes_a_gap_fill
     app.close()
 
 
-def test_appending_to_the_merkle_log_reads_its_size_by_the_index_not_a_scan(
-        pg_schema: str, tmp_path: Path) -> None:
-    # In a statement with a WITH, PostgreSQL cannot answer max() from the index:
-    # the size was read by scanning every leaf, on every append, so each command
-    # cost time in proportion to the log's length.
+@pytest.fixture
+def sequenced(pg_schema: str, tmp_path: Path) -> Iterator[LedgerLog]:
+    """The Merkle log of a ledger of three documents sent, caught up."""
     settings = pg_settings(tmp_path, pg_schema)
     world = World.create(settings, clock=ManualClock())
     for _ in range(3):
         world.sent(recipients=(RECIPIENT, OTHER))
     log = open_log(settings, world.app)
     assert log.catch_up() == world.event_count()
+    yield log
+    world.app.close()
+
+
+def test_appending_to_the_merkle_log_reads_its_size_by_the_index_not_a_scan(
+        sequenced: LedgerLog) -> None:
+    # In a statement with a WITH, PostgreSQL cannot answer max() from the index:
+    # the size was read by scanning every leaf, on every append, so each command
+    # cost time in proportion to the log's length.
+    log = sequenced
     size = log.store.size()
     with log.store.datastore.get_connection() as conn, conn.cursor() as c:
         c.execute("ANALYZE " + log.store._sql("{p}ledger_leaves"))
@@ -122,21 +132,14 @@ def test_appending_to_the_merkle_log_reads_its_size_by_the_index_not_a_scan(
     assert all(node["Node Type"] in ("Index Only Scan", "Index Scan")
                and node["Scan Direction"] == "Backward" for node in reads), plan
     assert plan["Node Type"] == "Limit", plan
-    world.app.close()
 
 
 def test_reading_where_the_merkle_log_ends_reads_by_the_keys_not_a_scan(
-        pg_schema: str, tmp_path: Path) -> None:
+        sequenced: LedgerLog) -> None:
     # The sequencer reads the last leaf and the events after it in one statement
     # after every group commit: a scan of either table would make each command
     # cost time in proportion to the log's length.
-    settings = pg_settings(tmp_path, pg_schema)
-    world = World.create(settings, clock=ManualClock())
-    for _ in range(3):
-        world.sent(recipients=(RECIPIENT, OTHER))
-    log = open_log(settings, world.app)
-    assert log.catch_up() == world.event_count()
-    store = log.store
+    store = sequenced.store
     with store.datastore.get_connection() as conn, conn.cursor() as c:
         # PostgreSQL plans a table of a few dozen rows as a scan, rightly: rows
         # enough for the plan of a ledger in use (the query is only explained)
@@ -154,7 +157,6 @@ def test_reading_where_the_merkle_log_ends_reads_by_the_keys_not_a_scan(
     assert all(node["Node Type"] in ("Index Only Scan", "Index Scan") for node in scans), plan
     # the events from the covered position on: a range of the index, not all of it filtered
     assert all("Index Cond" in node for node in scans if node["Relation Name"] != "ledger_leaves")
-    world.app.close()
 
 
 def _nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
