@@ -165,8 +165,8 @@ class LedgerLog:
         only: a log that lost or changed covered events (LogRollbackError), or a
         tree that does not extend a checkpoint this ledger signed
         (ForkRefusedError). A tree merely behind the log is not a refusal."""
-        size, _, _, after = self._tail(limit=1)
-        behind = bool(after)
+        size, _, _, newer = self._tail(limit=1)
+        behind = bool(newer)
         for anchor in self._anchors(self.store.latest_checkpoint()):
             if not (behind and anchor.size > size):
                 self._check_extends(anchor, size)
