@@ -118,6 +118,13 @@ class EventsTable:
         """An aggregate id as the table gives it back."""
         return stored if isinstance(stored, UUID) else UUID(stored)
 
+    def notification(self, row: Any) -> Notification:
+        """A stored event as a row of this module's queries gives it back (its
+        position as ``nid``)."""
+        return Notification(id=int(row["nid"]), originator_id=self.key_of(row["originator_id"]),
+                            originator_version=int(row["originator_version"]),
+                            topic=row["topic"], state=bytes(row["state"]))
+
 
 @dataclass(frozen=True, kw_only=True)
 class StoredCheckpoint:
@@ -201,10 +208,7 @@ class LogStore:
             c.execute(self._sql(TAIL.format(events=t.name, position=t.position)), (limit,))
             rows = c.fetchall()
         first = rows[0]
-        events = [Notification(id=int(r["nid"]), originator_id=t.key_of(r["originator_id"]),
-                               originator_version=int(r["originator_version"]),
-                               topic=r["topic"], state=bytes(r["state"]))
-                  for r in rows if r["nid"] is not None]
+        events = [t.notification(r) for r in rows if r["nid"] is not None]
         if first["leaf_index"] is None:
             return 0, 0, None, events
         return (int(first["leaf_index"]) + 1, int(first["covered"]), bytes(first["leaf_hash"]),
@@ -323,9 +327,7 @@ class LogStore:
             rows = c.fetchall()
         if len(rows) != end - start:
             raise NotFoundError(f"the event store lacks events of leaves [{start}, {end})")
-        return [Notification(id=int(r["nid"]), originator_id=t.key_of(r["originator_id"]),
-                             originator_version=int(r["originator_version"]), topic=r["topic"],
-                             state=bytes(r["state"])) for r in rows]
+        return [t.notification(r) for r in rows]
 
     def leaf_index_of(self, *, notification_id: int | None = None,
                       leaf_hash: bytes | None = None) -> int:
@@ -359,9 +361,7 @@ class LogStore:
             row = found.get((uid, version))
             if row is None:
                 raise NotFoundError(f"no stored event {uid} v{version}")
-            rows.append(Notification(id=int(row["nid"]), originator_id=uid,
-                                     originator_version=version, topic=row["topic"],
-                                     state=bytes(row["state"])))
+            rows.append(t.notification(row))
         return rows
 
     # ---- checkpoints ----------------------------------------------------------------
