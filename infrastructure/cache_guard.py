@@ -91,18 +91,16 @@ class CacheGuard:
             cached = self._cache.get(n.originator_id)
         except KeyError:
             return  # not cached: nothing to keep true
-        if cached.version + 1 != n.originator_version:
-            self._evict(n.originator_id)
-            self.evictions += 1
-            return
-        # the repository's own projector, as its reconstruction and fast-forwarding use
-        followed = project_aggregate(deepcopy(cached), [self._app.mapper.to_domain_event(n)])
+        followed = None
+        if cached.version + 1 == n.originator_version:
+            # the repository's own projector, as its reconstruction and fast-forwarding use
+            followed = project_aggregate(deepcopy(cached), [self._app.mapper.to_domain_event(n)])
         if followed is None:
             self._evict(n.originator_id)
             self.evictions += 1
-            return
-        self._cache.put(n.originator_id, followed)
-        self.followed += 1
+        else:
+            self._cache.put(n.originator_id, followed)
+            self.followed += 1
 
     def _only_ours_since(self) -> bool:
         """Whether every position written since the last look is one of our own
