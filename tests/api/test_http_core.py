@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from fastapi.responses import JSONResponse
 
 from api.client import ProblemError
+from api.http.responses import FastJSONResponse
 from domain.evidence.receipt import open_receipt
 from infrastructure.keyfiles import load_public_key
 from infrastructure.ledger import DataFolder
@@ -25,6 +27,20 @@ def test_command_returns_receipt_and_retry_returns_the_same(world: World) -> Non
     content = open_receipt(first.json()["receipt"],
                            load_public_key(DataFolder(world.settings.data).ledger_key))
     assert content["command_id"] == first.json()["command_id"]
+
+
+def test_a_commands_answer_is_the_compact_utf8_json_it_always_was(world: World) -> None:
+    """orjson writes the command route's answers (api/http/responses.py): the bytes
+    Starlette's JSONResponse writes, Vietnamese text as UTF-8, and those of an
+    answer orjson will not write at all."""
+    raw = world.signed(RECIPIENT, "delivery.accept", {"document": world.sent()})
+    with api_for(world) as http:
+        answer = http.post("/v1/commands", content=raw,
+                           headers={"content-type": "application/json"})
+    assert answer.status_code == 201
+    assert answer.content == JSONResponse(answer.json()).body
+    for content in ({"tên": "Sở Nội vụ", "n": 2**63 - 1}, {"n": 2**70}, {"x": "\x1f\u2028"}):
+        assert FastJSONResponse(content).body == JSONResponse(content).body
 
 
 def test_bad_envelope_is_a_problem_and_writes_nothing(world: World) -> None:

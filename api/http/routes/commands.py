@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from api.http.bodies import read_bounded
 from api.http.deps import ContainerDep
 from api.http.problems import PROBLEM_RESPONSES, UnsupportedMediaType
+from api.http.responses import FastJSONResponse
 from api.render import outcome_dict
 
 # the primary's WAL position once the command is committed (with a replica only):
@@ -40,7 +40,7 @@ EXAMPLE_ENVELOPE = {
                                                      "sig": {"type": "string"}}}}}},
         "example": EXAMPLE_ENVELOPE}}}},
 )
-async def submit(request: Request, c: ContainerDep) -> JSONResponse:
+async def submit(request: Request, c: ContainerDep) -> FastJSONResponse:
     """Submit one command as a DSSE envelope signed by the acting party.
 
     The envelope is its own authentication (its signature, key and issue time
@@ -58,7 +58,7 @@ async def submit(request: Request, c: ContainerDep) -> JSONResponse:
     payload: dict[str, Any] = {**outcome_dict(outcome), "receipt": receipt}
     # a query of the primary, so off the event loop; without a replica, nothing to ask
     lsn = None if c.service.replica is None else await run_in_threadpool(c.service.commit_lsn)
-    return JSONResponse(payload, status_code=200 if outcome.repeated else 201,
+    return FastJSONResponse(payload, status_code=200 if outcome.repeated else 201,
                         headers={COMMIT_LSN: lsn} if lsn else None)
 
 
