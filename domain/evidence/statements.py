@@ -7,18 +7,16 @@ stored signature with the ledger's public key, without its private key.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
 from domain.evidence.envelope import STATEMENT_TYPE, Envelope
+from domain.evidence.json_bytes import compact
 from domain.evidence.keys import Signer
 
 
 def statement_bytes(content: dict[str, Any]) -> bytes:
-    return json.dumps(
-        content, sort_keys=True, separators=(",", ":"), ensure_ascii=False
-    ).encode()
+    return compact(content, sort_keys=True)
 
 
 def timestamp_text(at: datetime) -> str:

@@ -2,30 +2,22 @@
 eventsourcing's ``JSONTranscoder`` (Python's json module) writes and reads it.
 
 Stored states are hashed into the Merkle log and the audit's replay compares
-them byte for byte, so only the cost may change, never a byte. orjson writes
-what Python's json writes (compact, UTF-8, non-ASCII as is, the same escapes)
-for text, integers of up to 64 bits, booleans, null, objects with text keys and
-arrays; it writes some floats and every value of another type its own way, and
-reads integers past 64 bits as floats. A state holding anything else (a float,
-a UUID, a subclass of a plain type, a key that is not text) is therefore
-written by the json module, as is one orjson refuses (an integer past 64 bits,
-text that is not UTF-8, nesting orjson does not follow); a state whose reading
-gives a float is read again by the json module. Times, the one typed value the
-ledger's events hold, are handed to the registered transcoding either way.
+them byte for byte, so only the cost may change, never a byte. A state orjson
+would write otherwise (domain/evidence/json_bytes.py) or refuses is written by
+the json module; orjson reads integers past 64 bits as floats, so a state whose
+reading gives a float is read again by the json module. Times, the one typed
+value the ledger's events hold, are handed to the registered transcoding either
+way.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import orjson
 from eventsourcing.persistence import JSONTranscoder
 
-# orjson writes times itself unless told to pass them to ``default``
-_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME
-# deeper than any state: past it the json module decides (and finds any cycle)
-_MAX_DEPTH = 32
+from domain.evidence.json_bytes import PASS_TIMES, plain
 
 
 class _ReadAgain(Exception):
@@ -37,9 +29,9 @@ class StateTranscoder(JSONTranscoder):
     same result, and the json module everywhere else."""
 
     def encode(self, obj: Any) -> bytes:
-        if _plain(obj, 0):
+        if plain(obj):
             try:
-                return orjson.dumps(obj, default=self._encode_obj, option=_OPTIONS)
+                return orjson.dumps(obj, default=self._encode_obj, option=PASS_TIMES)
             except orjson.JSONEncodeError:
                 pass  # the json module writes it, or raises its own error
         return super().encode(obj)
@@ -66,17 +58,3 @@ class StateTranscoder(JSONTranscoder):
             raise _ReadAgain
         return obj
 
-
-def _plain(obj: Any, depth: int) -> bool:
-    """Whether orjson writes ``obj`` as the json module does: only plain JSON
-    values (exact types, no float) and times, to a bounded depth."""
-    kind = type(obj)
-    if kind is str or kind is int or kind is bool or obj is None or kind is datetime:
-        return True
-    if depth > _MAX_DEPTH:
-        return False
-    if kind is dict:
-        return all(_plain(value, depth + 1) for value in obj.values())
-    if kind is list or kind is tuple:
-        return all(_plain(value, depth + 1) for value in obj)
-    return False

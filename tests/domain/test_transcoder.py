@@ -1,9 +1,11 @@
-"""The stored states' JSON: orjson writes and reads it, and not a byte may differ
-from what eventsourcing's JSONTranscoder (Python's json module) writes and reads,
-for any value, or the golden ledgers would no longer audit."""
+"""The stored states' JSON and the ledger's statements: orjson writes them (and
+reads the states), and not a byte may differ from what eventsourcing's
+JSONTranscoder and Python's json module write and read, for any value, or the
+golden ledgers would no longer audit."""
 
 from __future__ import annotations
 
+import json
 import math
 import sqlite3
 from datetime import UTC, datetime, timedelta, timezone
@@ -16,6 +18,7 @@ from eventsourcing.persistence import DatetimeAsISO, DecimalAsStr, JSONTranscode
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from domain.evidence.json_bytes import compact
 from domain.ledger.transcoder import StateTranscoder
 from tests.factories import World
 
@@ -45,9 +48,9 @@ values = st.recursive(scalars, lambda inner: (
 states = st.dictionaries(texts, values, max_size=6)
 
 
-def outcome(f: Any, *args: Any) -> tuple[str, Any]:
+def outcome(f: Any, *args: Any, **kwargs: Any) -> tuple[str, Any]:
     try:
-        return "value", f(*args)
+        return "value", f(*args, **kwargs)
     except Exception as exc:
         return "error", type(exc)
 
@@ -75,6 +78,15 @@ def test_every_state_is_written_and_read_as_the_json_module_does(state: dict[str
         ours = outcome(OURS.decode, written)
         assert read[0] == ours[0] and (read[0] == "error" and read == ours
                                        or same(read[1], ours[1]))
+
+
+@settings(max_examples=400, deadline=None)
+@given(states, st.booleans())
+def test_every_statement_is_written_as_the_json_module_writes_it(state: dict[str, Any],
+                                                                  sort_keys: bool) -> None:
+    assert outcome(compact, state, sort_keys=sort_keys) == outcome(
+        lambda: json.dumps(state, sort_keys=sort_keys, separators=(",", ":"),
+                           ensure_ascii=False).encode())
 
 
 @pytest.mark.parametrize("text", [

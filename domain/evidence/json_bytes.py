@@ -1,0 +1,53 @@
+"""Compact JSON bytes written by orjson wherever it writes what Python's json module
+writes, which is where the ledger's signed and hashed bytes come from.
+
+With separators ``,`` and ``:`` and ``ensure_ascii=False``, the json module and
+orjson write the same bytes for text, integers of up to 64 bits, booleans, null,
+and objects with text keys and arrays of those (keys sorted alike: by code point,
+which for UTF-8 is byte order). They differ on some floats, on integers past 64
+bits (orjson refuses them), on values of other types (UUIDs, dates, subclasses of
+the plain types), and orjson stops at a depth the json module goes past. So a
+value holding any of these is written by the json module, never by orjson.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+# a datetime goes to ``default`` (or is refused) as with the json module
+PASS_TIMES = orjson.OPT_PASSTHROUGH_DATETIME
+# deeper than anything the ledger writes: past it the json module decides
+_MAX_DEPTH = 32
+
+
+def plain(obj: Any, depth: int = 0) -> bool:
+    """Whether orjson writes ``obj`` as the json module does: only plain JSON
+    values of their exact types (no float) and datetimes (which both hand to
+    ``default``), to a bounded depth."""
+    kind = type(obj)
+    if kind is str or kind is int or kind is bool or obj is None or kind is datetime:
+        return True
+    if depth > _MAX_DEPTH:
+        return False
+    if kind is dict:
+        return all(plain(value, depth + 1) for value in obj.values())
+    if kind is list or kind is tuple:
+        return all(plain(value, depth + 1) for value in obj)
+    return False
+
+
+def compact(obj: Any, *, sort_keys: bool = False) -> bytes:
+    """``json.dumps(obj, sort_keys=sort_keys, separators=(",", ":"),
+    ensure_ascii=False).encode()``, by orjson where that gives the same bytes."""
+    if plain(obj):
+        try:
+            return orjson.dumps(obj, option=PASS_TIMES | (orjson.OPT_SORT_KEYS if sort_keys
+                                                           else 0))
+        except orjson.JSONEncodeError:
+            pass  # the json module writes it, or raises its own error
+    return json.dumps(obj, sort_keys=sort_keys, separators=(",", ":"),
+                      ensure_ascii=False).encode()
