@@ -20,6 +20,7 @@ import orjson
 
 # a datetime goes to ``default`` (or is refused) as with the json module
 PASS_TIMES = orjson.OPT_PASSTHROUGH_DATETIME
+_SCALARS = frozenset({str, int, bool, type(None), datetime})
 # deeper than anything the ledger writes: past it the json module decides
 _MAX_DEPTH = 32
 
@@ -29,15 +30,21 @@ def plain(obj: Any, depth: int = 0) -> bool:
     values of their exact types (no float) and datetimes (which both hand to
     ``default``), to a bounded depth."""
     kind = type(obj)
-    if kind is str or kind is int or kind is bool or obj is None or kind is datetime:
+    if kind in _SCALARS:
         return True
     if depth > _MAX_DEPTH:
         return False
     if kind is dict:
-        return all(plain(value, depth + 1) for value in obj.values())
-    if kind is list or kind is tuple:
-        return all(plain(value, depth + 1) for value in obj)
-    return False
+        values = obj.values()
+    elif kind is list or kind is tuple:
+        values = obj
+    else:
+        return False
+    # a loop, not all() over a generator: this runs for every event a command writes
+    for value in values:
+        if type(value) not in _SCALARS and not plain(value, depth + 1):
+            return False
+    return True
 
 
 def compact(obj: Any, *, sort_keys: bool = False) -> bytes:
