@@ -15,7 +15,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import (
+    AggregateNotFoundError,
+    Application,
+    Repository,
+    project_aggregate,
+)
 from eventsourcing.persistence import IntegrityError, Notification, Recording, Transcoder
 from eventsourcing.utils import get_topic
 
@@ -49,6 +54,7 @@ from domain.ledger.cache import AggregateCacheGuard, CacheGuardFactory
 from domain.ledger.command_log import CommandRecord
 from domain.ledger.context import BlobChecker, Context, SourceChecker
 from domain.ledger.handlers import handler_for
+from domain.ledger.repository import LedgerRepository, project_unsnapshotted
 from domain.ledger.transcoder import StateTranscoder
 
 A = TypeVar("A", bound=Record)
@@ -172,6 +178,24 @@ class DocLedger(Application[UUID]):
         self._time_lock = threading.Lock()
         self.seen_keys: dict[str, PublicKey] = {}  # keyid -> key, for ``preverify``
         self.cache_guard = self._guard_cache(cache_guard)
+
+    def construct_repository(self) -> Repository[UUID]:
+        """eventsourcing's repository, made as the library makes it, reading no
+        snapshot for aggregates never snapshotted (domain/ledger/repository.py)."""
+        made = super().construct_repository()
+        repository = LedgerRepository(
+            event_store=made.event_store, snapshot_store=made.snapshot_store,
+            fastforward=made.fastforward, fastforward_skipping=made.fastforward_skipping,
+            deepcopy_from_cache=made.deepcopy_from_cache)
+        repository.cache = made.cache  # the cache the library made, as it made it
+        return repository
+
+    def _projector(self, cls: type[Any]) -> Any:
+        """How ``lookup`` has the repository read an aggregate of ``cls``: from its
+        events alone if the class is never snapshotted."""
+        if any(issubclass(cls, s) or issubclass(s, cls) for s in self.snapshotting_intervals):
+            return project_aggregate
+        return project_unsnapshotted
 
     def construct_transcoder(self) -> Transcoder:
         """The library's JSON transcoder, its bytes written by orjson (same bytes,
@@ -512,7 +536,8 @@ class DocLedger(Application[UUID]):
         """
         copy = to_change or self.cache_guard is None
         try:
-            found: object = self.repository.get(aggregate_id, deepcopy_from_cache=copy)
+            found: object = self.repository.get(aggregate_id, deepcopy_from_cache=copy,
+                                                projector_func=self._projector(cls))
         except AggregateNotFoundError:
             return None
         if not isinstance(found, cls):
