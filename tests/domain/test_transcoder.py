@@ -68,7 +68,7 @@ def same(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
-@settings(max_examples=600, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(states)
 def test_every_state_is_written_and_read_as_the_json_module_does(state: dict[str, Any]) -> None:
     kind, written = outcome(JSON_MODULE.encode, state)
@@ -80,7 +80,7 @@ def test_every_state_is_written_and_read_as_the_json_module_does(state: dict[str
                                        or same(read[1], ours[1]))
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(states, st.booleans())
 def test_every_statement_is_written_as_the_json_module_writes_it(state: dict[str, Any],
                                                                   sort_keys: bool) -> None:
