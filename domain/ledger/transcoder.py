@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 from eventsourcing.persistence import JSONTranscoder
 
-from domain.evidence.json_bytes import PASS_TIMES, plain
+from domain.evidence.json_bytes import orjson_bytes
 
 
 class _ReadAgain(Exception):
@@ -29,12 +29,8 @@ class StateTranscoder(JSONTranscoder):
     same result, and the json module everywhere else."""
 
     def encode(self, obj: Any) -> bytes:
-        if plain(obj):
-            try:
-                return orjson.dumps(obj, default=self._encode_obj, option=PASS_TIMES)
-            except orjson.JSONEncodeError:
-                pass  # the json module writes it, or raises its own error
-        return super().encode(obj)
+        written = orjson_bytes(obj, default=self._encode_obj)
+        return written if written is not None else super().encode(obj)
 
     def decode(self, data: bytes) -> Any:
         try:

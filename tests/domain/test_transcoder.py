@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 import sqlite3
+import tracemalloc
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, TypeVar
@@ -143,3 +144,20 @@ def test_every_golden_state_is_written_back_byte_for_byte_by_orjson(golden: str)
     orjson_only.encoder = None  # type: ignore[assignment]  # the json module's path now fails
     for state in states:
         assert orjson_only.encode(OURS.decode(state)) == state
+
+
+def test_written_states_hold_no_more_memory_than_their_bytes() -> None:
+    """orjson's bytes object keeps the buffer it was written into, several times
+    its length: a replay holding 50,000 states took 300 MiB more until the bytes
+    were copied to their size."""
+    db = sqlite3.connect(GOLDEN / "golden" / "ledger.sqlite")
+    states = [OURS.decode(row[0]) for row in db.execute("SELECT state FROM stored_events")]
+    db.close()
+    tracemalloc.start()
+    try:
+        written = [OURS.encode(state) for state in states * 20]
+        held, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    length = sum(len(b) for b in written)
+    assert held < 1.5 * length, (held, length)
