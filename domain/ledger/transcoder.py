@@ -53,4 +53,3 @@ class StateTranscoder(JSONTranscoder):
         elif kind is float:
             raise _ReadAgain
         return obj
-

@@ -61,7 +61,7 @@ async def submit(request: Request) -> FastJSONResponse:
     # a query of the primary, so off the event loop; without a replica, nothing to ask
     lsn = None if c.service.replica is None else await run_in_threadpool(c.service.commit_lsn)
     return FastJSONResponse(payload, status_code=200 if outcome.repeated else 201,
-                        headers={COMMIT_LSN: lsn} if lsn else None)
+                            headers={COMMIT_LSN: lsn} if lsn else None)
 
 
 async def run_command(c: Container, body: bytes) -> tuple[Any, dict[str, Any]]:
