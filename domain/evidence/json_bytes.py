@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 
 # a datetime goes to ``default`` (or is refused) as with the json module
-PASS_TIMES = orjson.OPT_PASSTHROUGH_DATETIME
+_PASS_TIMES = orjson.OPT_PASSTHROUGH_DATETIME
 _SCALARS = frozenset({str, int, bool, type(None), datetime})
 # deeper than anything the ledger writes: past it the json module decides
 _MAX_DEPTH = 32
@@ -55,7 +55,7 @@ def orjson_bytes(obj: Any, *, default: Callable[[Any], Any] | None = None,
     if not plain(obj):
         return None
     try:
-        written = orjson.dumps(obj, default=default, option=PASS_TIMES | option)
+        written = orjson.dumps(obj, default=default, option=_PASS_TIMES | option)
     except orjson.JSONEncodeError:
         return None  # the json module writes it, or raises its own error
     # orjson's bytes object keeps the buffer it was written into, several times
