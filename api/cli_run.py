@@ -48,6 +48,7 @@ def serve(
 
     from api.desk.mount import create_served_app
     from api.http.container import check_safe_for
+    from infrastructure.heap import settle
     from infrastructure.ledger import DataFolder, check_witness_policy
 
     local_only(server, "serve", "it serves the ledger in the data folder")
@@ -62,7 +63,9 @@ def serve(
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     render.err.print(f"serving the ledger in {settings.data} ({settings.backend}, "
                      f"{settings.env}) on http://{host}:{port}")
-    app = create_served_app(settings)
+    # the server lives long: what it keeps is frozen out of the collector's sight
+    # once the ledger is open, and young objects are looked at less often
+    app = create_served_app(settings, on_open=settle)
     if not reuse_port:
         uvicorn.run(app, host=host, port=port, log_level=log_level)
         return

@@ -19,6 +19,7 @@ from domain.verification.audit import AuditReport, audit_log
 from domain.verification.audit_tree import open_checkpoints
 from infrastructure.blobs import BlobStore
 from infrastructure.cache_guard import CacheGuard
+from infrastructure.heap import settled
 from infrastructure.keyfiles import load_public_key, load_signer, write_key_pair
 from infrastructure.log_store import LogStore
 from infrastructure.parallel_audit import KEEP_AT_MOST, log_pages, run_parallel_audit
@@ -210,15 +211,16 @@ def _audit(app: DocLedger, store: LogStore, notes: list[str], *, registrar_key: 
     workers = workers if workers is not None else (os.cpu_count() or 1)
     if ranges is None:
         ranges = workers if total >= PARALLEL_FROM else 1
-    if ranges <= 1 and total < PARALLEL_FROM:
-        return audit_log(log_pages(app), mapper=app.mapper, registrar_key=registrar_key,
-                         ledger_key=ledger_key, checkpoints=notes, adapters=REPLAY,
-                         stored_leaves=_stored_leaves(store), progress=progress)
-    return run_parallel_audit(
-        env=dict(app.env), total=total, notifications=lambda: log_pages(app),
-        stored_leaves=_stored_leaves(store), registrar_key=registrar_key,
-        ledger_key=ledger_key, notes=notes, workers=workers, ranges=ranges,
-        progress=progress, keep_at_most=keep_at_most)
+    with settled():  # the collector, for the replay here (infrastructure/heap.py)
+        if ranges <= 1 and total < PARALLEL_FROM:
+            return audit_log(log_pages(app), mapper=app.mapper, registrar_key=registrar_key,
+                             ledger_key=ledger_key, checkpoints=notes, adapters=REPLAY,
+                             stored_leaves=_stored_leaves(store), progress=progress)
+        return run_parallel_audit(
+            env=dict(app.env), total=total, notifications=lambda: log_pages(app),
+            stored_leaves=_stored_leaves(store), registrar_key=registrar_key,
+            ledger_key=ledger_key, notes=notes, workers=workers, ranges=ranges,
+            progress=progress, keep_at_most=keep_at_most)
 
 
 def _stored_leaves(store: LogStore) -> Iterator[tuple[int, int, bytes]]:

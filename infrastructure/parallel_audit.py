@@ -49,6 +49,7 @@ from domain.verification.audit import (
     report_of,
 )
 from domain.verification.audit_tree import TreeAudit, open_checkpoints
+from infrastructure.heap import settle
 from infrastructure.log_store import EventsTable
 from infrastructure.periodic import Periodically
 from infrastructure.replay_recorder import REPLAY
@@ -86,6 +87,7 @@ _progress: Any = None  # a shared array of counters, one per range (set per work
 def _init_worker(progress: Any) -> None:
     global _progress
     _progress = progress
+    settle()  # the worker lives for the audit alone (infrastructure/heap.py)
 
 
 def _count(slot: int, events: int) -> None:

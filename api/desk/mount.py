@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -35,8 +36,10 @@ def mount_desk(app: FastAPI) -> None:
     app.mount("/desk/static", StaticFiles(directory=STATIC), name="desk-static")
 
 
-def create_served_app(settings: Settings | None = None) -> FastAPI:
-    """What ``docledger serve`` runs: the HTTP API with the desk under /desk/."""
-    app = create_app(settings)
+def create_served_app(settings: Settings | None = None, *,
+                      on_open: Callable[[], None] | None = None) -> FastAPI:
+    """What ``docledger serve`` runs: the HTTP API with the desk under /desk/
+    (``on_open``: as ``create_app``'s)."""
+    app = create_app(settings, on_open=on_open)
     mount_desk(app)
     return app

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -46,12 +46,18 @@ Tamper-evident exchange of official documents between agencies.
 """
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *,
+               on_open: Callable[[], None] | None = None) -> FastAPI:
+    """The API on ``settings``' ledger, opened when the server starts; ``on_open``
+    runs once it is open, before the first request (``docledger serve`` settles
+    its heap there: infrastructure/heap.py)."""
     settings = settings or Settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.container = Container.open(settings)
+        if on_open is not None:
+            on_open()
         try:
             yield
         finally:
