@@ -1,7 +1,8 @@
 """The HTTP API under load: commands/s and latency of POST /v1/commands.
 
-A real uvicorn process serves the real app over PostgreSQL (a fresh schema,
-a freshly initialised ledger, agencies registered locally before it starts).
+``docledger serve``, as deployed (a uvicorn process), serves the real app over
+PostgreSQL (a fresh schema, a freshly initialised ledger, agencies registered
+locally before it starts).
 N client threads (httpx) each repeat the whole flow for a fixed time: the
 sender creates, signs, issues and sends a document to 3 recipients, then each
 recipient accepts, assigns and completes it, every step a signed command
@@ -10,7 +11,7 @@ one recipient's register at once) is retried with a new command id; retries
 are counted and timed like any request.
 
 Baseline in the same run: a trivial FastAPI endpoint (POST returns
-{"ok": true}) behind the same uvicorn settings, hammered by the same clients.
+{"ok": true}) served by uvicorn alone, hammered by the same clients.
 The two alternate in rounds (both servers up throughout); the ratio is the
 median of the rounds' ratios, the rates and latencies are over all rounds.
 
@@ -45,7 +46,9 @@ from infrastructure.ledger import DataFolder, init_ledger
 from infrastructure.settings import Settings
 
 JSON = {"content-type": "application/json"}
-UVICORN = ["--host", "127.0.0.1", "--log-level", "warning", "--no-access-log"]
+UVICORN = ["uvicorn", "--host", "127.0.0.1", "--log-level", "warning", "--no-access-log"]
+# the ledger as it is deployed (Dockerfile, docker-compose.yml): ``docledger serve``
+SERVE = ["api", "serve", "--host", "127.0.0.1", "--log-level", "warning"]
 
 # the baseline: as little as FastAPI can do for a POST
 trivial = FastAPI()
@@ -78,11 +81,12 @@ def free_port() -> int:
 
 
 @contextmanager
-def server(target: list[str], env: dict[str, str]) -> Iterator[str]:
-    """A uvicorn process on a free port; stopped (SIGTERM, then SIGKILL) on exit."""
+def server(module: list[str], env: dict[str, str]) -> Iterator[str]:
+    """``python -m MODULE… --port P``, a server on a free port P; stopped (SIGTERM,
+    then SIGKILL) on exit."""
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "uvicorn", *target, *UVICORN,
-                                "--port", str(port)], env={**os.environ, **env})
+    process = subprocess.Popen([sys.executable, "-m", *module, "--port", str(port)],
+                               env={**os.environ, **env})
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -220,8 +224,7 @@ def main() -> None:
     base, ledger, base_s, ledger_s = Tally(), Tally(), 0.0, 0.0
     ratios = []
     work, phase = ledger_work(keys), args.seconds / args.rounds
-    with server(["--factory", "api.http.app:create_app"], env) as ours, \
-            server(["bench.http:trivial"], {}) as trivial_url:
+    with server(SERVE, env) as ours, server([*UVICORN, "bench.http:trivial"], {}) as trivial_url:
         for _ in range(args.rounds):
             b, b_s = hammer(args.clients, phase, trivial_work, trivial_url)
             o, o_s = hammer(args.clients, phase, work, ours)

@@ -22,7 +22,7 @@ from collections.abc import Callable
 import httpx
 
 from bench.generate import fill
-from bench.http import server
+from bench.http import UVICORN, server
 from bench.proofs import fill_leaves
 from bench.scratch import scratch_settings
 from bench.stats import median, percentile
@@ -71,7 +71,7 @@ def main() -> None:
     samples: dict[str, list[float]] = {name: [] for name, _ in paths}
     env = {"DOCLEDGER_DATA": str(settings.data), "DOCLEDGER_BACKEND": settings.backend,
            "DOCLEDGER_PG_DB": settings.pg_db, "DOCLEDGER_PG_SCHEMA": settings.pg_schema}
-    with server(["--factory", "api.http.app:create_app"], env) as url, \
+    with server([*UVICORN, "--factory", "api.http.app:create_app"], env) as url, \
             httpx.Client(base_url=url, timeout=60,
                          headers={"Accept-Encoding": "gzip, identity"}) as http:
         for _, path in paths:  # warm: the first request of each kind opens things
