@@ -15,7 +15,8 @@ in the collector. So these processes, once they have built what they keep:
 
 Objects freed by reference counting (nearly all) are freed as before; garbage
 in reference cycles is still collected, only later. BENCHMARKS.md has the
-figures; docs/write-path.md says where each process settles.
+figures; docs/write-path.md ("The collector") and docs/audit.md say where
+each process settles.
 """
 
 from __future__ import annotations

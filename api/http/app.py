@@ -56,9 +56,9 @@ def create_app(settings: Settings | None = None, *,
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.container = Container.open(settings)
-        if on_open is not None:
-            on_open()
         try:
+            if on_open is not None:
+                on_open()
             yield
         finally:
             app.state.container.close()
