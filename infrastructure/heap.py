@@ -48,9 +48,9 @@ def settled() -> Iterator[None]:
     threshold = gc.get_threshold()
     froze = gc.get_freeze_count() == 0
     if froze:
-        gc.collect()
-        gc.freeze()
-    gc.set_threshold(YOUNG, *threshold[1:])
+        settle()
+    else:
+        gc.set_threshold(YOUNG, *threshold[1:])
     try:
         yield
     finally:

@@ -36,7 +36,6 @@ def test_settle_freezes_what_is_alive_and_cycles_made_later_are_still_collected(
     out = run_python("""
         import gc, weakref
         from infrastructure.heap import settle
-        kept = [object() for _ in range(10)]
         settle()
         class Node: pass
         a, b = Node(), Node()
@@ -47,6 +46,16 @@ def test_settle_freezes_what_is_alive_and_cycles_made_later_are_still_collected(
         print(gc.get_threshold()[0], gc.get_freeze_count() > 0, gone() is None)
     """)
     assert out == f"{YOUNG} True True"
+
+
+def test_an_audit_worker_settles_as_it_starts() -> None:
+    out = run_python("""
+        import gc
+        from infrastructure.parallel_audit import _init_worker
+        _init_worker(None)  # what the pool runs in each worker process first
+        print(gc.get_threshold()[0], gc.get_freeze_count() > 0)
+    """)
+    assert out == f"{YOUNG} True"
 
 
 def test_settled_block_puts_the_collector_back_as_it_was() -> None:
